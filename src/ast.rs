@@ -1,0 +1,508 @@
+//! The abstract syntax tree both front ends produce.
+//!
+//! The YAML loader and the DSL parser each turn one file into a [`Module`];
+//! nothing after this point knows which syntax the author used. Every node
+//! carries a [`Span`]. Names are not resolved here and nothing is validated
+//! beyond shape: a target is still a name, a script is still text. Resolution
+//! and checking happen in `lower` and `check`.
+//!
+//! The tree implements `Serialize` with spans skipped, so two modules are the
+//! same program exactly when their serializations are equal (`fmt`'s round
+//! trip relies on this).
+
+use serde::Serialize;
+
+use crate::source::Span;
+
+/// A value with the span it was written at.
+#[derive(Clone, Debug, Serialize)]
+#[serde(transparent)]
+pub struct Spanned<T> {
+    pub value: T,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(value: T, span: Span) -> Self {
+        Spanned { value, span }
+    }
+}
+
+/// A name (flow, cell id, intent, entity, variable).
+pub type Name = Spanned<String>;
+
+/// Text that may hold `{{templates}}`.
+pub type Text = Spanned<String>;
+
+/// One source file.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Module {
+    pub bot: Option<Settings>,
+    pub intents: Vec<Intent>,
+    pub entities: Vec<Entity>,
+    pub flows: Vec<Flow>,
+}
+
+/// A whole bot: every module of a project merged into one namespace.
+///
+/// Names defined twice stay in the lists (the lowerer reports them with both
+/// places), so nothing an author wrote is dropped before checking.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Bot {
+    pub settings: Settings,
+    pub intents: Vec<Intent>,
+    pub entities: Vec<Entity>,
+    pub flows: Vec<Flow>,
+}
+
+/// Bot settings (`bot:` in a flow file, or `cellflow.yaml`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Settings {
+    pub name: Option<Text>,
+    pub locale: Option<Spanned<String>>,
+    pub threshold: Option<Spanned<f64>>,
+    /// Variables the host promises to set in every request's context.
+    pub context: Vec<Name>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Intent {
+    pub name: Name,
+    pub examples: Vec<Spanned<String>>,
+    pub patterns: Vec<Spanned<String>>,
+    pub global: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Entity {
+    pub name: Name,
+    pub kind: EntityKind,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub enum EntityKind {
+    /// Canonical values, each with synonyms.
+    List(Vec<EntityValue>),
+    /// A regular expression.
+    Pattern(Spanned<String>),
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EntityValue {
+    pub name: Name,
+    pub synonyms: Vec<Spanned<String>>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Flow {
+    pub name: Name,
+    pub trigger: Option<Spanned<Trigger>>,
+    pub cells: Vec<Cell>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// What starts a flow on its own (`on:`).
+#[derive(Clone, Debug, Serialize)]
+pub enum Trigger {
+    Welcome,
+    Fallback,
+    Intent(Name),
+    Entity(Name),
+}
+
+/// A reference to a cell: `NAME` (a local cell id, else a flow) or `FLOW.CELL`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Target {
+    pub flow: Option<Name>,
+    pub name: Name,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.flow {
+            Some(flow) => write!(f, "{}.{}", flow.value, self.name.value),
+            None => f.write_str(&self.name.value),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Cell {
+    pub id: Option<Name>,
+    pub next: Option<Target>,
+    pub kind: CellKind,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// One variant per cell kind of SPEC §2.1.
+#[derive(Clone, Debug, Serialize)]
+pub enum CellKind {
+    Answer(Answer),
+    Input(Input),
+    Rule(Rule),
+    Code(Script),
+    Jump(Jump),
+    Intent(IntentSwitch),
+    Service(Service),
+    Handoff(Handoff),
+    End(End),
+}
+
+impl CellKind {
+    /// The keyword that introduces this kind in both syntaxes.
+    #[must_use]
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            CellKind::Answer(_) => "answer",
+            CellKind::Input(_) => "input",
+            CellKind::Rule(_) => "rule",
+            CellKind::Code(_) => "code",
+            CellKind::Jump(_) => "jump",
+            CellKind::Intent(_) => "intent",
+            CellKind::Service(_) => "service",
+            CellKind::Handoff(_) => "handoff",
+            CellKind::End(_) => "end",
+        }
+    }
+}
+
+/// The cell kinds, for suggestions.
+pub const CELL_KINDS: [&str; 9] = [
+    "answer", "input", "rule", "code", "jump", "intent", "service", "handoff", "end",
+];
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Answer {
+    /// One text, or variations to pick from.
+    pub text: Vec<Text>,
+    pub pick: Option<Spanned<Pick>>,
+    pub buttons: Vec<Button>,
+    pub quick_replies: Vec<QuickReply>,
+    pub cards: Vec<Card>,
+    pub media: Option<Media>,
+    pub custom: Option<Spanned<serde_json::Value>>,
+    pub evaluable: bool,
+}
+
+impl Answer {
+    /// True when the answer is a single text and nothing else: the short form.
+    #[must_use]
+    pub fn is_plain(&self) -> bool {
+        self.text.len() == 1
+            && self.pick.is_none()
+            && self.buttons.is_empty()
+            && self.quick_replies.is_empty()
+            && self.cards.is_empty()
+            && self.media.is_none()
+            && self.custom.is_none()
+            && !self.evaluable
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Pick {
+    Random,
+    Sequence,
+    First,
+}
+
+impl Pick {
+    pub const ALL: [(&'static str, Pick); 3] = [
+        ("random", Pick::Random),
+        ("sequence", Pick::Sequence),
+        ("first", Pick::First),
+    ];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pick::Random => "random",
+            Pick::Sequence => "sequence",
+            Pick::First => "first",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Button {
+    pub label: Text,
+    pub value: Option<Text>,
+    pub url: Option<Text>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct QuickReply {
+    pub label: Text,
+    pub value: Option<Text>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Card {
+    pub title: Text,
+    pub subtitle: Option<Text>,
+    pub image: Option<Text>,
+    pub buttons: Vec<Button>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Media {
+    pub kind: Spanned<MediaKind>,
+    pub url: Text,
+    pub name: Option<Text>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum MediaKind {
+    Image,
+    Audio,
+    Video,
+    File,
+}
+
+impl MediaKind {
+    pub const ALL: [(&'static str, MediaKind); 4] = [
+        ("image", MediaKind::Image),
+        ("audio", MediaKind::Audio),
+        ("video", MediaKind::Video),
+        ("file", MediaKind::File),
+    ];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Image => "image",
+            MediaKind::Audio => "audio",
+            MediaKind::Video => "video",
+            MediaKind::File => "file",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Input {
+    pub var: Name,
+    /// The type as written; `None` means `text`. Unknown names are kept so
+    /// the checker can report them with a suggestion.
+    pub ty: Option<Spanned<String>>,
+    pub prompt: Option<Text>,
+    pub options: Vec<Text>,
+    pub entity: Option<Name>,
+    pub pattern: Option<Spanned<String>>,
+    pub min: Option<Spanned<f64>>,
+    pub max: Option<Spanned<f64>>,
+    pub invalid: Option<Text>,
+    pub retries: Option<Spanned<u32>>,
+    pub on_fail: Option<Target>,
+    pub mask: bool,
+}
+
+impl Input {
+    /// The type in effect: the one written, else `options` when options or an
+    /// entity are given, `pattern` when a pattern is, else `text`. `None`
+    /// for an unknown type name.
+    #[must_use]
+    pub fn effective_type(&self) -> Option<InputType> {
+        match &self.ty {
+            Some(ty) => InputType::parse(&ty.value),
+            None if !self.options.is_empty() || self.entity.is_some() => Some(InputType::Options),
+            None if self.pattern.is_some() => Some(InputType::Pattern),
+            None => Some(InputType::Text),
+        }
+    }
+}
+
+/// The input types of SPEC §2.1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputType {
+    Text,
+    Number,
+    Integer,
+    Boolean,
+    Email,
+    Phone,
+    Date,
+    Options,
+    Pattern,
+}
+
+impl InputType {
+    pub const ALL: [(&'static str, InputType); 9] = [
+        ("text", InputType::Text),
+        ("number", InputType::Number),
+        ("integer", InputType::Integer),
+        ("boolean", InputType::Boolean),
+        ("email", InputType::Email),
+        ("phone", InputType::Phone),
+        ("date", InputType::Date),
+        ("options", InputType::Options),
+        ("pattern", InputType::Pattern),
+    ];
+
+    #[must_use]
+    pub fn parse(name: &str) -> Option<InputType> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+    }
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, t)| *t == self)
+            .map_or("text", |(n, _)| n)
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Rule {
+    pub arms: Vec<RuleArm>,
+    pub otherwise: Option<Target>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RuleArm {
+    pub when: Script,
+    pub goto: Target,
+}
+
+/// Rhai source: a `code` cell's script or a `when:` expression.
+///
+/// Both front ends store it normalised: common indentation removed, blank
+/// lines at either end dropped, whitespace-only lines emptied. `span` covers
+/// the text in the file; `check` maps rhai's line/column back through it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(transparent)]
+pub struct Script {
+    pub source: Spanned<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Jump {
+    pub to: Target,
+    /// `return: true`: come back to the next cell when the flow completes.
+    pub returns: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct IntentSwitch {
+    pub routes: Vec<(Name, Target)>,
+    pub otherwise: Option<Target>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Service {
+    pub method: Option<Spanned<Method>>,
+    pub url: Text,
+    pub headers: Vec<(Spanned<String>, Text)>,
+    pub body: Option<Body>,
+    pub timeout_ms: Option<Spanned<u64>>,
+    pub save: Option<Name>,
+    pub status: Option<Name>,
+    pub on_error: Option<Target>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    pub const ALL: [(&'static str, Method); 5] = [
+        ("GET", Method::Get),
+        ("POST", Method::Post),
+        ("PUT", Method::Put),
+        ("PATCH", Method::Patch),
+        ("DELETE", Method::Delete),
+    ];
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Method> {
+        Self::ALL
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(s))
+            .map(|(_, m)| *m)
+    }
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map_or("GET", |(n, _)| n)
+    }
+}
+
+/// A request body: a template, or JSON whose strings are templates.
+#[derive(Clone, Debug, Serialize)]
+pub enum Body {
+    Template(Text),
+    Json(Spanned<serde_json::Value>),
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Handoff {
+    pub queue: Text,
+    pub reason: Option<Text>,
+    pub message: Option<Text>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct End {
+    pub message: Option<Text>,
+}
+
+/// Whether `name` is a valid flow, cell, intent, entity or variable name.
+#[must_use]
+pub fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Normalises script text as both front ends store it (see [`Script`]).
+#[must_use]
+pub fn normalize_script(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| {
+            if l.trim().is_empty() {
+                ""
+            } else {
+                l.trim_end()
+            }
+        })
+        .collect();
+    let first = lines.iter().position(|l| !l.is_empty());
+    let Some(first) = first else {
+        return String::new();
+    };
+    let last = lines.iter().rposition(|l| !l.is_empty()).unwrap_or(first);
+    let lines = &lines[first..=last];
+    let indent = lines
+        .iter()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.len() - l.trim_start_matches([' ', '\t']).len())
+        .min()
+        .unwrap_or(0);
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(line.get(indent..).unwrap_or(""));
+    }
+    out
+}

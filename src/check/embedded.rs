@@ -1,0 +1,510 @@
+//! Checks of the languages embedded in a bot — rhai, templates, regexes,
+//! URLs — and of input configuration. Each error points at the exact place
+//! inside the flow file, through YAML quoting and block scalars alike.
+//!
+//! The pass also records, per cell, the variables it reads and assigns: the
+//! facts `dataflow` and `names` work from.
+
+use std::ops::Range;
+
+use crate::ast::{self, Body, CellKind, InputType, Script, Text};
+use crate::diagnostic::{Diagnostic, InputProblem, Problem, suggest};
+use crate::graph::CellId;
+use crate::source::{SourceMap, Span};
+use crate::template;
+
+use super::Context;
+
+/// A read of a session variable that needs it to be set.
+#[derive(Clone, Debug)]
+pub(crate) struct Use {
+    pub name: String,
+    pub span: Span,
+}
+
+/// What one cell reads and assigns.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CellFacts {
+    pub uses: Vec<Use>,
+    /// Assigned on every path through a `code` cell.
+    pub assigns: Vec<String>,
+}
+
+/// Facts for every cell, indexed by [`CellId::index`], plus bot-wide sets.
+#[derive(Debug, Default)]
+pub(crate) struct Facts {
+    pub cells: Vec<CellFacts>,
+    /// Every variable some cell may assign.
+    pub assigned_anywhere: Vec<String>,
+    /// Property names and `input.entities.X` template paths seen anywhere.
+    pub properties: Vec<String>,
+}
+
+/// Maps a byte range of an AST string value back to the source file.
+///
+/// The value may differ from the file text (YAML quotes and escapes, block
+/// scalar indentation, the normalisation of scripts), so this finds the
+/// value's lines in the text in order; where that fails it falls back to the
+/// whole span, which is never wrong, only wider.
+#[must_use]
+pub fn locate(sources: &SourceMap, span: Span, value: &str, range: Range<usize>) -> Span {
+    let Some(region) = sources.snippet(span) else {
+        return span;
+    };
+    let range =
+        range.start.min(value.len())..range.end.min(value.len()).max(range.start.min(value.len()));
+    if !value.is_empty()
+        && let Some(pos) = region.find(value)
+    {
+        return span.slice(pos + range.start, pos + range.end);
+    }
+    let mut cursor = 0;
+    let mut line_start = 0;
+    for line in value.split('\n') {
+        let line_end = line_start + line.len();
+        if !line.trim().is_empty()
+            && let Some(found) = region[cursor..].find(line)
+        {
+            let at = cursor + found;
+            if range.start >= line_start && range.start <= line_end {
+                let start = at + (range.start - line_start);
+                let end = start + (range.end.min(line_end) - range.start);
+                return span.slice(start, end.max(start));
+            }
+            cursor = at + line.len();
+        }
+        line_start = line_end + 1;
+    }
+    if let Some(piece) = value.get(range.clone())
+        && !piece.is_empty()
+        && let Some(pos) = region.find(piece)
+    {
+        return span.slice(pos, pos + piece.len());
+    }
+    span
+}
+
+/// The byte offset of a 1-based line and column (in characters) in `text`.
+fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let mut start = 0;
+    for _ in 1..line {
+        match text[start..].find('\n') {
+            Some(i) => start += i + 1,
+            None => return text.len(),
+        }
+    }
+    let line_text = text[start..].split('\n').next().unwrap_or("");
+    start
+        + line_text
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(line_text.len(), |(i, _)| i)
+}
+
+/// The range of the word (or single character) at `offset`.
+fn word_at(text: &str, offset: usize) -> Range<usize> {
+    let rest = &text[offset.min(text.len())..];
+    let len = rest
+        .char_indices()
+        .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+        .map_or(rest.len(), |(i, _)| i)
+        .max(rest.chars().next().map_or(0, char::len_utf8));
+    offset..offset + len
+}
+
+struct Pass<'a> {
+    ctx: &'a Context<'a>,
+    engine: rhai::Engine,
+    diagnostics: Vec<Diagnostic>,
+    facts: Facts,
+}
+
+pub(crate) fn run(ctx: &Context<'_>) -> (Vec<Diagnostic>, Facts) {
+    let graph = &ctx.lowered.graph;
+    let mut pass = Pass {
+        ctx,
+        engine: crate::script::engine(),
+        diagnostics: Vec::new(),
+        facts: Facts {
+            cells: vec![CellFacts::default(); graph.node_count()],
+            ..Facts::default()
+        },
+    };
+    for intent in &ctx.bot.intents {
+        for pattern in &intent.patterns {
+            pass.regex(pattern);
+        }
+    }
+    for entity in &ctx.bot.entities {
+        if let ast::EntityKind::Pattern(pattern) = &entity.kind {
+            pass.regex(pattern);
+        }
+    }
+    if let Some(name) = &ctx.bot.settings.name {
+        let mut ignored = Vec::new();
+        pass.text(name, &mut ignored);
+    }
+    let cells: Vec<(CellId, usize, usize)> = graph
+        .cells()
+        .map(|(id, c)| (id, c.flow.index(), c.index as usize))
+        .collect();
+    for (id, flow, index) in cells {
+        let cell = &ctx.bot.flows[flow].cells[index];
+        let facts = pass.cell(cell);
+        pass.facts.cells[id.index()] = facts;
+    }
+    pass.facts.assigned_anywhere.sort();
+    pass.facts.assigned_anywhere.dedup();
+    (pass.diagnostics, pass.facts)
+}
+
+impl Pass<'_> {
+    fn report(&mut self, problem: Problem, span: Span) {
+        self.diagnostics.push(Diagnostic::new(problem, span));
+    }
+
+    fn regex(&mut self, pattern: &ast::Spanned<String>) {
+        if let Err(e) = regex::RegexBuilder::new(&pattern.value)
+            .size_limit(1 << 20)
+            .build()
+        {
+            let message = match e {
+                regex::Error::Syntax(s) => s
+                    .lines()
+                    .last()
+                    .unwrap_or("invalid syntax")
+                    .trim_start_matches("error: ")
+                    .to_owned(),
+                regex::Error::CompiledTooBig(limit) => {
+                    format!("the pattern compiles to more than {limit} bytes")
+                }
+                _ => "invalid pattern".to_owned(),
+            };
+            self.report(Problem::InvalidRegex { message }, pattern.span);
+        }
+    }
+
+    /// Parses a template, reporting errors and recording the variables it needs.
+    fn text(&mut self, text: &Text, uses: &mut Vec<Use>) -> Option<template::Template> {
+        match template::parse(&text.value) {
+            Ok(parsed) => {
+                for var in parsed.vars() {
+                    if let [
+                        template::Segment::Field(a),
+                        template::Segment::Field(b),
+                        template::Segment::Field(entity),
+                        ..,
+                    ] = var.path.as_slice()
+                        && a == "input"
+                        && b == "entities"
+                    {
+                        self.facts.properties.push(entity.clone());
+                    }
+                    if var.default.is_none() {
+                        let span =
+                            locate(self.ctx.sources, text.span, &text.value, var.range.clone());
+                        uses.push(Use {
+                            name: var.root().to_owned(),
+                            span,
+                        });
+                    }
+                }
+                Some(parsed)
+            }
+            Err(e) => {
+                let span = locate(self.ctx.sources, text.span, &text.value, e.range);
+                self.report(Problem::InvalidTemplate { reason: e.reason }, span);
+                None
+            }
+        }
+    }
+
+    fn opt_text(&mut self, text: Option<&Text>, uses: &mut Vec<Use>) {
+        if let Some(text) = text {
+            self.text(text, uses);
+        }
+    }
+
+    /// Compiles a script or expression; records its reads and assignments.
+    fn script(&mut self, script: &Script, expression: bool, facts: &mut CellFacts) {
+        let source = &script.source;
+        let compiled = if expression {
+            self.engine.compile_expression(&source.value)
+        } else {
+            self.engine.compile(&source.value)
+        };
+        match compiled {
+            Ok(ast) => {
+                let effects = crate::script::effects(&ast);
+                for read in effects.reads {
+                    let offset = offset_of(&source.value, read.line, read.column);
+                    let span = locate(
+                        self.ctx.sources,
+                        source.span,
+                        &source.value,
+                        offset..offset + read.name.len(),
+                    );
+                    facts.uses.push(Use {
+                        name: read.name,
+                        span,
+                    });
+                }
+                facts.assigns.extend(effects.assigns);
+                self.facts.assigned_anywhere.extend(effects.may_assign);
+                self.facts.properties.extend(effects.properties);
+            }
+            Err(error) => {
+                let message = error.err_type().to_string();
+                let position = error.position();
+                let span = match (position.line(), position.position()) {
+                    (Some(line), column) => {
+                        let offset = offset_of(&source.value, line, column.unwrap_or(1));
+                        locate(
+                            self.ctx.sources,
+                            source.span,
+                            &source.value,
+                            word_at(&source.value, offset),
+                        )
+                    }
+                    _ => source.span,
+                };
+                self.report(Problem::ScriptSyntax { message }, span);
+            }
+        }
+    }
+
+    fn cell(&mut self, cell: &ast::Cell) -> CellFacts {
+        let mut facts = CellFacts::default();
+        let mut uses = Vec::new();
+        match &cell.kind {
+            CellKind::Answer(answer) => {
+                for text in &answer.text {
+                    self.text(text, &mut uses);
+                }
+                for button in answer
+                    .buttons
+                    .iter()
+                    .chain(answer.cards.iter().flat_map(|c| &c.buttons))
+                {
+                    self.text(&button.label, &mut uses);
+                    self.opt_text(button.value.as_ref(), &mut uses);
+                    self.opt_text(button.url.as_ref(), &mut uses);
+                }
+                for reply in &answer.quick_replies {
+                    self.text(&reply.label, &mut uses);
+                    self.opt_text(reply.value.as_ref(), &mut uses);
+                }
+                for card in &answer.cards {
+                    self.text(&card.title, &mut uses);
+                    self.opt_text(card.subtitle.as_ref(), &mut uses);
+                    self.opt_text(card.image.as_ref(), &mut uses);
+                }
+                if let Some(media) = &answer.media {
+                    self.text(&media.url, &mut uses);
+                    self.opt_text(media.name.as_ref(), &mut uses);
+                }
+            }
+            CellKind::Input(input) => {
+                self.opt_text(input.prompt.as_ref(), &mut uses);
+                self.opt_text(input.invalid.as_ref(), &mut uses);
+                for option in &input.options {
+                    self.text(option, &mut uses);
+                }
+                self.input(cell, input);
+                self.facts.assigned_anywhere.push(input.var.value.clone());
+            }
+            CellKind::Rule(rule) => {
+                for arm in &rule.arms {
+                    self.script(&arm.when, true, &mut facts);
+                }
+            }
+            CellKind::Code(script) => self.script(script, false, &mut facts),
+            CellKind::Jump(_) | CellKind::Intent(_) => {}
+            CellKind::Service(service) => {
+                if let Some(parsed) = self.text(&service.url, &mut uses) {
+                    self.url(&service.url, &parsed);
+                }
+                for (_, value) in &service.headers {
+                    self.text(value, &mut uses);
+                }
+                match &service.body {
+                    Some(Body::Template(text)) => {
+                        self.text(text, &mut uses);
+                    }
+                    Some(Body::Json(json)) => {
+                        self.json_templates(&json.value, json.span, &mut uses)
+                    }
+                    None => {}
+                }
+                self.facts.assigned_anywhere.extend(
+                    service
+                        .save
+                        .iter()
+                        .chain(&service.status)
+                        .map(|n| n.value.clone()),
+                );
+            }
+            CellKind::Handoff(handoff) => {
+                self.text(&handoff.queue, &mut uses);
+                self.opt_text(handoff.reason.as_ref(), &mut uses);
+                self.opt_text(handoff.message.as_ref(), &mut uses);
+            }
+            CellKind::End(end) => self.opt_text(end.message.as_ref(), &mut uses),
+        }
+        // Templates are read before a script runs only in cells without one,
+        // so the order of `uses` does not matter.
+        facts.uses.extend(uses);
+        facts
+    }
+
+    fn json_templates(&mut self, value: &serde_json::Value, span: Span, uses: &mut Vec<Use>) {
+        match value {
+            serde_json::Value::String(s) => {
+                let text = ast::Spanned::new(s.clone(), span);
+                self.text(&text, uses);
+            }
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    self.json_templates(item, span, uses);
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for item in map.values() {
+                    self.json_templates(item, span, uses);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn url(&mut self, text: &Text, parsed: &template::Template) {
+        // Placeholders become a neutral value; one at the very start stands
+        // for a whole base URL from configuration.
+        let mut rendered = String::new();
+        for (i, part) in parsed.parts.iter().enumerate() {
+            match part {
+                template::Part::Text(t) => rendered.push_str(t),
+                template::Part::Var(_) if i == 0 => rendered.push_str("http://placeholder.invalid"),
+                template::Part::Var(_) => rendered.push('x'),
+            }
+        }
+        let reason = match url::Url::parse(rendered.trim()) {
+            Ok(url) if url.scheme() != "http" && url.scheme() != "https" => Some(format!(
+                "the scheme `{}` is not http or https",
+                url.scheme()
+            )),
+            Ok(url) if url.host_str().is_none_or(str::is_empty) => {
+                Some("the URL has no host".to_owned())
+            }
+            Ok(_) if rendered.contains(char::is_whitespace) => {
+                Some("a URL cannot contain spaces".to_owned())
+            }
+            Ok(_) => None,
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(reason) = reason {
+            self.report(Problem::InvalidUrl { reason }, text.span);
+        }
+    }
+
+    fn input(&mut self, cell: &ast::Cell, input: &ast::Input) {
+        let problem = |this: &mut Self, problem: InputProblem, span: Span| {
+            this.report(Problem::InvalidInput { problem }, span);
+        };
+        let Some(ty) = input.effective_type() else {
+            let written = input
+                .ty
+                .as_ref()
+                .map_or_else(String::new, |t| t.value.clone());
+            let suggestion = suggest(&written, InputType::ALL.iter().map(|(n, _)| *n));
+            let span = input.ty.as_ref().map_or(cell.span, |t| t.span);
+            problem(
+                self,
+                InputProblem::UnknownType {
+                    found: written,
+                    suggestion,
+                },
+                span,
+            );
+            return;
+        };
+        let type_span = input.ty.as_ref().map_or(input.var.span, |t| t.span);
+        let ty_name = ty.as_str();
+        match ty {
+            InputType::Options => {
+                if input.options.is_empty() && input.entity.is_none() {
+                    problem(self, InputProblem::NoOptions, type_span);
+                }
+                if !input.options.is_empty()
+                    && let Some(entity) = &input.entity
+                {
+                    problem(self, InputProblem::OptionsAndEntity, entity.span);
+                }
+                for option in &input.options {
+                    if option.value.trim().is_empty() {
+                        problem(self, InputProblem::EmptyOption, option.span);
+                    }
+                }
+            }
+            InputType::Pattern => match &input.pattern {
+                Some(pattern) => self.regex(pattern),
+                None => problem(self, InputProblem::NoPattern, type_span),
+            },
+            _ => {}
+        }
+        if ty != InputType::Options {
+            if let Some(first) = input.options.first() {
+                problem(
+                    self,
+                    InputProblem::FieldNotForType {
+                        field: "options",
+                        ty: ty_name,
+                    },
+                    first.span,
+                );
+            }
+            if let Some(entity) = &input.entity {
+                problem(
+                    self,
+                    InputProblem::FieldNotForType {
+                        field: "entity",
+                        ty: ty_name,
+                    },
+                    entity.span,
+                );
+            }
+        }
+        if ty != InputType::Pattern
+            && let Some(pattern) = &input.pattern
+        {
+            problem(
+                self,
+                InputProblem::FieldNotForType {
+                    field: "pattern",
+                    ty: ty_name,
+                },
+                pattern.span,
+            );
+        }
+        let takes_bounds = matches!(
+            ty,
+            InputType::Number | InputType::Integer | InputType::Text | InputType::Pattern
+        );
+        for (field, bound) in [("min", &input.min), ("max", &input.max)] {
+            if let Some(bound) = bound
+                && !takes_bounds
+            {
+                problem(
+                    self,
+                    InputProblem::FieldNotForType { field, ty: ty_name },
+                    bound.span,
+                );
+            }
+        }
+        if let (Some(min), Some(max)) = (&input.min, &input.max)
+            && min.value > max.value
+        {
+            problem(self, InputProblem::MinAboveMax, min.span.to(max.span));
+        }
+    }
+}

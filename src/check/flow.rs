@@ -1,0 +1,141 @@
+//! Control-flow checks: loops that never wait for the user, and cells no
+//! path reaches.
+//!
+//! Both need to know whether a call (`jump … return: true`) comes back: the
+//! cell after a call is reached only if the callee can complete. [`Calls`]
+//! works that out as a least fixpoint, so recursion that never completes is
+//! seen as such.
+
+use std::collections::HashMap;
+
+use crate::diagnostic::{Diagnostic, Problem};
+use crate::graph::{CellId, Edge, Graph};
+
+use super::Context;
+
+/// Which calls return, within one turn or eventually.
+pub(crate) struct Calls {
+    /// Call cell → the callee's entry.
+    callee: HashMap<CellId, CellId>,
+    /// Callee entry → can complete.
+    completes: HashMap<CellId, bool>,
+}
+
+impl Calls {
+    /// Works out which callees complete. With `one_turn`, only paths that
+    /// never wait count.
+    pub(crate) fn new(graph: &Graph, one_turn: bool) -> Calls {
+        let callee: HashMap<CellId, CellId> = graph
+            .edges()
+            .filter(|(_, e, _)| *e == Edge::Call)
+            .map(|(from, _, to)| (from, to))
+            .collect();
+        let mut calls = Calls {
+            completes: callee.values().map(|&e| (e, false)).collect(),
+            callee,
+        };
+        let mut entries: Vec<CellId> = calls.completes.keys().copied().collect();
+        entries.sort();
+        loop {
+            let mut changed = false;
+            for &entry in &entries {
+                if calls.completes[&entry] {
+                    continue;
+                }
+                let exit = graph.exit();
+                let reached = entry == exit
+                    || graph
+                        .reachable([entry], |from, edge, _| calls.follows(from, edge, one_turn))
+                        [exit.index()];
+                if reached {
+                    calls.completes.insert(entry, true);
+                    changed = true;
+                }
+            }
+            if !changed {
+                return calls;
+            }
+        }
+    }
+
+    /// Whether control can come back from the call at `call`.
+    pub(crate) fn returns(&self, call: CellId) -> bool {
+        // An unresolved callee was reported already; assume it returns so
+        // that no second, misleading warning follows.
+        self.callee
+            .get(&call)
+            .is_none_or(|entry| self.completes.get(entry).copied().unwrap_or(true))
+    }
+
+    pub(crate) fn callee(&self, call: CellId) -> Option<CellId> {
+        self.callee.get(&call).copied()
+    }
+
+    /// Whether an analysis should follow `edge` out of `from`.
+    pub(crate) fn follows(&self, from: CellId, edge: Edge, one_turn: bool) -> bool {
+        (!one_turn || !edge.crosses_turn()) && (edge != Edge::Return || self.returns(from))
+    }
+}
+
+/// Cycles of cells that can run in one turn without waiting (SCCs of the
+/// one-turn graph).
+pub(crate) fn waitless_loops(ctx: &Context<'_>) -> Vec<Diagnostic> {
+    let graph = &ctx.lowered.graph;
+    let calls = Calls::new(graph, true);
+    let exit = graph.exit();
+    let keep = |from: CellId, edge: Edge, to: CellId| to != exit && calls.follows(from, edge, true);
+    let mut diagnostics = Vec::new();
+    for mut component in graph.components(keep) {
+        let is_loop = component.len() > 1
+            || component
+                .first()
+                .is_some_and(|&c| graph.has_self_loop(c, |e| calls.follows(c, e, true)));
+        if !is_loop {
+            continue;
+        }
+        component.sort_by_key(|&c| graph.cell(c).map(|c| (c.flow, c.index)));
+        let cells: Vec<&crate::graph::Cell> =
+            component.iter().filter_map(|&c| graph.cell(c)).collect();
+        let Some(first) = cells.first() else { continue };
+        let names = cells
+            .iter()
+            .map(|c| {
+                let flow = &ctx.bot.flows[c.flow.index()];
+                match &flow.cells[c.index as usize].id {
+                    Some(id) => format!("{}.{}", flow.name.value, id.value),
+                    None => format!("{}[{}]", flow.name.value, c.index),
+                }
+            })
+            .collect();
+        let mut diagnostic = Diagnostic::new(Problem::WaitlessLoop { cells: names }, first.span);
+        for cell in cells.iter().skip(1).take(8) {
+            diagnostic = diagnostic.with_related(cell.span, "on the loop");
+        }
+        diagnostics.push(diagnostic);
+    }
+    diagnostics
+}
+
+/// Cells reached from no flow start (every flow can be started by name).
+pub(crate) fn unreachable(ctx: &Context<'_>) -> Vec<Diagnostic> {
+    let graph = &ctx.lowered.graph;
+    let calls = Calls::new(graph, false);
+    let roots = graph
+        .flows()
+        .iter()
+        .map(|f| f.entry)
+        .filter(|&e| e != graph.exit());
+    let seen = graph.reachable(roots, |from, edge, _| calls.follows(from, edge, false));
+    // Report the first cell of each dead stretch, not every cell in it.
+    let mut dead_predecessor = vec![false; graph.node_count()];
+    for (from, _, to) in graph.edges() {
+        if !seen[from.index()] {
+            dead_predecessor[to.index()] = true;
+        }
+    }
+    graph
+        .cells()
+        .filter(|(id, _)| !seen[id.index()] && !dead_predecessor[id.index()])
+        .map(|(_, cell)| Diagnostic::new(Problem::UnreachableCell, cell.span))
+        .collect()
+}

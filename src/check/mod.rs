@@ -1,0 +1,85 @@
+//! Static checks (SPEC §4): everything that can be known about a bot
+//! without running it.
+//!
+//! [`check`] merges a project, lowers it, and runs independent passes over
+//! the AST and the graph, each returning its own diagnostics; the results are
+//! sorted by position so a run reports every problem once, in reading order.
+//! The passes:
+//!
+//! - `embedded`: rhai scripts and conditions, templates, regexes, input
+//!   configuration and service URLs; it also records what each cell reads
+//!   and assigns, for `dataflow`;
+//! - `flow`: loops that never wait for the user, unreachable cells;
+//! - `dataflow`: variables that may be unset where they are read;
+//! - `names`: unused intents and entities, shared examples, no fallback.
+
+mod dataflow;
+mod embedded;
+mod flow;
+mod names;
+
+use crate::ast;
+use crate::diagnostic::{self, Diagnostic};
+use crate::lower::{self, Lowered};
+use crate::project::Project;
+use crate::source::SourceMap;
+
+pub use embedded::locate;
+
+/// A checked bot: its AST, its graph, and every problem found.
+#[derive(Debug)]
+pub struct Checked {
+    pub bot: ast::Bot,
+    pub lowered: Lowered,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    #[must_use]
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    #[must_use]
+    pub fn warning_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| !d.is_error()).count()
+    }
+}
+
+/// What the passes share.
+pub(crate) struct Context<'a> {
+    pub bot: &'a ast::Bot,
+    pub lowered: &'a Lowered,
+    pub sources: &'a SourceMap,
+}
+
+/// Runs every check on a loaded project.
+pub fn check(project: &mut Project) -> Checked {
+    let bot = project.merge();
+    let lowered = lower::lower(&bot);
+    let mut diagnostics = std::mem::take(&mut project.diagnostics);
+    diagnostics.extend(lowered.diagnostics.iter().cloned());
+    {
+        let ctx = Context {
+            bot: &bot,
+            lowered: &lowered,
+            sources: &project.sources,
+        };
+        let (embedded_diagnostics, facts) = embedded::run(&ctx);
+        diagnostics.extend(embedded_diagnostics);
+        diagnostics.extend(flow::waitless_loops(&ctx));
+        diagnostics.extend(flow::unreachable(&ctx));
+        diagnostics.extend(dataflow::maybe_unset(&ctx, &facts));
+        diagnostics.extend(names::unused_intents(&ctx));
+        diagnostics.extend(names::unused_entities(&ctx, &facts));
+        diagnostics.extend(names::duplicate_examples(&ctx));
+        diagnostics.extend(names::no_fallback(&ctx));
+    }
+    diagnostic::sort(&mut diagnostics, &project.sources);
+    diagnostics.dedup();
+    Checked {
+        bot,
+        lowered,
+        diagnostics,
+    }
+}

@@ -1,0 +1,115 @@
+//! Checks over the bot's vocabulary: intents and entities nobody uses, an
+//! example sentence claimed by two intents, and a bot with no fallback.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::ast::{self, CellKind, Trigger};
+use crate::diagnostic::{Diagnostic, Problem};
+
+use super::Context;
+use super::embedded::Facts;
+
+pub(crate) fn unused_intents(ctx: &Context<'_>) -> Vec<Diagnostic> {
+    let mut used: HashSet<&str> = HashSet::new();
+    for flow in &ctx.bot.flows {
+        if let Some(ast::Spanned {
+            value: Trigger::Intent(name),
+            ..
+        }) = &flow.trigger
+        {
+            used.insert(&name.value);
+        }
+        for cell in &flow.cells {
+            if let CellKind::Intent(switch) = &cell.kind {
+                used.extend(switch.routes.iter().map(|(n, _)| n.value.as_str()));
+            }
+        }
+    }
+    first_definitions(ctx.bot.intents.iter().map(|i| &i.name))
+        .filter(|name| !used.contains(name.value.as_str()))
+        .map(|name| {
+            Diagnostic::new(
+                Problem::UnusedIntent {
+                    name: name.value.clone(),
+                },
+                name.span,
+            )
+        })
+        .collect()
+}
+
+pub(crate) fn unused_entities(ctx: &Context<'_>, facts: &Facts) -> Vec<Diagnostic> {
+    let mut used: HashSet<&str> = facts.properties.iter().map(String::as_str).collect();
+    for flow in &ctx.bot.flows {
+        if let Some(ast::Spanned {
+            value: Trigger::Entity(name),
+            ..
+        }) = &flow.trigger
+        {
+            used.insert(&name.value);
+        }
+        for cell in &flow.cells {
+            if let CellKind::Input(ast::Input {
+                entity: Some(entity),
+                ..
+            }) = &cell.kind
+            {
+                used.insert(&entity.value);
+            }
+        }
+    }
+    first_definitions(ctx.bot.entities.iter().map(|e| &e.name))
+        .filter(|name| !used.contains(name.value.as_str()))
+        .map(|name| {
+            Diagnostic::new(
+                Problem::UnusedEntity {
+                    name: name.value.clone(),
+                },
+                name.span,
+            )
+        })
+        .collect()
+}
+
+/// Each name once, at its first definition (duplicates are reported elsewhere).
+fn first_definitions<'a>(
+    names: impl Iterator<Item = &'a ast::Name>,
+) -> impl Iterator<Item = &'a ast::Name> {
+    let mut seen = HashSet::new();
+    names.filter(move |n| seen.insert(n.value.as_str()))
+}
+
+pub(crate) fn duplicate_examples(ctx: &Context<'_>) -> Vec<Diagnostic> {
+    let mut seen: HashMap<String, (&str, &ast::Spanned<String>)> = HashMap::new();
+    let mut diagnostics = Vec::new();
+    for intent in &ctx.bot.intents {
+        for example in &intent.examples {
+            let key = crate::text::normalize(&example.value);
+            match seen.get(&key) {
+                Some((other, first)) if *other != intent.name.value => diagnostics.push(
+                    Diagnostic::new(
+                        Problem::DuplicateExample {
+                            example: example.value.clone(),
+                            first: (*other).to_owned(),
+                            second: intent.name.value.clone(),
+                        },
+                        example.span,
+                    )
+                    .with_related(first.span, format!("an example of `{other}`")),
+                ),
+                Some(_) => {}
+                None => {
+                    seen.insert(key, (&intent.name.value, example));
+                }
+            }
+        }
+    }
+    diagnostics
+}
+
+pub(crate) fn no_fallback(ctx: &Context<'_>) -> Vec<Diagnostic> {
+    match (ctx.lowered.fallback, ctx.bot.flows.first()) {
+        (None, Some(first)) => vec![Diagnostic::new(Problem::NoFallback, first.name.span)],
+        _ => Vec::new(),
+    }
+}

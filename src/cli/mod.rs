@@ -1,0 +1,58 @@
+//! The commands of the `cellflow` binary, one file each.
+
+use std::path::PathBuf;
+
+mod check;
+mod fmt;
+mod graph;
+
+/// Exit code for a clean run.
+pub(crate) const EXIT_OK: u8 = 0;
+/// Exit code when the bot has errors (or warnings with `--deny-warnings`),
+/// or `fmt --check` finds a file to reformat.
+pub(crate) const EXIT_PROBLEMS: u8 = 1;
+/// Exit code for a usage or I/O error.
+pub(crate) const EXIT_USAGE: u8 = 2;
+
+/// A command failed for reasons outside the bot's content.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    #[error(transparent)]
+    Load(#[from] cellflow::project::LoadError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Usage(String),
+}
+
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "cellflow",
+    version,
+    about = "Compile, check and run declarative chatbot flows"
+)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Check bots for errors and warnings (SPEC §4)
+    Check(check::Check),
+    /// Print flow files in their canonical layout, or convert between YAML and the DSL
+    Fmt(fmt::Fmt),
+    /// Print the cell graph as DOT or Mermaid
+    Graph(graph::GraphCmd),
+}
+
+pub(crate) fn run(args: Args) -> Result<u8, CliError> {
+    match args.command {
+        Command::Check(cmd) => cmd.run(),
+        Command::Fmt(cmd) => cmd.run(),
+        Command::Graph(cmd) => cmd.run(),
+    }
+}

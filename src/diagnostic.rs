@@ -1,0 +1,567 @@
+//! Diagnostics: what every stage reports about a bot, as plain data.
+//!
+//! A [`Diagnostic`] is a [`Problem`] (what is wrong, with structured fields),
+//! the [`Span`] it points at, and optional secondary spans ("first defined
+//! here"). Nothing here is pre-rendered: [`Problem`] knows its stable code,
+//! severity, label and help, and [`Rendered`] turns a diagnostic plus the
+//! [`SourceMap`] into a `miette::Diagnostic` at the edge, so the same data
+//! serves the terminal, JSON and GitHub annotations.
+
+use std::fmt;
+
+use crate::source::{SourceMap, Span};
+
+/// How bad a problem is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl Severity {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// The kind of name a duplicate or unknown-name problem is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameKind {
+    Flow,
+    Cell,
+    Intent,
+    Entity,
+    EntityValue,
+    Field,
+    Trigger,
+}
+
+impl fmt::Display for NameKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NameKind::Flow => "flow",
+            NameKind::Cell => "cell id",
+            NameKind::Intent => "intent",
+            NameKind::Entity => "entity",
+            NameKind::EntityValue => "entity value",
+            NameKind::Field => "field",
+            NameKind::Trigger => "trigger",
+        })
+    }
+}
+
+/// Why an `input` cell's configuration cannot work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InputProblem {
+    UnknownType {
+        found: String,
+        suggestion: Option<String>,
+    },
+    NoOptions,
+    OptionsAndEntity,
+    NoPattern,
+    MinAboveMax,
+    FieldNotForType {
+        field: &'static str,
+        ty: &'static str,
+    },
+    EmptyOption,
+}
+
+impl fmt::Display for InputProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InputProblem::UnknownType { found, .. } => write!(f, "unknown input type `{found}`"),
+            InputProblem::NoOptions => {
+                f.write_str("an `options` input has no options and no entity")
+            }
+            InputProblem::OptionsAndEntity => {
+                f.write_str("an input takes `options` or `entity`, not both")
+            }
+            InputProblem::NoPattern => f.write_str("a `pattern` input has no pattern"),
+            InputProblem::MinAboveMax => f.write_str("`min` is greater than `max`"),
+            InputProblem::FieldNotForType { field, ty } => {
+                write!(f, "`{field}` does not apply to a `{ty}` input")
+            }
+            InputProblem::EmptyOption => f.write_str("an option is empty"),
+        }
+    }
+}
+
+/// Everything cellflow can find wrong with a bot.
+///
+/// Each variant has a stable code (see [`Problem::code`]); the codes are the
+/// contract with CI scripts and `docs/DIAGNOSTICS.md`, the messages are not.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Problem {
+    // ---- reading files -------------------------------------------------
+    #[error("YAML syntax error: {message}")]
+    YamlSyntax { message: String },
+    #[error("the file is {size} bytes, more than the limit of {limit}")]
+    FileTooLarge { size: usize, limit: usize },
+    #[error("the file is not UTF-8 text")]
+    NotUtf8,
+    #[error("syntax error: expected {expected}")]
+    DslSyntax { expected: String },
+    #[error("unknown cell kind `{found}`")]
+    UnknownCellKind {
+        found: String,
+        suggestion: Option<String>,
+    },
+    #[error("a cell needs exactly one kind, but this one has `{first}` and `{second}`")]
+    MultipleKinds { first: String, second: String },
+    #[error("this cell has no kind")]
+    MissingKind,
+    #[error("unknown field `{field}` in {context}")]
+    UnknownField {
+        field: String,
+        context: &'static str,
+        suggestion: Option<String>,
+    },
+    #[error("{context} needs a `{field}` field")]
+    MissingField {
+        field: &'static str,
+        context: &'static str,
+    },
+    #[error("`{field}` is given twice")]
+    DuplicateField { field: String },
+    #[error("`{field}` must be {expected}")]
+    InvalidValue {
+        field: String,
+        expected: &'static str,
+    },
+    #[error("`{name}` is not a valid {kind} name")]
+    InvalidName { name: String, kind: NameKind },
+
+    // ---- names and references ------------------------------------------
+    #[error("the {kind} `{name}` is defined twice")]
+    DuplicateName { name: String, kind: NameKind },
+    #[error("unknown target `{name}`")]
+    UnknownTarget {
+        name: String,
+        suggestion: Option<String>,
+    },
+    #[error("the target `{name}` is ambiguous: it is a cell of flow `{flow}` and a flow")]
+    AmbiguousTarget { name: String, flow: String },
+    #[error("unknown intent `{name}`")]
+    UnknownIntent {
+        name: String,
+        suggestion: Option<String>,
+    },
+    #[error("unknown entity `{name}`")]
+    UnknownEntity {
+        name: String,
+        suggestion: Option<String>,
+    },
+
+    // ---- embedded languages --------------------------------------------
+    #[error("script error: {message}")]
+    ScriptSyntax { message: String },
+    #[error("invalid regular expression: {message}")]
+    InvalidRegex { message: String },
+    #[error("invalid template: {reason}")]
+    InvalidTemplate { reason: String },
+    #[error("invalid input: {problem}")]
+    InvalidInput { problem: InputProblem },
+    #[error("invalid service URL: {reason}")]
+    InvalidUrl { reason: String },
+
+    // ---- graph ---------------------------------------------------------
+    #[error("these cells can loop forever without waiting for the user")]
+    WaitlessLoop { cells: Vec<String> },
+    #[error("this cell can never be reached")]
+    UnreachableCell,
+    #[error("`{name}` may be unset here")]
+    MaybeUnset { name: String, never_assigned: bool },
+    #[error("the example \"{example}\" is in intents `{first}` and `{second}`")]
+    DuplicateExample {
+        example: String,
+        first: String,
+        second: String,
+    },
+    #[error("the intent `{name}` is never used")]
+    UnusedIntent { name: String },
+    #[error("the entity `{name}` is never used")]
+    UnusedEntity { name: String },
+    #[error("the bot has no fallback flow")]
+    NoFallback,
+}
+
+impl Problem {
+    /// The stable code, e.g. `cellflow::check::unknown_target`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Problem::YamlSyntax { .. } => "cellflow::syntax::yaml",
+            Problem::FileTooLarge { .. } => "cellflow::syntax::too_large",
+            Problem::NotUtf8 => "cellflow::syntax::encoding",
+            Problem::DslSyntax { .. } => "cellflow::syntax::dsl",
+            Problem::UnknownCellKind { .. } => "cellflow::syntax::unknown_cell_kind",
+            Problem::MultipleKinds { .. } => "cellflow::syntax::multiple_kinds",
+            Problem::MissingKind => "cellflow::syntax::missing_kind",
+            Problem::UnknownField { .. } => "cellflow::syntax::unknown_field",
+            Problem::MissingField { .. } => "cellflow::syntax::missing_field",
+            Problem::DuplicateField { .. } => "cellflow::syntax::duplicate_field",
+            Problem::InvalidValue { .. } => "cellflow::syntax::invalid_value",
+            Problem::InvalidName { .. } => "cellflow::syntax::invalid_name",
+            Problem::DuplicateName { .. } => "cellflow::check::duplicate_name",
+            Problem::UnknownTarget { .. } => "cellflow::check::unknown_target",
+            Problem::AmbiguousTarget { .. } => "cellflow::check::ambiguous_target",
+            Problem::UnknownIntent { .. } => "cellflow::check::unknown_intent",
+            Problem::UnknownEntity { .. } => "cellflow::check::unknown_entity",
+            Problem::ScriptSyntax { .. } => "cellflow::check::script_syntax",
+            Problem::InvalidRegex { .. } => "cellflow::check::invalid_regex",
+            Problem::InvalidTemplate { .. } => "cellflow::check::invalid_template",
+            Problem::InvalidInput { .. } => "cellflow::check::invalid_input",
+            Problem::InvalidUrl { .. } => "cellflow::check::invalid_url",
+            Problem::WaitlessLoop { .. } => "cellflow::check::waitless_loop",
+            Problem::UnreachableCell => "cellflow::check::unreachable_cell",
+            Problem::MaybeUnset { .. } => "cellflow::check::maybe_unset",
+            Problem::DuplicateExample { .. } => "cellflow::check::duplicate_example",
+            Problem::UnusedIntent { .. } => "cellflow::check::unused_intent",
+            Problem::UnusedEntity { .. } => "cellflow::check::unused_entity",
+            Problem::NoFallback => "cellflow::check::no_fallback",
+        }
+    }
+
+    #[must_use]
+    pub fn severity(&self) -> Severity {
+        match self {
+            Problem::UnreachableCell
+            | Problem::MaybeUnset { .. }
+            | Problem::DuplicateExample { .. }
+            | Problem::UnusedIntent { .. }
+            | Problem::UnusedEntity { .. }
+            | Problem::NoFallback => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+
+    /// The text under the main span.
+    #[must_use]
+    pub fn label(&self) -> String {
+        match self {
+            Problem::YamlSyntax { .. } | Problem::DslSyntax { .. } => "here".into(),
+            Problem::FileTooLarge { .. } => "this file".into(),
+            Problem::NotUtf8 => "invalid UTF-8 starts here".into(),
+            Problem::UnknownCellKind { .. } => "not a cell kind".into(),
+            Problem::MultipleKinds { second, .. } => format!("`{second}` is a second kind"),
+            Problem::MissingKind => "no kind key in this cell".into(),
+            Problem::UnknownField { .. } => "not a field here".into(),
+            Problem::MissingField { field, .. } => format!("`{field}` is missing"),
+            Problem::DuplicateField { .. } => "given again here".into(),
+            Problem::InvalidValue { expected, .. } => format!("expected {expected}"),
+            Problem::InvalidName { .. } => "not a name".into(),
+            Problem::DuplicateName { .. } => "defined again here".into(),
+            Problem::UnknownTarget { .. } => "no cell or flow has this name".into(),
+            Problem::AmbiguousTarget { .. } => "ambiguous".into(),
+            Problem::UnknownIntent { .. } => "no intent has this name".into(),
+            Problem::UnknownEntity { .. } => "no entity has this name".into(),
+            Problem::ScriptSyntax { message } | Problem::InvalidRegex { message } => {
+                message.clone()
+            }
+            Problem::InvalidTemplate { reason } | Problem::InvalidUrl { reason } => reason.clone(),
+            Problem::InvalidInput { problem } => problem.to_string(),
+            Problem::WaitlessLoop { .. } => "the loop starts here".into(),
+            Problem::UnreachableCell => "no path leads here".into(),
+            Problem::MaybeUnset {
+                never_assigned: true,
+                ..
+            } => "never assigned anywhere".into(),
+            Problem::MaybeUnset { .. } => "read here".into(),
+            Problem::DuplicateExample { .. } => "also an example here".into(),
+            Problem::UnusedIntent { .. } | Problem::UnusedEntity { .. } => "defined here".into(),
+            Problem::NoFallback => "no flow here has `on: fallback`".into(),
+        }
+    }
+
+    /// One line telling the author how to fix it.
+    #[must_use]
+    pub fn help(&self) -> String {
+        let did_you_mean = |s: &Option<String>, otherwise: &str| match s {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => otherwise.to_owned(),
+        };
+        match self {
+            Problem::YamlSyntax { .. } => "fix the YAML syntax; check indentation and quoting".into(),
+            Problem::FileTooLarge { limit, .. } => format!("split the bot into files of at most {limit} bytes"),
+            Problem::NotUtf8 => "save the file as UTF-8".into(),
+            Problem::DslSyntax { .. } => "see docs/LANGUAGE.md for the DSL syntax".into(),
+            Problem::UnknownCellKind { suggestion, .. } => did_you_mean(
+                suggestion,
+                "a cell is one of: answer, input, rule, code, jump, intent, service, handoff, end",
+            ),
+            Problem::MultipleKinds { .. } => "split it into two cells, one per kind".into(),
+            Problem::MissingKind => {
+                "add one of: answer, input, rule, code, jump, intent, service, handoff, end".into()
+            }
+            Problem::UnknownField { suggestion, context, .. } => {
+                did_you_mean(suggestion, &format!("remove it; see docs/LANGUAGE.md for the fields of {context}"))
+            }
+            Problem::MissingField { field, .. } => format!("add `{field}:`"),
+            Problem::DuplicateField { .. } => "keep only one of them".into(),
+            Problem::InvalidValue { field, expected } => format!("give `{field}` {expected}"),
+            Problem::InvalidName { .. } => {
+                "names start with a letter or `_` and hold letters, digits, `_` and `-`".into()
+            }
+            Problem::DuplicateName { kind, .. } => format!("rename one of the two, or merge them: each {kind} name must be unique"),
+            Problem::UnknownTarget { suggestion, .. } => {
+                did_you_mean(suggestion, "a target is a cell id of this flow, a flow name, or FLOW.CELL")
+            }
+            Problem::AmbiguousTarget { name, flow } => {
+                format!("write `{flow}.{name}` for the cell or rename one of them; `{name}.<cell>` reaches into the flow")
+            }
+            Problem::UnknownIntent { suggestion, .. } => did_you_mean(suggestion, "define it under `intents:`"),
+            Problem::UnknownEntity { suggestion, .. } => did_you_mean(suggestion, "define it under `entities:`"),
+            Problem::ScriptSyntax { .. } => "scripts and conditions are rhai; see https://rhai.rs/book/".into(),
+            Problem::InvalidRegex { .. } => "patterns use Rust regex syntax; escape special characters with `\\`".into(),
+            Problem::InvalidTemplate { .. } => {
+                "a template is `{{name}}`, `{{a.b}}` or `{{name | \"default\"}}`".into()
+            }
+            Problem::InvalidInput { problem } => match problem {
+                InputProblem::UnknownType { suggestion, .. } => did_you_mean(
+                    suggestion,
+                    "types: text, number, integer, boolean, email, phone, date, options, pattern",
+                ),
+                InputProblem::NoOptions => "add `options: [...]` or `entity: NAME`".into(),
+                InputProblem::OptionsAndEntity => "remove one of them".into(),
+                InputProblem::NoPattern => "add `pattern: '...'`".into(),
+                InputProblem::MinAboveMax => "swap `min` and `max`".into(),
+                InputProblem::FieldNotForType { .. } => "remove the field or change `type`".into(),
+                InputProblem::EmptyOption => "remove the empty option".into(),
+            },
+            Problem::InvalidUrl { .. } => "a URL is http(s)://host/path, with `{{templates}}` allowed in the path and query".into(),
+            Problem::WaitlessLoop { .. } => {
+                "add an `input` or `intent` cell on the loop, or a `rule` that leaves it".into()
+            }
+            Problem::UnreachableCell => "remove it, or give it an `id` and point a target at it".into(),
+            Problem::MaybeUnset { name, never_assigned: true } => {
+                format!("assign `{name}` in an input or code cell, declare it in `bot.context`, or use `{{{{{name} | \"default\"}}}}`")
+            }
+            Problem::MaybeUnset { name, .. } => {
+                format!("assign `{name}` on every path before this, or give the template a default: `{{{{{name} | \"...\"}}}}`")
+            }
+            Problem::DuplicateExample { .. } => "keep the example in one intent, or the classifier cannot tell them apart".into(),
+            Problem::UnusedIntent { .. } => "trigger a flow with `on: {intent: ...}`, route it in an `intent` cell, or remove it".into(),
+            Problem::UnusedEntity { .. } => "use it in an input, a trigger or a template, or remove it".into(),
+            Problem::NoFallback => "add a flow with `on: fallback` to answer messages the bot does not understand".into(),
+        }
+    }
+}
+
+/// A secondary span with its own label ("first defined here").
+#[derive(Clone, Debug, PartialEq)]
+pub struct Related {
+    pub span: Span,
+    pub label: String,
+}
+
+/// A problem at a place in the sources.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    pub problem: Problem,
+    pub span: Span,
+    pub related: Vec<Related>,
+}
+
+impl Diagnostic {
+    #[must_use]
+    pub fn new(problem: Problem, span: Span) -> Self {
+        Diagnostic {
+            problem,
+            span,
+            related: Vec::new(),
+        }
+    }
+
+    #[must_use]
+    pub fn with_related(mut self, span: Span, label: impl Into<String>) -> Self {
+        self.related.push(Related {
+            span,
+            label: label.into(),
+        });
+        self
+    }
+
+    #[must_use]
+    pub fn severity(&self) -> Severity {
+        self.problem.severity()
+    }
+
+    #[must_use]
+    pub fn is_error(&self) -> bool {
+        self.severity() == Severity::Error
+    }
+}
+
+/// Orders diagnostics by file and position, as users read them.
+pub fn sort(diagnostics: &mut [Diagnostic], sources: &SourceMap) {
+    diagnostics.sort_by(|a, b| {
+        let key = |d: &Diagnostic| match d.span {
+            Span::Source { file, start, .. } => (0, sources.get(file).name().to_owned(), start),
+            Span::Synthetic => (1, String::new(), 0),
+        };
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| a.problem.code().cmp(b.problem.code()))
+    });
+}
+
+/// A diagnostic joined with its sources, ready for miette to draw.
+pub struct Rendered<'a> {
+    diagnostic: &'a Diagnostic,
+    sources: &'a SourceMap,
+    source: Option<miette::NamedSource<String>>,
+    related: Vec<RelatedRendered>,
+}
+
+/// A secondary span in another file, drawn as a related note.
+#[derive(Debug)]
+struct RelatedRendered {
+    label: String,
+    span: miette::SourceSpan,
+    source: miette::NamedSource<String>,
+}
+
+impl fmt::Display for RelatedRendered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label)
+    }
+}
+impl std::error::Error for RelatedRendered {}
+impl miette::Diagnostic for RelatedRendered {
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(miette::Severity::Advice)
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        Some(Box::new(std::iter::once(
+            miette::LabeledSpan::new_with_span(Some(self.label.clone()), self.span),
+        )))
+    }
+}
+
+fn named_source(sources: &SourceMap, span: Span) -> Option<miette::NamedSource<String>> {
+    let file = sources.get(span.file()?);
+    Some(miette::NamedSource::new(file.name(), file.text().to_owned()).with_language("yaml"))
+}
+
+fn source_span(span: Span) -> miette::SourceSpan {
+    let range = span.range().unwrap_or(0..0);
+    (range.start, range.end - range.start).into()
+}
+
+impl<'a> Rendered<'a> {
+    #[must_use]
+    pub fn new(diagnostic: &'a Diagnostic, sources: &'a SourceMap) -> Self {
+        let source = named_source(sources, diagnostic.span);
+        let related = diagnostic
+            .related
+            .iter()
+            .filter(|r| r.span.file().is_some() && r.span.file() != diagnostic.span.file())
+            .filter_map(|r| {
+                Some(RelatedRendered {
+                    label: r.label.clone(),
+                    span: source_span(r.span),
+                    source: named_source(sources, r.span)?,
+                })
+            })
+            .collect();
+        Rendered {
+            diagnostic,
+            sources,
+            source,
+            related,
+        }
+    }
+
+    /// The file name and 1-based line and column of the main span, if any.
+    #[must_use]
+    pub fn location(&self) -> Option<(&'a str, (usize, usize), (usize, usize))> {
+        let file = self.sources.get(self.diagnostic.span.file()?);
+        let range = self.diagnostic.span.range()?;
+        Some((
+            file.name(),
+            file.line_col(range.start),
+            file.line_col(range.end),
+        ))
+    }
+}
+
+impl fmt::Debug for Rendered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.diagnostic, f)
+    }
+}
+
+impl fmt::Display for Rendered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.diagnostic.problem, f)
+    }
+}
+
+impl std::error::Error for Rendered<'_> {}
+
+impl miette::Diagnostic for Rendered<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        Some(Box::new(self.diagnostic.problem.code()))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.diagnostic.severity() {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        Some(Box::new(self.diagnostic.problem.help()))
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.source.as_ref()?;
+        let main = miette::LabeledSpan::new_primary_with_span(
+            Some(self.diagnostic.problem.label()),
+            source_span(self.diagnostic.span),
+        );
+        let same_file = self
+            .diagnostic
+            .related
+            .iter()
+            .filter(|r| r.span.file() == self.diagnostic.span.file())
+            .map(|r| {
+                miette::LabeledSpan::new_with_span(Some(r.label.clone()), source_span(r.span))
+            });
+        Some(Box::new(std::iter::once(main).chain(same_file)))
+    }
+    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn miette::Diagnostic> + 'b>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(
+            self.related.iter().map(|r| r as &dyn miette::Diagnostic),
+        ))
+    }
+}
+
+/// The name among `candidates` closest to `name`, if one is close enough to
+/// be a likely typo.
+pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let mut best: Option<(f64, &str)> = None;
+    for candidate in candidates {
+        if candidate == name {
+            continue;
+        }
+        let score = strsim::jaro_winkler(&name.to_lowercase(), &candidate.to_lowercase());
+        if score >= 0.8 && best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, candidate));
+        }
+    }
+    best.map(|(_, c)| c.to_owned())
+}

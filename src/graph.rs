@@ -1,0 +1,315 @@
+//! The cell graph: every cell of a bot as a node, every way control can move
+//! between cells as a labelled edge, names already resolved.
+//!
+//! The petgraph structure is private; callers see [`CellId`]s, [`FlowId`]s
+//! and [`Edge`]s. One extra node, the *exit*, stands for "the flow
+//! completes": a cell that falls off the end of its flow has an edge to it.
+//! A call (`jump … return: true`) has a [`Edge::Call`] into the callee and an
+//! [`Edge::Return`] to the cell after it, which analyses follow only when the
+//! callee can complete.
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+
+use crate::source::Span;
+
+/// A node of the graph: a cell, or the exit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CellId(NodeIndex<u32>);
+
+impl CellId {
+    /// A dense index, for bitsets and tables sized [`Graph::node_count`].
+    #[must_use]
+    pub fn index(self) -> usize {
+        self.0.index()
+    }
+}
+
+/// A flow, by its position in the merged bot's flow list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowId(pub u32);
+
+impl FlowId {
+    #[must_use]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// The kind of a cell, without its data (which stays in the AST).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Answer,
+    Input,
+    Rule,
+    Code,
+    Jump,
+    Intent,
+    Service,
+    Handoff,
+    End,
+}
+
+impl Kind {
+    /// Cells after which a turn stops to wait for the user (or the host).
+    #[must_use]
+    pub fn waits(self) -> bool {
+        match self {
+            Kind::Input | Kind::Intent | Kind::Handoff => true,
+            Kind::Answer | Kind::Rule | Kind::Code | Kind::Jump | Kind::Service | Kind::End => {
+                false
+            }
+        }
+    }
+}
+
+/// A cell node.
+#[derive(Clone, Debug)]
+pub struct Cell {
+    pub flow: FlowId,
+    /// Position in the flow's `cells` list.
+    pub index: u32,
+    pub kind: Kind,
+    pub span: Span,
+}
+
+/// How control moves along an edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Edge {
+    /// Falling through to the following cell, or `next:`.
+    Next,
+    /// A `rule` arm matched (its position).
+    RuleArm(u32),
+    /// No arm matched: the `else`.
+    RuleElse,
+    /// No arm matched and there is no `else`: fall through.
+    RuleNoMatch,
+    /// The user's reply was valid.
+    InputValid,
+    /// Retries ran out: `on_fail` (or the fallback flow).
+    InputFail,
+    /// An `intent` cell route (its position).
+    IntentRoute(u32),
+    /// An `intent` cell's `else`.
+    IntentElse,
+    /// A `service` call succeeded.
+    ServiceOk,
+    /// A `service` call failed: `on_error`, or on to the next cell.
+    ServiceError,
+    /// A plain `jump`.
+    Jump,
+    /// A `jump … return: true` into the callee.
+    Call,
+    /// From a call to the cell after it, once the callee completes.
+    Return,
+    /// The host sent `resume` after a handoff.
+    Resume,
+}
+
+impl Edge {
+    /// True for edges taken at the start of a later turn (after a wait).
+    #[must_use]
+    pub fn crosses_turn(self) -> bool {
+        matches!(
+            self,
+            Edge::InputValid
+                | Edge::InputFail
+                | Edge::IntentRoute(_)
+                | Edge::IntentElse
+                | Edge::Resume
+        )
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Node {
+    Cell(Cell),
+    Exit,
+}
+
+/// What starts a flow without a jump.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    Welcome,
+    Fallback,
+    Intent(usize),
+    Entity(usize),
+}
+
+/// A flow of the graph.
+#[derive(Clone, Debug)]
+pub struct Flow {
+    pub name: String,
+    pub span: Span,
+    pub trigger: Option<Trigger>,
+    /// The first cell, or the exit for an empty flow.
+    pub entry: CellId,
+    pub cells: Vec<CellId>,
+}
+
+/// The resolved cell graph of a bot.
+#[derive(Debug)]
+pub struct Graph {
+    graph: DiGraph<Node, Edge, u32>,
+    exit: CellId,
+    flows: Vec<Flow>,
+}
+
+impl Default for Graph {
+    fn default() -> Self {
+        Graph::new()
+    }
+}
+
+impl Graph {
+    #[must_use]
+    pub fn new() -> Graph {
+        let mut graph = DiGraph::default();
+        let exit = CellId(graph.add_node(Node::Exit));
+        Graph {
+            graph,
+            exit,
+            flows: Vec::new(),
+        }
+    }
+
+    // ---- building (used by the lowerer) ----------------------------------
+
+    pub(crate) fn add_flow(&mut self, flow: Flow) -> FlowId {
+        let id = FlowId(u32::try_from(self.flows.len()).expect("fewer than 4 billion flows"));
+        self.flows.push(flow);
+        id
+    }
+
+    pub(crate) fn flow_mut(&mut self, id: FlowId) -> &mut Flow {
+        &mut self.flows[id.index()]
+    }
+
+    pub(crate) fn add_cell(&mut self, cell: Cell) -> CellId {
+        CellId(self.graph.add_node(Node::Cell(cell)))
+    }
+
+    pub(crate) fn add_edge(&mut self, from: CellId, to: CellId, edge: Edge) {
+        self.graph.add_edge(from.0, to.0, edge);
+    }
+
+    pub(crate) fn reserve(&mut self, cells: usize) {
+        self.graph.reserve_nodes(cells);
+        self.graph.reserve_edges(cells * 2);
+    }
+
+    // ---- reading -----------------------------------------------------------
+
+    /// The node standing for "the flow completes".
+    #[must_use]
+    pub fn exit(&self) -> CellId {
+        self.exit
+    }
+
+    /// Nodes in the graph, exit included (for sizing tables by [`CellId::index`]).
+    #[must_use]
+    pub fn node_count(&self) -> usize {
+        self.graph.node_count()
+    }
+
+    #[must_use]
+    pub fn edge_count(&self) -> usize {
+        self.graph.edge_count()
+    }
+
+    /// The cell at a node, or `None` for the exit.
+    #[must_use]
+    pub fn cell(&self, id: CellId) -> Option<&Cell> {
+        match &self.graph[id.0] {
+            Node::Cell(cell) => Some(cell),
+            Node::Exit => None,
+        }
+    }
+
+    /// Every cell, in the order they were added (flow by flow).
+    pub fn cells(&self) -> impl Iterator<Item = (CellId, &Cell)> {
+        self.graph
+            .node_indices()
+            .filter_map(|i| match &self.graph[i] {
+                Node::Cell(c) => Some((CellId(i), c)),
+                Node::Exit => None,
+            })
+    }
+
+    #[must_use]
+    pub fn flows(&self) -> &[Flow] {
+        &self.flows
+    }
+
+    #[must_use]
+    pub fn flow(&self, id: FlowId) -> &Flow {
+        &self.flows[id.index()]
+    }
+
+    /// The flow with this name (the first, if it is defined twice).
+    #[must_use]
+    pub fn flow_named(&self, name: &str) -> Option<FlowId> {
+        self.flows
+            .iter()
+            .position(|f| f.name == name)
+            .map(|i| FlowId(u32::try_from(i).unwrap_or(u32::MAX)))
+    }
+
+    /// The edges leaving a node, in the order they were added.
+    pub fn successors(&self, id: CellId) -> impl Iterator<Item = (Edge, CellId)> + '_ {
+        let mut edges: Vec<_> = self
+            .graph
+            .edges(id.0)
+            .map(|e| (e.id(), *e.weight(), CellId(e.target())))
+            .collect();
+        // petgraph lists a node's edges newest first; callers want source order.
+        edges.sort_by_key(|(id, _, _)| *id);
+        edges.into_iter().map(|(_, e, t)| (e, t))
+    }
+
+    /// Every edge as `(from, edge, to)`.
+    pub fn edges(&self) -> impl Iterator<Item = (CellId, Edge, CellId)> + '_ {
+        self.graph
+            .edge_references()
+            .map(|e| (CellId(e.source()), *e.weight(), CellId(e.target())))
+    }
+
+    /// The strongly connected components of the subgraph whose edges satisfy
+    /// `keep`, as lists of nodes (petgraph's Tarjan).
+    pub fn components(&self, keep: impl Fn(CellId, Edge, CellId) -> bool) -> Vec<Vec<CellId>> {
+        let filtered = petgraph::visit::EdgeFiltered::from_fn(&self.graph, |e| {
+            keep(CellId(e.source()), *e.weight(), CellId(e.target()))
+        });
+        petgraph::algo::tarjan_scc(&filtered)
+            .into_iter()
+            .map(|c| c.into_iter().map(CellId).collect())
+            .collect()
+    }
+
+    /// Whether a node has an edge to itself that satisfies `keep`.
+    pub fn has_self_loop(&self, id: CellId, keep: impl Fn(Edge) -> bool) -> bool {
+        self.graph
+            .edges_connecting(id.0, id.0)
+            .any(|e| keep(*e.weight()))
+    }
+
+    /// Every node reachable from `roots` along edges that satisfy `keep` (roots included).
+    pub fn reachable(
+        &self,
+        roots: impl IntoIterator<Item = CellId>,
+        keep: impl Fn(CellId, Edge, CellId) -> bool,
+    ) -> Vec<bool> {
+        let filtered = petgraph::visit::EdgeFiltered::from_fn(&self.graph, |e| {
+            keep(CellId(e.source()), *e.weight(), CellId(e.target()))
+        });
+        let mut seen = vec![false; self.graph.node_count()];
+        let mut dfs = petgraph::visit::Dfs::empty(&filtered);
+        for root in roots {
+            dfs.move_to(root.0);
+            while let Some(n) = dfs.next(&filtered) {
+                seen[n.index()] = true;
+            }
+        }
+        seen
+    }
+}

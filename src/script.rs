@@ -1,0 +1,242 @@
+//! Rhai, configured once for cellflow: the engine every script and `when:`
+//! expression is compiled (and later run) with, and a reader that finds the
+//! session variables a script reads and assigns, from rhai's own AST.
+//!
+//! Scripts are pure: no `eval`, no `import` (no module resolver at all), no
+//! output; and they run under limits so that a runaway script fails its turn
+//! instead of hanging it.
+
+use rhai::{AST, ASTNode, Engine, Expr, OptimizationLevel, Position, Stmt};
+
+/// Most rhai operations one script may run.
+pub const MAX_OPERATIONS: u64 = 100_000;
+/// Deepest function call nesting.
+pub const MAX_CALL_LEVELS: usize = 32;
+/// Longest string a script may build, in bytes.
+pub const MAX_STRING_SIZE: usize = 64 * 1024;
+/// Largest array or object map a script may build.
+pub const MAX_COLLECTION_SIZE: usize = 10_000;
+/// Deepest expression nesting the parser accepts.
+pub const MAX_EXPR_DEPTH: usize = 64;
+
+/// The variables every script can read without assigning them.
+pub const BUILTINS: [&str; 4] = ["input", "user", "bot", "session"];
+
+/// A rhai engine with cellflow's restrictions and limits.
+#[must_use]
+pub fn engine() -> Engine {
+    let mut engine = Engine::new();
+    engine.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
+    engine.disable_symbol("eval");
+    engine.disable_symbol("import");
+    engine.disable_symbol("export");
+    engine.on_print(|_| {});
+    engine.on_debug(|_, _, _| {});
+    engine.set_max_operations(MAX_OPERATIONS);
+    engine.set_max_call_levels(MAX_CALL_LEVELS);
+    engine.set_max_string_size(MAX_STRING_SIZE);
+    engine.set_max_array_size(MAX_COLLECTION_SIZE);
+    engine.set_max_map_size(MAX_COLLECTION_SIZE);
+    engine.set_max_expr_depths(MAX_EXPR_DEPTH, MAX_EXPR_DEPTH / 2);
+    engine.set_optimization_level(OptimizationLevel::None);
+    engine
+}
+
+/// A variable access in a script, at a 1-based line and column of the script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Access {
+    pub name: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// What a script does with session variables.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// Reads of variables the script has not assigned on every path before
+    /// the read: these need the session to have them.
+    pub reads: Vec<Access>,
+    /// Variables assigned on every path through the script.
+    pub assigns: Vec<String>,
+    /// Variables assigned on some path (for "is it assigned anywhere").
+    pub may_assign: Vec<String>,
+    /// Property names used (`input.entities.rut` uses `rut`).
+    pub properties: Vec<String>,
+}
+
+fn access(name: &str, pos: Position) -> Access {
+    Access {
+        name: name.to_owned(),
+        line: pos.line().unwrap_or(1),
+        column: pos.position().unwrap_or(1),
+    }
+}
+
+/// Reads a compiled script's effects on session variables.
+///
+/// A session variable is one the parser did not resolve to a local (`let` in
+/// a block, a `for` variable, a function parameter): rhai leaves its index
+/// empty. Top-level `let` also persists in the session, so it counts as an
+/// assignment.
+#[must_use]
+pub fn effects(ast: &AST) -> Effects {
+    let mut effects = Effects::default();
+    let mut assigned = Vec::new();
+    block(ast.statements(), &mut assigned, &mut effects, true);
+    effects.assigns = assigned;
+    effects.may_assign.sort();
+    effects.may_assign.dedup();
+    effects.properties.sort();
+    effects.properties.dedup();
+    effects
+}
+
+/// The session variable an expression names, if it is a plain variable.
+fn session_var(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::Variable(v, short, _) if short.is_none() && v.0.is_none() && v.2.is_empty() => {
+            Some(v.1.as_str())
+        }
+        _ => None,
+    }
+}
+
+fn reads_in_expr(expr: &Expr, assigned: &[String], effects: &mut Effects) {
+    expr.walk(&mut Vec::new(), &mut |path: &[ASTNode]| {
+        if let Some(ASTNode::Expr(e)) = path.last() {
+            if let Some(name) = session_var(e)
+                && !assigned.iter().any(|a| a == name)
+                && !effects.reads.iter().any(|r| r.name == name)
+            {
+                effects.reads.push(access(name, e.position()));
+            }
+            if let Expr::Property(p, _) = e {
+                effects.properties.push(p.2.to_string());
+            }
+        }
+        true
+    });
+}
+
+fn reads_in_stmt(stmt: &Stmt, assigned: &[String], effects: &mut Effects) {
+    stmt.walk(&mut Vec::new(), &mut |path: &[ASTNode]| {
+        if let Some(ASTNode::Expr(e)) = path.last() {
+            if let Some(name) = session_var(e)
+                && !assigned.iter().any(|a| a == name)
+                && !effects.reads.iter().any(|r| r.name == name)
+            {
+                effects.reads.push(access(name, e.position()));
+            }
+            if let Expr::Property(p, _) = e {
+                effects.properties.push(p.2.to_string());
+            }
+        }
+        if let Some(ASTNode::Stmt(s)) = path.last() {
+            record_may_assign(s, effects);
+        }
+        true
+    });
+}
+
+fn record_may_assign(stmt: &Stmt, effects: &mut Effects) {
+    match stmt {
+        Stmt::Assignment(a) => {
+            if let Some(name) = session_var(&a.1.lhs) {
+                effects.may_assign.push(name.to_owned());
+            }
+        }
+        Stmt::Var(v, _, _) => effects.may_assign.push(v.0.name.to_string()),
+        _ => {}
+    }
+}
+
+/// Walks statements in order, tracking what is assigned on every path.
+fn block(stmts: &[Stmt], assigned: &mut Vec<String>, effects: &mut Effects, top: bool) {
+    for stmt in stmts {
+        match stmt {
+            Stmt::Assignment(a) => {
+                reads_in_expr(&a.1.rhs, assigned, effects);
+                match session_var(&a.1.lhs) {
+                    // `x op= y` reads x first.
+                    Some(name) if !a.0.is_op_assignment() => {
+                        effects.may_assign.push(name.to_owned());
+                        if !assigned.iter().any(|n| n == name) {
+                            assigned.push(name.to_owned());
+                        }
+                    }
+                    _ => reads_in_expr(&a.1.lhs, assigned, effects),
+                }
+            }
+            Stmt::Var(v, _, _) => {
+                reads_in_expr(&v.1, assigned, effects);
+                if top {
+                    let name = v.0.name.to_string();
+                    effects.may_assign.push(name.clone());
+                    if !assigned.contains(&name) {
+                        assigned.push(name);
+                    }
+                }
+            }
+            Stmt::If(flow, _) => {
+                reads_in_expr(&flow.expr, assigned, effects);
+                let mut then_assigned = assigned.clone();
+                block(flow.body.statements(), &mut then_assigned, effects, false);
+                let mut else_assigned = assigned.clone();
+                block(flow.branch.statements(), &mut else_assigned, effects, false);
+                for name in then_assigned {
+                    if else_assigned.contains(&name) && !assigned.contains(&name) {
+                        assigned.push(name);
+                    }
+                }
+            }
+            Stmt::Block(b) => block(b.statements(), assigned, effects, false),
+            other => reads_in_stmt(other, assigned, effects),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(script: &str) -> Effects {
+        effects(&engine().compile(script).expect("compiles"))
+    }
+
+    #[test]
+    fn assignments_and_reads_in_order() {
+        let e = run(
+            "total = price * qty; let _tmp = total + tax; if vip { discount = 1; } else { discount = 0; }",
+        );
+        assert_eq!(e.assigns, vec!["total", "_tmp", "discount"]);
+        let reads: Vec<_> = e.reads.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(reads, vec!["price", "qty", "tax", "vip"]);
+    }
+
+    #[test]
+    fn a_branch_without_else_assigns_nothing_for_sure() {
+        let e = run("if x > 1 { y = 2; } z = y;");
+        assert_eq!(e.assigns, vec!["z"]);
+        assert!(e.reads.iter().any(|r| r.name == "y"));
+        assert!(e.may_assign.contains(&"y".to_owned()));
+    }
+
+    #[test]
+    fn locals_are_not_session_reads() {
+        let e = run("let sum = 0; for i in items { sum += i; } count = sum;");
+        let reads: Vec<_> = e.reads.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(reads, vec!["items"]);
+    }
+
+    #[test]
+    fn compound_assignment_reads_first() {
+        let e = run("counter += 1;");
+        assert_eq!(e.reads[0].name, "counter");
+    }
+
+    #[test]
+    fn eval_and_import_are_rejected() {
+        assert!(engine().compile(r#"eval("1")"#).is_err());
+        assert!(engine().compile(r#"import "x" as y;"#).is_err());
+    }
+}

@@ -1,0 +1,196 @@
+//! Source files and spans: the bottom layer every other stage points into.
+//!
+//! A [`SourceMap`] owns the text of every file a bot was loaded from; a
+//! [`Span`] names a byte range in one of them. Nodes that lowering invents (an
+//! implicit fall-through, a default value) carry [`Span::Synthetic`], so code
+//! that reports a problem must be ready for a span with no text behind it.
+
+use std::path::{Path, PathBuf};
+
+/// Identifies one file in a [`SourceMap`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId(u32);
+
+/// Where an AST node came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Span {
+    /// A byte range `start..end` of a loaded file.
+    Source { file: FileId, start: u32, end: u32 },
+    /// Made by the compiler, not written by the author.
+    #[default]
+    Synthetic,
+}
+
+impl Span {
+    #[must_use]
+    pub fn new(file: FileId, start: usize, end: usize) -> Self {
+        let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Span::Source {
+            file,
+            start: clamp(start),
+            end: clamp(end.max(start)),
+        }
+    }
+
+    #[must_use]
+    pub fn file(self) -> Option<FileId> {
+        match self {
+            Span::Source { file, .. } => Some(file),
+            Span::Synthetic => None,
+        }
+    }
+
+    /// The byte range, if the span points into a file.
+    #[must_use]
+    pub fn range(self) -> Option<std::ops::Range<usize>> {
+        match self {
+            Span::Source { start, end, .. } => Some(start as usize..end as usize),
+            Span::Synthetic => None,
+        }
+    }
+
+    /// The smallest span covering both, when they are in the same file.
+    #[must_use]
+    pub fn to(self, other: Span) -> Span {
+        match (self, other) {
+            (
+                Span::Source { file, start, end },
+                Span::Source {
+                    file: f2,
+                    start: s2,
+                    end: e2,
+                },
+            ) if file == f2 => Span::Source {
+                file,
+                start: start.min(s2),
+                end: end.max(e2),
+            },
+            (Span::Synthetic, other) => other,
+            (this, _) => this,
+        }
+    }
+
+    /// A sub-range of this span, given as offsets relative to its start.
+    #[must_use]
+    pub fn slice(self, from: usize, to: usize) -> Span {
+        match self {
+            Span::Source { file, start, end } => {
+                let s = (start as usize + from).min(end as usize);
+                let e = (start as usize + to).clamp(s, end as usize);
+                Span::new(file, s, e)
+            }
+            Span::Synthetic => Span::Synthetic,
+        }
+    }
+}
+
+/// One loaded file: its name as shown to the user and its text.
+#[derive(Debug)]
+pub struct SourceFile {
+    name: String,
+    path: PathBuf,
+    text: String,
+    line_starts: Vec<usize>,
+}
+
+impl SourceFile {
+    /// The name shown in diagnostics (a path relative to where the user ran the tool).
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    #[must_use]
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    #[must_use]
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
+        let start = self.line_starts[line];
+        let column = self
+            .text
+            .get(start..offset)
+            .map_or(offset - start, |s| s.chars().count());
+        (line + 1, column + 1)
+    }
+
+    /// The byte offset of a 1-based line and column (in characters), clamped to the file.
+    #[must_use]
+    pub fn offset_of(&self, line: usize, column: usize) -> usize {
+        let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
+            return self.text.len();
+        };
+        let rest = &self.text[start..];
+        let line_text = rest.split('\n').next().unwrap_or("");
+        start
+            + line_text
+                .char_indices()
+                .nth(column.saturating_sub(1))
+                .map_or(line_text.len(), |(i, _)| i)
+    }
+}
+
+/// Every file of one bot, addressed by [`FileId`].
+#[derive(Debug, Default)]
+pub struct SourceMap {
+    files: Vec<SourceFile>,
+}
+
+impl SourceMap {
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a file. `name` is what diagnostics show; `path` is where it lives.
+    pub fn add(
+        &mut self,
+        name: impl Into<String>,
+        path: impl Into<PathBuf>,
+        text: impl Into<String>,
+    ) -> FileId {
+        let text = text.into();
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let id = FileId(u32::try_from(self.files.len()).expect("fewer than 4 billion files"));
+        self.files.push(SourceFile {
+            name: name.into(),
+            path: path.into(),
+            text,
+            line_starts,
+        });
+        id
+    }
+
+    #[must_use]
+    pub fn get(&self, id: FileId) -> &SourceFile {
+        &self.files[id.0 as usize]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FileId(u32::try_from(i).unwrap_or(u32::MAX)), f))
+    }
+
+    /// The text a span covers, if it points into a file.
+    #[must_use]
+    pub fn snippet(&self, span: Span) -> Option<&str> {
+        match span {
+            Span::Source { file, start, end } => {
+                self.get(file).text.get(start as usize..end as usize)
+            }
+            Span::Synthetic => None,
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Syntax: the two front ends, each turning one file into an [`ast::Module`].
+//!
+//! `yaml` reads SPEC §2's YAML; `dsl` reads the text DSL of SPEC §3 with the
+//! pest grammar in `grammar/flow.pest`. Both report problems as diagnostics
+//! and keep going, and both produce the same AST for the same bot.
+//!
+//! [`ast::Module`]: crate::ast::Module
+
+pub mod dsl;
+mod node;
+pub mod yaml;
+
+pub use node::{MAX_ALIASES, MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES};
+
+/// Which front end reads a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Syntax {
+    Yaml,
+    Dsl,
+}
+
+impl Syntax {
+    /// The syntax a flow file's name implies, if it is a flow file.
+    #[must_use]
+    pub fn of_path(path: &std::path::Path) -> Option<Syntax> {
+        let name = path.file_name()?.to_str()?;
+        if name.ends_with(".flow.yaml") || name.ends_with(".flow.yml") {
+            Some(Syntax::Yaml)
+        } else if name.ends_with(".flow") {
+            Some(Syntax::Dsl)
+        } else {
+            None
+        }
+    }
+}
+
+/// Parses one file with the front end for `syntax`.
+#[must_use]
+pub fn parse(
+    syntax: Syntax,
+    file: crate::source::FileId,
+    text: &str,
+) -> (crate::ast::Module, Vec<crate::diagnostic::Diagnostic>) {
+    match syntax {
+        Syntax::Yaml => yaml::parse(file, text),
+        Syntax::Dsl => dsl::parse(file, text),
+    }
+}

@@ -1,0 +1,208 @@
+//! Templates: `{{name}}`, `{{user.id}}`, `{{items[0]}}`, `{{name | "amigo"}}`.
+//!
+//! Parsed once, at compile time, into literal text and variable paths; the
+//! checker validates them and the runtime renders the parsed form without
+//! scanning the text again.
+
+use std::ops::Range;
+
+/// A parsed template.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Template {
+    pub parts: Vec<Part>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Part {
+    Text(String),
+    Var(Var),
+}
+
+/// A `{{...}}` placeholder.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Var {
+    /// The first segment is the variable; the rest walk into it.
+    pub path: Vec<Segment>,
+    /// Rendered when the value is unset.
+    pub default: Option<String>,
+    /// Where the placeholder sits in the template text, braces included.
+    pub range: Range<usize>,
+}
+
+impl Var {
+    /// The session variable the placeholder reads.
+    #[must_use]
+    pub fn root(&self) -> &str {
+        match self.path.first() {
+            Some(Segment::Field(name)) => name,
+            _ => "",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Segment {
+    Field(String),
+    Index(usize),
+}
+
+/// Why a template does not parse, and where (a byte range of the text).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TemplateError {
+    pub reason: String,
+    pub range: Range<usize>,
+}
+
+impl Template {
+    /// True when the template has no placeholders.
+    #[must_use]
+    pub fn is_literal(&self) -> bool {
+        self.parts.iter().all(|p| matches!(p, Part::Text(_)))
+    }
+
+    pub fn vars(&self) -> impl Iterator<Item = &Var> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Var(v) => Some(v),
+            Part::Text(_) => None,
+        })
+    }
+}
+
+/// Parses a template.
+///
+/// # Errors
+/// An unclosed `{{`, an empty placeholder, a path that is not `name(.name|[n])*`,
+/// or a default that is not a double-quoted string.
+pub fn parse(text: &str) -> Result<Template, TemplateError> {
+    let mut parts = Vec::new();
+    let mut rest = 0;
+    while let Some(found) = text[rest..].find("{{") {
+        let open = rest + found;
+        if open > rest {
+            parts.push(Part::Text(text[rest..open].to_owned()));
+        }
+        let Some(len) = text[open + 2..].find("}}") else {
+            return Err(TemplateError {
+                reason: "`{{` is never closed by `}}`".into(),
+                range: open..open + 2,
+            });
+        };
+        let close = open + 2 + len + 2;
+        let inner = &text[open + 2..close - 2];
+        parts.push(Part::Var(placeholder(inner, open..close)?));
+        rest = close;
+    }
+    if rest < text.len() {
+        parts.push(Part::Text(text[rest..].to_owned()));
+    }
+    Ok(Template { parts })
+}
+
+fn placeholder(inner: &str, range: Range<usize>) -> Result<Var, TemplateError> {
+    let error = |reason: &str| TemplateError {
+        reason: reason.to_owned(),
+        range: range.clone(),
+    };
+    let (path_text, default) = match inner.split_once('|') {
+        Some((path, default)) => {
+            let default = default.trim();
+            let unquoted = default
+                .strip_prefix('"')
+                .and_then(|d| d.strip_suffix('"'))
+                .filter(|d| !d.contains('"'))
+                .ok_or_else(|| error("the default after `|` must be a double-quoted string"))?;
+            (path, Some(unquoted.to_owned()))
+        }
+        None => (inner, None),
+    };
+    let path_text = path_text.trim();
+    if path_text.is_empty() {
+        return Err(error("the placeholder is empty"));
+    }
+    let mut path = Vec::new();
+    let mut chars = path_text.char_indices().peekable();
+    let bad = || error("a placeholder is a name, then `.name` or `[number]` parts");
+    loop {
+        // A field name.
+        let start = chars.peek().map(|(i, _)| *i).ok_or_else(bad)?;
+        let mut end = start;
+        while let Some(&(i, c)) = chars.peek() {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                end = i + c.len_utf8();
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let name = &path_text[start..end];
+        if !crate::ast::is_name(name) {
+            return Err(bad());
+        }
+        path.push(Segment::Field(name.to_owned()));
+        // Indexes.
+        while let Some(&(_, '[')) = chars.peek() {
+            chars.next();
+            let mut digits = String::new();
+            while let Some(&(_, c)) = chars.peek() {
+                if c.is_ascii_digit() {
+                    digits.push(c);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            if chars.next().map(|(_, c)| c) != Some(']') {
+                return Err(bad());
+            }
+            path.push(Segment::Index(digits.parse().map_err(|_| bad())?));
+        }
+        match chars.next() {
+            None => break,
+            Some((_, '.')) => {}
+            Some(_) => return Err(bad()),
+        }
+    }
+    Ok(Var {
+        path,
+        default,
+        range,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_text_vars_paths_and_defaults() {
+        let t = parse(r#"Hi {{ name | "amigo" }}, {{user.id}} {{items[0].x}}!"#).unwrap();
+        let vars: Vec<_> = t.vars().collect();
+        assert_eq!(vars.len(), 3);
+        assert_eq!(vars[0].root(), "name");
+        assert_eq!(vars[0].default.as_deref(), Some("amigo"));
+        assert_eq!(
+            vars[2].path,
+            vec![
+                Segment::Field("items".into()),
+                Segment::Index(0),
+                Segment::Field("x".into())
+            ]
+        );
+        assert!(parse("plain").unwrap().is_literal());
+    }
+
+    #[test]
+    fn rejects_broken_placeholders() {
+        for bad in [
+            "{{",
+            "{{}}",
+            "{{ a b }}",
+            "{{a.}}",
+            "{{a | amigo}}",
+            "{{a[x]}}",
+            "{{1a}}",
+        ] {
+            assert!(parse(bad).is_err(), "{bad} should not parse");
+        }
+    }
+}

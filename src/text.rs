@@ -1,0 +1,39 @@
+//! Text normalisation shared by the checker and the NLU: lower case, accents
+//! removed, punctuation turned into spaces, runs of spaces collapsed.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Normalises text for comparison ("¿Cuánto   TENGO?" → "cuanto tengo").
+#[must_use]
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut space = true;
+    for c in text.nfd() {
+        if unicode_normalization::char::is_combining_mark(c) {
+            continue;
+        }
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+            space = false;
+        } else if !space {
+            out.push(' ');
+            space = true;
+        }
+    }
+    if out.ends_with(' ') {
+        out.pop();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn folds_case_accents_and_punctuation() {
+        assert_eq!(
+            super::normalize("¿Cuánto   TENGO en mi cuenta?"),
+            "cuanto tengo en mi cuenta"
+        );
+        assert_eq!(super::normalize("  "), "");
+    }
+}
