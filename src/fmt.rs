@@ -512,8 +512,16 @@ fn yaml_string(s: &str) -> String {
         && !s.contains(": ")
         && !s.contains(" #")
         && !yaml_special(s);
+    let literal = (s.contains('\\') || s.contains('"'))
+        && !s.contains('\'')
+        && !s.chars().any(char::is_control)
+        && !s.starts_with(' ')
+        && !s.ends_with(' ');
     if plain {
         s.to_owned()
+    } else if literal {
+        // Single quotes keep regexes and expressions readable: no escapes inside.
+        format!("'{s}'")
     } else {
         serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
     }

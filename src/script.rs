@@ -195,6 +195,23 @@ fn block(stmts: &[Stmt], assigned: &mut Vec<String>, effects: &mut Effects, top:
     }
 }
 
+/// The variable a condition proves set: `x != ()` or `() != x`.
+///
+/// "Ask once" flows skip an input when its variable is already set; with this
+/// the data-flow analysis knows that the skipping arm has the variable.
+#[must_use]
+pub fn guarded_var(ast: &AST) -> Option<String> {
+    let [Stmt::Expr(expr)] = ast.statements() else { return None };
+    let Expr::FnCall(call, _) = expr.as_ref() else { return None };
+    if call.name != "!=" || call.args.len() != 2 {
+        return None;
+    }
+    match (&call.args[0], &call.args[1]) {
+        (e, Expr::Unit(_)) | (Expr::Unit(_), e) => session_var(e).map(str::to_owned),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +249,15 @@ mod tests {
     fn compound_assignment_reads_first() {
         let e = run("counter += 1;");
         assert_eq!(e.reads[0].name, "counter");
+    }
+
+    #[test]
+    fn guards_are_recognised() {
+        let guard = |s: &str| guarded_var(&engine().compile_expression(s).expect("compiles"));
+        assert_eq!(guard("rut != ()").as_deref(), Some("rut"));
+        assert_eq!(guard("() != rut").as_deref(), Some("rut"));
+        assert_eq!(guard("rut == ()"), None);
+        assert_eq!(guard("rut != () && x"), None);
     }
 
     #[test]

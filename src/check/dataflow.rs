@@ -4,7 +4,8 @@
 //! flow start to it, then warns where a cell reads one that is not. Inputs
 //! assign their variable on the valid edge only (not on `on_fail`); services
 //! assign `save` and `status` on success and `status` on error; code cells
-//! assign what their rhai AST assigns on every path. A call assigns what the
+//! assign what their rhai AST assigns on every path; a rule arm whose
+//! condition is `x != ()` proves `x` set on its edge. A call assigns what the
 //! callee assigns on every path to its completion (a summary per callee,
 //! computed once), so a variable set inside a called flow is known after the
 //! call returns.
@@ -183,6 +184,13 @@ pub(crate) fn maybe_unset(ctx: &Context<'_>, facts: &Facts) -> Vec<Diagnostic> {
             CellKind::Code(_) => {
                 for name in &facts.cells[id.index()].assigns {
                     add(id, Edge::Next, name);
+                }
+            }
+            CellKind::Rule(_) => {
+                for (arm, guard) in facts.cells[id.index()].guards.iter().enumerate() {
+                    if let Some(name) = guard {
+                        add(id, Edge::RuleArm(u32::try_from(arm).unwrap_or(u32::MAX)), name);
+                    }
                 }
             }
             _ => {}

@@ -28,6 +28,8 @@ pub(crate) struct CellFacts {
     pub uses: Vec<Use>,
     /// Assigned on every path through a `code` cell.
     pub assigns: Vec<String>,
+    /// Per rule arm: the variable its condition proves set (`x != ()`).
+    pub guards: Vec<Option<String>>,
 }
 
 /// Facts for every cell, indexed by [`CellId::index`], plus bot-wide sets.
@@ -226,7 +228,8 @@ impl Pass<'_> {
     }
 
     /// Compiles a script or expression; records its reads and assignments.
-    fn script(&mut self, script: &Script, expression: bool, facts: &mut CellFacts) {
+    /// Returns the variable an expression guards (`x != ()`), if any.
+    fn script(&mut self, script: &Script, expression: bool, facts: &mut CellFacts) -> Option<String> {
         let source = &script.source;
         let compiled = if expression {
             self.engine.compile_expression(&source.value)
@@ -236,7 +239,11 @@ impl Pass<'_> {
         match compiled {
             Ok(ast) => {
                 let effects = crate::script::effects(&ast);
+                let guard = if expression { crate::script::guarded_var(&ast) } else { None };
                 for read in effects.reads {
+                    if guard.as_deref() == Some(read.name.as_str()) {
+                        continue;
+                    }
                     let offset = offset_of(&source.value, read.line, read.column);
                     let span = locate(
                         self.ctx.sources,
@@ -252,6 +259,7 @@ impl Pass<'_> {
                 facts.assigns.extend(effects.assigns);
                 self.facts.assigned_anywhere.extend(effects.may_assign);
                 self.facts.properties.extend(effects.properties);
+                guard
             }
             Err(error) => {
                 let message = error.err_type().to_string();
@@ -269,6 +277,7 @@ impl Pass<'_> {
                     _ => source.span,
                 };
                 self.report(Problem::ScriptSyntax { message }, span);
+                None
             }
         }
     }
@@ -315,10 +324,13 @@ impl Pass<'_> {
             }
             CellKind::Rule(rule) => {
                 for arm in &rule.arms {
-                    self.script(&arm.when, true, &mut facts);
+                    let guard = self.script(&arm.when, true, &mut facts);
+                    facts.guards.push(guard);
                 }
             }
-            CellKind::Code(script) => self.script(script, false, &mut facts),
+            CellKind::Code(script) => {
+                self.script(script, false, &mut facts);
+            }
             CellKind::Jump(_) | CellKind::Intent(_) => {}
             CellKind::Service(service) => {
                 if let Some(parsed) = self.text(&service.url, &mut uses) {

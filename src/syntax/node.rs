@@ -125,7 +125,7 @@ fn span_of(file: FileId, located: &Located<Raw>, text_len: usize) -> Span {
 }
 
 fn convert(file: FileId, raw: Located<Raw>, text_len: usize) -> Node {
-    let span = span_of(file, &raw, text_len);
+    let mut span = span_of(file, &raw, text_len);
     let value = match raw.value {
         Raw::Null => Value::Null,
         Raw::Bool(b) => Value::Bool(b),
