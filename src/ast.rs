@@ -38,6 +38,12 @@ pub type Text = Spanned<String>;
 /// One source file.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Module {
+    /// Comment lines at the top of the file (kept by `fmt`, not part of the program).
+    #[serde(skip)]
+    pub header: Vec<String>,
+    /// Comment lines after the last item.
+    #[serde(skip)]
+    pub footer: Vec<String>,
     pub bot: Option<Settings>,
     pub intents: Vec<Intent>,
     pub entities: Vec<Entity>,
@@ -59,6 +65,9 @@ pub struct Bot {
 /// Bot settings (`bot:` in a flow file, or `cellflow.yaml`).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Settings {
+    /// Comment lines written just above it (kept by `fmt`).
+    #[serde(skip)]
+    pub comments: Vec<String>,
     pub name: Option<Text>,
     pub locale: Option<Spanned<String>>,
     pub threshold: Option<Spanned<f64>>,
@@ -70,6 +79,9 @@ pub struct Settings {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Intent {
+    /// Comment lines written just above it (kept by `fmt`).
+    #[serde(skip)]
+    pub comments: Vec<String>,
     pub name: Name,
     pub examples: Vec<Spanned<String>>,
     pub patterns: Vec<Spanned<String>>,
@@ -78,6 +90,9 @@ pub struct Intent {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Entity {
+    /// Comment lines written just above it (kept by `fmt`).
+    #[serde(skip)]
+    pub comments: Vec<String>,
     pub name: Name,
     pub kind: EntityKind,
 }
@@ -98,6 +113,9 @@ pub struct EntityValue {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Flow {
+    /// Comment lines written just above it (kept by `fmt`).
+    #[serde(skip)]
+    pub comments: Vec<String>,
     pub name: Name,
     pub trigger: Option<Spanned<Trigger>>,
     pub cells: Vec<Cell>,
@@ -134,6 +152,9 @@ impl std::fmt::Display for Target {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Cell {
+    /// Comment lines written just above it (kept by `fmt`).
+    #[serde(skip)]
+    pub comments: Vec<String>,
     pub id: Option<Name>,
     pub next: Option<Target>,
     pub kind: CellKind,

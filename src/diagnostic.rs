@@ -550,6 +550,52 @@ impl miette::Diagnostic for Rendered<'_> {
     }
 }
 
+/// Renders a diagnostic as text with miette's graphical handler: a labelled
+/// source snippet, the code and the help line. `colour` adds ANSI colours.
+#[must_use]
+pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, colour: bool, width: usize) -> String {
+    let theme = if colour { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
+    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(width).with_links(false);
+    let mut out = String::new();
+    if handler.render_report(&mut out, &Rendered::new(diagnostic, sources)).is_err() {
+        out = format!("{}: {}", diagnostic.problem.code(), diagnostic.problem);
+    }
+    out
+}
+
+/// Every diagnostic code, in the order of `docs/DIAGNOSTICS.md`.
+pub const CODES: [&str; 29] = [
+    "cellflow::syntax::yaml",
+    "cellflow::syntax::too_large",
+    "cellflow::syntax::encoding",
+    "cellflow::syntax::dsl",
+    "cellflow::syntax::unknown_cell_kind",
+    "cellflow::syntax::multiple_kinds",
+    "cellflow::syntax::missing_kind",
+    "cellflow::syntax::unknown_field",
+    "cellflow::syntax::missing_field",
+    "cellflow::syntax::duplicate_field",
+    "cellflow::syntax::invalid_value",
+    "cellflow::syntax::invalid_name",
+    "cellflow::check::duplicate_name",
+    "cellflow::check::unknown_target",
+    "cellflow::check::ambiguous_target",
+    "cellflow::check::unknown_intent",
+    "cellflow::check::unknown_entity",
+    "cellflow::check::script_syntax",
+    "cellflow::check::invalid_regex",
+    "cellflow::check::invalid_template",
+    "cellflow::check::invalid_input",
+    "cellflow::check::invalid_url",
+    "cellflow::check::waitless_loop",
+    "cellflow::check::unreachable_cell",
+    "cellflow::check::maybe_unset",
+    "cellflow::check::duplicate_example",
+    "cellflow::check::unused_intent",
+    "cellflow::check::unused_entity",
+    "cellflow::check::no_fallback",
+];
+
 /// The name among `candidates` closest to `name`, if one is close enough to
 /// be a likely typo.
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {

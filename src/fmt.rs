@@ -52,6 +52,22 @@ pub fn convert(module: &Module, to: Syntax) -> Result<String, FormatError> {
     }
 }
 
+/// Comment lines of `original` that `formatted` no longer has.
+#[must_use]
+pub fn lost_comments(original: &str, formatted: &str) -> Vec<String> {
+    let mut remaining = crate::syntax::comments::comment_texts(formatted);
+    let mut lost = Vec::new();
+    for comment in crate::syntax::comments::comment_texts(original) {
+        match remaining.iter().position(|c| *c == comment) {
+            Some(i) => {
+                remaining.swap_remove(i);
+            }
+            None => lost.push(comment),
+        }
+    }
+    lost
+}
+
 // ---- DSL -------------------------------------------------------------------
 
 /// A DSL string literal: `'raw'` when that avoids escapes, else `"..."`.
@@ -181,11 +197,15 @@ fn number(n: f64) -> String {
 #[must_use]
 pub fn to_dsl(module: &Module) -> String {
     let mut sections: Vec<String> = Vec::new();
+    if !module.header.is_empty() {
+        sections.push(module.header.join("\n"));
+    }
     if let Some(bot) = &module.bot {
-        sections.push(dsl_settings(bot));
+        sections.push(format!("{}{}", comments(&bot.comments, 0), dsl_settings(bot)));
     }
     for intent in &module.intents {
-        let mut out = format!("intent {} {{\n", intent.name.value);
+        let mut out = comments(&intent.comments, 0);
+        let _ = writeln!(out, "intent {} {{", intent.name.value);
         if !intent.examples.is_empty() {
             let _ = writeln!(out, "  examples {}", dsl_strings(&intent.examples, 2));
         }
@@ -199,7 +219,8 @@ pub fn to_dsl(module: &Module) -> String {
         sections.push(out);
     }
     for entity in &module.entities {
-        sections.push(match &entity.kind {
+        let leading = comments(&entity.comments, 0);
+        let body = match &entity.kind {
             EntityKind::Pattern(p) => format!(
                 "entity {} pattern {}",
                 entity.name.value,
@@ -217,14 +238,24 @@ pub fn to_dsl(module: &Module) -> String {
                 out.push('}');
                 out
             }
-        });
+        };
+        sections.push(format!("{leading}{body}"));
     }
     for flow in &module.flows {
-        sections.push(dsl_flow(flow));
+        sections.push(format!("{}{}", comments(&flow.comments, 0), dsl_flow(flow)));
+    }
+    if !module.footer.is_empty() {
+        sections.push(module.footer.join("\n"));
     }
     let mut out = sections.join("\n\n");
     out.push('\n');
     out
+}
+
+/// Comment lines, each on its own line at `indent`.
+fn comments(lines: &[String], indent: usize) -> String {
+    let pad = " ".repeat(indent);
+    lines.iter().map(|c| format!("{pad}{c}\n")).collect()
 }
 
 fn dsl_settings(bot: &Settings) -> String {
@@ -265,6 +296,7 @@ fn dsl_flow(flow: &Flow) -> String {
 }
 
 fn dsl_cell(out: &mut String, cell: &Cell) {
+    out.push_str(&comments(&cell.comments, 2));
     out.push_str("  ");
     if let Some(id) = &cell.id {
         let _ = write!(out, "{}: ", id.value);
@@ -595,8 +627,13 @@ pub fn to_yaml(module: &Module) -> String {
         }
         first = false;
     };
+    if !module.header.is_empty() {
+        section(&mut y);
+        y.out.push_str(&comments(&module.header, 0));
+    }
     if let Some(bot) = &module.bot {
         section(&mut y);
+        y.out.push_str(&comments(&bot.comments, 0));
         y.line(0, "bot:");
         yaml_settings(&mut y, bot, 2);
     }
@@ -604,6 +641,7 @@ pub fn to_yaml(module: &Module) -> String {
         section(&mut y);
         y.line(0, "intents:");
         for intent in &module.intents {
+            y.out.push_str(&comments(&intent.comments, 2));
             y.line(2, &format!("{}:", yaml_string(&intent.name.value)));
             if !intent.examples.is_empty() {
                 y.strings(4, "examples", &intent.examples);
@@ -623,6 +661,7 @@ pub fn to_yaml(module: &Module) -> String {
         section(&mut y);
         y.line(0, "entities:");
         for entity in &module.entities {
+            y.out.push_str(&comments(&entity.comments, 2));
             y.line(2, &format!("{}:", yaml_string(&entity.name.value)));
             match &entity.kind {
                 EntityKind::Pattern(p) => y.field(4, "pattern", &yaml_string(&p.value)),
@@ -645,6 +684,10 @@ pub fn to_yaml(module: &Module) -> String {
             }
             yaml_flow(&mut y, flow);
         }
+    }
+    if !module.footer.is_empty() {
+        section(&mut y);
+        y.out.push_str(&comments(&module.footer, 0));
     }
     y.out
 }
@@ -681,6 +724,7 @@ fn yaml_settings(y: &mut YamlOut, bot: &Settings, indent: usize) {
 }
 
 fn yaml_flow(y: &mut YamlOut, flow: &Flow) {
+    y.out.push_str(&comments(&flow.comments, 2));
     y.line(2, &format!("{}:", yaml_string(&flow.name.value)));
     if let Some(trigger) = &flow.trigger {
         let on = match &trigger.value {
@@ -706,6 +750,7 @@ fn target(t: &Target) -> String {
 }
 
 fn yaml_cell(y: &mut YamlOut, cell: &Cell) {
+    y.out.push_str(&comments(&cell.comments, 6));
     // Each cell is a list item at indent 6; its keys sit at indent 8.
     let mut lines = YamlOut { out: String::new() };
     const I: usize = 8;

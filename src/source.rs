@@ -70,6 +70,16 @@ impl Span {
         }
     }
 
+    /// The span cut at the end of its first line (for labelling a
+    /// multi-line node by its head).
+    #[must_use]
+    pub fn first_line(self, sources: &SourceMap) -> Span {
+        match sources.snippet(self) {
+            Some(text) => self.slice(0, text.find('\n').map_or(text.len(), |i| text[..i].trim_end().len())),
+            None => self,
+        }
+    }
+
     /// A sub-range of this span, given as offsets relative to its start.
     #[must_use]
     pub fn slice(self, from: usize, to: usize) -> Span {

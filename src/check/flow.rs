@@ -107,9 +107,9 @@ pub(crate) fn waitless_loops(ctx: &Context<'_>) -> Vec<Diagnostic> {
                 }
             })
             .collect();
-        let mut diagnostic = Diagnostic::new(Problem::WaitlessLoop { cells: names }, first.span);
+        let mut diagnostic = Diagnostic::new(Problem::WaitlessLoop { cells: names }, first.span.first_line(ctx.sources));
         for cell in cells.iter().skip(1).take(8) {
-            diagnostic = diagnostic.with_related(cell.span, "on the loop");
+            diagnostic = diagnostic.with_related(cell.span.first_line(ctx.sources), "on the loop");
         }
         diagnostics.push(diagnostic);
     }
@@ -136,6 +136,6 @@ pub(crate) fn unreachable(ctx: &Context<'_>) -> Vec<Diagnostic> {
     graph
         .cells()
         .filter(|(id, _)| !seen[id.index()] && !dead_predecessor[id.index()])
-        .map(|(_, cell)| Diagnostic::new(Problem::UnreachableCell, cell.span))
+        .map(|(_, cell)| Diagnostic::new(Problem::UnreachableCell, cell.span.first_line(ctx.sources)))
         .collect()
 }

@@ -21,7 +21,7 @@ pub(crate) enum OutputFormat {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Check {
-    /// Bot directories or flow files
+    /// Bots to check: each is a directory (all its flow files) or a single file
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// How to print diagnostics
@@ -34,24 +34,32 @@ pub(crate) struct Check {
 
 impl Check {
     pub(crate) fn run(self) -> Result<u8, CliError> {
-        let mut project = Project::load(&self.paths)?;
-        let checked = cellflow::check::check(&mut project);
+        // Each path is one bot; load them all first so an I/O error stops
+        // the run before anything is printed.
+        let projects = self
+            .paths
+            .iter()
+            .map(|path| Project::load(std::slice::from_ref(path)))
+            .collect::<Result<Vec<_>, _>>()?;
         let stdout = std::io::stdout();
+        let colour = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
         let mut out = stdout.lock();
-        for diagnostic in &checked.diagnostics {
-            let line = match self.format {
-                OutputFormat::Human => {
-                    render_human(diagnostic, &project.sources, stdout.is_terminal())
-                }
-                OutputFormat::Json => render_json(diagnostic, &project.sources),
-                OutputFormat::Github => render_github(diagnostic, &project.sources),
-            };
-            let _ = writeln!(out, "{line}");
+        let (mut errors, mut warnings, mut files) = (0, 0, 0);
+        for mut project in projects {
+            let checked = cellflow::check::check(&mut project);
+            for diagnostic in &checked.diagnostics {
+                let line = match self.format {
+                    OutputFormat::Human => render_human(diagnostic, &project.sources, colour),
+                    OutputFormat::Json => render_json(diagnostic, &project.sources),
+                    OutputFormat::Github => render_github(diagnostic, &project.sources),
+                };
+                let _ = writeln!(out, "{line}");
+            }
+            errors += checked.diagnostics.iter().filter(|d| d.is_error()).count();
+            warnings += checked.warning_count();
+            files += project.sources.iter().count();
         }
-        let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
-        let warnings = checked.warning_count();
         if matches!(self.format, OutputFormat::Human) {
-            let files = project.sources.iter().count();
             let _ = writeln!(out, "{}", summary(errors, warnings, files));
         }
         let failed = errors > 0 || (self.deny_warnings && warnings > 0);
@@ -76,22 +84,9 @@ fn summary(errors: usize, warnings: usize, files: usize) -> String {
     )
 }
 
-/// Renders one diagnostic with miette's graphical handler.
+/// Renders one diagnostic for a terminal (colours only on a TTY).
 pub(crate) fn render_human(diagnostic: &Diagnostic, sources: &SourceMap, colour: bool) -> String {
-    let theme = if colour {
-        miette::GraphicalTheme::unicode()
-    } else {
-        miette::GraphicalTheme::unicode_nocolor()
-    };
-    let handler = miette::GraphicalReportHandler::new_themed(theme)
-        .with_width(100)
-        .with_links(false);
-    let mut out = String::new();
-    let rendered = Rendered::new(diagnostic, sources);
-    if handler.render_report(&mut out, &rendered).is_err() {
-        out = format!("{}: {}", diagnostic.problem.code(), diagnostic.problem);
-    }
-    out
+    cellflow::diagnostic::render(diagnostic, sources, colour, 100)
 }
 
 fn render_json(diagnostic: &Diagnostic, sources: &SourceMap) -> String {

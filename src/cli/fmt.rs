@@ -84,6 +84,20 @@ impl Fmt {
                 }
             };
             let original = project.sources.get(file).text();
+            let lost = fmt::lost_comments(original, &formatted);
+            if !lost.is_empty() {
+                eprintln!(
+                    "{}: {} comment line(s) sit inside a cell or between fields and would be dropped, e.g. `{}`; \
+                     move them onto their own line above a flow, intent, entity or cell",
+                    project::display_name(&path),
+                    lost.len(),
+                    lost[0]
+                );
+                if self.check || self.write {
+                    status = EXIT_PROBLEMS;
+                    continue;
+                }
+            }
             if self.check {
                 if formatted != original {
                     println!("{}", project::display_name(&path));

@@ -90,11 +90,21 @@ fn too_deep(text: &str) -> Option<usize> {
 fn syntax_error(file: FileId, text: &str, error: &pest::error::Error<Rule>) -> Diagnostic {
     let start = match error.location {
         pest::error::InputLocation::Pos(p) | pest::error::InputLocation::Span((p, _)) => p,
-    };
-    let end = text[start.min(text.len())..]
-        .chars()
-        .next()
-        .map_or(start, |c| start + c.len_utf8());
+    }
+    .min(text.len());
+    let end = text[start..].chars().next().map_or(start, |c| start + c.len_utf8());
+    // A misspelt cell keyword is the most common mistake: name it.
+    let word: String = text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let after = text[start + word.len()..].trim_start();
+    if !word.is_empty()
+        && !after.starts_with(':')
+        && !crate::ast::CELL_KINDS.contains(&word.as_str())
+        && let Some(suggestion) = crate::diagnostic::suggest(&word, crate::ast::CELL_KINDS)
+    {
+        let problem = Problem::UnknownCellKind { found: word.clone(), suggestion: Some(suggestion) };
+        return Diagnostic::new(problem, Span::new(file, start, start + word.len()));
+    }
+    let at_end = text[start..].trim().is_empty();
     let expected = match &error.variant {
         pest::error::ErrorVariant::ParsingError { positives, .. } => {
             let mut names: Vec<&str> = positives.iter().filter_map(|r| describe(*r)).collect();
@@ -108,6 +118,7 @@ fn syntax_error(file: FileId, text: &str, error: &pest::error::Error<Rule>) -> D
         }
         pest::error::ErrorVariant::CustomError { message } => message.clone(),
     };
+    let expected = if at_end { format!("{expected}, but the file ends here") } else { expected };
     Diagnostic::new(Problem::DslSyntax { expected }, Span::new(file, start, end))
 }
 
@@ -461,6 +472,7 @@ impl DslParser {
         let mut parts = pair.into_inner();
         let name = self.ident(parts.next().expect("an intent has a name"));
         let mut intent = Intent {
+            comments: Vec::new(),
             name,
             examples: Vec::new(),
             patterns: Vec::new(),
@@ -496,7 +508,7 @@ impl DslParser {
                     .collect(),
             ),
         };
-        Entity { name, kind }
+        Entity { comments: Vec::new(), name, kind }
     }
 
     fn flow(&mut self, pair: Pair<'_, Rule>) -> Flow {
@@ -513,6 +525,7 @@ impl DslParser {
             .flatten()
             .collect();
         Flow {
+            comments: Vec::new(),
             name,
             trigger,
             cells,
@@ -555,6 +568,7 @@ impl DslParser {
             }
         }
         Some(Cell {
+            comments: Vec::new(),
             id,
             next,
             kind: kind?,

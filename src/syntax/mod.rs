@@ -6,6 +6,7 @@
 //!
 //! [`ast::Module`]: crate::ast::Module
 
+pub mod comments;
 pub mod dsl;
 mod node;
 pub mod yaml;
@@ -41,8 +42,10 @@ pub fn parse(
     file: crate::source::FileId,
     text: &str,
 ) -> (crate::ast::Module, Vec<crate::diagnostic::Diagnostic>) {
-    match syntax {
+    let (mut module, diagnostics) = match syntax {
         Syntax::Yaml => yaml::parse(file, text),
         Syntax::Dsl => dsl::parse(file, text),
-    }
+    };
+    comments::attach(text, &mut module);
+    (module, diagnostics)
 }

@@ -107,7 +107,9 @@ impl<'de> Deserialize<'de> for Raw {
                 Ok(Raw::Map(entries))
             }
         }
-        deserializer.deserialize_any(RawVisitor)
+        // Each nesting level costs serde several frames; grow the stack on
+        // demand so a deeply nested file is a budget error, never an overflow.
+        stacker::maybe_grow(64 * 1024, 1024 * 1024, || deserializer.deserialize_any(RawVisitor))
     }
 }
 
@@ -145,6 +147,18 @@ fn convert(file: FileId, raw: Located<Raw>, text_len: usize) -> Node {
                 .collect(),
         ),
     };
+    // serde-saphyr gives a collection only its opening position; widen it to
+    // cover the children so labels and lookups inside it work.
+    let children_end = match &value {
+        Value::Seq(items) => items.iter().filter_map(|n| n.span.range()).map(|r| r.end).max(),
+        Value::Map(entries) => entries.iter().filter_map(|(_, v)| v.span.range()).map(|r| r.end).max(),
+        _ => None,
+    };
+    if let (Some(end), Some(range)) = (children_end, span.range())
+        && end > range.end
+    {
+        span = Span::new(file, range.start, end);
+    }
     Node { value, span }
 }
 
@@ -206,6 +220,15 @@ pub(crate) fn parse(file: FileId, text: &str) -> Result<Option<Node>, Diagnostic
 /// serde-saphyr's messages end with the position, which the span already shows.
 fn clean_message(message: &str) -> String {
     let first = message.lines().next().unwrap_or(message).trim();
+    if first.contains("budget breached") || first.contains("recursion limit") {
+        return if first.contains("Alias") || first.contains("Replay") || first.contains("Anchor") {
+            format!("too many alias expansions (at most {MAX_ALIASES}); is this a YAML alias bomb?")
+        } else if first.contains("Depth") || first.contains("recursion") {
+            format!("nested more than {MAX_DEPTH} levels deep")
+        } else {
+            format!("the file is too large (at most {MAX_NODES} YAML nodes)")
+        };
+    }
     let cut = first.find(" at line ").map_or(first, |i| &first[..i]);
     cut.trim_end_matches(['.', ':']).to_owned()
 }

@@ -432,6 +432,7 @@ impl<'t> Walker<'t> {
             .unwrap_or_default();
         let global = self.bool(&fields, "global");
         Some(Intent {
+            comments: Vec::new(),
             name,
             examples,
             patterns,
@@ -460,7 +461,7 @@ impl<'t> Walker<'t> {
                 return None;
             }
         };
-        Some(Entity { name, kind })
+        Some(Entity { comments: Vec::new(), name, kind })
     }
 
     fn entity_values(&mut self, node: &Node) -> Vec<EntityValue> {
@@ -512,6 +513,7 @@ impl<'t> Walker<'t> {
             }
         };
         Some(Flow {
+            comments: Vec::new(),
             name,
             trigger,
             cells,
@@ -553,6 +555,7 @@ impl<'t> Walker<'t> {
         let entries: &[(Node, Node)] = match &node.value {
             Value::Str(s) if s == "end" => {
                 return Some(Cell {
+                    comments: Vec::new(),
                     id: None,
                     next: None,
                     kind: CellKind::End(End::default()),
@@ -651,6 +654,7 @@ impl<'t> Walker<'t> {
             _ => CellKind::End(self.end(value)?),
         };
         Some(Cell {
+            comments: Vec::new(),
             id,
             next,
             kind,
