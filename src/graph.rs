@@ -200,6 +200,20 @@ impl Graph {
 
     // ---- reading -----------------------------------------------------------
 
+    /// Bytes the graph's own tables take (petgraph nodes and edges, flow
+    /// records), not counting the AST it refers to.
+    #[must_use]
+    pub fn memory_bytes(&self) -> usize {
+        use std::mem::size_of;
+        // petgraph stores, per node, the weight and two edge-list heads; per
+        // edge, the weight, two node indexes and two next-edge links.
+        let nodes = self.graph.capacity().0 * (size_of::<Node>() + 2 * size_of::<u32>());
+        let edges = self.graph.capacity().1 * (size_of::<Edge>() + 4 * size_of::<u32>());
+        let flows = self.flows.capacity() * size_of::<Flow>()
+            + self.flows.iter().map(|f| f.name.capacity() + f.cells.capacity() * size_of::<CellId>()).sum::<usize>();
+        nodes + edges + flows
+    }
+
     /// The node standing for "the flow completes".
     #[must_use]
     pub fn exit(&self) -> CellId {

@@ -17,6 +17,8 @@ pub mod check;
 pub mod diagnostic;
 pub mod export;
 pub mod fmt;
+#[doc(hidden)]
+pub mod generate;
 pub mod graph;
 pub mod lower;
 pub mod project;

@@ -25,34 +25,55 @@ use super::Context;
 use super::embedded::Facts;
 use super::flow::Calls;
 
-/// A set of variables, one bit each.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Bits(Vec<u64>);
+/// A set of variables: sorted, deduplicated indexes. Sparse, because a big
+/// bot has thousands of variables but few are live at any cell.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Vars(Vec<u32>);
 
-impl Bits {
-    fn empty(n: usize) -> Bits {
-        Bits(vec![0; n.div_ceil(64)])
-    }
-    fn insert(&mut self, i: usize) {
-        self.0[i / 64] |= 1 << (i % 64);
-    }
-    fn contains(&self, i: usize) -> bool {
-        self.0[i / 64] & (1 << (i % 64)) != 0
-    }
-    fn union(&mut self, other: &Bits) {
-        for (a, b) in self.0.iter_mut().zip(&other.0) {
-            *a |= *b;
+impl Vars {
+    fn insert(&mut self, i: u32) {
+        if let Err(at) = self.0.binary_search(&i) {
+            self.0.insert(at, i);
         }
+    }
+    fn contains(&self, i: u32) -> bool {
+        self.0.binary_search(&i).is_ok()
+    }
+    fn union(&mut self, other: &Vars) {
+        if other.0.is_empty() {
+            return;
+        }
+        let mut merged = Vec::with_capacity(self.0.len() + other.0.len());
+        let (mut a, mut b) = (self.0.iter().peekable(), other.0.iter().peekable());
+        loop {
+            match (a.peek(), b.peek()) {
+                (Some(&&x), Some(&&y)) => {
+                    merged.push(x.min(y));
+                    if x <= y {
+                        a.next();
+                    }
+                    if y <= x {
+                        b.next();
+                    }
+                }
+                (Some(&&x), None) => {
+                    merged.push(x);
+                    a.next();
+                }
+                (None, Some(&&y)) => {
+                    merged.push(y);
+                    b.next();
+                }
+                (None, None) => break,
+            }
+        }
+        self.0 = merged;
     }
     /// Intersects in place; true if anything changed.
-    fn intersect(&mut self, other: &Bits) -> bool {
-        let mut changed = false;
-        for (a, b) in self.0.iter_mut().zip(&other.0) {
-            let next = *a & *b;
-            changed |= next != *a;
-            *a = next;
-        }
-        changed
+    fn intersect(&mut self, other: &Vars) -> bool {
+        let before = self.0.len();
+        self.0.retain(|x| other.0.binary_search(x).is_ok());
+        self.0.len() != before
     }
 }
 
@@ -61,22 +82,22 @@ struct Analysis<'a> {
     calls: Calls,
     successors: Vec<Vec<(Edge, CellId)>>,
     /// Per cell and edge kind: what leaving along it assigns.
-    gens: HashMap<(CellId, Edge), Bits>,
-    vars: usize,
-    summaries: HashMap<CellId, Option<Bits>>,
+    gens: HashMap<(CellId, Edge), Vars>,
+    summaries: HashMap<CellId, Option<Vars>>,
     in_progress: Vec<CellId>,
 }
 
 impl Analysis<'_> {
     /// What holds at the start of each cell reached from `entries`, and
     /// at completion (`None` where nothing reaches).
-    fn solve(&mut self, entries: &[(CellId, Bits)]) -> (Vec<Option<Bits>>, Option<Bits>) {
+    fn solve(&mut self, entries: &[(CellId, Vars)]) -> (HashMap<CellId, Option<Vars>>, Option<Vars>) {
         let exit = self.graph.exit();
-        let mut state: Vec<Option<Bits>> = vec![None; self.graph.node_count()];
-        let mut at_exit: Option<Bits> = None;
+        // Sparse: a callee's summary visits only the cells it reaches.
+        let mut state: HashMap<CellId, Option<Vars>> = HashMap::new();
+        let mut at_exit: Option<Vars> = None;
         let mut work: Vec<CellId> = Vec::new();
-        let mut queued = vec![false; self.graph.node_count()];
-        let merge = |slot: &mut Option<Bits>, incoming: &Bits| -> bool {
+        let mut queued: std::collections::HashSet<CellId> = std::collections::HashSet::new();
+        let merge = |slot: &mut Option<Vars>, incoming: &Vars| -> bool {
             match slot {
                 None => {
                     *slot = Some(incoming.clone());
@@ -88,14 +109,13 @@ impl Analysis<'_> {
         for (entry, bits) in entries {
             if *entry == exit {
                 merge(&mut at_exit, bits);
-            } else if merge(&mut state[entry.index()], bits) && !queued[entry.index()] {
-                queued[entry.index()] = true;
+            } else if merge(state.entry(*entry).or_default(), bits) && queued.insert(*entry) {
                 work.push(*entry);
             }
         }
         while let Some(node) = work.pop() {
-            queued[node.index()] = false;
-            let Some(current) = state[node.index()].clone() else {
+            queued.remove(&node);
+            let Some(Some(current)) = state.get(&node).cloned() else {
                 continue;
             };
             for i in 0..self.successors[node.index()].len() {
@@ -114,8 +134,7 @@ impl Analysis<'_> {
                 }
                 if to == exit {
                     merge(&mut at_exit, &out);
-                } else if merge(&mut state[to.index()], &out) && !queued[to.index()] {
-                    queued[to.index()] = true;
+                } else if merge(state.entry(to).or_default(), &out) && queued.insert(to) {
                     work.push(to);
                 }
             }
@@ -125,16 +144,17 @@ impl Analysis<'_> {
 
     /// What a callee assigns on every path to its completion; `None` if it
     /// never completes.
-    fn summary(&mut self, entry: CellId) -> Option<Bits> {
+    fn summary(&mut self, entry: CellId) -> Option<Vars> {
         if let Some(known) = self.summaries.get(&entry) {
             return known.clone();
         }
         if self.in_progress.contains(&entry) {
             // Recursion: assume the inner call assigns nothing for sure.
-            return Some(Bits::empty(self.vars));
+            return Some(Vars::default());
         }
         self.in_progress.push(entry);
-        let (_, at_exit) = self.solve(&[(entry, Bits::empty(self.vars))]);
+        // Nested calls recurse through here; grow the stack for long chains.
+        let (_, at_exit) = stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || self.solve(&[(entry, Vars::default())]));
         self.in_progress.pop();
         self.summaries.insert(entry, at_exit.clone());
         at_exit
@@ -149,11 +169,11 @@ pub(crate) fn maybe_unset(ctx: &Context<'_>, facts: &Facts) -> Vec<Diagnostic> {
         .chain(ctx.bot.settings.context.iter().map(|n| n.value.as_str()))
         .collect();
     // Only variables that some cell reads matter.
-    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut index: HashMap<&str, u32> = HashMap::new();
     for cell in &facts.cells {
         for u in &cell.uses {
             if !always.contains(&u.name.as_str()) {
-                let next = index.len();
+                let next = u32::try_from(index.len()).unwrap_or(u32::MAX);
                 index.entry(u.name.as_str()).or_insert(next);
             }
         }
@@ -161,12 +181,11 @@ pub(crate) fn maybe_unset(ctx: &Context<'_>, facts: &Facts) -> Vec<Diagnostic> {
     if index.is_empty() {
         return Vec::new();
     }
-    let vars = index.len();
-    let mut gens: HashMap<(CellId, Edge), Bits> = HashMap::new();
+    let mut gens: HashMap<(CellId, Edge), Vars> = HashMap::new();
     let mut add = |cell: CellId, edge: Edge, name: &str| {
         if let Some(&i) = index.get(name) {
             gens.entry((cell, edge))
-                .or_insert_with(|| Bits::empty(vars))
+                .or_insert_with(|| Vars::default())
                 .insert(i);
         }
     };
@@ -204,25 +223,24 @@ pub(crate) fn maybe_unset(ctx: &Context<'_>, facts: &Facts) -> Vec<Diagnostic> {
             called_from_elsewhere[to.index()] = true;
         }
     }
-    let entries: Vec<(CellId, Bits)> = graph
+    let entries: Vec<(CellId, Vars)> = graph
         .flows()
         .iter()
         .filter(|f| f.trigger.is_some() || !called_from_elsewhere[f.entry.index()])
-        .map(|f| (f.entry, Bits::empty(vars)))
+        .map(|f| (f.entry, Vars::default()))
         .collect();
     let mut analysis = Analysis {
         graph,
         calls: Calls::new(graph, false),
         successors,
         gens,
-        vars,
         summaries: HashMap::new(),
         in_progress: Vec::new(),
     };
     let (state, _) = analysis.solve(&entries);
     let mut diagnostics = Vec::new();
     for (id, _) in graph.cells() {
-        let Some(assigned) = &state[id.index()] else {
+        let Some(Some(assigned)) = state.get(&id) else {
             continue;
         };
         let mut reported: Vec<&str> = Vec::new();

@@ -24,38 +24,49 @@ pub(crate) struct Calls {
 impl Calls {
     /// Works out which callees complete. With `one_turn`, only paths that
     /// never wait count.
+    ///
+    /// One backward pass from the exit: a cell can complete if an edge leads
+    /// to a cell that can. A `Return` edge only counts once its callee is
+    /// known to complete, so calls wait in `pending` until then. Linear in
+    /// the size of the graph, recursion and long call chains included.
     pub(crate) fn new(graph: &Graph, one_turn: bool) -> Calls {
-        let callee: HashMap<CellId, CellId> = graph
-            .edges()
-            .filter(|(_, e, _)| *e == Edge::Call)
-            .map(|(from, _, to)| (from, to))
-            .collect();
-        let mut calls = Calls {
-            completes: callee.values().map(|&e| (e, false)).collect(),
-            callee,
-        };
-        let mut entries: Vec<CellId> = calls.completes.keys().copied().collect();
-        entries.sort();
-        loop {
-            let mut changed = false;
-            for &entry in &entries {
-                if calls.completes[&entry] {
-                    continue;
-                }
-                let exit = graph.exit();
-                let reached = entry == exit
-                    || graph
-                        .reachable([entry], |from, edge, _| calls.follows(from, edge, one_turn))
-                        [exit.index()];
-                if reached {
-                    calls.completes.insert(entry, true);
-                    changed = true;
-                }
-            }
-            if !changed {
-                return calls;
+        let callee: HashMap<CellId, CellId> =
+            graph.edges().filter(|(_, e, _)| *e == Edge::Call).map(|(from, _, to)| (from, to)).collect();
+        let mut predecessors: Vec<Vec<(CellId, Edge)>> = vec![Vec::new(); graph.node_count()];
+        for (from, edge, to) in graph.edges() {
+            if !(one_turn && edge.crosses_turn()) {
+                predecessors[to.index()].push((from, edge));
             }
         }
+        let mut can_complete = vec![false; graph.node_count()];
+        let mut pending: HashMap<CellId, Vec<CellId>> = HashMap::new();
+        let mut work = vec![graph.exit()];
+        can_complete[graph.exit().index()] = true;
+        while let Some(node) = work.pop() {
+            // Calls that were waiting for this callee can now return.
+            for call in pending.remove(&node).unwrap_or_default() {
+                if !can_complete[call.index()] {
+                    can_complete[call.index()] = true;
+                    work.push(call);
+                }
+            }
+            for &(from, edge) in &predecessors[node.index()] {
+                if can_complete[from.index()] {
+                    continue;
+                }
+                if edge == Edge::Return
+                    && let Some(&entry) = callee.get(&from)
+                    && !can_complete[entry.index()]
+                {
+                    pending.entry(entry).or_default().push(from);
+                    continue;
+                }
+                can_complete[from.index()] = true;
+                work.push(from);
+            }
+        }
+        let completes = callee.values().map(|&e| (e, can_complete[e.index()])).collect();
+        Calls { callee, completes }
     }
 
     /// Whether control can come back from the call at `call`.
