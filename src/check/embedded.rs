@@ -119,6 +119,7 @@ struct Pass<'a> {
     engine: rhai::Engine,
     diagnostics: Vec<Diagnostic>,
     facts: Facts,
+    valid_patterns: std::collections::HashSet<String>,
 }
 
 pub(crate) fn run(ctx: &Context<'_>) -> (Vec<Diagnostic>, Facts) {
@@ -131,6 +132,7 @@ pub(crate) fn run(ctx: &Context<'_>) -> (Vec<Diagnostic>, Facts) {
             cells: vec![CellFacts::default(); graph.node_count()],
             ..Facts::default()
         },
+        valid_patterns: std::collections::HashSet::new(),
     };
     for intent in &ctx.bot.intents {
         for pattern in &intent.patterns {
@@ -165,24 +167,21 @@ impl Pass<'_> {
         self.diagnostics.push(Diagnostic::new(problem, span));
     }
 
+    /// Validates a regex by parsing it (what the runtime compiles later).
+    /// Bots repeat patterns; each distinct one is parsed once.
     fn regex(&mut self, pattern: &ast::Spanned<String>) {
-        if let Err(e) = regex::RegexBuilder::new(&pattern.value)
-            .size_limit(1 << 20)
-            .build()
-        {
-            let message = match e {
-                regex::Error::Syntax(s) => s
-                    .lines()
-                    .last()
-                    .unwrap_or("invalid syntax")
-                    .trim_start_matches("error: ")
-                    .to_owned(),
-                regex::Error::CompiledTooBig(limit) => {
-                    format!("the pattern compiles to more than {limit} bytes")
-                }
-                _ => "invalid pattern".to_owned(),
-            };
-            self.report(Problem::InvalidRegex { message }, pattern.span);
+        if self.valid_patterns.contains(&pattern.value) {
+            return;
+        }
+        match regex_syntax::Parser::new().parse(&pattern.value) {
+            Ok(_) => {
+                self.valid_patterns.insert(pattern.value.clone());
+            }
+            Err(e) => {
+                let text = e.to_string();
+                let message = text.lines().last().unwrap_or("invalid syntax").trim_start_matches("error: ").to_owned();
+                self.report(Problem::InvalidRegex { message }, pattern.span);
+            }
         }
     }
 

@@ -34,11 +34,8 @@ pub fn parse(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
             vec![Diagnostic::new(problem, Span::new(file, 0, 0))],
         );
     }
-    // pest recurses once per nesting level; bound it so deep nesting is an
-    // error, not a stack overflow.
-    pest::set_call_limit(Some(
-        std::num::NonZeroUsize::new(50_000_000).expect("non-zero"),
-    ));
+    // pest recurses once per nesting level: bound the nesting first so deep
+    // input is an error, never a stack overflow.
     if let Some(offset) = too_deep(text) {
         let problem = Problem::DslSyntax {
             expected: format!("at most {MAX_NESTING} nested brackets"),

@@ -11,7 +11,7 @@ pub mod dsl;
 mod node;
 pub mod yaml;
 
-pub use node::{MAX_ALIASES, MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES};
+pub use node::{MAX_ALIAS_NODES, MAX_ALIASES, MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES};
 
 /// Which front end reads a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

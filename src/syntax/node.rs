@@ -1,12 +1,22 @@
-//! A spanned YAML tree, read with serde-saphyr under explicit input budgets.
+//! A spanned YAML tree, read under explicit input budgets.
 //!
-//! Deserializing straight into the AST with serde would stop at the first
-//! mistake and lose the spans of map keys; instead the file is read into this
-//! small tree, where every scalar, key and collection knows its byte range,
-//! and `yaml.rs` walks it reporting every problem it finds.
+//! The walker in `yaml.rs` needs every scalar, key and collection with its
+//! byte range, and must see a whole file to report every problem in it, so
+//! the file is first read into this small tree. The tree is built in one pass
+//! over the events of `granit_parser`, the YAML parser under serde-saphyr
+//! (re-exported by it), with the budgets enforced as the events arrive:
+//! nesting depth, node count, alias uses and alias expansion (a "billion
+//! laughs" file stops at the expansion limit). Building is iterative — an
+//! explicit stack, no recursion — so no input can overflow the stack.
+//!
+//! Scalars are typed by the YAML 1.2 core schema with only `true`/`false` as
+//! booleans: `on`, `yes` and `no` stay strings (`on:` is a flow field, and
+//! `yes`/`no` are common intent names).
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::Spanned as Located;
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, ScanError, Tag};
 
 use crate::diagnostic::{Diagnostic, Problem};
 use crate::source::{FileId, Span};
@@ -15,10 +25,12 @@ use crate::source::{FileId, Span};
 pub const MAX_FILE_BYTES: usize = 16 * 1024 * 1024;
 /// Deepest nesting of YAML collections accepted.
 pub const MAX_DEPTH: usize = 64;
-/// Most YAML nodes (scalars and collections) accepted in one file.
+/// Most YAML nodes (scalars and collections) in one file, aliases expanded.
 pub const MAX_NODES: usize = 4_000_000;
-/// Most alias expansions in one file: an alias bomb stops here.
+/// Most alias uses (`*name`) in one file.
 pub const MAX_ALIASES: usize = 10_000;
+/// Most nodes that alias expansion may add to one file.
+pub const MAX_ALIAS_NODES: usize = 100_000;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Node {
@@ -37,198 +49,252 @@ pub(crate) enum Value {
     Map(Vec<(Node, Node)>),
 }
 
-/// The tree as serde-saphyr hands it over, before spans become ours.
-enum Raw {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    Seq(Vec<Located<Raw>>),
-    Map(Vec<(Located<Raw>, Located<Raw>)>),
+/// A collection being built.
+enum Frame {
+    Seq { items: Vec<Node>, start: usize, flow: bool, anchor: usize },
+    Map { entries: Vec<(Node, Node)>, key: Option<Node>, start: usize, flow: bool, anchor: usize },
 }
 
-impl<'de> Deserialize<'de> for Raw {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct RawVisitor;
-        impl<'de> Visitor<'de> for RawVisitor {
-            type Value = Raw;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("any YAML value")
-            }
-            fn visit_unit<E>(self) -> Result<Raw, E> {
-                Ok(Raw::Null)
-            }
-            fn visit_none<E>(self) -> Result<Raw, E> {
-                Ok(Raw::Null)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
-                Raw::deserialize(d)
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Raw, E> {
-                Ok(Raw::Bool(v))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
-                Ok(Raw::Int(v))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Raw, E> {
-                Ok(i64::try_from(v).map_or(Raw::Float(v as f64), Raw::Int))
-            }
-            fn visit_i128<E>(self, v: i128) -> Result<Raw, E> {
-                Ok(i64::try_from(v).map_or(Raw::Float(v as f64), Raw::Int))
-            }
-            fn visit_u128<E>(self, v: u128) -> Result<Raw, E> {
-                Ok(i64::try_from(v).map_or(Raw::Float(v as f64), Raw::Int))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
-                Ok(Raw::Float(v))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
-                Ok(Raw::Str(v.to_owned()))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Raw, E> {
-                Ok(Raw::Str(v))
-            }
-            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Raw, E> {
-                Ok(Raw::Str(String::from_utf8_lossy(v).into_owned()))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(Raw::Seq(items))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(entry) = map.next_entry()? {
-                    entries.push(entry);
-                }
-                Ok(Raw::Map(entries))
-            }
+struct Builder<'t> {
+    file: FileId,
+    text: &'t str,
+    stack: Vec<Frame>,
+    /// Anchored nodes with their size in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
+    nodes: usize,
+    aliases: usize,
+    alias_nodes: usize,
+    root: Option<Node>,
+}
+
+fn node_count(node: &Node) -> usize {
+    let mut count = 0;
+    let mut pending = vec![node];
+    while let Some(n) = pending.pop() {
+        count += 1;
+        match &n.value {
+            Value::Seq(items) => pending.extend(items),
+            Value::Map(entries) => pending.extend(entries.iter().flat_map(|(k, v)| [k, v])),
+            _ => {}
         }
-        // Each nesting level costs serde several frames; grow the stack on
-        // demand so a deeply nested file is a budget error, never an overflow.
-        stacker::maybe_grow(64 * 1024, 1024 * 1024, || deserializer.deserialize_any(RawVisitor))
+    }
+    count
+}
+
+impl Builder<'_> {
+    fn error(&self, message: String, at: usize) -> Diagnostic {
+        let at = at.min(self.text.len());
+        let end = self.text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+        Diagnostic::new(Problem::YamlSyntax { message }, Span::new(self.file, at, end))
+    }
+
+    fn count_node(&mut self, at: usize) -> Result<(), Diagnostic> {
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return Err(self.error(format!("the file is too large (at most {MAX_NODES} YAML nodes)"), at));
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, frame: Frame, at: usize) -> Result<(), Diagnostic> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(self.error(format!("nested more than {MAX_DEPTH} levels deep"), at));
+        }
+        self.count_node(at)?;
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    /// Places a finished node in its parent (or as the root).
+    fn place(&mut self, node: Node, anchor: usize) {
+        if anchor != 0 {
+            let size = node_count(&node);
+            self.anchors.insert(anchor, (node.clone(), size));
+        }
+        match self.stack.last_mut() {
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { entries, key, .. }) => match key.take() {
+                Some(k) => entries.push((k, node)),
+                None => *key = Some(node),
+            },
+            None => self.root = Some(node),
+        }
+    }
+
+    fn close(&mut self, end: usize) {
+        let Some(frame) = self.stack.pop() else { return };
+        let (value, start, flow, anchor) = match frame {
+            Frame::Seq { items, start, flow, anchor } => (Value::Seq(items), start, flow, anchor),
+            Frame::Map { entries, start, flow, anchor, .. } => (Value::Map(entries), start, flow, anchor),
+        };
+        // A flow collection ends at its bracket; a block collection ends
+        // where its last child does (its end event sits at the next token).
+        let last_child = match &value {
+            Value::Seq(items) => items.last().and_then(|n| n.span.range()).map(|r| r.end),
+            Value::Map(entries) => entries.last().and_then(|(_, v)| v.span.range()).map(|r| r.end),
+            _ => None,
+        };
+        let end = if flow { end } else { last_child.unwrap_or(start) };
+        self.place(Node { value, span: Span::new(self.file, start, end.max(start)) }, anchor);
+    }
+
+    fn alias(&mut self, id: usize, start: usize, end: usize) -> Result<(), Diagnostic> {
+        self.aliases += 1;
+        let Some((node, size)) = self.anchors.get(&id) else {
+            return Err(self.error("an alias refers to an unknown anchor".into(), start));
+        };
+        self.alias_nodes += size;
+        if self.aliases > MAX_ALIASES || self.alias_nodes > MAX_ALIAS_NODES {
+            return Err(self.error(
+                format!("too many alias expansions (at most {MAX_ALIAS_NODES} nodes); is this a YAML alias bomb?"),
+                start,
+            ));
+        }
+        self.nodes += size;
+        if self.nodes > MAX_NODES {
+            return Err(self.error(format!("the file is too large (at most {MAX_NODES} YAML nodes)"), start));
+        }
+        let mut copy = node.clone();
+        copy.span = Span::new(self.file, start, end);
+        self.place(copy, 0);
+        Ok(())
     }
 }
 
-fn span_of(file: FileId, located: &Located<Raw>, text_len: usize) -> Span {
-    let span = located.referenced.span();
-    match (span.byte_offset(), span.byte_len()) {
-        (Some(start), Some(len)) => {
-            let start = usize::try_from(start).unwrap_or(text_len).min(text_len);
-            let end = usize::try_from(len)
-                .map_or(text_len, |len| start.saturating_add(len).min(text_len));
-            Span::new(file, start, end)
-        }
-        _ => Span::new(file, 0, 0),
-    }
-}
-
-fn convert(file: FileId, raw: Located<Raw>, text_len: usize) -> Node {
-    let mut span = span_of(file, &raw, text_len);
-    let value = match raw.value {
-        Raw::Null => Value::Null,
-        Raw::Bool(b) => Value::Bool(b),
-        Raw::Int(i) => Value::Int(i),
-        Raw::Float(f) => Value::Float(f),
-        Raw::Str(s) => Value::Str(s),
-        Raw::Seq(items) => Value::Seq(
-            items
-                .into_iter()
-                .map(|i| convert(file, i, text_len))
-                .collect(),
-        ),
-        Raw::Map(entries) => Value::Map(
-            entries
-                .into_iter()
-                .map(|(k, v)| (convert(file, k, text_len), convert(file, v, text_len)))
-                .collect(),
-        ),
-    };
-    // serde-saphyr gives a collection only its opening position; widen it to
-    // cover the children so labels and lookups inside it work.
-    let children_end = match &value {
-        Value::Seq(items) => items.iter().filter_map(|n| n.span.range()).map(|r| r.end).max(),
-        Value::Map(entries) => entries.iter().filter_map(|(_, v)| v.span.range()).map(|r| r.end).max(),
-        _ => None,
-    };
-    if let (Some(end), Some(range)) = (children_end, span.range())
-        && end > range.end
+/// Types a scalar by the YAML 1.2 core schema (strict booleans).
+fn resolve(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Value {
+    if let Some(tag) = tag
+        && tag.is_yaml_core_schema_tag("str")
     {
-        span = Span::new(file, range.start, end);
+        return Value::Str(text.into_owned());
     }
-    Node { value, span }
+    if style != ScalarStyle::Plain {
+        return Value::Str(text.into_owned());
+    }
+    match text.as_ref() {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        _ => {}
+    }
+    let s = text.as_ref();
+    let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(i) = s.parse::<i64>() {
+            return Value::Int(i);
+        }
+    } else if let Some(hex) = s.strip_prefix("0x") {
+        if let Ok(i) = i64::from_str_radix(hex, 16) {
+            return Value::Int(i);
+        }
+    } else if let Some(oct) = s.strip_prefix("0o") {
+        if let Ok(i) = i64::from_str_radix(oct, 8) {
+            return Value::Int(i);
+        }
+    }
+    if is_core_float(unsigned)
+        && let Ok(f) = s.parse::<f64>()
+    {
+        return Value::Float(f);
+    }
+    Value::Str(text.into_owned())
+}
+
+/// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`, the core schema's float.
+fn is_core_float(s: &str) -> bool {
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some(("", frac)) => digits(frac),
+        Some((int, frac)) => digits(int) && (frac.is_empty() || digits(frac)),
+        None => digits(mantissa),
+    };
+    let exponent_ok = exponent.is_none_or(|e| digits(e.strip_prefix(['-', '+']).unwrap_or(e)));
+    mantissa_ok && exponent_ok
+}
+
+fn scan_error(file: FileId, text: &str, error: &ScanError) -> Diagnostic {
+    let marker = error.marker();
+    let at = marker.byte_offset().unwrap_or_else(|| text.char_indices().nth(marker.index()).map_or(text.len(), |(i, _)| i));
+    let builder = Builder {
+        file,
+        text,
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        nodes: 0,
+        aliases: 0,
+        alias_nodes: 0,
+        root: None,
+    };
+    let info = error.info();
+    let first = info.lines().next().unwrap_or("invalid YAML");
+    let message = if first.contains("recursion limit") || first.contains("nesting limit") {
+        format!("nested more than {MAX_DEPTH} levels deep")
+    } else {
+        first.trim_end_matches(['.', ':']).to_owned()
+    };
+    builder.error(message, at)
 }
 
 /// Reads one YAML document. `Ok(None)` for a file with no content.
 pub(crate) fn parse(file: FileId, text: &str) -> Result<Option<Node>, Diagnostic> {
     if text.len() > MAX_FILE_BYTES {
         return Err(Diagnostic::new(
-            Problem::FileTooLarge {
-                size: text.len(),
-                limit: MAX_FILE_BYTES,
-            },
+            Problem::FileTooLarge { size: text.len(), limit: MAX_FILE_BYTES },
             Span::new(file, 0, 0),
         ));
     }
-    if text.lines().all(|l| {
-        let l = l.trim();
-        l.is_empty() || l.starts_with('#') || l == "---" || l == "..."
-    }) {
-        return Ok(None);
-    }
-    let mut options = serde_saphyr::Options::default();
-    options.budget = Some({
-        let mut budget = serde_saphyr::Budget::default();
-        budget.max_depth = MAX_DEPTH;
-        budget.max_nodes = MAX_NODES;
-        budget.max_events = MAX_NODES * 3;
-        budget.max_aliases = MAX_ALIASES;
-        budget.max_documents = 1;
-        budget
-    });
-    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
-    options.with_snippet = false;
-    // YAML 1.2 booleans: `on`, `yes` and `no` stay strings (`on:` is a flow
-    // field, and `yes`/`no` are common intent names).
-    options.strict_booleans = true;
-    match serde_saphyr::from_str_with_options::<Located<Raw>>(text, options) {
-        Ok(raw) => Ok(Some(convert(file, raw, text.len()))),
-        Err(error) => {
-            let start = error
-                .location()
-                .and_then(|l| l.span().byte_offset())
-                .and_then(|o| usize::try_from(o).ok())
-                .unwrap_or(0)
-                .min(text.len());
-            let end = text[start..]
-                .chars()
-                .next()
-                .map_or(start, |c| start + c.len_utf8());
-            Err(Diagnostic::new(
-                Problem::YamlSyntax {
-                    message: clean_message(&error.to_string()),
-                },
-                Span::new(file, start, end),
-            ))
+    let mut options = serde_saphyr::granit_parser::Options::default();
+    options.emit_comments = false;
+    options.block_nesting_limit = MAX_DEPTH + 1;
+    let mut builder = Builder {
+        file,
+        text,
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        nodes: 0,
+        aliases: 0,
+        alias_nodes: 0,
+        root: None,
+    };
+    let mut documents = 0;
+    for item in Parser::new_from_str_with_options(text, options) {
+        let (event, span) = item.map_err(|e| scan_error(file, text, &e))?;
+        let start = span.start.byte_offset().unwrap_or(0).min(text.len());
+        let end = span.end.byte_offset().unwrap_or(start).clamp(start, text.len());
+        match event {
+            Event::DocumentStart(..) => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(builder.error("a flow file holds one YAML document; remove the `---`".into(), start));
+                }
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                builder.count_node(start)?;
+                let value = resolve(value, style, tag.as_deref());
+                builder.place(Node { value, span: Span::new(file, start, end) }, anchor);
+            }
+            Event::SequenceStart(_, anchor, _) => {
+                let flow = text[start..].starts_with('[');
+                builder.open(Frame::Seq { items: Vec::new(), start, flow, anchor }, start)?;
+            }
+            Event::MappingStart(_, anchor, _) => {
+                let flow = text[start..].starts_with('{');
+                builder.open(Frame::Map { entries: Vec::new(), key: None, start, flow, anchor }, start)?;
+            }
+            Event::SequenceEnd | Event::MappingEnd => builder.close(end),
+            Event::Alias(id) => builder.alias(id, start, end)?,
+            Event::UnresolvedAlias(name) => {
+                return Err(builder.error(format!("the alias `*{name}` refers to no anchor"), start));
+            }
+            _ => {}
         }
     }
-}
-
-/// serde-saphyr's messages end with the position, which the span already shows.
-fn clean_message(message: &str) -> String {
-    let first = message.lines().next().unwrap_or(message).trim();
-    if first.contains("budget breached") || first.contains("recursion limit") {
-        return if first.contains("Alias") || first.contains("Replay") || first.contains("Anchor") {
-            format!("too many alias expansions (at most {MAX_ALIASES}); is this a YAML alias bomb?")
-        } else if first.contains("Depth") || first.contains("recursion") {
-            format!("nested more than {MAX_DEPTH} levels deep")
-        } else {
-            format!("the file is too large (at most {MAX_NODES} YAML nodes)")
-        };
-    }
-    let cut = first.find(" at line ").map_or(first, |i| &first[..i]);
-    cut.trim_end_matches(['.', ':']).to_owned()
+    Ok(builder.root)
 }
