@@ -190,20 +190,21 @@ impl Project {
 
     /// Merges every module into one bot. Settings come from `cellflow.yaml`
     /// and `bot:` sections; a second `bot:` is reported.
+    ///
+    /// The modules are moved into the bot (a big bot is not copied), so
+    /// `modules` is empty afterwards; the sources stay.
     pub fn merge(&mut self) -> ast::Bot {
         let mut bot = ast::Bot::default();
         let mut settings_span: Option<Span> = None;
         let mut all_settings: Vec<Settings> = Vec::new();
-        if let Some((_, settings)) = &self.settings {
-            all_settings.push(settings.clone());
+        if let Some((_, settings)) = self.settings.take() {
+            all_settings.push(settings);
         }
-        for (_, _, module) in &self.modules {
-            if let Some(settings) = &module.bot {
-                all_settings.push(settings.clone());
-            }
-            bot.intents.extend(module.intents.iter().cloned());
-            bot.entities.extend(module.entities.iter().cloned());
-            bot.flows.extend(module.flows.iter().cloned());
+        for (_, _, module) in std::mem::take(&mut self.modules) {
+            all_settings.extend(module.bot);
+            bot.intents.extend(module.intents);
+            bot.entities.extend(module.entities);
+            bot.flows.extend(module.flows);
         }
         for settings in all_settings {
             match settings_span {
