@@ -6,4 +6,5 @@ mod diagnostics;
 mod grammar;
 mod robustness;
 mod roundtrip;
+mod scale;
 mod support;
