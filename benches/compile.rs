@@ -4,7 +4,7 @@
 use std::hint::black_box;
 use std::path::Path;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 use cellflow::project::Project;
 
@@ -23,9 +23,11 @@ fn compile(c: &mut Criterion) {
         let dsl = cellflow::generate::dsl_bot(cells);
         let yaml = cellflow::generate::yaml_bot(cells);
         group.throughput(Throughput::Elements(cells as u64));
-        group.bench_with_input(BenchmarkId::new("dsl", cells), &dsl, |b, text| b.iter(|| check("bench.flow", black_box(text))));
+        group.bench_with_input(BenchmarkId::new("dsl", cells), &dsl, |b, text| {
+            b.iter(|| check("bench.flow", black_box(text)))
+        });
         group.bench_with_input(BenchmarkId::new("yaml", cells), &yaml, |b, text| {
-            b.iter(|| check("bench.flow.yaml", black_box(text)))
+            b.iter(|| check("bench.flow.yaml", black_box(text)));
         });
     }
     group.finish();

@@ -6,8 +6,14 @@ use std::path::Path;
 use std::time::Instant;
 
 fn main() {
-    let cells: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    for (name, text) in [("gen.flow", cellflow::generate::dsl_bot(cells)), ("gen.flow.yaml", cellflow::generate::yaml_bot(cells))] {
+    let cells: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000);
+    for (name, text) in [
+        ("gen.flow", cellflow::generate::dsl_bot(cells)),
+        ("gen.flow.yaml", cellflow::generate::yaml_bot(cells)),
+    ] {
         let start = Instant::now();
         let mut project = cellflow::project::Project::new();
         project.add_bytes(name, Path::new(name), text.as_bytes());

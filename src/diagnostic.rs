@@ -411,6 +411,9 @@ pub fn sort(diagnostics: &mut [Diagnostic], sources: &SourceMap) {
     });
 }
 
+/// A 1-based line and column.
+pub type LineCol = (usize, usize);
+
 /// A diagnostic joined with its sources, ready for miette to draw.
 pub struct Rendered<'a> {
     diagnostic: &'a Diagnostic,
@@ -481,9 +484,10 @@ impl<'a> Rendered<'a> {
         }
     }
 
-    /// The file name and 1-based line and column of the main span, if any.
+    /// The file name and the 1-based (line, column) where the main span
+    /// starts and ends, if it points into a file.
     #[must_use]
-    pub fn location(&self) -> Option<(&'a str, (usize, usize), (usize, usize))> {
+    pub fn location(&self) -> Option<(&'a str, LineCol, LineCol)> {
         let file = self.sources.get(self.diagnostic.span.file()?);
         let range = self.diagnostic.span.range()?;
         Some((
@@ -554,10 +558,19 @@ impl miette::Diagnostic for Rendered<'_> {
 /// source snippet, the code and the help line. `colour` adds ANSI colours.
 #[must_use]
 pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, colour: bool, width: usize) -> String {
-    let theme = if colour { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
-    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(width).with_links(false);
+    let theme = if colour {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let handler = miette::GraphicalReportHandler::new_themed(theme)
+        .with_width(width)
+        .with_links(false);
     let mut out = String::new();
-    if handler.render_report(&mut out, &Rendered::new(diagnostic, sources)).is_err() {
+    if handler
+        .render_report(&mut out, &Rendered::new(diagnostic, sources))
+        .is_err()
+    {
         out = format!("{}: {}", diagnostic.problem.code(), diagnostic.problem);
     }
     out

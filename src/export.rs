@@ -62,7 +62,6 @@ fn edge_label(bot: &ast::Bot, graph: &Graph, from: CellId, edge: Edge) -> String
         .cell(from)
         .map(|c| &bot.flows[c.flow.index()].cells[c.index as usize]);
     match (edge, ast_cell.map(|c| &c.kind)) {
-        (Edge::Next, _) => String::new(),
         (Edge::RuleArm(i), Some(CellKind::Rule(rule))) => rule
             .arms
             .get(i as usize)
@@ -71,7 +70,7 @@ fn edge_label(bot: &ast::Bot, graph: &Graph, from: CellId, edge: Edge) -> String
             .routes
             .get(i as usize)
             .map_or_else(String::new, |(n, _)| n.value.clone()),
-        (Edge::RuleArm(_) | Edge::IntentRoute(_), _) => String::new(),
+        (Edge::Next | Edge::RuleArm(_) | Edge::IntentRoute(_), _) => String::new(),
         (Edge::RuleElse | Edge::IntentElse, _) => "else".to_owned(),
         (Edge::RuleNoMatch, _) => "no match".to_owned(),
         (Edge::InputValid, _) => "valid".to_owned(),

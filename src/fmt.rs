@@ -201,7 +201,11 @@ pub fn to_dsl(module: &Module) -> String {
         sections.push(module.header.join("\n"));
     }
     if let Some(bot) = &module.bot {
-        sections.push(format!("{}{}", comments(&bot.comments, 0), dsl_settings(bot)));
+        sections.push(format!(
+            "{}{}",
+            comments(&bot.comments, 0),
+            dsl_settings(bot)
+        ));
     }
     for intent in &module.intents {
         let mut out = comments(&intent.comments, 0);
@@ -255,7 +259,11 @@ pub fn to_dsl(module: &Module) -> String {
 /// Comment lines, each on its own line at `indent`.
 fn comments(lines: &[String], indent: usize) -> String {
     let pad = " ".repeat(indent);
-    lines.iter().map(|c| format!("{pad}{c}\n")).collect()
+    let mut out = String::new();
+    for line in lines {
+        let _ = writeln!(out, "{pad}{line}");
+    }
+    out
 }
 
 fn dsl_settings(bot: &Settings) -> String {
@@ -280,12 +288,12 @@ fn dsl_settings(bot: &Settings) -> String {
 fn dsl_flow(flow: &Flow) -> String {
     let mut out = format!("flow {}", flow.name.value);
     if let Some(trigger) = &flow.trigger {
-        out.push_str(&match &trigger.value {
-            Trigger::Welcome => " on welcome".to_owned(),
-            Trigger::Fallback => " on fallback".to_owned(),
-            Trigger::Intent(n) => format!(" on intent {}", n.value),
-            Trigger::Entity(n) => format!(" on entity {}", n.value),
-        });
+        let _ = match &trigger.value {
+            Trigger::Welcome => write!(out, " on welcome"),
+            Trigger::Fallback => write!(out, " on fallback"),
+            Trigger::Intent(n) => write!(out, " on intent {}", n.value),
+            Trigger::Entity(n) => write!(out, " on entity {}", n.value),
+        };
     }
     out.push_str(" {\n");
     for cell in &flow.cells {
@@ -750,16 +758,16 @@ fn target(t: &Target) -> String {
 }
 
 fn yaml_cell(y: &mut YamlOut, cell: &Cell) {
-    y.out.push_str(&comments(&cell.comments, 6));
     // Each cell is a list item at indent 6; its keys sit at indent 8.
-    let mut lines = YamlOut { out: String::new() };
     const I: usize = 8;
+    y.out.push_str(&comments(&cell.comments, 6));
+    let mut lines = YamlOut { out: String::new() };
     if let Some(id) = &cell.id {
         lines.field(I, "id", &yaml_string(&id.value));
     }
     match &cell.kind {
         CellKind::Answer(answer) if answer.is_plain() => {
-            lines.field(I, "answer", &yaml_string(&answer.text[0].value))
+            lines.field(I, "answer", &yaml_string(&answer.text[0].value));
         }
         CellKind::Answer(answer) => {
             lines.line(I, "answer:");

@@ -17,7 +17,10 @@ pub const HELPERS: usize = 10;
 pub fn dsl_bot(cells: usize) -> String {
     let flows = (cells / CELLS_PER_FLOW).max(2);
     let mut out = String::with_capacity(cells * 80);
-    let _ = writeln!(out, "bot {{\n  name \"Generated\"\n  locale \"en-US\"\n}}\n");
+    let _ = writeln!(
+        out,
+        "bot {{\n  name \"Generated\"\n  locale \"en-US\"\n}}\n"
+    );
     for k in 0..flows {
         let _ = writeln!(
             out,

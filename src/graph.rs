@@ -150,7 +150,7 @@ pub struct Flow {
 /// The resolved cell graph of a bot.
 #[derive(Debug)]
 pub struct Graph {
-    graph: DiGraph<Node, Edge, u32>,
+    inner: DiGraph<Node, Edge, u32>,
     exit: CellId,
     flows: Vec<Flow>,
 }
@@ -167,7 +167,7 @@ impl Graph {
         let mut graph = DiGraph::default();
         let exit = CellId(graph.add_node(Node::Exit));
         Graph {
-            graph,
+            inner: graph,
             exit,
             flows: Vec::new(),
         }
@@ -186,16 +186,16 @@ impl Graph {
     }
 
     pub(crate) fn add_cell(&mut self, cell: Cell) -> CellId {
-        CellId(self.graph.add_node(Node::Cell(cell)))
+        CellId(self.inner.add_node(Node::Cell(cell)))
     }
 
     pub(crate) fn add_edge(&mut self, from: CellId, to: CellId, edge: Edge) {
-        self.graph.add_edge(from.0, to.0, edge);
+        self.inner.add_edge(from.0, to.0, edge);
     }
 
     pub(crate) fn reserve(&mut self, cells: usize) {
-        self.graph.reserve_nodes(cells);
-        self.graph.reserve_edges(cells * 2);
+        self.inner.reserve_nodes(cells);
+        self.inner.reserve_edges(cells * 2);
     }
 
     // ---- reading -----------------------------------------------------------
@@ -207,10 +207,14 @@ impl Graph {
         use std::mem::size_of;
         // petgraph stores, per node, the weight and two edge-list heads; per
         // edge, the weight, two node indexes and two next-edge links.
-        let nodes = self.graph.capacity().0 * (size_of::<Node>() + 2 * size_of::<u32>());
-        let edges = self.graph.capacity().1 * (size_of::<Edge>() + 4 * size_of::<u32>());
+        let nodes = self.inner.capacity().0 * (size_of::<Node>() + 2 * size_of::<u32>());
+        let edges = self.inner.capacity().1 * (size_of::<Edge>() + 4 * size_of::<u32>());
         let flows = self.flows.capacity() * size_of::<Flow>()
-            + self.flows.iter().map(|f| f.name.capacity() + f.cells.capacity() * size_of::<CellId>()).sum::<usize>();
+            + self
+                .flows
+                .iter()
+                .map(|f| f.name.capacity() + f.cells.capacity() * size_of::<CellId>())
+                .sum::<usize>();
         nodes + edges + flows
     }
 
@@ -223,18 +227,18 @@ impl Graph {
     /// Nodes in the graph, exit included (for sizing tables by [`CellId::index`]).
     #[must_use]
     pub fn node_count(&self) -> usize {
-        self.graph.node_count()
+        self.inner.node_count()
     }
 
     #[must_use]
     pub fn edge_count(&self) -> usize {
-        self.graph.edge_count()
+        self.inner.edge_count()
     }
 
     /// The cell at a node, or `None` for the exit.
     #[must_use]
     pub fn cell(&self, id: CellId) -> Option<&Cell> {
-        match &self.graph[id.0] {
+        match &self.inner[id.0] {
             Node::Cell(cell) => Some(cell),
             Node::Exit => None,
         }
@@ -242,9 +246,9 @@ impl Graph {
 
     /// Every cell, in the order they were added (flow by flow).
     pub fn cells(&self) -> impl Iterator<Item = (CellId, &Cell)> {
-        self.graph
+        self.inner
             .node_indices()
-            .filter_map(|i| match &self.graph[i] {
+            .filter_map(|i| match &self.inner[i] {
                 Node::Cell(c) => Some((CellId(i), c)),
                 Node::Exit => None,
             })
@@ -272,7 +276,7 @@ impl Graph {
     /// The edges leaving a node, in the order they were added.
     pub fn successors(&self, id: CellId) -> impl Iterator<Item = (Edge, CellId)> + '_ {
         let mut edges: Vec<_> = self
-            .graph
+            .inner
             .edges(id.0)
             .map(|e| (e.id(), *e.weight(), CellId(e.target())))
             .collect();
@@ -283,7 +287,7 @@ impl Graph {
 
     /// Every edge as `(from, edge, to)`.
     pub fn edges(&self) -> impl Iterator<Item = (CellId, Edge, CellId)> + '_ {
-        self.graph
+        self.inner
             .edge_references()
             .map(|e| (CellId(e.source()), *e.weight(), CellId(e.target())))
     }
@@ -291,7 +295,7 @@ impl Graph {
     /// The strongly connected components of the subgraph whose edges satisfy
     /// `keep`, as lists of nodes (petgraph's Tarjan).
     pub fn components(&self, keep: impl Fn(CellId, Edge, CellId) -> bool) -> Vec<Vec<CellId>> {
-        let filtered = petgraph::visit::EdgeFiltered::from_fn(&self.graph, |e| {
+        let filtered = petgraph::visit::EdgeFiltered::from_fn(&self.inner, |e| {
             keep(CellId(e.source()), *e.weight(), CellId(e.target()))
         });
         petgraph::algo::tarjan_scc(&filtered)
@@ -302,7 +306,7 @@ impl Graph {
 
     /// Whether a node has an edge to itself that satisfies `keep`.
     pub fn has_self_loop(&self, id: CellId, keep: impl Fn(Edge) -> bool) -> bool {
-        self.graph
+        self.inner
             .edges_connecting(id.0, id.0)
             .any(|e| keep(*e.weight()))
     }
@@ -313,10 +317,10 @@ impl Graph {
         roots: impl IntoIterator<Item = CellId>,
         keep: impl Fn(CellId, Edge, CellId) -> bool,
     ) -> Vec<bool> {
-        let filtered = petgraph::visit::EdgeFiltered::from_fn(&self.graph, |e| {
+        let filtered = petgraph::visit::EdgeFiltered::from_fn(&self.inner, |e| {
             keep(CellId(e.source()), *e.weight(), CellId(e.target()))
         });
-        let mut seen = vec![false; self.graph.node_count()];
+        let mut seen = vec![false; self.inner.node_count()];
         let mut dfs = petgraph::visit::Dfs::empty(&filtered);
         for root in roots {
             dfs.move_to(root.0);

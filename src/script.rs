@@ -201,8 +201,12 @@ fn block(stmts: &[Stmt], assigned: &mut Vec<String>, effects: &mut Effects, top:
 /// the data-flow analysis knows that the skipping arm has the variable.
 #[must_use]
 pub fn guarded_var(ast: &AST) -> Option<String> {
-    let [Stmt::Expr(expr)] = ast.statements() else { return None };
-    let Expr::FnCall(call, _) = expr.as_ref() else { return None };
+    let [Stmt::Expr(expr)] = ast.statements() else {
+        return None;
+    };
+    let Expr::FnCall(call, _) = expr.as_ref() else {
+        return None;
+    };
     if call.name != "!=" || call.args.len() != 2 {
         return None;
     }

@@ -75,7 +75,11 @@ impl Span {
     #[must_use]
     pub fn first_line(self, sources: &SourceMap) -> Span {
         match sources.snippet(self) {
-            Some(text) => self.slice(0, text.find('\n').map_or(text.len(), |i| text[..i].trim_end().len())),
+            Some(text) => self.slice(
+                0,
+                text.find('\n')
+                    .map_or(text.len(), |i| text[..i].trim_end().len()),
+            ),
             None => self,
         }
     }
@@ -162,6 +166,9 @@ impl SourceMap {
     }
 
     /// Adds a file. `name` is what diagnostics show; `path` is where it lives.
+    ///
+    /// # Panics
+    /// If the map already holds 4 billion files.
     pub fn add(
         &mut self,
         name: impl Into<String>,

@@ -17,7 +17,10 @@ fn assert_clean(path: std::path::PathBuf) {
 #[test]
 fn clean_patterns_have_no_diagnostics() {
     let dir = support::root().join("tests/clean");
-    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     assert!(files.len() >= 4);
     for file in files {
@@ -28,7 +31,11 @@ fn clean_patterns_have_no_diagnostics() {
 #[test]
 fn example_bots_have_no_diagnostics() {
     let dir = support::root().join("flows");
-    let mut bots: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let mut bots: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
     bots.sort();
     assert!(bots.len() >= 3, "flows/ holds at least three example bots");
     for bot in bots {

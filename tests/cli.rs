@@ -5,18 +5,40 @@ use crate::support::Cmd;
 
 #[test]
 fn check_passes_on_the_examples_with_deny_warnings() {
-    let out = Cmd::new().args(["check", "flows/ebank", "flows/pizza", "flows/support", "--deny-warnings"]).run();
+    let out = Cmd::new()
+        .args([
+            "check",
+            "flows/ebank",
+            "flows/pizza",
+            "flows/support",
+            "--deny-warnings",
+        ])
+        .run();
     assert_eq!(out.status, 0, "{}{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("0 errors, 0 warnings"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("0 errors, 0 warnings"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
 fn errors_exit_1_and_warnings_only_with_deny_warnings() {
-    let errors = Cmd::new().args(["check", "tests/diagnostics/unknown_target.flow.yaml"]).run();
+    let errors = Cmd::new()
+        .args(["check", "tests/diagnostics/unknown_target.flow.yaml"])
+        .run();
     assert_eq!(errors.status, 1);
-    let warnings = Cmd::new().args(["check", "tests/diagnostics/no_fallback.flow.yaml"]).run();
+    let warnings = Cmd::new()
+        .args(["check", "tests/diagnostics/no_fallback.flow.yaml"])
+        .run();
     assert_eq!(warnings.status, 0, "{}", warnings.stdout);
-    let denied = Cmd::new().args(["check", "tests/diagnostics/no_fallback.flow.yaml", "--deny-warnings"]).run();
+    let denied = Cmd::new()
+        .args([
+            "check",
+            "tests/diagnostics/no_fallback.flow.yaml",
+            "--deny-warnings",
+        ])
+        .run();
     assert_eq!(denied.status, 1);
 }
 
@@ -30,9 +52,20 @@ fn usage_and_io_errors_exit_2() {
 
 #[test]
 fn json_format_is_one_object_per_diagnostic() {
-    let out = Cmd::new().args(["check", "tests/diagnostics/maybe_unset.flow.yaml", "--format", "json"]).run();
+    let out = Cmd::new()
+        .args([
+            "check",
+            "tests/diagnostics/maybe_unset.flow.yaml",
+            "--format",
+            "json",
+        ])
+        .run();
     assert_eq!(out.status, 0);
-    let lines: Vec<serde_json::Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 3, "{}", out.stdout);
     let first = &lines[0];
     assert_eq!(first["code"], "cellflow::check::maybe_unset");
@@ -45,24 +78,37 @@ fn json_format_is_one_object_per_diagnostic() {
 
 #[test]
 fn github_format_is_workflow_annotations() {
-    let out = Cmd::new().args(["check", "tests/diagnostics/unknown_target.flow.yaml", "--format", "github"]).run();
+    let out = Cmd::new()
+        .args([
+            "check",
+            "tests/diagnostics/unknown_target.flow.yaml",
+            "--format",
+            "github",
+        ])
+        .run();
     assert_eq!(out.status, 1);
     crate::support::snapshot("cli", "github_annotations", &out.stdout);
 }
 
 #[test]
 fn human_format_reports_everything_sorted() {
-    let out = Cmd::new().args(["check", "tests/diagnostics/duplicate_name_across_files"]).run();
+    let out = Cmd::new()
+        .args(["check", "tests/diagnostics/duplicate_name_across_files"])
+        .run();
     assert_eq!(out.status, 1);
     crate::support::snapshot("cli", "human_across_files", &out.stdout);
 }
 
 #[test]
 fn fmt_converts_and_checks() {
-    let dsl = Cmd::new().args(["fmt", "flows/support/support.flow.yaml", "--to", "dsl"]).run();
+    let dsl = Cmd::new()
+        .args(["fmt", "flows/support/support.flow.yaml", "--to", "dsl"])
+        .run();
     assert_eq!(dsl.status, 0, "{}", dsl.stderr);
     assert!(dsl.stdout.contains("flow track on intent track {"));
-    let check = Cmd::new().args(["fmt", "--check", "flows/pizza/pizza.flow"]).run();
+    let check = Cmd::new()
+        .args(["fmt", "--check", "flows/pizza/pizza.flow"])
+        .run();
     assert_eq!(check.status, 0, "{}{}", check.stdout, check.stderr);
     let dir = tempdir("fmt");
     let path = dir.join("messy.flow");
@@ -71,22 +117,55 @@ fn fmt_converts_and_checks() {
     assert_eq!(check.status, 1);
     let write = Cmd::new().args(["fmt", "--write"]).args([&path]).run();
     assert_eq!(write.status, 0);
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), "flow f on welcome {\n  answer \"x\"\n  end\n}\n");
-    assert_eq!(Cmd::new().args(["fmt", "--check"]).args([&path]).run().status, 0);
-    assert_eq!(Cmd::new().args(["fmt", "flows"]).run().status, 2, "several files need --write or --check");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "flow f on welcome {\n  answer \"x\"\n  end\n}\n"
+    );
+    assert_eq!(
+        Cmd::new()
+            .args(["fmt", "--check"])
+            .args([&path])
+            .run()
+            .status,
+        0
+    );
+    assert_eq!(
+        Cmd::new().args(["fmt", "flows"]).run().status,
+        2,
+        "several files need --write or --check"
+    );
 }
 
 #[test]
 fn graph_prints_dot_and_mermaid() {
-    let dot = Cmd::new().args(["graph", "flows/pizza", "--flow", "address"]).run();
+    let dot = Cmd::new()
+        .args(["graph", "flows/pizza", "--flow", "address"])
+        .run();
     assert_eq!(dot.status, 0, "{}", dot.stderr);
     crate::support::snapshot("cli", "graph_dot_address", &dot.stdout);
-    let mermaid = Cmd::new().args(["graph", "flows/support", "--format", "mermaid", "--flow", "more_help"]).run();
+    let mermaid = Cmd::new()
+        .args([
+            "graph",
+            "flows/support",
+            "--format",
+            "mermaid",
+            "--flow",
+            "more_help",
+        ])
+        .run();
     assert_eq!(mermaid.status, 0, "{}", mermaid.stderr);
     crate::support::snapshot("cli", "graph_mermaid_more_help", &mermaid.stdout);
-    let whole = Cmd::new().args(["graph", "flows/ebank", "--format", "mermaid"]).run();
-    assert!(whole.stdout.contains("-->|\"on_fail\"|"), "{}", whole.stdout);
-    let unknown = Cmd::new().args(["graph", "flows/pizza", "--flow", "nope"]).run();
+    let whole = Cmd::new()
+        .args(["graph", "flows/ebank", "--format", "mermaid"])
+        .run();
+    assert!(
+        whole.stdout.contains("-->|\"on_fail\"|"),
+        "{}",
+        whole.stdout
+    );
+    let unknown = Cmd::new()
+        .args(["graph", "flows/pizza", "--flow", "nope"])
+        .run();
     assert_eq!(unknown.status, 2);
     assert!(unknown.stderr.contains("address"), "{}", unknown.stderr);
 }

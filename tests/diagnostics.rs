@@ -9,7 +9,10 @@ use crate::support;
 
 fn expected_codes(path: &Path) -> Vec<String> {
     let first = if path.is_dir() {
-        let mut files: Vec<_> = std::fs::read_dir(path).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut files: Vec<_> = std::fs::read_dir(path)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         files.sort();
         files[0].clone()
     } else {
@@ -18,13 +21,18 @@ fn expected_codes(path: &Path) -> Vec<String> {
     let bytes = std::fs::read(first).unwrap();
     let text = String::from_utf8_lossy(&bytes);
     let header = text.lines().next().unwrap_or_default();
-    let codes = header.strip_prefix("# expect:").unwrap_or_else(|| panic!("{} has no `# expect:` header", path.display()));
+    let codes = header
+        .strip_prefix("# expect:")
+        .unwrap_or_else(|| panic!("{} has no `# expect:` header", path.display()));
     codes.split(',').map(|c| c.trim().to_owned()).collect()
 }
 
 fn cases() -> Vec<PathBuf> {
     let dir = support::root().join("tests/diagnostics");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     cases.sort();
     cases
 }
@@ -34,8 +42,15 @@ fn source_of(path: &Path, base: &Path) -> String {
     files
         .iter()
         .map(|f| {
-            let name = f.strip_prefix(base).unwrap().to_string_lossy().replace('\\', "/");
-            format!("== {name}\n{}", String::from_utf8_lossy(&std::fs::read(f).unwrap()))
+            let name = f
+                .strip_prefix(base)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            format!(
+                "== {name}\n{}",
+                String::from_utf8_lossy(&std::fs::read(f).unwrap())
+            )
         })
         .collect()
 }
@@ -46,12 +61,28 @@ fn each_case_produces_its_codes_and_renders_stably() {
     for case in cases() {
         let mut project = support::load(&base, std::slice::from_ref(&case));
         let checked = support::check(&mut project);
-        let produced: Vec<&str> = checked.diagnostics.iter().map(|d| d.problem.code()).collect();
+        let produced: Vec<&str> = checked
+            .diagnostics
+            .iter()
+            .map(|d| d.problem.code())
+            .collect();
         for code in expected_codes(&case) {
-            assert!(produced.contains(&code.as_str()), "{}: expected {code}, got {produced:?}", case.display());
+            assert!(
+                produced.contains(&code.as_str()),
+                "{}: expected {code}, got {produced:?}",
+                case.display()
+            );
         }
-        let name = case.file_name().unwrap().to_string_lossy().replace('.', "_");
-        let snapshot = format!("{}\n---\n{}", source_of(&case, &base), support::render_all(&checked, &project));
+        let name = case
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace('.', "_");
+        let snapshot = format!(
+            "{}\n---\n{}",
+            source_of(&case, &base),
+            support::render_all(&checked, &project)
+        );
         support::snapshot("diagnostics", &name, &snapshot);
     }
 }
@@ -63,9 +94,15 @@ fn every_code_has_a_case_and_documentation() {
     for code in cellflow::diagnostic::CODES {
         // `too_large` needs a 16 MiB file; `oversized_file_is_reported` covers it.
         if code != "cellflow::syntax::too_large" {
-            assert!(covered.iter().any(|c| c == code), "no case in tests/diagnostics triggers {code}");
+            assert!(
+                covered.iter().any(|c| c == code),
+                "no case in tests/diagnostics triggers {code}"
+            );
         }
-        assert!(docs.contains(code), "docs/DIAGNOSTICS.md does not document {code}");
+        assert!(
+            docs.contains(code),
+            "docs/DIAGNOSTICS.md does not document {code}"
+        );
     }
 }
 
@@ -96,7 +133,11 @@ fn oversized_file_is_reported() {
     }
     project.add_bytes("big.flow.yaml", Path::new("big.flow.yaml"), text.as_bytes());
     let checked = support::check(&mut project);
-    let codes: Vec<&str> = checked.diagnostics.iter().map(|d| d.problem.code()).collect();
+    let codes: Vec<&str> = checked
+        .diagnostics
+        .iter()
+        .map(|d| d.problem.code())
+        .collect();
     assert_eq!(codes, ["cellflow::syntax::too_large"]);
     let rendered = support::render_all(&checked, &project);
     support::snapshot("diagnostics", "too_large", &rendered);

@@ -6,7 +6,11 @@ use cellflow::project::Project;
 fn parse(text: &str) -> (cellflow::ast::Module, Vec<String>) {
     let mut project = Project::new();
     project.add_bytes("t.flow", std::path::Path::new("t.flow"), text.as_bytes());
-    let codes = project.diagnostics.iter().map(|d| format!("{}: {}", d.problem.code(), d.problem)).collect();
+    let codes = project
+        .diagnostics
+        .iter()
+        .map(|d| format!("{}: {}", d.problem.code(), d.problem))
+        .collect();
     (project.modules.pop().unwrap().2, codes)
 }
 
@@ -20,7 +24,9 @@ fn parse_ok(text: &str) -> cellflow::ast::Module {
 fn keywords_can_be_names() {
     let m = parse_ok("flow end { input text text { prompt \"?\" } answer \"{{text}}\" jump end }");
     assert_eq!(m.flows[0].name.value, "end");
-    let CellKind::Input(input) = &m.flows[0].cells[0].kind else { panic!() };
+    let CellKind::Input(input) = &m.flows[0].cells[0].kind else {
+        panic!()
+    };
     assert_eq!(input.var.value, "text");
     assert_eq!(input.ty.as_ref().unwrap().value, "text");
     assert!(matches!(&m.flows[0].cells[2].kind, CellKind::Jump(j) if j.to.name.value == "end"));
@@ -37,7 +43,9 @@ fn a_keyword_prefix_is_not_a_keyword() {
 #[test]
 fn an_input_without_type_before_a_labelled_cell() {
     let m = parse_ok("flow f { input name\n menu: answer \"hi {{name}}\" }");
-    let CellKind::Input(input) = &m.flows[0].cells[0].kind else { panic!() };
+    let CellKind::Input(input) = &m.flows[0].cells[0].kind else {
+        panic!()
+    };
     assert!(input.ty.is_none());
     assert_eq!(m.flows[0].cells[1].id.as_ref().unwrap().value, "menu");
 }
@@ -47,7 +55,9 @@ fn code_blocks_keep_nested_braces_strings_and_comments() {
     let m = parse_ok(
         "flow f { code {\n  let m = #{ a: \"}\", b: '{' };\n  // } in a comment\n  /* { */ if x { y = `${m.a}`; }\n} }",
     );
-    let CellKind::Code(script) = &m.flows[0].cells[0].kind else { panic!() };
+    let CellKind::Code(script) = &m.flows[0].cells[0].kind else {
+        panic!()
+    };
     assert_eq!(
         script.source.value,
         "let m = #{ a: \"}\", b: '{' };\n// } in a comment\n/* { */ if x { y = `${m.a}`; }"
@@ -56,7 +66,9 @@ fn code_blocks_keep_nested_braces_strings_and_comments() {
 
 #[test]
 fn strings_raw_and_escaped() {
-    let m = parse_ok("intent i { examples [\"say \\\"hi\\\"\\n\", 'C:\\path'] patterns ['\\bx\\b'] global }");
+    let m = parse_ok(
+        "intent i { examples [\"say \\\"hi\\\"\\n\", 'C:\\path'] patterns ['\\bx\\b'] global }",
+    );
     assert_eq!(m.intents[0].examples[0].value, "say \"hi\"\n");
     assert_eq!(m.intents[0].examples[1].value, "C:\\path");
     assert_eq!(m.intents[0].patterns[0].value, "\\bx\\b");
@@ -65,18 +77,30 @@ fn strings_raw_and_escaped() {
 
 #[test]
 fn comments_are_skipped() {
-    let m = parse_ok("# top\nflow f on welcome { # after brace\n  answer \"# not a comment\" # trailing\n}\n");
-    let CellKind::Answer(a) = &m.flows[0].cells[0].kind else { panic!() };
+    let m = parse_ok(
+        "# top\nflow f on welcome { # after brace\n  answer \"# not a comment\" # trailing\n}\n",
+    );
+    let CellKind::Answer(a) = &m.flows[0].cells[0].kind else {
+        panic!()
+    };
     assert_eq!(a.text[0].value, "# not a comment");
-    assert!(matches!(m.flows[0].trigger.as_ref().unwrap().value, Trigger::Welcome));
+    assert!(matches!(
+        m.flows[0].trigger.as_ref().unwrap().value,
+        Trigger::Welcome
+    ));
 }
 
 #[test]
 fn targets_next_and_call_return() {
     let m = parse_ok("flow f { a: answer \"x\" -> g.start\n jump g return\n jump g.start }");
-    assert_eq!(m.flows[0].cells[0].next.as_ref().unwrap().to_string(), "g.start");
+    assert_eq!(
+        m.flows[0].cells[0].next.as_ref().unwrap().to_string(),
+        "g.start"
+    );
     assert!(matches!(&m.flows[0].cells[1].kind, CellKind::Jump(j) if j.returns));
-    assert!(matches!(&m.flows[0].cells[2].kind, CellKind::Jump(j) if !j.returns && j.to.flow.is_some()));
+    assert!(
+        matches!(&m.flows[0].cells[2].kind, CellKind::Jump(j) if !j.returns && j.to.flow.is_some())
+    );
 }
 
 #[test]
@@ -111,18 +135,37 @@ flow all on entity color {
     let settings = m.bot.as_ref().unwrap();
     assert_eq!(settings.threshold.as_ref().unwrap().value, 0.7);
     assert_eq!(settings.context.len(), 2);
-    assert!(matches!(&m.entities[0].kind, EntityKind::List(v) if v.len() == 2 && v[1].synonyms.is_empty()));
+    assert!(
+        matches!(&m.entities[0].kind, EntityKind::List(v) if v.len() == 2 && v[1].synonyms.is_empty())
+    );
     assert!(matches!(&m.entities[1].kind, EntityKind::Pattern(_)));
     let cells = &m.flows[0].cells;
     assert_eq!(cells.len(), 10);
-    let CellKind::Answer(a) = &cells[0].kind else { panic!() };
-    assert_eq!((a.text.len(), a.buttons.len(), a.quick_replies.len(), a.cards.len()), (2, 1, 2, 1));
-    assert_eq!(a.custom.as_ref().unwrap().value["nested"]["x"], serde_json::json!(-1.5));
+    let CellKind::Answer(a) = &cells[0].kind else {
+        panic!()
+    };
+    assert_eq!(
+        (
+            a.text.len(),
+            a.buttons.len(),
+            a.quick_replies.len(),
+            a.cards.len()
+        ),
+        (2, 1, 2, 1)
+    );
+    assert_eq!(
+        a.custom.as_ref().unwrap().value["nested"]["x"],
+        serde_json::json!(-1.5)
+    );
     assert!(a.evaluable && a.media.is_some());
-    let CellKind::Service(s) = &cells[6].kind else { panic!() };
+    let CellKind::Service(s) = &cells[6].kind else {
+        panic!()
+    };
     assert!(matches!(&s.body, Some(Body::Json(_))));
     assert_eq!(s.timeout_ms.as_ref().unwrap().value, 1500);
-    let CellKind::Service(s) = &cells[7].kind else { panic!() };
+    let CellKind::Service(s) = &cells[7].kind else {
+        panic!()
+    };
     assert!(matches!(&s.body, Some(Body::Template(_))));
 }
 
@@ -130,9 +173,15 @@ flow all on entity color {
 fn syntax_errors_name_what_was_expected() {
     let (_, problems) = parse("flow f {\n  answr \"x\"\n}");
     assert_eq!(problems.len(), 1);
-    assert!(problems[0].starts_with("cellflow::syntax::unknown_cell_kind"), "{problems:?}");
+    assert!(
+        problems[0].starts_with("cellflow::syntax::unknown_cell_kind"),
+        "{problems:?}"
+    );
     let (_, problems) = parse("flow f {\n  answer \"x\"\n");
-    assert!(problems[0].starts_with("cellflow::syntax::dsl"), "{problems:?}");
+    assert!(
+        problems[0].starts_with("cellflow::syntax::dsl"),
+        "{problems:?}"
+    );
     assert!(problems[0].contains("a cell"), "{problems:?}");
     let (_, problems) = parse("flow f { jump }");
     assert!(problems[0].contains("a name"), "{problems:?}");
@@ -140,8 +189,15 @@ fn syntax_errors_name_what_was_expected() {
 
 #[test]
 fn repeated_fields_are_reported_and_parsing_goes_on() {
-    let (m, problems) = parse("flow f { input x { prompt \"a\" prompt \"b\" } handoff { reason \"r\" } }");
-    assert!(problems.iter().any(|p| p.contains("duplicate_field")), "{problems:?}");
-    assert!(problems.iter().any(|p| p.contains("missing_field")), "{problems:?}");
+    let (m, problems) =
+        parse("flow f { input x { prompt \"a\" prompt \"b\" } handoff { reason \"r\" } }");
+    assert!(
+        problems.iter().any(|p| p.contains("duplicate_field")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("missing_field")),
+        "{problems:?}"
+    );
     assert_eq!(m.flows[0].cells.len(), 1);
 }

@@ -32,13 +32,26 @@ fn every_truncation_of_the_examples_is_handled() {
 fn deep_nesting_is_an_error_not_a_crash() {
     let deep_yaml = format!("flows: {}{}", "[".repeat(100_000), "]".repeat(100_000));
     assert!(check_bytes("deep.flow.yaml", deep_yaml.as_bytes()) > 0);
-    let deep_block = format!("flows:\n{}", (0..200).map(|i| format!("{}- \n", " ".repeat(i * 2))).collect::<String>());
+    let deep_block = format!(
+        "flows:\n{}",
+        (0..200)
+            .map(|i| format!("{}- \n", " ".repeat(i * 2)))
+            .collect::<String>()
+    );
     assert!(check_bytes("deep2.flow.yaml", deep_block.as_bytes()) > 0);
     let deep_dsl = format!("flow f {{ code {{ {} }} }}", "{".repeat(100_000));
     assert!(check_bytes("deep.flow", deep_dsl.as_bytes()) > 0);
-    let deep_json = format!("flow f {{ answer {{ custom {}1{} }} }}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep_json = format!(
+        "flow f {{ answer {{ custom {}1{} }} }}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
     assert!(check_bytes("deep2.flow", deep_json.as_bytes()) > 0);
-    let deep_script = format!("flows:\n  f:\n    cells:\n      - code: '{}1{}'\n", "(".repeat(10_000), ")".repeat(10_000));
+    let deep_script = format!(
+        "flows:\n  f:\n    cells:\n      - code: '{}1{}'\n",
+        "(".repeat(10_000),
+        ")".repeat(10_000)
+    );
     assert!(check_bytes("deep3.flow.yaml", deep_script.as_bytes()) > 0);
 }
 

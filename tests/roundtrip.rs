@@ -8,8 +8,12 @@ use crate::support;
 
 fn flow_files() -> Vec<std::path::PathBuf> {
     let root = support::root();
-    let files = cellflow::project::discover(&[root.join("flows"), root.join("tests/clean")]).unwrap();
-    files.into_iter().filter(|f| Syntax::of_path(f).is_some()).collect()
+    let files =
+        cellflow::project::discover(&[root.join("flows"), root.join("tests/clean")]).unwrap();
+    files
+        .into_iter()
+        .filter(|f| Syntax::of_path(f).is_some())
+        .collect()
 }
 
 fn ast_json(module: &cellflow::ast::Module) -> serde_json::Value {
@@ -23,7 +27,11 @@ fn parse(syntax: Syntax, text: &str) -> cellflow::ast::Module {
         Syntax::Dsl => "x.flow",
     };
     project.add_bytes(name, std::path::Path::new(name), text.as_bytes());
-    assert!(project.diagnostics.is_empty(), "{text}\n{:?}", project.diagnostics);
+    assert!(
+        project.diagnostics.is_empty(),
+        "{text}\n{:?}",
+        project.diagnostics
+    );
     project.modules.pop().unwrap().2
 }
 
@@ -38,9 +46,19 @@ fn every_example_round_trips_through_both_syntaxes() {
         for (there, back) in [(Syntax::Dsl, Syntax::Yaml), (Syntax::Yaml, Syntax::Dsl)] {
             let converted = cellflow::fmt::convert(&original, there).unwrap();
             let middle = parse(there, &converted);
-            assert_eq!(ast_json(&middle), ast_json(&original), "{} via {there:?}", file.display());
+            assert_eq!(
+                ast_json(&middle),
+                ast_json(&original),
+                "{} via {there:?}",
+                file.display()
+            );
             let returned = cellflow::fmt::convert(&middle, back).unwrap();
-            assert_eq!(ast_json(&parse(back, &returned)), ast_json(&original), "{} back via {back:?}", file.display());
+            assert_eq!(
+                ast_json(&parse(back, &returned)),
+                ast_json(&original),
+                "{} back via {back:?}",
+                file.display()
+            );
         }
     }
 }

@@ -18,7 +18,11 @@ fn a_generated_bot_checks_clean_and_its_graph_is_compact() {
     let yaml = cellflow::generate::yaml_bot(10_000);
     for (name, text) in [("gen.flow", dsl), ("gen.flow.yaml", yaml)] {
         let checked = check(name, &text);
-        assert!(checked.diagnostics.is_empty(), "{name}: {:?}", checked.diagnostics.first());
+        assert!(
+            checked.diagnostics.is_empty(),
+            "{name}: {:?}",
+            checked.diagnostics.first()
+        );
         let graph = &checked.lowered.graph;
         let cells = graph.node_count() - 1;
         assert!(cells >= 10_000, "{cells}");

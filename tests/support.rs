@@ -6,29 +6,33 @@ use cellflow::check::Checked;
 use cellflow::project::Project;
 
 /// The repository root.
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Loads files (or every flow file of directories) under names relative to
 /// `base`, so rendered paths are the same on every machine.
-pub fn load(base: &Path, paths: &[PathBuf]) -> Project {
+pub(crate) fn load(base: &Path, paths: &[PathBuf]) -> Project {
     let mut project = Project::new();
     let files = cellflow::project::discover(paths).expect("test inputs exist");
     for file in files {
         let bytes = std::fs::read(&file).expect("readable");
-        let name = file.strip_prefix(base).unwrap_or(&file).to_string_lossy().replace('\\', "/");
+        let name = file
+            .strip_prefix(base)
+            .unwrap_or(&file)
+            .to_string_lossy()
+            .replace('\\', "/");
         project.add_bytes(&name, &file, &bytes);
     }
     project
 }
 
-pub fn check(project: &mut Project) -> Checked {
+pub(crate) fn check(project: &mut Project) -> Checked {
     cellflow::check::check(project)
 }
 
 /// Renders every diagnostic without colour at a fixed width.
-pub fn render_all(checked: &Checked, project: &Project) -> String {
+pub(crate) fn render_all(checked: &Checked, project: &Project) -> String {
     checked
         .diagnostics
         .iter()
@@ -38,29 +42,32 @@ pub fn render_all(checked: &Checked, project: &Project) -> String {
 }
 
 /// A small builder for running the `cellflow` binary, after just's `Test`.
-pub struct Cmd {
+pub(crate) struct Cmd {
     command: std::process::Command,
 }
 
-pub struct Output {
+pub(crate) struct Output {
     pub status: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl Cmd {
-    pub fn new() -> Cmd {
+    pub(crate) fn new() -> Cmd {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cellflow"));
         command.current_dir(root()).env("NO_COLOR", "1");
         Cmd { command }
     }
 
-    pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, args: I) -> Cmd {
+    pub(crate) fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(
+        mut self,
+        args: I,
+    ) -> Cmd {
         self.command.args(args);
         self
     }
 
-    pub fn run(mut self) -> Output {
+    pub(crate) fn run(mut self) -> Output {
         let output = self.command.output().expect("the binary runs");
         Output {
             status: output.status.code().unwrap_or(-1),
@@ -71,7 +78,7 @@ impl Cmd {
 }
 
 /// Snapshots `value` as `snapshots/<group>/<name>.snap`.
-pub fn snapshot(group: &str, name: &str, value: &str) {
+pub(crate) fn snapshot(group: &str, name: &str, value: &str) {
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(format!("../snapshots/{group}"));
     settings.set_prepend_module_to_snapshot(false);

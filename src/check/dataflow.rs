@@ -90,7 +90,10 @@ struct Analysis<'a> {
 impl Analysis<'_> {
     /// What holds at the start of each cell reached from `entries`, and
     /// at completion (`None` where nothing reaches).
-    fn solve(&mut self, entries: &[(CellId, Vars)]) -> (HashMap<CellId, Option<Vars>>, Option<Vars>) {
+    fn solve(
+        &mut self,
+        entries: &[(CellId, Vars)],
+    ) -> (HashMap<CellId, Option<Vars>>, Option<Vars>) {
         let exit = self.graph.exit();
         // Sparse: a callee's summary visits only the cells it reaches.
         let mut state: HashMap<CellId, Option<Vars>> = HashMap::new();
@@ -154,7 +157,9 @@ impl Analysis<'_> {
         }
         self.in_progress.push(entry);
         // Nested calls recurse through here; grow the stack for long chains.
-        let (_, at_exit) = stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || self.solve(&[(entry, Vars::default())]));
+        let (_, at_exit) = stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+            self.solve(&[(entry, Vars::default())])
+        });
         self.in_progress.pop();
         self.summaries.insert(entry, at_exit.clone());
         at_exit
@@ -184,9 +189,7 @@ pub(crate) fn maybe_unset(ctx: &Context<'_>, facts: &Facts) -> Vec<Diagnostic> {
     let mut gens: HashMap<(CellId, Edge), Vars> = HashMap::new();
     let mut add = |cell: CellId, edge: Edge, name: &str| {
         if let Some(&i) = index.get(name) {
-            gens.entry((cell, edge))
-                .or_insert_with(|| Vars::default())
-                .insert(i);
+            gens.entry((cell, edge)).or_default().insert(i);
         }
     };
     for (id, cell) in graph.cells() {
@@ -208,7 +211,11 @@ pub(crate) fn maybe_unset(ctx: &Context<'_>, facts: &Facts) -> Vec<Diagnostic> {
             CellKind::Rule(_) => {
                 for (arm, guard) in facts.cells[id.index()].guards.iter().enumerate() {
                     if let Some(name) = guard {
-                        add(id, Edge::RuleArm(u32::try_from(arm).unwrap_or(u32::MAX)), name);
+                        add(
+                            id,
+                            Edge::RuleArm(u32::try_from(arm).unwrap_or(u32::MAX)),
+                            name,
+                        );
                     }
                 }
             }

@@ -179,7 +179,12 @@ impl Pass<'_> {
             }
             Err(e) => {
                 let text = e.to_string();
-                let message = text.lines().last().unwrap_or("invalid syntax").trim_start_matches("error: ").to_owned();
+                let message = text
+                    .lines()
+                    .last()
+                    .unwrap_or("invalid syntax")
+                    .trim_start_matches("error: ")
+                    .to_owned();
                 self.report(Problem::InvalidRegex { message }, pattern.span);
             }
         }
@@ -228,7 +233,12 @@ impl Pass<'_> {
 
     /// Compiles a script or expression; records its reads and assignments.
     /// Returns the variable an expression guards (`x != ()`), if any.
-    fn script(&mut self, script: &Script, expression: bool, facts: &mut CellFacts) -> Option<String> {
+    fn script(
+        &mut self,
+        script: &Script,
+        expression: bool,
+        facts: &mut CellFacts,
+    ) -> Option<String> {
         let source = &script.source;
         let compiled = if expression {
             self.engine.compile_expression(&source.value)
@@ -238,7 +248,11 @@ impl Pass<'_> {
         match compiled {
             Ok(ast) => {
                 let effects = crate::script::effects(&ast);
-                let guard = if expression { crate::script::guarded_var(&ast) } else { None };
+                let guard = if expression {
+                    crate::script::guarded_var(&ast)
+                } else {
+                    None
+                };
                 for read in effects.reads {
                     if guard.as_deref() == Some(read.name.as_str()) {
                         continue;
@@ -343,7 +357,7 @@ impl Pass<'_> {
                         self.text(text, &mut uses);
                     }
                     Some(Body::Json(json)) => {
-                        self.json_templates(&json.value, json.span, &mut uses)
+                        self.json_templates(&json.value, json.span, &mut uses);
                     }
                     None => {}
                 }

@@ -30,8 +30,11 @@ impl Calls {
     /// known to complete, so calls wait in `pending` until then. Linear in
     /// the size of the graph, recursion and long call chains included.
     pub(crate) fn new(graph: &Graph, one_turn: bool) -> Calls {
-        let callee: HashMap<CellId, CellId> =
-            graph.edges().filter(|(_, e, _)| *e == Edge::Call).map(|(from, _, to)| (from, to)).collect();
+        let callee: HashMap<CellId, CellId> = graph
+            .edges()
+            .filter(|(_, e, _)| *e == Edge::Call)
+            .map(|(from, _, to)| (from, to))
+            .collect();
         let mut predecessors: Vec<Vec<(CellId, Edge)>> = vec![Vec::new(); graph.node_count()];
         for (from, edge, to) in graph.edges() {
             if !(one_turn && edge.crosses_turn()) {
@@ -65,7 +68,10 @@ impl Calls {
                 work.push(from);
             }
         }
-        let completes = callee.values().map(|&e| (e, can_complete[e.index()])).collect();
+        let completes = callee
+            .values()
+            .map(|&e| (e, can_complete[e.index()]))
+            .collect();
         Calls { callee, completes }
     }
 
@@ -105,10 +111,12 @@ pub(crate) fn waitless_loops(ctx: &Context<'_>) -> Vec<Diagnostic> {
             continue;
         }
         component.sort_by_key(|&c| graph.cell(c).map(|c| (c.flow, c.index)));
-        let cells: Vec<&crate::graph::Cell> =
+        let loop_cells: Vec<&crate::graph::Cell> =
             component.iter().filter_map(|&c| graph.cell(c)).collect();
-        let Some(first) = cells.first() else { continue };
-        let names = cells
+        let Some(first) = loop_cells.first() else {
+            continue;
+        };
+        let names = loop_cells
             .iter()
             .map(|c| {
                 let flow = &ctx.bot.flows[c.flow.index()];
@@ -118,8 +126,11 @@ pub(crate) fn waitless_loops(ctx: &Context<'_>) -> Vec<Diagnostic> {
                 }
             })
             .collect();
-        let mut diagnostic = Diagnostic::new(Problem::WaitlessLoop { cells: names }, first.span.first_line(ctx.sources));
-        for cell in cells.iter().skip(1).take(8) {
+        let mut diagnostic = Diagnostic::new(
+            Problem::WaitlessLoop { cells: names },
+            first.span.first_line(ctx.sources),
+        );
+        for cell in loop_cells.iter().skip(1).take(8) {
             diagnostic = diagnostic.with_related(cell.span.first_line(ctx.sources), "on the loop");
         }
         diagnostics.push(diagnostic);
@@ -147,6 +158,8 @@ pub(crate) fn unreachable(ctx: &Context<'_>) -> Vec<Diagnostic> {
     graph
         .cells()
         .filter(|(id, _)| !seen[id.index()] && !dead_predecessor[id.index()])
-        .map(|(_, cell)| Diagnostic::new(Problem::UnreachableCell, cell.span.first_line(ctx.sources)))
+        .map(|(_, cell)| {
+            Diagnostic::new(Problem::UnreachableCell, cell.span.first_line(ctx.sources))
+        })
         .collect()
 }

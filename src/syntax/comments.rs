@@ -90,10 +90,16 @@ pub fn attach(text: &str, module: &mut Module) {
             continue;
         }
         // Inside a cell: a comment between its fields, or block-scalar text.
-        if nodes.iter().any(|(s, e, slot)| matches!(slot, Slot::Cell(..)) && *s < offset && offset < *e) {
+        if nodes
+            .iter()
+            .any(|(s, e, slot)| matches!(slot, Slot::Cell(..)) && *s < offset && offset < *e)
+        {
             continue;
         }
-        let target = nodes.iter().find(|(s, _, _)| *s > offset).map(|(_, _, slot)| *slot);
+        let target = nodes
+            .iter()
+            .find(|(s, _, _)| *s > offset)
+            .map(|(_, _, slot)| *slot);
         let list = match target {
             Some(Slot::Settings) => module.bot.as_mut().map(|b| &mut b.comments),
             Some(Slot::Intent(i)) => Some(&mut module.intents[i].comments),

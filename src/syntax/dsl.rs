@@ -22,6 +22,9 @@ use crate::source::{FileId, Span};
 struct Grammar;
 
 /// Parses a flow file written in the DSL.
+///
+/// # Panics
+/// Never: a successful parse of the `file` rule always yields its pair.
 #[must_use]
 pub fn parse(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
     if text.len() > crate::syntax::MAX_FILE_BYTES {
@@ -89,16 +92,25 @@ fn syntax_error(file: FileId, text: &str, error: &pest::error::Error<Rule>) -> D
         pest::error::InputLocation::Pos(p) | pest::error::InputLocation::Span((p, _)) => p,
     }
     .min(text.len());
-    let end = text[start..].chars().next().map_or(start, |c| start + c.len_utf8());
+    let end = text[start..]
+        .chars()
+        .next()
+        .map_or(start, |c| start + c.len_utf8());
     // A misspelt cell keyword is the most common mistake: name it.
-    let word: String = text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let word: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
     let after = text[start + word.len()..].trim_start();
     if !word.is_empty()
         && !after.starts_with(':')
         && !crate::ast::CELL_KINDS.contains(&word.as_str())
         && let Some(suggestion) = crate::diagnostic::suggest(&word, crate::ast::CELL_KINDS)
     {
-        let problem = Problem::UnknownCellKind { found: word.clone(), suggestion: Some(suggestion) };
+        let problem = Problem::UnknownCellKind {
+            found: word.clone(),
+            suggestion: Some(suggestion),
+        };
         return Diagnostic::new(problem, Span::new(file, start, start + word.len()));
     }
     let at_end = text[start..].trim().is_empty();
@@ -115,7 +127,11 @@ fn syntax_error(file: FileId, text: &str, error: &pest::error::Error<Rule>) -> D
         }
         pest::error::ErrorVariant::CustomError { message } => message.clone(),
     };
-    let expected = if at_end { format!("{expected}, but the file ends here") } else { expected };
+    let expected = if at_end {
+        format!("{expected}, but the file ends here")
+    } else {
+        expected
+    };
     Diagnostic::new(Problem::DslSyntax { expected }, Span::new(file, start, end))
 }
 
@@ -160,7 +176,6 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
         }
         Rule::entity_values | Rule::entity_pattern => "`{` or `pattern`",
         Rule::entity_value => "`value`",
-        Rule::answer_block => "`{`",
         Rule::answer_field
         | Rule::text_field
         | Rule::pick
@@ -174,7 +189,7 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
         Rule::card_field | Rule::subtitle | Rule::image => "a card field",
         Rule::media_name => "`name`",
         Rule::input_type => "an input type",
-        Rule::input_block => "`{`",
+        Rule::answer_block | Rule::input_block => "`{`",
         Rule::input_field
         | Rule::prompt
         | Rule::options
@@ -246,7 +261,7 @@ impl DslParser {
     }
 
     /// The single meaningful child of a pair whose grammar guarantees one.
-    fn only<'i>(pair: Pair<'i, Rule>) -> Pair<'i, Rule> {
+    fn only(pair: Pair<'_, Rule>) -> Pair<'_, Rule> {
         pair.into_inner()
             .next()
             .expect("the grammar gives this rule exactly one child")
@@ -383,7 +398,7 @@ impl DslParser {
         }
     }
 
-    fn json(&self, pair: Pair<'_, Rule>) -> serde_json::Value {
+    fn json(pair: Pair<'_, Rule>) -> serde_json::Value {
         let inner = Self::only(pair);
         match inner.as_rule() {
             Rule::json_object => serde_json::Value::Object(
@@ -393,12 +408,12 @@ impl DslParser {
                         let mut parts = member.into_inner();
                         let key = parts.next().expect("a member has a key").as_str();
                         let value = parts.next().expect("a member has a value");
-                        (unescape(&key[1..key.len() - 1]), self.json(value))
+                        (unescape(&key[1..key.len() - 1]), Self::json(value))
                     })
                     .collect(),
             ),
             Rule::json_array => {
-                serde_json::Value::Array(inner.into_inner().map(|p| self.json(p)).collect())
+                serde_json::Value::Array(inner.into_inner().map(|p| Self::json(p)).collect())
             }
             Rule::json_string => {
                 let s = inner.as_str();
@@ -505,7 +520,11 @@ impl DslParser {
                     .collect(),
             ),
         };
-        Entity { comments: Vec::new(), name, kind }
+        Entity {
+            comments: Vec::new(),
+            name,
+            kind,
+        }
     }
 
     fn flow(&mut self, pair: Pair<'_, Rule>) -> Flow {
@@ -611,7 +630,7 @@ impl DslParser {
                     }
                 }
                 Rule::custom => {
-                    let value = Spanned::new(self.json(Self::only(field)), field_span);
+                    let value = Spanned::new(Self::json(Self::only(field)), field_span);
                     self.once(&mut custom, value, "custom", field_span);
                 }
                 _ => answer.evaluable = true,
@@ -887,7 +906,7 @@ impl DslParser {
                         Body::Template(self.string(inner))
                     } else {
                         let s = self.span(&inner);
-                        Body::Json(Spanned::new(self.json(inner), s))
+                        Body::Json(Spanned::new(Self::json(inner), s))
                     };
                     self.once(&mut body, value, "body", field_span);
                 }

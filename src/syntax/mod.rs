@@ -22,7 +22,11 @@ pub enum Syntax {
 
 impl Syntax {
     /// The syntax a flow file's name implies, if it is a flow file.
+    ///
+    /// Flow file extensions are matched as written: `bot.FLOW.YAML` is not a
+    /// flow file, as `BUILD.RS` is not a build script.
     #[must_use]
+    #[allow(clippy::case_sensitive_file_extension_comparisons)]
     pub fn of_path(path: &std::path::Path) -> Option<Syntax> {
         let name = path.file_name()?.to_str()?;
         if name.ends_with(".flow.yaml") || name.ends_with(".flow.yml") {

@@ -51,8 +51,19 @@ pub(crate) enum Value {
 
 /// A collection being built.
 enum Frame {
-    Seq { items: Vec<Node>, start: usize, flow: bool, anchor: usize },
-    Map { entries: Vec<(Node, Node)>, key: Option<Node>, start: usize, flow: bool, anchor: usize },
+    Seq {
+        items: Vec<Node>,
+        start: usize,
+        flow: bool,
+        anchor: usize,
+    },
+    Map {
+        entries: Vec<(Node, Node)>,
+        key: Option<Node>,
+        start: usize,
+        flow: bool,
+        anchor: usize,
+    },
 }
 
 struct Builder<'t> {
@@ -84,14 +95,23 @@ fn node_count(node: &Node) -> usize {
 impl Builder<'_> {
     fn error(&self, message: String, at: usize) -> Diagnostic {
         let at = at.min(self.text.len());
-        let end = self.text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
-        Diagnostic::new(Problem::YamlSyntax { message }, Span::new(self.file, at, end))
+        let end = self.text[at..]
+            .chars()
+            .next()
+            .map_or(at, |c| at + c.len_utf8());
+        Diagnostic::new(
+            Problem::YamlSyntax { message },
+            Span::new(self.file, at, end),
+        )
     }
 
     fn count_node(&mut self, at: usize) -> Result<(), Diagnostic> {
         self.nodes += 1;
         if self.nodes > MAX_NODES {
-            return Err(self.error(format!("the file is too large (at most {MAX_NODES} YAML nodes)"), at));
+            return Err(self.error(
+                format!("the file is too large (at most {MAX_NODES} YAML nodes)"),
+                at,
+            ));
         }
         Ok(())
     }
@@ -122,20 +142,46 @@ impl Builder<'_> {
     }
 
     fn close(&mut self, end: usize) {
-        let Some(frame) = self.stack.pop() else { return };
+        let Some(frame) = self.stack.pop() else {
+            return;
+        };
         let (value, start, flow, anchor) = match frame {
-            Frame::Seq { items, start, flow, anchor } => (Value::Seq(items), start, flow, anchor),
-            Frame::Map { entries, start, flow, anchor, .. } => (Value::Map(entries), start, flow, anchor),
+            Frame::Seq {
+                items,
+                start,
+                flow,
+                anchor,
+            } => (Value::Seq(items), start, flow, anchor),
+            Frame::Map {
+                entries,
+                start,
+                flow,
+                anchor,
+                ..
+            } => (Value::Map(entries), start, flow, anchor),
         };
         // A flow collection ends at its bracket; a block collection ends
         // where its last child does (its end event sits at the next token).
         let last_child = match &value {
             Value::Seq(items) => items.last().and_then(|n| n.span.range()).map(|r| r.end),
-            Value::Map(entries) => entries.last().and_then(|(_, v)| v.span.range()).map(|r| r.end),
+            Value::Map(entries) => entries
+                .last()
+                .and_then(|(_, v)| v.span.range())
+                .map(|r| r.end),
             _ => None,
         };
-        let end = if flow { end } else { last_child.unwrap_or(start) };
-        self.place(Node { value, span: Span::new(self.file, start, end.max(start)) }, anchor);
+        let end = if flow {
+            end
+        } else {
+            last_child.unwrap_or(start)
+        };
+        self.place(
+            Node {
+                value,
+                span: Span::new(self.file, start, end.max(start)),
+            },
+            anchor,
+        );
     }
 
     fn alias(&mut self, id: usize, start: usize, end: usize) -> Result<(), Diagnostic> {
@@ -152,7 +198,10 @@ impl Builder<'_> {
         }
         self.nodes += size;
         if self.nodes > MAX_NODES {
-            return Err(self.error(format!("the file is too large (at most {MAX_NODES} YAML nodes)"), start));
+            return Err(self.error(
+                format!("the file is too large (at most {MAX_NODES} YAML nodes)"),
+                start,
+            ));
         }
         let mut copy = node.clone();
         copy.span = Span::new(self.file, start, end);
@@ -175,7 +224,9 @@ fn resolve(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Value {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY);
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
@@ -190,10 +241,10 @@ fn resolve(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Value {
         if let Ok(i) = i64::from_str_radix(hex, 16) {
             return Value::Int(i);
         }
-    } else if let Some(oct) = s.strip_prefix("0o") {
-        if let Ok(i) = i64::from_str_radix(oct, 8) {
-            return Value::Int(i);
-        }
+    } else if let Some(oct) = s.strip_prefix("0o")
+        && let Ok(i) = i64::from_str_radix(oct, 8)
+    {
+        return Value::Int(i);
     }
     if is_core_float(unsigned)
         && let Ok(f) = s.parse::<f64>()
@@ -221,7 +272,11 @@ fn is_core_float(s: &str) -> bool {
 
 fn scan_error(file: FileId, text: &str, error: &ScanError) -> Diagnostic {
     let marker = error.marker();
-    let at = marker.byte_offset().unwrap_or_else(|| text.char_indices().nth(marker.index()).map_or(text.len(), |(i, _)| i));
+    let at = marker.byte_offset().unwrap_or_else(|| {
+        text.char_indices()
+            .nth(marker.index())
+            .map_or(text.len(), |(i, _)| i)
+    });
     let builder = Builder {
         file,
         text,
@@ -246,7 +301,10 @@ fn scan_error(file: FileId, text: &str, error: &ScanError) -> Diagnostic {
 pub(crate) fn parse(file: FileId, text: &str) -> Result<Option<Node>, Diagnostic> {
     if text.len() > MAX_FILE_BYTES {
         return Err(Diagnostic::new(
-            Problem::FileTooLarge { size: text.len(), limit: MAX_FILE_BYTES },
+            Problem::FileTooLarge {
+                size: text.len(),
+                limit: MAX_FILE_BYTES,
+            },
             Span::new(file, 0, 0),
         ));
     }
@@ -267,31 +325,63 @@ pub(crate) fn parse(file: FileId, text: &str) -> Result<Option<Node>, Diagnostic
     for item in Parser::new_from_str_with_options(text, options) {
         let (event, span) = item.map_err(|e| scan_error(file, text, &e))?;
         let start = span.start.byte_offset().unwrap_or(0).min(text.len());
-        let end = span.end.byte_offset().unwrap_or(start).clamp(start, text.len());
+        let end = span
+            .end
+            .byte_offset()
+            .unwrap_or(start)
+            .clamp(start, text.len());
         match event {
             Event::DocumentStart(..) => {
                 documents += 1;
                 if documents > 1 {
-                    return Err(builder.error("a flow file holds one YAML document; remove the `---`".into(), start));
+                    return Err(builder.error(
+                        "a flow file holds one YAML document; remove the `---`".into(),
+                        start,
+                    ));
                 }
             }
             Event::Scalar(value, style, anchor, tag) => {
                 builder.count_node(start)?;
                 let value = resolve(value, style, tag.as_deref());
-                builder.place(Node { value, span: Span::new(file, start, end) }, anchor);
+                builder.place(
+                    Node {
+                        value,
+                        span: Span::new(file, start, end),
+                    },
+                    anchor,
+                );
             }
             Event::SequenceStart(_, anchor, _) => {
                 let flow = text[start..].starts_with('[');
-                builder.open(Frame::Seq { items: Vec::new(), start, flow, anchor }, start)?;
+                builder.open(
+                    Frame::Seq {
+                        items: Vec::new(),
+                        start,
+                        flow,
+                        anchor,
+                    },
+                    start,
+                )?;
             }
             Event::MappingStart(_, anchor, _) => {
                 let flow = text[start..].starts_with('{');
-                builder.open(Frame::Map { entries: Vec::new(), key: None, start, flow, anchor }, start)?;
+                builder.open(
+                    Frame::Map {
+                        entries: Vec::new(),
+                        key: None,
+                        start,
+                        flow,
+                        anchor,
+                    },
+                    start,
+                )?;
             }
             Event::SequenceEnd | Event::MappingEnd => builder.close(end),
             Event::Alias(id) => builder.alias(id, start, end)?,
             Event::UnresolvedAlias(name) => {
-                return Err(builder.error(format!("the alias `*{name}` refers to no anchor"), start));
+                return Err(
+                    builder.error(format!("the alias `*{name}` refers to no anchor"), start)
+                );
             }
             _ => {}
         }

@@ -461,7 +461,11 @@ impl<'t> Walker<'t> {
                 return None;
             }
         };
-        Some(Entity { comments: Vec::new(), name, kind })
+        Some(Entity {
+            comments: Vec::new(),
+            name,
+            kind,
+        })
     }
 
     fn entity_values(&mut self, node: &Node) -> Vec<EntityValue> {
@@ -645,7 +649,7 @@ impl<'t> Walker<'t> {
         let kind = match keyword {
             "answer" => CellKind::Answer(self.answer(value)?),
             "input" => CellKind::Input(self.input(key, value)?),
-            "rule" => CellKind::Rule(self.rule(value)?),
+            "rule" => CellKind::Rule(self.rule(value)),
             "code" => CellKind::Code(self.script(value, "code")?),
             "jump" => CellKind::Jump(self.jump(value)?),
             "intent" => CellKind::Intent(self.intent_switch(value)?),
@@ -891,7 +895,7 @@ impl<'t> Walker<'t> {
         })
     }
 
-    fn rule(&mut self, node: &Node) -> Option<Rule> {
+    fn rule(&mut self, node: &Node) -> Rule {
         let items = self.items(node, "rule");
         let mut rule = Rule {
             arms: Vec::new(),
@@ -953,7 +957,7 @@ impl<'t> Walker<'t> {
                 rule.arms.push(RuleArm { when, goto });
             }
         }
-        Some(rule)
+        rule
     }
 
     fn jump(&mut self, node: &Node) -> Option<Jump> {
