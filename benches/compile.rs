@@ -24,7 +24,7 @@ fn compile(c: &mut Criterion) {
         let yaml = cellflow::generate::yaml_bot(cells);
         group.throughput(Throughput::Elements(cells as u64));
         group.bench_with_input(BenchmarkId::new("dsl", cells), &dsl, |b, text| {
-            b.iter(|| check("bench.flow", black_box(text)))
+            b.iter(|| check("bench.flow", black_box(text)));
         });
         group.bench_with_input(BenchmarkId::new("yaml", cells), &yaml, |b, text| {
             b.iter(|| check("bench.flow.yaml", black_box(text)));
