@@ -10,12 +10,12 @@
 //! same program exactly when their serializations are equal (`fmt`'s round
 //! trip relies on this).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::source::Span;
 
 /// A value with the span it was written at.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Spanned<T> {
     pub value: T,
@@ -36,7 +36,7 @@ pub type Name = Spanned<String>;
 pub type Text = Spanned<String>;
 
 /// One source file.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Module {
     /// Comment lines at the top of the file (kept by `fmt`, not part of the program).
     #[serde(skip)]
@@ -54,7 +54,7 @@ pub struct Module {
 ///
 /// Names defined twice stay in the lists (the lowerer reports them with both
 /// places), so nothing an author wrote is dropped before checking.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Bot {
     pub settings: Settings,
     pub intents: Vec<Intent>,
@@ -63,7 +63,7 @@ pub struct Bot {
 }
 
 /// Bot settings (`bot:` in a flow file, or `cellflow.yaml`).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Settings {
     /// Comment lines written just above it (kept by `fmt`).
     #[serde(skip)]
@@ -77,7 +77,7 @@ pub struct Settings {
     pub span: Span,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Intent {
     /// Comment lines written just above it (kept by `fmt`).
     #[serde(skip)]
@@ -88,7 +88,7 @@ pub struct Intent {
     pub global: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Entity {
     /// Comment lines written just above it (kept by `fmt`).
     #[serde(skip)]
@@ -97,7 +97,7 @@ pub struct Entity {
     pub kind: EntityKind,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum EntityKind {
     /// Canonical values, each with synonyms.
     List(Vec<EntityValue>),
@@ -105,13 +105,13 @@ pub enum EntityKind {
     Pattern(Spanned<String>),
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EntityValue {
     pub name: Name,
     pub synonyms: Vec<Spanned<String>>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Flow {
     /// Comment lines written just above it (kept by `fmt`).
     #[serde(skip)]
@@ -124,7 +124,7 @@ pub struct Flow {
 }
 
 /// What starts a flow on its own (`on:`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Trigger {
     Welcome,
     Fallback,
@@ -133,7 +133,7 @@ pub enum Trigger {
 }
 
 /// A reference to a cell: `NAME` (a local cell id, else a flow) or `FLOW.CELL`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Target {
     pub flow: Option<Name>,
     pub name: Name,
@@ -150,7 +150,7 @@ impl std::fmt::Display for Target {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Cell {
     /// Comment lines written just above it (kept by `fmt`).
     #[serde(skip)]
@@ -163,7 +163,7 @@ pub struct Cell {
 }
 
 /// One variant per cell kind of SPEC §2.1.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum CellKind {
     Answer(Answer),
     Input(Input),
@@ -199,7 +199,7 @@ pub const CELL_KINDS: [&str; 9] = [
     "answer", "input", "rule", "code", "jump", "intent", "service", "handoff", "end",
 ];
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Answer {
     /// One text, or variations to pick from.
     pub text: Vec<Text>,
@@ -227,7 +227,7 @@ impl Answer {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Pick {
     Random,
     Sequence,
@@ -251,20 +251,20 @@ impl Pick {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Button {
     pub label: Text,
     pub value: Option<Text>,
     pub url: Option<Text>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct QuickReply {
     pub label: Text,
     pub value: Option<Text>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Card {
     pub title: Text,
     pub subtitle: Option<Text>,
@@ -272,14 +272,14 @@ pub struct Card {
     pub buttons: Vec<Button>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Media {
     pub kind: Spanned<MediaKind>,
     pub url: Text,
     pub name: Option<Text>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MediaKind {
     Image,
     Audio,
@@ -306,7 +306,7 @@ impl MediaKind {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Input {
     pub var: Name,
     /// The type as written; `None` means `text`. Unknown names are kept so
@@ -381,13 +381,13 @@ impl InputType {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Rule {
     pub arms: Vec<RuleArm>,
     pub otherwise: Option<Target>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RuleArm {
     pub when: Script,
     pub goto: Target,
@@ -398,26 +398,26 @@ pub struct RuleArm {
 /// Both front ends store it normalised: common indentation removed, blank
 /// lines at either end dropped, whitespace-only lines emptied. `span` covers
 /// the text in the file; `check` maps rhai's line/column back through it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Script {
     pub source: Spanned<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Jump {
     pub to: Target,
     /// `return: true`: come back to the next cell when the flow completes.
     pub returns: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct IntentSwitch {
     pub routes: Vec<(Name, Target)>,
     pub otherwise: Option<Target>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Service {
     pub method: Option<Spanned<Method>>,
     pub url: Text,
@@ -429,7 +429,7 @@ pub struct Service {
     pub on_error: Option<Target>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Method {
     Get,
     Post,
@@ -465,20 +465,20 @@ impl Method {
 }
 
 /// A request body: a template, or JSON whose strings are templates.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Body {
     Template(Text),
     Json(Spanned<serde_json::Value>),
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Handoff {
     pub queue: Text,
     pub reason: Option<Text>,
     pub message: Option<Text>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct End {
     pub message: Option<Text>,
 }

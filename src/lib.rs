@@ -14,6 +14,7 @@
 
 pub mod ast;
 pub mod check;
+pub mod compile;
 pub mod diagnostic;
 pub mod export;
 pub mod fmt;
@@ -22,8 +23,11 @@ pub mod generate;
 pub mod graph;
 pub mod lower;
 pub mod project;
+pub mod runtime;
 pub mod script;
 pub mod source;
 pub mod syntax;
 pub mod template;
 pub mod text;
+
+pub use runtime::{Bot, Request, Response, Session};

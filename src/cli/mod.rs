@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 
 mod check;
+mod compile;
 mod fmt;
 mod graph;
+mod run;
 
 /// Exit code for a clean run.
 pub(crate) const EXIT_OK: u8 = 0;
@@ -47,6 +49,10 @@ enum Command {
     Fmt(fmt::Fmt),
     /// Print the cell graph as DOT or Mermaid
     Graph(graph::GraphCmd),
+    /// Chat with a bot in the terminal (reads lines from stdin when it is not a terminal)
+    Run(run::Run),
+    /// Check a bot and write a versioned artifact that loads without parsing or checking
+    Compile(compile::Compile),
 }
 
 pub(crate) fn run(args: Args) -> Result<u8, CliError> {
@@ -54,5 +60,7 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
         Command::Check(cmd) => cmd.run(),
         Command::Fmt(cmd) => cmd.run(),
         Command::Graph(cmd) => cmd.run(),
+        Command::Run(cmd) => cmd.run(),
+        Command::Compile(cmd) => cmd.run(),
     }
 }

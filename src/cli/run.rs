@@ -1,0 +1,219 @@
+//! `cellflow run PATH [--trace]`: chat with a bot in the terminal.
+//!
+//! On a terminal it is an interactive chat with line editing and history;
+//! otherwise it reads one user message per line from standard input and
+//! prints a plain transcript (handy in scripts and tests). Lines starting
+//! with `:` are commands: `:vars`, `:reset`, `:event NAME`, `:quit`.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::PathBuf;
+
+use cellflow::runtime::{Answer, Bot, Event, LoadError, Request, Response, Session};
+
+use super::check::render_human;
+use super::{CliError, EXIT_OK, EXIT_PROBLEMS};
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct Run {
+    /// Bot directory, flow file or compiled artifact
+    path: PathBuf,
+    /// Show the cells each turn visits and the variables they change
+    #[arg(long)]
+    trace: bool,
+}
+
+fn show_answer(out: &mut impl std::io::Write, answer: &Answer) {
+    if !answer.text.is_empty() {
+        let _ = writeln!(out, "bot: {}", answer.text.replace('\n', "\n     "));
+    }
+    if !answer.buttons.is_empty() {
+        let labels: Vec<String> = answer
+            .buttons
+            .iter()
+            .map(|b| match &b.url {
+                Some(url) => format!("[{}]({url})", b.label),
+                None => format!("[{}]", b.label),
+            })
+            .collect();
+        let _ = writeln!(out, "     {}", labels.join(" "));
+    }
+    if !answer.quick_replies.is_empty() {
+        let labels: Vec<&str> = answer
+            .quick_replies
+            .iter()
+            .map(|b| b.label.as_str())
+            .collect();
+        let _ = writeln!(out, "     ({})", labels.join(" | "));
+    }
+    for card in &answer.cards {
+        let subtitle = card
+            .subtitle
+            .as_deref()
+            .map_or(String::new(), |s| format!(" — {s}"));
+        let _ = writeln!(out, "     ▪ {}{subtitle}", card.title);
+        for b in &card.buttons {
+            let _ = writeln!(out, "       [{}]", b.label);
+        }
+    }
+    if let Some(media) = &answer.media {
+        let _ = writeln!(out, "     <{} {}>", media.kind, media.url);
+    }
+    if let Some(custom) = &answer.custom {
+        let _ = writeln!(out, "     {custom}");
+    }
+}
+
+fn show(out: &mut impl std::io::Write, response: &Response, trace: bool) {
+    if trace {
+        for step in &response.trace {
+            let name = step
+                .cell
+                .as_deref()
+                .map_or_else(|| format!("#{}", step.index), str::to_owned);
+            let changed = if step.changed.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " {}",
+                    serde_json::to_string(&step.changed).unwrap_or_default()
+                )
+            };
+            let _ = writeln!(out, "  · {}.{name} ({}){changed}", step.flow, step.kind);
+        }
+    }
+    for answer in &response.answers {
+        show_answer(out, answer);
+    }
+    for event in &response.events {
+        let line = match event {
+            Event::Handoff { queue, .. } => {
+                format!("[handed off to {queue}; `:event resume` hands it back]")
+            }
+            Event::End => "[conversation ended]".to_owned(),
+            Event::Restarted => "[the bot changed; restarted]".to_owned(),
+            Event::Error { message } => format!("[error: {message}]"),
+        };
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+impl Run {
+    pub(crate) fn run(self) -> Result<u8, CliError> {
+        let bot = match Bot::load(&self.path) {
+            Ok(bot) => bot.with_tracing(self.trace),
+            Err(LoadError::Invalid {
+                diagnostics,
+                sources,
+            }) => {
+                for d in diagnostics.iter().filter(|d| d.is_error()) {
+                    eprintln!(
+                        "{}",
+                        render_human(d, &sources, std::io::stderr().is_terminal())
+                    );
+                }
+                return Ok(EXIT_PROBLEMS);
+            }
+            Err(LoadError::Read(e)) => return Err(CliError::Load(e)),
+            Err(other) => return Err(CliError::Usage(other.to_string())),
+        };
+        let mut session = bot.new_session();
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        let welcome = bot
+            .turn(&mut session, Request::event("welcome"))
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        show(&mut out, &welcome, self.trace);
+        if std::io::stdin().is_terminal() {
+            drop(out);
+            self.interactive(&bot, &mut session)
+        } else {
+            for line in std::io::stdin().lock().lines() {
+                let line =
+                    line.map_err(|e| CliError::Usage(format!("cannot read standard input: {e}")))?;
+                let line = line.trim_end_matches('\r');
+                let _ = writeln!(out, "> {line}");
+                if !self.handle(&bot, &mut session, line, &mut out) {
+                    break;
+                }
+            }
+            Ok(EXIT_OK)
+        }
+    }
+
+    fn interactive(&self, bot: &Bot, session: &mut Session) -> Result<u8, CliError> {
+        let mut editor =
+            rustyline::DefaultEditor::new().map_err(|e| CliError::Usage(e.to_string()))?;
+        println!(
+            "(chatting with {}; :vars, :reset, :event NAME, :quit)",
+            self.path.display()
+        );
+        loop {
+            match editor.readline("you> ") {
+                Ok(line) => {
+                    let _ = editor.add_history_entry(line.as_str());
+                    let mut out = std::io::stdout().lock();
+                    if !self.handle(bot, session, &line, &mut out) {
+                        return Ok(EXIT_OK);
+                    }
+                }
+                Err(
+                    rustyline::error::ReadlineError::Interrupted
+                    | rustyline::error::ReadlineError::Eof,
+                ) => return Ok(EXIT_OK),
+                Err(e) => return Err(CliError::Usage(e.to_string())),
+            }
+        }
+    }
+
+    /// Handles one line; false to stop.
+    fn handle(
+        &self,
+        bot: &Bot,
+        session: &mut Session,
+        line: &str,
+        out: &mut impl std::io::Write,
+    ) -> bool {
+        let request = match line.trim() {
+            ":quit" | ":q" => return false,
+            ":vars" => {
+                let vars: serde_json::Map<String, serde_json::Value> = session
+                    .visible_vars()
+                    .map(|(k, v)| {
+                        let shown = if session.masked.contains(k) {
+                            serde_json::json!(cellflow::runtime::MASK)
+                        } else {
+                            v.clone()
+                        };
+                        (k.clone(), shown)
+                    })
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&vars).unwrap_or_default()
+                );
+                return true;
+            }
+            ":reset" => {
+                *session = bot.new_session();
+                Request::event("welcome")
+            }
+            command if command.starts_with(":event ") => Request::event(command[7..].trim()),
+            command if command.starts_with(':') => {
+                let _ = writeln!(
+                    out,
+                    "(unknown command; try :vars, :reset, :event NAME, :quit)"
+                );
+                return true;
+            }
+            text => Request::text(text),
+        };
+        match bot.turn(session, request) {
+            Ok(response) => show(out, &response, self.trace),
+            Err(e) => {
+                let _ = writeln!(out, "(error: {e})");
+            }
+        }
+        true
+    }
+}

@@ -1,0 +1,692 @@
+//! Compilation: a checked bot to the immutable program the runtime executes.
+//!
+//! Everything a turn needs is prepared here, once: successors resolved to
+//! cell indexes, templates parsed, rhai scripts and conditions compiled,
+//! regexes built (each distinct pattern once), option lists normalised, the
+//! NLU index built. The result is `Send + Sync` and shared by every session;
+//! a turn never parses a script, a template or a regex.
+//!
+//! The runtime sees only this module's types, never the syntax or the
+//! checker. A compiled artifact (`cellflow compile`) stores the merged AST
+//! with a format version; loading it lowers and compiles again but skips
+//! parsing and checking.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use regex::Regex;
+
+use crate::ast::{self, CellKind, InputType, Method, Pick};
+use crate::graph::Edge;
+use crate::lower::Lowered;
+use crate::template::{self, Template};
+
+/// Where control goes next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Goto {
+    /// A cell, by index.
+    Cell(u32),
+    /// The flow completes: return to the caller, or idle.
+    Complete,
+}
+
+/// One compiled cell.
+#[derive(Debug)]
+pub struct Cell {
+    pub flow: u32,
+    /// The author's id, if any (service mocks and traces use it).
+    pub id: Option<String>,
+    pub kind: Kind,
+}
+
+#[derive(Debug)]
+pub struct Button {
+    pub label: Template,
+    pub value: Option<Template>,
+    pub url: Option<Template>,
+}
+
+#[derive(Debug)]
+pub struct Card {
+    pub title: Template,
+    pub subtitle: Option<Template>,
+    pub image: Option<Template>,
+    pub buttons: Vec<Button>,
+}
+
+#[derive(Debug)]
+pub struct Media {
+    pub kind: ast::MediaKind,
+    pub url: Template,
+    pub name: Option<Template>,
+}
+
+#[derive(Debug)]
+pub struct Answer {
+    pub texts: Vec<Template>,
+    pub pick: Pick,
+    pub buttons: Vec<Button>,
+    pub quick_replies: Vec<(Template, Option<Template>)>,
+    pub cards: Vec<Card>,
+    pub media: Option<Media>,
+    pub custom: Option<serde_json::Value>,
+    pub evaluable: bool,
+}
+
+/// An option of an `options` input: shown text, and its normalised form.
+#[derive(Debug)]
+pub struct Choice {
+    pub value: String,
+    pub normalized: String,
+}
+
+#[derive(Debug)]
+pub struct Input {
+    pub var: String,
+    pub ty: InputType,
+    pub prompt: Option<Template>,
+    pub choices: Vec<Choice>,
+    /// `entity:`: synonyms map to the entity's canonical values.
+    pub entity: Option<usize>,
+    pub pattern: Option<Regex>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub invalid: Option<Template>,
+    pub retries: u32,
+    pub mask: bool,
+}
+
+#[derive(Debug)]
+pub enum Body {
+    Template(Template),
+    Json(serde_json::Value),
+}
+
+#[derive(Debug)]
+pub struct Service {
+    pub method: Method,
+    pub url: Template,
+    pub headers: Vec<(String, Template)>,
+    pub body: Option<Body>,
+    pub timeout_ms: u64,
+    pub save: Option<String>,
+    pub status: Option<String>,
+}
+
+/// A cell's behaviour with its successors resolved.
+#[derive(Debug)]
+pub enum Kind {
+    Answer {
+        answer: Answer,
+        next: Goto,
+    },
+    Input {
+        input: Box<Input>,
+        valid: Goto,
+        fail: Goto,
+    },
+    Rule {
+        arms: Vec<(Arc<rhai::AST>, Goto)>,
+        otherwise: Goto,
+    },
+    Code {
+        script: Arc<rhai::AST>,
+        next: Goto,
+    },
+    Jump {
+        to: Goto,
+        call: bool,
+        after: Goto,
+    },
+    Intent {
+        routes: Vec<(usize, Goto)>,
+        otherwise: Option<Goto>,
+    },
+    Service {
+        service: Box<Service>,
+        ok: Goto,
+        error: Goto,
+    },
+    Handoff {
+        queue: Template,
+        reason: Option<Template>,
+        message: Option<Template>,
+        resume: Goto,
+    },
+    End {
+        message: Option<Template>,
+    },
+}
+
+/// A flow: its name and where it starts.
+#[derive(Debug)]
+pub struct Flow {
+    pub name: String,
+    pub entry: Goto,
+}
+
+/// An intent for the classifier.
+#[derive(Debug)]
+pub struct Intent {
+    pub name: String,
+    /// Normalised examples, split into words.
+    pub examples: Vec<Vec<String>>,
+    pub patterns: Vec<Regex>,
+    pub global: bool,
+}
+
+/// An entity for the classifier.
+#[derive(Debug)]
+pub enum Entity {
+    /// Canonical value and its normalised synonyms (the value itself included).
+    List {
+        name: String,
+        values: Vec<(String, Vec<String>)>,
+    },
+    Pattern {
+        name: String,
+        regex: Regex,
+    },
+}
+
+impl Entity {
+    #[must_use]
+    pub fn name(&self) -> &str {
+        match self {
+            Entity::List { name, .. } | Entity::Pattern { name, .. } => name,
+        }
+    }
+}
+
+/// The compiled bot: immutable, shared by all sessions.
+#[derive(Debug)]
+pub struct Program {
+    pub name: String,
+    pub locale: String,
+    pub threshold: f64,
+    /// Variables the host sets in every request.
+    pub context: Vec<String>,
+    pub cells: Vec<Option<Cell>>,
+    pub flows: Vec<Flow>,
+    pub flow_by_name: HashMap<String, u32>,
+    pub welcome: Option<u32>,
+    pub fallback: Option<u32>,
+    /// Intent index → the flow it triggers.
+    pub intent_flows: HashMap<usize, u32>,
+    /// Entity index → the flow it triggers.
+    pub entity_flows: Vec<(usize, u32)>,
+    pub intents: Vec<Intent>,
+    pub entities: Vec<Entity>,
+    /// Every variable some cell may assign: scripts see them declared.
+    pub variables: Vec<String>,
+    /// Changes whenever the bot's program changes (sessions record it).
+    pub version: u64,
+}
+
+impl Program {
+    /// The cell at an index. Indexes come from this program, so a missing
+    /// cell is a broken invariant.
+    ///
+    /// # Panics
+    /// If `index` is not a cell of this program.
+    #[must_use]
+    pub fn cell(&self, index: u32) -> &Cell {
+        self.cells[index as usize]
+            .as_ref()
+            .expect("cell indexes come from this program")
+    }
+
+    /// The flow a trigger-less event or target name starts.
+    #[must_use]
+    pub fn flow(&self, name: &str) -> Option<&Flow> {
+        self.flow_by_name
+            .get(name)
+            .map(|&i| &self.flows[i as usize])
+    }
+}
+
+/// Why a checked bot could not be compiled (an invariant the checker should
+/// have guaranteed, or a regex too big to build).
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    #[error("the regular expression `{pattern}` cannot be built: {reason}")]
+    Regex { pattern: String, reason: String },
+    #[error("a script no longer compiles: {0}")]
+    Script(String),
+    #[error("a template no longer parses: {0}")]
+    Template(String),
+}
+
+struct Compiler<'a> {
+    engine: &'a rhai::Engine,
+    regexes: HashMap<String, Regex>,
+}
+
+impl Compiler<'_> {
+    fn regex(&mut self, pattern: &str, case_insensitive: bool) -> Result<Regex, CompileError> {
+        let key = format!("{case_insensitive}:{pattern}");
+        if let Some(r) = self.regexes.get(&key) {
+            return Ok(r.clone());
+        }
+        let built = regex::RegexBuilder::new(pattern)
+            .case_insensitive(case_insensitive)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| CompileError::Regex {
+                pattern: pattern.to_owned(),
+                reason: e.to_string(),
+            })?;
+        self.regexes.insert(key, built.clone());
+        Ok(built)
+    }
+
+    fn script(&self, source: &str, expression: bool) -> Result<Arc<rhai::AST>, CompileError> {
+        let compiled = if expression {
+            self.engine.compile_expression(source)
+        } else {
+            self.engine.compile(source)
+        };
+        compiled
+            .map(Arc::new)
+            .map_err(|e| CompileError::Script(e.to_string()))
+    }
+}
+
+fn text(t: &ast::Text) -> Result<Template, CompileError> {
+    template::parse(&t.value).map_err(|e| CompileError::Template(e.reason))
+}
+
+fn opt_text(t: Option<&ast::Text>) -> Result<Option<Template>, CompileError> {
+    t.map(text).transpose()
+}
+
+fn button(b: &ast::Button) -> Result<Button, CompileError> {
+    Ok(Button {
+        label: text(&b.label)?,
+        value: opt_text(b.value.as_ref())?,
+        url: opt_text(b.url.as_ref())?,
+    })
+}
+
+/// Compiles a checked bot (it must have no errors).
+///
+/// # Errors
+/// Only if an invariant the checker guarantees is broken, or a regex exceeds
+/// the size limit when built.
+pub fn compile(
+    bot: &ast::Bot,
+    lowered: &Lowered,
+    engine: &rhai::Engine,
+) -> Result<Program, CompileError> {
+    let graph = &lowered.graph;
+    let mut compiler = Compiler {
+        engine,
+        regexes: HashMap::new(),
+    };
+    let goto = |id: crate::graph::CellId| {
+        if id == graph.exit() {
+            Goto::Complete
+        } else {
+            Goto::Cell(u32::try_from(id.index()).unwrap_or(u32::MAX))
+        }
+    };
+    let mut cells: Vec<Option<Cell>> = (0..graph.node_count()).map(|_| None).collect();
+    let mut variables: Vec<String> = Vec::new();
+    for (id, node) in graph.cells() {
+        let ast_cell = &bot.flows[node.flow.index()].cells[node.index as usize];
+        let edges: Vec<(Edge, Goto)> = graph.successors(id).map(|(e, to)| (e, goto(to))).collect();
+        let find = |want: Edge| edges.iter().find(|(e, _)| *e == want).map(|(_, g)| *g);
+        let or_complete = |want: Edge| find(want).unwrap_or(Goto::Complete);
+        let kind = compile_cell(
+            &mut compiler,
+            lowered,
+            &ast_cell.kind,
+            &find,
+            &or_complete,
+            &mut variables,
+        )?;
+        cells[id.index()] = Some(Cell {
+            flow: node.flow.0,
+            id: ast_cell.id.as_ref().map(|n| n.value.clone()),
+            kind,
+        });
+    }
+    let flows: Vec<Flow> = graph
+        .flows()
+        .iter()
+        .map(|f| Flow {
+            name: f.name.clone(),
+            entry: goto(f.entry),
+        })
+        .collect();
+    let flow_by_name = flows
+        .iter()
+        .enumerate()
+        .rev() // the first definition wins
+        .map(|(i, f)| (f.name.clone(), u32::try_from(i).unwrap_or(u32::MAX)))
+        .collect();
+    let mut intent_flows = HashMap::new();
+    let mut entity_flows = Vec::new();
+    for (i, flow) in graph.flows().iter().enumerate() {
+        let i = u32::try_from(i).unwrap_or(u32::MAX);
+        match flow.trigger {
+            Some(crate::graph::Trigger::Intent(intent)) => {
+                intent_flows.insert(intent, i);
+            }
+            Some(crate::graph::Trigger::Entity(entity)) => entity_flows.push((entity, i)),
+            _ => {}
+        }
+    }
+    let intents = bot
+        .intents
+        .iter()
+        .map(|intent| {
+            Ok(Intent {
+                name: intent.name.value.clone(),
+                examples: intent
+                    .examples
+                    .iter()
+                    .map(|e| {
+                        crate::text::normalize(&e.value)
+                            .split(' ')
+                            .filter(|w| !w.is_empty())
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .collect(),
+                patterns: intent
+                    .patterns
+                    .iter()
+                    .map(|p| compiler.regex(&p.value, true))
+                    .collect::<Result<_, _>>()?,
+                global: intent.global,
+            })
+        })
+        .collect::<Result<Vec<_>, CompileError>>()?;
+    let entities = bot
+        .entities
+        .iter()
+        .map(|entity| {
+            Ok(match &entity.kind {
+                ast::EntityKind::List(values) => Entity::List {
+                    name: entity.name.value.clone(),
+                    values: values
+                        .iter()
+                        .map(|v| {
+                            let mut synonyms: Vec<String> = std::iter::once(&v.name)
+                                .chain(&v.synonyms)
+                                .map(|s| crate::text::normalize(&s.value))
+                                .collect();
+                            synonyms.dedup();
+                            (v.name.value.clone(), synonyms)
+                        })
+                        .collect(),
+                },
+                ast::EntityKind::Pattern(p) => Entity::Pattern {
+                    name: entity.name.value.clone(),
+                    regex: compiler.regex(&p.value, false)?,
+                },
+            })
+        })
+        .collect::<Result<Vec<_>, CompileError>>()?;
+    variables.sort();
+    variables.dedup();
+    let settings = &bot.settings;
+    Ok(Program {
+        name: settings
+            .name
+            .as_ref()
+            .map_or_else(String::new, |n| n.value.clone()),
+        locale: settings
+            .locale
+            .as_ref()
+            .map_or_else(|| "en-US".to_owned(), |l| l.value.clone()),
+        threshold: settings.threshold.as_ref().map_or(0.6, |t| t.value),
+        context: settings.context.iter().map(|n| n.value.clone()).collect(),
+        cells,
+        flows,
+        flow_by_name,
+        welcome: lowered.welcome.map(|f| f.0),
+        fallback: lowered.fallback.map(|f| f.0),
+        intent_flows,
+        entity_flows,
+        intents,
+        entities,
+        variables,
+        version: version_of(bot),
+    })
+}
+
+/// A stable hash of the bot's program (spans and comments excluded).
+fn version_of(bot: &ast::Bot) -> u64 {
+    let json = serde_json::to_string(bot).unwrap_or_default();
+    // FNV-1a: stable across processes and Rust versions, unlike the std hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in json.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+fn compile_cell(
+    compiler: &mut Compiler<'_>,
+    lowered: &Lowered,
+    kind: &CellKind,
+    find: &dyn Fn(Edge) -> Option<Goto>,
+    or_complete: &dyn Fn(Edge) -> Goto,
+    variables: &mut Vec<String>,
+) -> Result<Kind, CompileError> {
+    Ok(match kind {
+        CellKind::Answer(a) => Kind::Answer {
+            answer: Answer {
+                texts: a.text.iter().map(text).collect::<Result<_, _>>()?,
+                pick: a.pick.as_ref().map_or(Pick::Random, |p| p.value),
+                buttons: a.buttons.iter().map(button).collect::<Result<_, _>>()?,
+                quick_replies: a
+                    .quick_replies
+                    .iter()
+                    .map(|q| Ok((text(&q.label)?, opt_text(q.value.as_ref())?)))
+                    .collect::<Result<_, CompileError>>()?,
+                cards: a
+                    .cards
+                    .iter()
+                    .map(|c| {
+                        Ok(Card {
+                            title: text(&c.title)?,
+                            subtitle: opt_text(c.subtitle.as_ref())?,
+                            image: opt_text(c.image.as_ref())?,
+                            buttons: c.buttons.iter().map(button).collect::<Result<_, _>>()?,
+                        })
+                    })
+                    .collect::<Result<_, CompileError>>()?,
+                media: a
+                    .media
+                    .as_ref()
+                    .map(|m| {
+                        Ok::<_, CompileError>(Media {
+                            kind: m.kind.value,
+                            url: text(&m.url)?,
+                            name: opt_text(m.name.as_ref())?,
+                        })
+                    })
+                    .transpose()?,
+                custom: a.custom.as_ref().map(|c| c.value.clone()),
+                evaluable: a.evaluable,
+            },
+            next: or_complete(Edge::Next),
+        },
+        CellKind::Input(i) => {
+            variables.push(i.var.value.clone());
+            let ty = i.effective_type().unwrap_or(InputType::Text);
+            Kind::Input {
+                input: Box::new(Input {
+                    var: i.var.value.clone(),
+                    ty,
+                    prompt: opt_text(i.prompt.as_ref())?,
+                    choices: i
+                        .options
+                        .iter()
+                        .map(|o| Choice {
+                            value: o.value.clone(),
+                            normalized: crate::text::normalize(&o.value),
+                        })
+                        .collect(),
+                    entity: i
+                        .entity
+                        .as_ref()
+                        .and_then(|e| lowered.entities.get(&e.value).copied()),
+                    pattern: i
+                        .pattern
+                        .as_ref()
+                        .map(|p| compiler.regex(&p.value, false))
+                        .transpose()?,
+                    min: i.min.as_ref().map(|m| m.value),
+                    max: i.max.as_ref().map(|m| m.value),
+                    invalid: opt_text(i.invalid.as_ref())?,
+                    retries: i.retries.as_ref().map_or(2, |r| r.value),
+                    mask: i.mask,
+                }),
+                valid: or_complete(Edge::InputValid),
+                fail: or_complete(Edge::InputFail),
+            }
+        }
+        CellKind::Rule(r) => Kind::Rule {
+            arms: r
+                .arms
+                .iter()
+                .enumerate()
+                .map(|(n, arm)| {
+                    let to = or_complete(Edge::RuleArm(u32::try_from(n).unwrap_or(u32::MAX)));
+                    Ok((compiler.script(&arm.when.source.value, true)?, to))
+                })
+                .collect::<Result<_, CompileError>>()?,
+            otherwise: find(Edge::RuleElse)
+                .or_else(|| find(Edge::RuleNoMatch))
+                .unwrap_or(Goto::Complete),
+        },
+        CellKind::Code(script) => {
+            let compiled = compiler.script(&script.source.value, false)?;
+            variables.extend(
+                crate::script::effects(&compiled)
+                    .may_assign
+                    .into_iter()
+                    .filter(|v| !v.starts_with('_')),
+            );
+            Kind::Code {
+                script: compiled,
+                next: or_complete(Edge::Next),
+            }
+        }
+        CellKind::Jump(j) => {
+            let to = find(Edge::Call)
+                .or_else(|| find(Edge::Jump))
+                .unwrap_or(Goto::Complete);
+            Kind::Jump {
+                to,
+                call: j.returns,
+                after: or_complete(Edge::Return),
+            }
+        }
+        CellKind::Intent(switch) => Kind::Intent {
+            routes: switch
+                .routes
+                .iter()
+                .enumerate()
+                .filter_map(|(n, (intent, _))| {
+                    let to = find(Edge::IntentRoute(u32::try_from(n).unwrap_or(u32::MAX)))?;
+                    Some((*lowered.intents.get(&intent.value)?, to))
+                })
+                .collect(),
+            otherwise: find(Edge::IntentElse),
+        },
+        CellKind::Service(s) => {
+            variables.extend(s.save.iter().chain(&s.status).map(|n| n.value.clone()));
+            let body = match &s.body {
+                Some(ast::Body::Template(t)) => Some(Body::Template(text(t)?)),
+                Some(ast::Body::Json(j)) => Some(Body::Json(j.value.clone())),
+                None => None,
+            };
+            Kind::Service {
+                service: Box::new(Service {
+                    method: s.method.as_ref().map_or(
+                        if body.is_some() {
+                            Method::Post
+                        } else {
+                            Method::Get
+                        },
+                        |m| m.value,
+                    ),
+                    url: text(&s.url)?,
+                    headers: s
+                        .headers
+                        .iter()
+                        .map(|(k, v)| Ok((k.value.clone(), text(v)?)))
+                        .collect::<Result<_, CompileError>>()?,
+                    body,
+                    timeout_ms: s.timeout_ms.as_ref().map_or(5000, |t| t.value),
+                    save: s.save.as_ref().map(|n| n.value.clone()),
+                    status: s.status.as_ref().map(|n| n.value.clone()),
+                }),
+                ok: or_complete(Edge::ServiceOk),
+                error: or_complete(Edge::ServiceError),
+            }
+        }
+        CellKind::Handoff(h) => Kind::Handoff {
+            queue: text(&h.queue)?,
+            reason: opt_text(h.reason.as_ref())?,
+            message: opt_text(h.message.as_ref())?,
+            resume: or_complete(Edge::Resume),
+        },
+        CellKind::End(e) => Kind::End {
+            message: opt_text(e.message.as_ref())?,
+        },
+    })
+}
+
+/// The artifact format version; bump when the stored AST changes shape.
+pub const ARTIFACT_VERSION: u32 = 1;
+/// The first line of every artifact.
+pub const ARTIFACT_MAGIC: &str = "cellflow-artifact";
+
+/// Writes a checked bot as an artifact: a header line, then the merged AST as JSON.
+///
+/// # Errors
+/// If the bot cannot be serialized (it always can).
+pub fn write_artifact(bot: &ast::Bot) -> Result<String, serde_json::Error> {
+    Ok(format!(
+        "{ARTIFACT_MAGIC} {ARTIFACT_VERSION}\n{}\n",
+        serde_json::to_string(bot)?
+    ))
+}
+
+/// Why an artifact cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("not a cellflow artifact (it does not start with `{ARTIFACT_MAGIC}`)")]
+    NotAnArtifact,
+    #[error(
+        "the artifact has format version {found}, this cellflow reads version {ARTIFACT_VERSION}; compile the bot again"
+    )]
+    Version { found: String },
+    #[error("the artifact is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Reads an artifact back into the bot's AST.
+///
+/// # Errors
+/// A file that is not an artifact, of another format version, or corrupt.
+pub fn read_artifact(text: &str) -> Result<ast::Bot, ArtifactError> {
+    let (header, body) = text.split_once('\n').ok_or(ArtifactError::NotAnArtifact)?;
+    let version = header
+        .strip_prefix(ARTIFACT_MAGIC)
+        .ok_or(ArtifactError::NotAnArtifact)?
+        .trim();
+    if version != ARTIFACT_VERSION.to_string() {
+        return Err(ArtifactError::Version {
+            found: version.to_owned(),
+        });
+    }
+    serde_json::from_str(body).map_err(|e| ArtifactError::Corrupt(e.to_string()))
+}

@@ -1,0 +1,300 @@
+//! Reading a typed value out of what the user wrote, per the input's type
+//! and the bot's locale: numbers with the locale's decimal separator, yes/no
+//! words in English, Spanish and Portuguese, dates day-first or (en-US)
+//! month-first, options by text, number or near match.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::Value;
+
+use crate::ast::InputType;
+use crate::compile::{Entity, Input, Program};
+
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+        .expect("valid regex")
+});
+static NUMBER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[-+]?\d[\d.,]*").expect("valid regex"));
+static DATE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(\d{1,4})[/.-](\d{1,2})[/.-](\d{1,4})$").expect("valid regex"));
+
+/// The language part of a locale (`es-CL` → `es`).
+fn language(locale: &str) -> &str {
+    locale.split(['-', '_']).next().unwrap_or("en")
+}
+
+/// Whether the locale writes `1.234,5` (decimal comma).
+fn decimal_comma(locale: &str) -> bool {
+    matches!(language(locale), "es" | "pt" | "de" | "fr" | "it" | "nl")
+}
+
+/// The first number in the text, per the locale's separators.
+pub(crate) fn number(text: &str, locale: &str) -> Option<Value> {
+    let token = NUMBER.find(text)?.as_str().trim_end_matches(['.', ',']);
+    let (thousands, decimal) = if decimal_comma(locale) {
+        ('.', ',')
+    } else {
+        (',', '.')
+    };
+    let mut cleaned: String = token.chars().filter(|c| *c != thousands).collect();
+    cleaned = cleaned.replace(decimal, ".");
+    // A lone separator that is not the locale's decimal, e.g. "3,5" in en, is still a decimal
+    // when it is followed by one or two digits.
+    let parsed = cleaned.parse::<f64>().ok().filter(|n| n.is_finite())?;
+    Some(json_number(parsed))
+}
+
+/// A JSON number: an integer when the value is whole.
+fn json_number(n: f64) -> Value {
+    #[allow(clippy::cast_possible_truncation)]
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        Value::from(n as i64)
+    } else {
+        serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
+    }
+}
+
+pub(crate) fn find_email(text: &str) -> Option<String> {
+    EMAIL.find(text).map(|m| m.as_str().to_owned())
+}
+
+fn boolean(text: &str, locale: &str) -> Option<bool> {
+    const YES: [&str; 14] = [
+        "yes", "y", "yeah", "yep", "sure", "ok", "okay", "true", "si", "claro", "dale", "sim",
+        "isso", "correcto",
+    ];
+    const NO: [&str; 9] = [
+        "no", "n", "nope", "false", "nao", "nunca", "negativo", "not", "nah",
+    ];
+    let normalized = crate::text::normalize(text);
+    let first = normalized.split(' ').next().unwrap_or("");
+    let _ = locale;
+    if YES.contains(&normalized.as_str()) || YES.contains(&first) {
+        Some(true)
+    } else if NO.contains(&normalized.as_str()) || NO.contains(&first) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+fn date(text: &str, locale: &str, today_days: i64) -> Option<Value> {
+    let normalized = crate::text::normalize(text);
+    let relative = match normalized.as_str() {
+        "today" | "hoy" | "hoje" => Some(0),
+        "tomorrow" | "manana" | "amanha" => Some(1),
+        "yesterday" | "ayer" | "ontem" => Some(-1),
+        _ => None,
+    };
+    let (year, month, day) = if let Some(offset) = relative {
+        civil_from_days(today_days + offset)
+    } else {
+        let caps = DATE.captures(text.trim())?;
+        let parts: Vec<i64> = (1..=3).map(|i| caps[i].parse().unwrap_or(0)).collect();
+        let (y, m, d) = if caps[1].len() == 4 {
+            (parts[0], parts[1], parts[2])
+        } else if locale == "en-US" {
+            (parts[2], parts[0], parts[1])
+        } else {
+            (parts[2], parts[1], parts[0])
+        };
+        let y = if y < 100 { 2000 + y } else { y };
+        (y, u32::try_from(m).ok()?, u32::try_from(d).ok()?)
+    };
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    Some(Value::String(format!("{year:04}-{month:02}-{day:02}")))
+}
+
+fn phone(text: &str) -> Option<Value> {
+    let trimmed = text.trim();
+    if !trimmed
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+    {
+        return None;
+    }
+    let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
+    let plus = if trimmed.starts_with('+') { "+" } else { "" };
+    (7..=15)
+        .contains(&digits.len())
+        .then(|| Value::String(format!("{plus}{digits}")))
+}
+
+fn choose(program: &Program, input: &Input, text: &str) -> Option<Value> {
+    let normalized = crate::text::normalize(text);
+    if let Some(entity) = input.entity.and_then(|e| program.entities.get(e)) {
+        let words: Vec<&str> = normalized.split(' ').filter(|w| !w.is_empty()).collect();
+        if let Entity::List { values, .. } = entity {
+            for (canonical, synonyms) in values {
+                if synonyms.iter().any(|s| *s == normalized) {
+                    return Some(Value::String(canonical.clone()));
+                }
+            }
+            let found = super::nlu::entities(program, text, &words);
+            return found.get(entity.name()).cloned();
+        }
+        return None;
+    }
+    if let Some(choice) = input.choices.iter().find(|c| c.normalized == normalized) {
+        return Some(Value::String(choice.value.clone()));
+    }
+    if let Ok(n) = normalized.parse::<usize>()
+        && let Some(choice) = n.checked_sub(1).and_then(|i| input.choices.get(i))
+    {
+        return Some(Value::String(choice.value.clone()));
+    }
+    // A near match: the closest option within a small edit distance, if unique.
+    let mut scored: Vec<(usize, &str)> = input
+        .choices
+        .iter()
+        .map(|c| {
+            (
+                strsim::levenshtein(&c.normalized, &normalized),
+                c.value.as_str(),
+            )
+        })
+        .collect();
+    scored.sort_unstable();
+    match scored.as_slice() {
+        [(d, value), rest @ ..]
+            if *d <= (normalized.chars().count() / 4).clamp(1, 3)
+                && rest.first().is_none_or(|(d2, _)| d2 > d) =>
+        {
+            Some(Value::String((*value).to_owned()))
+        }
+        _ => None,
+    }
+}
+
+/// Parses the user's text for an input; `None` when it is not a valid value.
+pub(crate) fn parse(
+    program: &Program,
+    input: &Input,
+    text: &str,
+    today_days: i64,
+) -> Option<Value> {
+    let locale = program.locale.as_str();
+    let within = |n: f64| input.min.is_none_or(|m| n >= m) && input.max.is_none_or(|m| n <= m);
+    match input.ty {
+        InputType::Text => {
+            let text = text.trim();
+            #[allow(clippy::cast_precision_loss)]
+            let len = text.chars().count() as f64;
+            (!text.is_empty() && within(len)).then(|| Value::String(text.to_owned()))
+        }
+        InputType::Number => number(text, locale).filter(|v| v.as_f64().is_some_and(within)),
+        InputType::Integer => {
+            number(text, locale).filter(|v| v.is_i64() && v.as_f64().is_some_and(within))
+        }
+        InputType::Boolean => boolean(text, locale).map(Value::Bool),
+        InputType::Email => {
+            let text = text.trim();
+            EMAIL
+                .find(text)
+                .filter(|m| m.as_str() == text)
+                .map(|m| Value::String(m.as_str().to_owned()))
+        }
+        InputType::Phone => phone(text),
+        InputType::Date => date(text, locale, today_days),
+        InputType::Options => choose(program, input, text),
+        InputType::Pattern => {
+            let text = text.trim();
+            #[allow(clippy::cast_precision_loss)]
+            let len = text.chars().count() as f64;
+            (input.pattern.as_ref().is_some_and(|p| p.is_match(text)) && within(len))
+                .then(|| Value::String(text.to_owned()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_follow_the_locale() {
+        assert_eq!(
+            number("1.234,5 pesos", "es-CL"),
+            Some(serde_json::json!(1234.5))
+        );
+        assert_eq!(
+            number("1,234.5 dollars", "en-US"),
+            Some(serde_json::json!(1234.5))
+        );
+        assert_eq!(number("tengo 3", "es-CL"), Some(serde_json::json!(3)));
+        assert_eq!(number("R$ 10,50", "pt-BR"), Some(serde_json::json!(10.5)));
+        assert_eq!(number("none", "en-US"), None);
+    }
+
+    #[test]
+    fn yes_and_no_in_three_languages() {
+        for yes in ["yes", "Sí", "si claro", "sim", "OK"] {
+            assert_eq!(boolean(yes, "es-CL"), Some(true), "{yes}");
+        }
+        for no in ["no", "Não", "nope"] {
+            assert_eq!(boolean(no, "pt-BR"), Some(false), "{no}");
+        }
+        assert_eq!(boolean("maybe", "en-US"), None);
+    }
+
+    #[test]
+    fn dates_day_first_or_month_first() {
+        assert_eq!(
+            date("21/11/2026", "es-CL", 0),
+            Some(Value::String("2026-11-21".into()))
+        );
+        assert_eq!(
+            date("11/21/2026", "en-US", 0),
+            Some(Value::String("2026-11-21".into()))
+        );
+        assert_eq!(date("2026-02-29", "en-US", 0), None);
+        assert_eq!(
+            date("2024-02-29", "en-US", 0),
+            Some(Value::String("2024-02-29".into()))
+        );
+        // 2026-11-21 is day 20413 since 1970-01-01.
+        assert_eq!(
+            date("mañana", "es-CL", 20_413),
+            Some(Value::String("2026-11-22".into()))
+        );
+    }
+
+    #[test]
+    fn phones_and_emails() {
+        assert_eq!(
+            phone("+1 (555) 123-4567"),
+            Some(Value::String("+15551234567".into()))
+        );
+        assert_eq!(phone("call me"), None);
+        assert_eq!(
+            find_email("write to ana@example.com please").as_deref(),
+            Some("ana@example.com")
+        );
+    }
+}

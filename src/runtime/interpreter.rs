@@ -1,0 +1,756 @@
+//! Running one turn (SPEC §5) over a compiled [`Program`].
+//!
+//! A turn decides where to start (welcome, an event, the pending input or
+//! intent cell, or the classifier's choice), then executes cells until one
+//! waits, the conversation ends or is handed off, or the flow completes with
+//! no caller to return to. Turns are transactional: a script error or the
+//! step limit restores the session as it was before the turn and answers
+//! with an error, so a failure never leaves a half-changed session.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::compile::{Answer as CAnswer, Body, Goto, Input, Kind, Program};
+use crate::template::{Part, Segment, Template};
+
+use super::http::{HttpError, HttpRequest};
+use super::message::{
+    Answer, Awaiting, Button, Card, Event, MASK, Media, Nlu, Request, Response, Step,
+};
+use super::session::{Session, Wait};
+use super::{Bot, TurnError};
+
+/// Most cells one turn may execute before it is stopped as a runaway loop.
+pub const MAX_STEPS: usize = 1_000;
+/// Longest text a request may carry, in bytes.
+pub const MAX_TEXT_BYTES: usize = 16 * 1024;
+
+/// How a cell's execution ends.
+enum Next {
+    Go(Goto),
+    Stop,
+}
+
+/// A turn that failed partway; the session is restored.
+struct Failure(String);
+
+struct Turn<'a> {
+    bot: &'a Bot,
+    program: &'a Program,
+    session: &'a mut Session,
+    response: Response,
+    steps: usize,
+    /// The `input` built-in: the message and what the NLU made of it.
+    input: Value,
+    /// The `user` built-in: the host's context.
+    user: Value,
+    trace: bool,
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+pub(super) fn run(
+    bot: &Bot,
+    session: &mut Session,
+    request: Request,
+) -> Result<Response, TurnError> {
+    if request
+        .text
+        .as_ref()
+        .is_some_and(|t| t.len() > MAX_TEXT_BYTES)
+    {
+        return Err(TurnError::TextTooLong {
+            limit: MAX_TEXT_BYTES,
+        });
+    }
+    let program = bot.program();
+    if let Some(event) = &request.event
+        && event != "welcome"
+        && event != "resume"
+        && program.flow(event).is_none()
+    {
+        return Err(TurnError::UnknownEvent(event.clone()));
+    }
+    let snapshot = session.clone();
+    let mut events = Vec::new();
+    // A session from another version of the bot: cell indexes may now mean
+    // other cells, so a paused session restarts cleanly.
+    if session.bot_version != program.version {
+        if session.bot_version != 0 && (session.waiting.is_some() || !session.stack.is_empty()) {
+            session.waiting = None;
+            session.stack.clear();
+            session.retries = 0;
+            events.push(Event::Restarted);
+        }
+        session.bot_version = program.version;
+    }
+    if session.ended {
+        let id = std::mem::take(&mut session.id);
+        *session = Session {
+            id,
+            bot_version: program.version,
+            turn: session.turn,
+            ..Session::default()
+        };
+    }
+    session.turn += 1;
+    session.last_activity = now_secs();
+    for (name, value) in &request.context {
+        session.vars.insert(name.clone(), value.clone());
+    }
+    let mut user = serde_json::Map::new();
+    user.insert("id".into(), Value::String(session.id.clone()));
+    user.insert("locale".into(), Value::String(program.locale.clone()));
+    user.extend(request.context.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut turn = Turn {
+        bot,
+        program,
+        session,
+        response: Response {
+            events,
+            ..Response::default()
+        },
+        steps: 0,
+        input: Value::Null,
+        user: Value::Object(user),
+        trace: bot.tracing(),
+    };
+    let restarted = turn.response.events.contains(&Event::Restarted);
+    match turn.start(&request, restarted) {
+        Ok(()) => {}
+        Err(Failure(message)) => {
+            let nlu = std::mem::take(&mut turn.response.nlu);
+            let trace = std::mem::take(&mut turn.response.trace);
+            *turn.session = snapshot;
+            turn.response = Response {
+                answers: vec![Answer::text(bot.error_text())],
+                nlu,
+                trace,
+                events: vec![Event::Error { message }],
+                ..Response::default()
+            };
+        }
+    }
+    turn.finish();
+    Ok(turn.response)
+}
+
+impl Turn<'_> {
+    fn start(&mut self, request: &Request, restarted: bool) -> Result<(), Failure> {
+        let text = request
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        if let Some(text) = text {
+            let nlu = match &request.intent {
+                Some(intent) => Nlu {
+                    intent: Some(intent.clone()),
+                    confidence: request.confidence.unwrap_or(1.0),
+                    entities: request.entities.clone(),
+                },
+                None => self.bot.classifier().classify(self.program, text),
+            };
+            self.input = serde_json::json!({
+                "text": text,
+                "intent": nlu.intent,
+                "confidence": nlu.confidence,
+                "entities": nlu.entities,
+            });
+            self.response.nlu = nlu;
+        }
+        if restarted {
+            self.response
+                .answers
+                .push(Answer::text(self.bot.restart_text()));
+            return self.start_flow(self.program.welcome);
+        }
+        match request.event.as_deref() {
+            Some("resume") => {
+                return match self.session.waiting {
+                    Some(Wait::Agent(cell)) => {
+                        self.session.waiting = None;
+                        let Kind::Handoff { resume, .. } = &self.program.cell(cell).kind else {
+                            return Ok(());
+                        };
+                        self.execute(*resume)
+                    }
+                    _ => Ok(()),
+                };
+            }
+            Some("welcome") => return self.start_flow(self.program.welcome),
+            Some(name) => {
+                let flow = self.program.flow_by_name.get(name).copied();
+                return self.start_flow(flow);
+            }
+            None => {}
+        }
+        if self.session.handed_off() {
+            // A human agent has the conversation until the host sends `resume`.
+            return Ok(());
+        }
+        let Some(text) = text else {
+            return match self.session.waiting {
+                // An empty message to a pending question: ask again.
+                Some(Wait::Cell(cell)) => self.execute(Goto::Cell(cell)),
+                _ => self.start_flow(self.program.welcome),
+            };
+        };
+        match self.session.waiting {
+            Some(Wait::Cell(cell)) => match &self.program.cell(cell).kind {
+                Kind::Input { input, valid, fail } => {
+                    self.answer_input(cell, input, *valid, *fail, text)
+                }
+                Kind::Intent { routes, otherwise } => {
+                    self.session.waiting = None;
+                    let routed = self
+                        .confident_intent()
+                        .and_then(|i| routes.iter().find(|(r, _)| *r == i))
+                        .map(|(_, to)| *to);
+                    match routed.or(*otherwise) {
+                        Some(to) => self.execute(to),
+                        None => self.route(),
+                    }
+                }
+                _ => {
+                    self.session.waiting = None;
+                    self.route()
+                }
+            },
+            _ => self.route(),
+        }
+    }
+
+    /// The recognised intent, when it clears the threshold.
+    fn confident_intent(&self) -> Option<usize> {
+        let nlu = &self.response.nlu;
+        if nlu.confidence < self.program.threshold {
+            return None;
+        }
+        let name = nlu.intent.as_deref()?;
+        self.program.intents.iter().position(|i| i.name == name)
+    }
+
+    fn answer_input(
+        &mut self,
+        cell: u32,
+        input: &Input,
+        valid: Goto,
+        fail: Goto,
+        text: &str,
+    ) -> Result<(), Failure> {
+        // A global intent abandons the question ("cancel" works anywhere).
+        if let Some(intent) = self.confident_intent()
+            && self.program.intents[intent].global
+            && let Some(&flow) = self.program.intent_flows.get(&intent)
+        {
+            return self.start_flow(Some(flow));
+        }
+        let today = i64::try_from(now_secs() / 86_400).unwrap_or(0);
+        match super::input::parse(self.program, input, text, today) {
+            Some(value) => {
+                self.session.waiting = None;
+                self.session.retries = 0;
+                if input.mask && !self.session.masked.contains(&input.var) {
+                    self.session.masked.push(input.var.clone());
+                }
+                self.session.vars.insert(input.var.clone(), value);
+                self.execute(valid)
+            }
+            None if self.session.retries < input.retries => {
+                self.session.retries += 1;
+                if let Some(invalid) = &input.invalid {
+                    let text = self.render(invalid);
+                    self.response.answers.push(Answer::text(text));
+                }
+                self.ask(cell, input);
+                Ok(())
+            }
+            None => {
+                self.session.waiting = None;
+                self.session.retries = 0;
+                self.execute(fail)
+            }
+        }
+    }
+
+    /// Step 5: the best intent's flow, an entity's flow, the fallback, or the
+    /// built-in "not understood".
+    fn route(&mut self) -> Result<(), Failure> {
+        self.session.stack.clear();
+        if let Some(intent) = self.confident_intent()
+            && let Some(&flow) = self.program.intent_flows.get(&intent)
+        {
+            return self.start_flow(Some(flow));
+        }
+        let entities = &self.response.nlu.entities;
+        if let Some(&(_, flow)) = self
+            .program
+            .entity_flows
+            .iter()
+            .find(|(e, _)| entities.contains_key(self.program.entities[*e].name()))
+        {
+            return self.start_flow(Some(flow));
+        }
+        match self.program.fallback {
+            Some(flow) => self.start_flow(Some(flow)),
+            None => {
+                self.response
+                    .answers
+                    .push(Answer::text(self.bot.not_understood_text()));
+                Ok(())
+            }
+        }
+    }
+
+    fn start_flow(&mut self, flow: Option<u32>) -> Result<(), Failure> {
+        self.session.waiting = None;
+        self.session.retries = 0;
+        self.session.stack.clear();
+        match flow {
+            Some(flow) => self.execute(self.program.flows[flow as usize].entry),
+            None => Ok(()),
+        }
+    }
+
+    /// Executes cells from `goto` until the turn stops.
+    fn execute(&mut self, mut goto: Goto) -> Result<(), Failure> {
+        loop {
+            let cell = match goto {
+                Goto::Cell(cell) => cell,
+                Goto::Complete => match self.session.stack.pop() {
+                    Some(u32::MAX) => continue,
+                    Some(after) => after,
+                    None => return Ok(()),
+                },
+            };
+            self.steps += 1;
+            if self.steps > self.bot.max_steps() {
+                return Err(Failure(format!(
+                    "the turn ran more than {} cells without waiting for the user (a loop?)",
+                    self.bot.max_steps()
+                )));
+            }
+            let before = self.trace.then(|| self.session.vars.clone());
+            let next = self.cell(cell)?;
+            if let Some(before) = before {
+                self.record(cell, &before);
+            }
+            match next {
+                Next::Go(to) => goto = to,
+                Next::Stop => return Ok(()),
+            }
+        }
+    }
+
+    fn record(&mut self, cell: u32, before: &BTreeMap<String, Value>) {
+        let c = self.program.cell(cell);
+        let mut changed = BTreeMap::new();
+        for (name, value) in &self.session.vars {
+            if before.get(name) != Some(value) && !name.starts_with('_') {
+                let shown = if self.session.masked.contains(name) {
+                    Value::String(MASK.into())
+                } else {
+                    value.clone()
+                };
+                changed.insert(name.clone(), shown);
+            }
+        }
+        for name in before.keys() {
+            if !self.session.vars.contains_key(name) && !name.starts_with('_') {
+                changed.insert(name.clone(), Value::Null);
+            }
+        }
+        self.response.trace.push(Step {
+            flow: self.program.flows[c.flow as usize].name.clone(),
+            cell: c.id.clone(),
+            index: cell,
+            kind: kind_name(&c.kind).to_owned(),
+            changed,
+        });
+    }
+
+    fn ask(&mut self, cell: u32, input: &Input) {
+        if let Some(prompt) = &input.prompt {
+            let text = self.render(prompt);
+            let mut answer = Answer::text(text);
+            if input.ty == crate::ast::InputType::Options && input.entity.is_none() {
+                answer.quick_replies = input
+                    .choices
+                    .iter()
+                    .map(|c| Button {
+                        label: c.value.clone(),
+                        value: None,
+                        url: None,
+                    })
+                    .collect();
+            }
+            self.response.answers.push(answer);
+        }
+        self.session.waiting = Some(Wait::Cell(cell));
+    }
+
+    fn cell(&mut self, index: u32) -> Result<Next, Failure> {
+        let program = self.program;
+        let cell = program.cell(index);
+        Ok(match &cell.kind {
+            Kind::Answer { answer, next } => {
+                let rendered = self.answer(index, answer);
+                self.response.answers.push(rendered);
+                Next::Go(*next)
+            }
+            Kind::Input { input, .. } => {
+                self.session.retries = 0;
+                self.ask(index, input);
+                Next::Stop
+            }
+            Kind::Rule { arms, otherwise } => {
+                for (condition, to) in arms {
+                    if self.condition(condition)? {
+                        return Ok(Next::Go(*to));
+                    }
+                }
+                Next::Go(*otherwise)
+            }
+            Kind::Code { script, next } => {
+                self.script(script)?;
+                Next::Go(*next)
+            }
+            Kind::Jump { to, call, after } => {
+                if *call {
+                    let point = match after {
+                        Goto::Cell(c) => *c,
+                        Goto::Complete => u32::MAX,
+                    };
+                    if self.session.stack.len() >= 64 {
+                        return Err(Failure("calls nested more than 64 deep".into()));
+                    }
+                    self.session.stack.push(point);
+                }
+                Next::Go(*to)
+            }
+            Kind::Intent { .. } => {
+                self.session.waiting = Some(Wait::Cell(index));
+                Next::Stop
+            }
+            Kind::Service { service, ok, error } => {
+                let request = HttpRequest {
+                    cell: cell.id.clone(),
+                    method: service.method.as_str(),
+                    url: self.render(&service.url),
+                    headers: service
+                        .headers
+                        .iter()
+                        .map(|(k, v)| (k.clone(), self.render(v)))
+                        .collect(),
+                    body: service.body.as_ref().map(|b| match b {
+                        Body::Template(t) => self.render(t),
+                        Body::Json(j) => self.render_json(j).to_string(),
+                    }),
+                    timeout: std::time::Duration::from_millis(service.timeout_ms),
+                };
+                let (status, body, success) = match self.bot.http().call(&request) {
+                    Ok(r) => (r.status, Some(r.body), (200..300).contains(&r.status)),
+                    Err(HttpError::Timeout | HttpError::Failed(_)) => (0, None, false),
+                };
+                if let Some(var) = &service.status {
+                    self.session.vars.insert(var.clone(), Value::from(status));
+                }
+                if success && let Some(var) = &service.save {
+                    let body = body.unwrap_or_default();
+                    let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+                    self.session.vars.insert(var.clone(), value);
+                }
+                Next::Go(if success { *ok } else { *error })
+            }
+            Kind::Handoff {
+                queue,
+                reason,
+                message,
+                ..
+            } => {
+                if let Some(message) = message {
+                    let text = self.render(message);
+                    self.response.answers.push(Answer::text(text));
+                }
+                let queue = self.render(queue);
+                let reason = reason.as_ref().map(|r| self.render(r));
+                self.response.events.push(Event::Handoff { queue, reason });
+                self.session.waiting = Some(Wait::Agent(index));
+                Next::Stop
+            }
+            Kind::End { message } => {
+                if let Some(message) = message {
+                    let text = self.render(message);
+                    self.response.answers.push(Answer::text(text));
+                }
+                self.response.events.push(Event::End);
+                self.session.ended = true;
+                self.session.waiting = None;
+                self.session.stack.clear();
+                Next::Stop
+            }
+        })
+    }
+
+    // ---- templates ----------------------------------------------------------
+
+    fn builtin(&self, name: &str) -> Option<Value> {
+        Some(match name {
+            "input" => self.input.clone(),
+            "user" => self.user.clone(),
+            "bot" => serde_json::json!({"name": self.program.name, "locale": self.program.locale}),
+            "session" => serde_json::json!({"id": self.session.id, "turn": self.session.turn}),
+            _ => return None,
+        })
+    }
+
+    fn lookup(&self, path: &[Segment]) -> Option<Value> {
+        let Some(Segment::Field(root)) = path.first() else {
+            return None;
+        };
+        let owned;
+        let mut value: &Value = match self.session.vars.get(root) {
+            Some(v) => v,
+            None => {
+                owned = self.builtin(root)?;
+                &owned
+            }
+        };
+        for segment in &path[1..] {
+            value = match segment {
+                Segment::Field(f) => value.get(f)?,
+                Segment::Index(i) => value.get(*i)?,
+            };
+        }
+        Some(value.clone())
+    }
+
+    fn render(&self, template: &Template) -> String {
+        let mut out = String::new();
+        for part in &template.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Var(var) => match self.lookup(&var.path) {
+                    Some(Value::Null) | None => out.push_str(var.default.as_deref().unwrap_or("")),
+                    Some(Value::String(s)) => out.push_str(&s),
+                    Some(other) => out.push_str(&other.to_string()),
+                },
+            }
+        }
+        out
+    }
+
+    fn render_json(&self, value: &Value) -> Value {
+        match value {
+            Value::String(s) => match crate::template::parse(s) {
+                // A string that is exactly one placeholder keeps its value's type.
+                Ok(t) if t.parts.len() == 1 && matches!(t.parts[0], Part::Var(_)) => {
+                    let Part::Var(var) = &t.parts[0] else {
+                        unreachable!("checked above")
+                    };
+                    self.lookup(&var.path)
+                        .unwrap_or_else(|| var.default.clone().map_or(Value::Null, Value::String))
+                }
+                Ok(t) => Value::String(self.render(&t)),
+                Err(_) => value.clone(),
+            },
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|i| self.render_json(i)).collect())
+            }
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), self.render_json(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    fn answer(&mut self, cell: u32, answer: &CAnswer) -> Answer {
+        let text = match answer.texts.len() {
+            0 => String::new(),
+            1 => self.render(&answer.texts[0]),
+            n => {
+                let i = match answer.pick {
+                    crate::ast::Pick::First => 0,
+                    crate::ast::Pick::Sequence => {
+                        let count = self.session.sequence.entry(cell).or_insert(0);
+                        let i = *count as usize % n;
+                        *count += 1;
+                        i
+                    }
+                    crate::ast::Pick::Random => {
+                        // Deterministic per session and turn: reproducible transcripts.
+                        let seed = self
+                            .session
+                            .id
+                            .bytes()
+                            .fold(self.session.turn ^ u64::from(cell), |h, b| {
+                                h.wrapping_mul(0x0100_0000_01b3) ^ u64::from(b)
+                            });
+                        usize::try_from(seed % n as u64).unwrap_or(0)
+                    }
+                };
+                self.render(&answer.texts[i])
+            }
+        };
+        let button = |b: &crate::compile::Button| Button {
+            label: self.render(&b.label),
+            value: b.value.as_ref().map(|v| self.render(v)),
+            url: b.url.as_ref().map(|u| self.render(u)),
+        };
+        Answer {
+            text,
+            buttons: answer.buttons.iter().map(button).collect(),
+            quick_replies: answer
+                .quick_replies
+                .iter()
+                .map(|(label, value)| Button {
+                    label: self.render(label),
+                    value: value.as_ref().map(|v| self.render(v)),
+                    url: None,
+                })
+                .collect(),
+            cards: answer
+                .cards
+                .iter()
+                .map(|c| Card {
+                    title: self.render(&c.title),
+                    subtitle: c.subtitle.as_ref().map(|s| self.render(s)),
+                    image: c.image.as_ref().map(|s| self.render(s)),
+                    buttons: c.buttons.iter().map(button).collect(),
+                })
+                .collect(),
+            media: answer.media.as_ref().map(|m| Media {
+                kind: m.kind.as_str().to_owned(),
+                url: self.render(&m.url),
+                name: m.name.as_ref().map(|n| self.render(n)),
+            }),
+            custom: answer.custom.clone(),
+            evaluable: answer.evaluable,
+        }
+    }
+
+    // ---- scripts ------------------------------------------------------------
+
+    fn scope(&self) -> Result<rhai::Scope<'static>, Failure> {
+        let mut scope = rhai::Scope::new();
+        let to_dynamic = |v: &Value| {
+            rhai::serde::to_dynamic(v)
+                .map_err(|e| Failure(format!("a variable cannot be passed to a script: {e}")))
+        };
+        for name in ["input", "user", "bot", "session"] {
+            let value = self.builtin(name).unwrap_or(Value::Null);
+            scope.push_constant_dynamic(name, to_dynamic(&value)?);
+        }
+        for name in &self.program.variables {
+            if !self.session.vars.contains_key(name) {
+                scope.push_dynamic(name.clone(), rhai::Dynamic::UNIT);
+            }
+        }
+        for (name, value) in &self.session.vars {
+            scope.push_dynamic(name.clone(), to_dynamic(value)?);
+        }
+        Ok(scope)
+    }
+
+    fn condition(&mut self, ast: &rhai::AST) -> Result<bool, Failure> {
+        let mut scope = self.scope()?;
+        let result = self
+            .bot
+            .engine()
+            .eval_ast_with_scope::<rhai::Dynamic>(&mut scope, ast)
+            .map_err(|e| Failure(script_error(&e)))?;
+        result
+            .as_bool()
+            .map_err(|t| Failure(format!("a condition gave a {t}, not true or false")))
+    }
+
+    fn script(&mut self, ast: &rhai::AST) -> Result<(), Failure> {
+        let mut scope = self.scope()?;
+        self.bot
+            .engine()
+            .run_ast_with_scope(&mut scope, ast)
+            .map_err(|e| Failure(script_error(&e)))?;
+        for (name, _, value) in scope.iter_raw() {
+            if matches!(name, "input" | "user" | "bot" | "session") || name.starts_with('_') {
+                continue;
+            }
+            if value.is_unit() {
+                self.session.vars.remove(name);
+                continue;
+            }
+            let json: Value = rhai::serde::from_dynamic(value)
+                .map_err(|e| Failure(format!("`{name}` cannot be stored: {e}")))?;
+            if self.session.vars.get(name) != Some(&json) {
+                self.session.vars.insert(name.to_owned(), json);
+            }
+        }
+        Ok(())
+    }
+
+    // ---- the response ---------------------------------------------------------
+
+    fn finish(&mut self) {
+        let masked = &self.session.masked;
+        self.response.vars = self
+            .session
+            .visible_vars()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    if masked.contains(k) {
+                        Value::String(MASK.into())
+                    } else {
+                        v.clone()
+                    },
+                )
+            })
+            .collect();
+        self.response.ended = self.session.ended;
+        self.response.awaiting = match self.session.waiting {
+            Some(Wait::Cell(cell)) => match &self.program.cell(cell).kind {
+                Kind::Input { input, .. } => Some(Awaiting::Input {
+                    var: input.var.clone(),
+                    ty: input.ty.as_str().to_owned(),
+                    options: input.choices.iter().map(|c| c.value.clone()).collect(),
+                    pattern: input.pattern.as_ref().map(|p| p.as_str().to_owned()),
+                }),
+                _ => Some(Awaiting::Intent),
+            },
+            _ => None,
+        };
+    }
+}
+
+fn script_error(error: &rhai::EvalAltResult) -> String {
+    match error {
+        rhai::EvalAltResult::ErrorTooManyOperations(_) => {
+            format!(
+                "a script ran more than {} operations",
+                crate::script::MAX_OPERATIONS
+            )
+        }
+        other => format!("a script failed: {other}"),
+    }
+}
+
+fn kind_name(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::Answer { .. } => "answer",
+        Kind::Input { .. } => "input",
+        Kind::Rule { .. } => "rule",
+        Kind::Code { .. } => "code",
+        Kind::Jump { .. } => "jump",
+        Kind::Intent { .. } => "intent",
+        Kind::Service { .. } => "service",
+        Kind::Handoff { .. } => "handoff",
+        Kind::End { .. } => "end",
+    }
+}

@@ -1,0 +1,212 @@
+//! What a host sends in a turn ([`Request`]) and gets back ([`Response`]).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The NLU result for a message: from the built-in classifier, or from the
+/// host's own NLU when it sends a pre-classified intent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Nlu {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
+    pub confidence: f64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub entities: BTreeMap<String, serde_json::Value>,
+}
+
+/// One turn's input.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    /// What the user typed, or the value of a pressed button.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// A flow name, or `welcome`, or `resume`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// A pre-classified intent: cellflow then skips its classifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub entities: BTreeMap<String, serde_json::Value>,
+    /// Variables the host sets or overrides (also visible as `user.*`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub context: BTreeMap<String, serde_json::Value>,
+}
+
+impl Request {
+    /// A message the user typed.
+    #[must_use]
+    pub fn text(text: impl Into<String>) -> Request {
+        Request {
+            text: Some(text.into()),
+            ..Request::default()
+        }
+    }
+
+    /// An event: a flow name, `welcome` or `resume`.
+    #[must_use]
+    pub fn event(name: impl Into<String>) -> Request {
+        Request {
+            event: Some(name.into()),
+            ..Request::default()
+        }
+    }
+
+    /// Sets a context variable.
+    #[must_use]
+    pub fn with_context(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Request {
+        self.context.insert(name.into(), value.into());
+        self
+    }
+
+    /// Marks the text as already classified by the host's NLU.
+    #[must_use]
+    pub fn with_intent(mut self, intent: impl Into<String>, confidence: f64) -> Request {
+        self.intent = Some(intent.into());
+        self.confidence = Some(confidence);
+        self
+    }
+
+    /// Adds an entity the host's NLU found.
+    #[must_use]
+    pub fn with_entity(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Request {
+        self.entities.insert(name.into(), value.into());
+        self
+    }
+}
+
+/// A button or quick reply in an answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Button {
+    pub label: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Card {
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subtitle: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<Button>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Media {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// One message the bot sends.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<Button>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quick_replies: Vec<Button>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cards: Vec<Card>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<Media>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub evaluable: bool,
+}
+
+impl Answer {
+    #[must_use]
+    pub fn text(text: impl Into<String>) -> Answer {
+        Answer {
+            text: text.into(),
+            ..Answer::default()
+        }
+    }
+}
+
+/// What the bot waits for after the turn.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Awaiting {
+    Input {
+        var: String,
+        #[serde(rename = "type")]
+        ty: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        options: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pattern: Option<String>,
+    },
+    Intent,
+}
+
+/// Something that happened besides answers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The conversation is handed to a human agent.
+    Handoff {
+        queue: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// The conversation ended.
+    End,
+    /// The session was on a cell the reloaded bot no longer has.
+    Restarted,
+    /// The turn failed (script error, step limit); the session is as it was.
+    Error { message: String },
+}
+
+/// A visited cell, with tracing on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub flow: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cell: Option<String>,
+    pub index: u32,
+    pub kind: String,
+    /// Variables the cell changed (masked values hidden).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub changed: BTreeMap<String, serde_json::Value>,
+}
+
+/// One turn's output.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    pub answers: Vec<Answer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub awaiting: Option<Awaiting>,
+    /// Visible session variables (not `_temporaries`; masked inputs masked).
+    pub vars: BTreeMap<String, serde_json::Value>,
+    pub nlu: Nlu,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<Event>,
+    pub ended: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trace: Vec<Step>,
+}
+
+/// What masked values look like wherever they are shown.
+pub const MASK: &str = "******";

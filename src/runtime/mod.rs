@@ -1,0 +1,254 @@
+//! The runtime: a compiled bot that hosts load once and share, and the
+//! sessions it runs turns for.
+//!
+//! ```
+//! use cellflow::runtime::{Bot, Request};
+//!
+//! let bot = Bot::load("flows/pizza").expect("the example bot loads");
+//! let mut session = bot.new_session();
+//! let hello = bot.turn(&mut session, Request::event("welcome")).unwrap();
+//! assert!(hello.answers[0].text.starts_with("Welcome to Napoli"));
+//!
+//! let reply = bot.turn(&mut session, Request::text("I want a pizza")).unwrap();
+//! assert_eq!(reply.answers[0].text, "Which pizza would you like?");
+//!
+//! // Sessions are plain data: store them anywhere, resume them later.
+//! let stored = serde_json::to_string(&session).unwrap();
+//! let mut session: cellflow::runtime::Session = serde_json::from_str(&stored).unwrap();
+//! let reply = bot.turn(&mut session, Request::text("funghi")).unwrap();
+//! assert_eq!(reply.vars["kind"], "mushroom");
+//! ```
+//!
+//! [`Bot`] knows only the compiled [`Program`]; it never sees the syntax or
+//! the checker (loading a directory checks it first, and refuses a bot with
+//! errors).
+
+mod http;
+mod input;
+mod interpreter;
+mod message;
+mod nlu;
+mod session;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use http::{FnClient, HttpClient, HttpError, HttpRequest, HttpResponse, Network};
+pub use interpreter::{MAX_STEPS, MAX_TEXT_BYTES};
+pub use message::{
+    Answer, Awaiting, Button, Card, Event, MASK, Media, Nlu, Request, Response, Step,
+};
+pub use nlu::{Builtin, Classifier};
+pub use session::{Session, Wait};
+
+use crate::compile::{ArtifactError, CompileError, Program};
+use crate::diagnostic::Diagnostic;
+use crate::project::Project;
+use crate::source::SourceMap;
+
+/// Why a bot could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Read(#[from] crate::project::LoadError),
+    /// The bot has errors; the diagnostics and their sources say which.
+    #[error("the bot has {} error(s)", .diagnostics.iter().filter(|d| d.is_error()).count())]
+    Invalid {
+        diagnostics: Vec<Diagnostic>,
+        sources: Box<SourceMap>,
+    },
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+    #[error(transparent)]
+    Compile(#[from] CompileError),
+}
+
+/// Why a request could not be run (the session is unchanged).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TurnError {
+    #[error("no flow is named `{0}` (events name a flow, `welcome` or `resume`)")]
+    UnknownEvent(String),
+    #[error("the text is longer than {limit} bytes")]
+    TextTooLong { limit: usize },
+}
+
+/// A compiled bot, ready to run turns. Cheap to clone; share it between
+/// threads: it is immutable, and all conversation state lives in [`Session`].
+#[derive(Clone)]
+pub struct Bot {
+    program: Arc<Program>,
+    engine: Arc<rhai::Engine>,
+    classifier: Arc<dyn Classifier>,
+    http: Arc<dyn HttpClient>,
+    max_steps: usize,
+    tracing: bool,
+}
+
+impl std::fmt::Debug for Bot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bot")
+            .field("name", &self.program.name)
+            .field("version", &self.program.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bot {
+    /// Loads a bot from a directory, a flow file, or a compiled artifact.
+    ///
+    /// # Errors
+    /// The path cannot be read, the bot has errors (the check diagnostics),
+    /// or the artifact is of another version or corrupt.
+    pub fn load(path: impl AsRef<Path>) -> Result<Bot, LoadError> {
+        let path = path.as_ref();
+        if path.is_file() {
+            let bytes = std::fs::read(path).map_err(|source| crate::project::LoadError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+            if bytes.starts_with(crate::compile::ARTIFACT_MAGIC.as_bytes()) {
+                let text =
+                    String::from_utf8(bytes).map_err(|e| ArtifactError::Corrupt(e.to_string()))?;
+                let bot = crate::compile::read_artifact(&text)?;
+                return Bot::from_ast(&bot);
+            }
+        }
+        let mut project = Project::load(&[path.to_owned()])?;
+        Bot::from_project(&mut project)
+    }
+
+    /// Checks and compiles a loaded project.
+    ///
+    /// # Errors
+    /// The bot has errors.
+    pub fn from_project(project: &mut Project) -> Result<Bot, LoadError> {
+        let checked = crate::check::check(project);
+        if checked.has_errors() {
+            return Err(LoadError::Invalid {
+                diagnostics: checked.diagnostics,
+                sources: Box::new(std::mem::take(&mut project.sources)),
+            });
+        }
+        let engine = crate::script::engine();
+        let program = crate::compile::compile(&checked.bot, &checked.lowered, &engine)?;
+        Ok(Bot::new(program, engine))
+    }
+
+    /// Compiles a bot's AST without checking it (for artifacts, which were
+    /// checked when they were written).
+    ///
+    /// # Errors
+    /// The AST does not lower and compile.
+    pub fn from_ast(bot: &crate::ast::Bot) -> Result<Bot, LoadError> {
+        let lowered = crate::lower::lower(bot);
+        let engine = crate::script::engine();
+        let program = crate::compile::compile(bot, &lowered, &engine)?;
+        Ok(Bot::new(program, engine))
+    }
+
+    fn new(program: Program, engine: rhai::Engine) -> Bot {
+        Bot {
+            program: Arc::new(program),
+            engine: Arc::new(engine),
+            classifier: Arc::new(Builtin),
+            http: Arc::new(Network),
+            max_steps: MAX_STEPS,
+            tracing: false,
+        }
+    }
+
+    /// Uses another classifier (the host's NLU).
+    #[must_use]
+    pub fn with_classifier(mut self, classifier: impl Classifier + 'static) -> Bot {
+        self.classifier = Arc::new(classifier);
+        self
+    }
+
+    /// Answers `service` calls with another client (tests, proxies).
+    #[must_use]
+    pub fn with_http(mut self, http: impl HttpClient + 'static) -> Bot {
+        self.http = Arc::new(http);
+        self
+    }
+
+    /// Records the cells each turn visits in [`Response::trace`].
+    #[must_use]
+    pub fn with_tracing(mut self, on: bool) -> Bot {
+        self.tracing = on;
+        self
+    }
+
+    /// Changes the per-turn step limit.
+    #[must_use]
+    pub fn with_max_steps(mut self, steps: usize) -> Bot {
+        self.max_steps = steps.max(1);
+        self
+    }
+
+    #[must_use]
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// A fresh session with a new random id.
+    #[must_use]
+    pub fn new_session(&self) -> Session {
+        Session::new(new_id())
+    }
+
+    /// Runs one turn.
+    ///
+    /// A script error or the step limit is not an `Err`: the response carries
+    /// an error answer and an [`Event::Error`], and the session is left as it
+    /// was before the turn.
+    ///
+    /// # Errors
+    /// The request names an unknown event, or its text is too long; the
+    /// session is not changed.
+    pub fn turn(&self, session: &mut Session, request: Request) -> Result<Response, TurnError> {
+        interpreter::run(self, session, request)
+    }
+
+    pub(crate) fn engine(&self) -> &rhai::Engine {
+        &self.engine
+    }
+    pub(crate) fn classifier(&self) -> &dyn Classifier {
+        self.classifier.as_ref()
+    }
+    pub(crate) fn http(&self) -> &dyn HttpClient {
+        self.http.as_ref()
+    }
+    pub(crate) fn max_steps(&self) -> usize {
+        self.max_steps
+    }
+    pub(crate) fn tracing(&self) -> bool {
+        self.tracing
+    }
+    #[allow(clippy::unused_self)]
+    pub(crate) fn error_text(&self) -> &'static str {
+        "Sorry, something went wrong on my side. Please try again."
+    }
+    #[allow(clippy::unused_self)]
+    pub(crate) fn not_understood_text(&self) -> &'static str {
+        "Sorry, I did not understand that."
+    }
+    #[allow(clippy::unused_self)]
+    pub(crate) fn restart_text(&self) -> &'static str {
+        "The bot was updated, so let's start again."
+    }
+}
+
+/// A random 128-bit session id, from the standard library's randomly seeded hasher.
+fn new_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut parts = [0u64; 2];
+    for (i, part) in parts.iter_mut().enumerate() {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(count);
+        h.write_usize(i);
+        *part = h.finish();
+    }
+    format!("{:016x}{:016x}", parts[0], parts[1])
+}

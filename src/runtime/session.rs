@@ -1,0 +1,79 @@
+//! Session state: everything that changes during a conversation, kept apart
+//! from the compiled bot (which never changes). Serializable, so hosts can
+//! store it anywhere and resume it later, on another process if need be.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// What the session is waiting for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Wait {
+    /// An `input` or `intent` cell (by index) waits for the user.
+    Cell(u32),
+    /// A handoff (by index) waits for the host's `resume`.
+    Agent(u32),
+}
+
+/// One conversation's state.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    /// The cell waiting for the next message, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<Wait>,
+    /// Return points of `jump … return: true` calls, innermost last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stack: Vec<u32>,
+    /// Session variables.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vars: BTreeMap<String, serde_json::Value>,
+    /// Bad answers given to the pending input so far.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u32,
+    /// Turns taken.
+    #[serde(default)]
+    pub turn: u64,
+    /// Unix seconds of the last turn.
+    #[serde(default)]
+    pub last_activity: u64,
+    /// The bot version the session last ran on.
+    #[serde(default)]
+    pub bot_version: u64,
+    /// Per cell with `pick: sequence`: how many times it was said.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sequence: BTreeMap<u32, u32>,
+    /// Variables the user typed into masked inputs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub masked: Vec<String>,
+    /// The conversation ended; the next message starts a new one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ended: bool,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Session {
+    #[must_use]
+    pub fn new(id: impl Into<String>) -> Session {
+        Session {
+            id: id.into(),
+            ..Session::default()
+        }
+    }
+
+    /// Whether the session is handed off to a human agent.
+    #[must_use]
+    pub fn handed_off(&self) -> bool {
+        matches!(self.waiting, Some(Wait::Agent(_)))
+    }
+
+    /// The session variables a user may see: not `_temporaries`.
+    pub fn visible_vars(&self) -> impl Iterator<Item = (&String, &serde_json::Value)> {
+        self.vars.iter().filter(|(k, _)| !k.starts_with('_'))
+    }
+}
