@@ -34,6 +34,8 @@ pub enum Goto {
 #[derive(Debug)]
 pub struct Cell {
     pub flow: u32,
+    /// Position in its flow's cell list.
+    pub position: u32,
     /// The author's id, if any (service mocks and traces use it).
     pub id: Option<String>,
     pub kind: Kind,
@@ -217,7 +219,8 @@ pub struct Program {
     pub entity_flows: Vec<(usize, u32)>,
     pub intents: Vec<Intent>,
     pub entities: Vec<Entity>,
-    /// Every variable some cell may assign: scripts see them declared.
+    /// Every variable some cell may assign (temporaries included): scripts
+    /// see them declared, so `x = 1` works before `x` was ever set.
     pub variables: Vec<String>,
     /// Changes whenever the bot's program changes (sessions record it).
     pub version: u64,
@@ -347,6 +350,7 @@ pub fn compile(
         )?;
         cells[id.index()] = Some(Cell {
             flow: node.flow.0,
+            position: node.index,
             id: ast_cell.id.as_ref().map(|n| n.value.clone()),
             kind,
         });
@@ -567,12 +571,7 @@ fn compile_cell(
         },
         CellKind::Code(script) => {
             let compiled = compiler.script(&script.source.value, false)?;
-            variables.extend(
-                crate::script::effects(&compiled)
-                    .may_assign
-                    .into_iter()
-                    .filter(|v| !v.starts_with('_')),
-            );
+            variables.extend(crate::script::effects(&compiled).may_assign);
             Kind::Code {
                 script: compiled,
                 next: or_complete(Edge::Next),

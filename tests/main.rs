@@ -10,5 +10,6 @@ mod diagnostics;
 mod grammar;
 mod robustness;
 mod roundtrip;
+mod runtime;
 mod scale;
 mod support;

@@ -69,7 +69,7 @@ fn show(out: &mut impl std::io::Write, response: &Response, trace: bool) {
             let name = step
                 .cell
                 .as_deref()
-                .map_or_else(|| format!("#{}", step.index), str::to_owned);
+                .map_or_else(|| format!("[{}]", step.position), |id| format!(".{id}"));
             let changed = if step.changed.is_empty() {
                 String::new()
             } else {
@@ -78,7 +78,7 @@ fn show(out: &mut impl std::io::Write, response: &Response, trace: bool) {
                     serde_json::to_string(&step.changed).unwrap_or_default()
                 )
             };
-            let _ = writeln!(out, "  · {}.{name} ({}){changed}", step.flow, step.kind);
+            let _ = writeln!(out, "  · {}{name} ({}){changed}", step.flow, step.kind);
         }
     }
     for answer in &response.answers {

@@ -259,7 +259,11 @@ impl Turn<'_> {
                 if input.mask && !self.session.masked.contains(&input.var) {
                     self.session.masked.push(input.var.clone());
                 }
+                let before = self.trace.then(|| self.session.vars.clone());
                 self.session.vars.insert(input.var.clone(), value);
+                if let Some(before) = before {
+                    self.record(cell, &before);
+                }
                 self.execute(valid)
             }
             None if self.session.retries < input.retries => {
@@ -369,7 +373,7 @@ impl Turn<'_> {
         self.response.trace.push(Step {
             flow: self.program.flows[c.flow as usize].name.clone(),
             cell: c.id.clone(),
-            index: cell,
+            position: c.position,
             kind: kind_name(&c.kind).to_owned(),
             changed,
         });

@@ -185,7 +185,8 @@ pub struct Step {
     pub flow: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cell: Option<String>,
-    pub index: u32,
+    /// Position of the cell in its flow.
+    pub position: u32,
     pub kind: String,
     /// Variables the cell changed (masked values hidden).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -1,0 +1,541 @@
+//! The runtime as hosts and users see it: whole conversations with the
+//! example bots (snapshotted transcripts), and the turn rules of SPEC §5.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use cellflow::project::Project;
+use cellflow::runtime::{
+    Awaiting, Bot, Event, FnClient, HttpError, HttpRequest, HttpResponse, Request, Response,
+    Session, TurnError,
+};
+
+use crate::support;
+
+/// Service calls answered by cell id: (status, body); a missing id fails.
+fn mocked(bot: Bot, answers: &[(&str, u16, &str)]) -> Bot {
+    let answers: HashMap<String, (u16, String)> = answers
+        .iter()
+        .map(|(id, status, body)| ((*id).to_owned(), (*status, (*body).to_owned())))
+        .collect();
+    bot.with_http(FnClient(move |request: &HttpRequest| {
+        let id = request.cell.clone().unwrap_or_default();
+        match answers.get(&id) {
+            Some((status, body)) => Ok(HttpResponse {
+                status: *status,
+                body: body.clone(),
+            }),
+            None => Err(HttpError::Failed(format!("no mock for {id}"))),
+        }
+    }))
+}
+
+fn example(name: &str) -> Bot {
+    Bot::load(support::root().join("flows").join(name)).expect("example bots load")
+}
+
+fn inline(text: &str) -> Bot {
+    let mut project = Project::new();
+    let name = if text.trim_start().starts_with("flows:")
+        || text.contains("\n  ") && text.contains(":\n")
+    {
+        "bot.flow.yaml"
+    } else {
+        "bot.flow"
+    };
+    project.add_bytes(name, Path::new(name), text.as_bytes());
+    match Bot::from_project(&mut project) {
+        Ok(bot) => bot,
+        Err(cellflow::runtime::LoadError::Invalid {
+            diagnostics,
+            sources,
+        }) => {
+            let rendered: Vec<String> = diagnostics
+                .iter()
+                .map(|d| cellflow::diagnostic::render(d, &sources, false, 100))
+                .collect();
+            panic!("inline bot has errors:\n{}", rendered.join("\n"))
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn describe(out: &mut String, response: &Response) {
+    for answer in &response.answers {
+        let _ = writeln!(out, "bot: {}", answer.text);
+        for b in &answer.buttons {
+            let _ = writeln!(
+                out,
+                "     [{}] -> {}",
+                b.label,
+                b.value.as_deref().or(b.url.as_deref()).unwrap_or("")
+            );
+        }
+        if !answer.quick_replies.is_empty() {
+            let labels: Vec<&str> = answer
+                .quick_replies
+                .iter()
+                .map(|q| q.label.as_str())
+                .collect();
+            let _ = writeln!(out, "     ({})", labels.join(" | "));
+        }
+        for card in &answer.cards {
+            let _ = writeln!(out, "     card: {}", card.title);
+        }
+    }
+    for event in &response.events {
+        let _ = writeln!(out, "     event: {}", serde_json::to_string(event).unwrap());
+    }
+    match &response.awaiting {
+        Some(Awaiting::Input { var, ty, .. }) => {
+            let _ = writeln!(out, "     awaiting: {var} ({ty})");
+        }
+        Some(Awaiting::Intent) => {
+            let _ = writeln!(out, "     awaiting: an intent");
+        }
+        None => {}
+    }
+}
+
+/// Runs a script of lines (`:event NAME` or user text) and returns the
+/// transcript, ending with the visible variables.
+fn converse(bot: &Bot, lines: &[&str]) -> String {
+    converse_with(bot, &[], lines)
+}
+
+/// As [`converse`], with context the host passes on the first request.
+fn converse_with(bot: &Bot, context: &[(&str, &str)], lines: &[&str]) -> String {
+    let mut session = Session::new("transcript");
+    let mut out = String::new();
+    for (n, line) in lines.iter().enumerate() {
+        let mut request = match line.strip_prefix(":event ") {
+            Some(event) => Request::event(event),
+            None => Request::text(*line),
+        };
+        if n == 0 {
+            for (name, value) in context {
+                request = request.with_context(*name, *value);
+            }
+        }
+        let _ = writeln!(out, "> {line}");
+        let response = bot.turn(&mut session, request).expect("valid requests");
+        describe(&mut out, &response);
+    }
+    let vars: serde_json::Map<String, serde_json::Value> = session
+        .visible_vars()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                if session.masked.contains(k) {
+                    "******".into()
+                } else {
+                    v.clone()
+                },
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "vars: {}", serde_json::to_string(&vars).unwrap());
+    out
+}
+
+fn transcript(name: &str, text: &str) {
+    support::snapshot("transcripts", name, text);
+}
+
+// ---- example bots, main paths ----------------------------------------------
+
+#[test]
+fn ebank_balance_through_the_menu() {
+    let bot = mocked(
+        example("ebank"),
+        &[("get_balance", 200, r#"{"balance": 1250000}"#)],
+    );
+    let t = converse_with(
+        &bot,
+        &[("customer_name", "Ana")],
+        &[
+            ":event welcome",
+            "Consulta de Saldo",
+            "12345678-9",
+            "cuenta corriente",
+            "sí",
+            "2",
+            "no",
+        ],
+    );
+    transcript("ebank_balance", &t);
+    assert!(t.contains("El saldo de tu cuenta es 1250000 pesos."), "{t}");
+}
+
+#[test]
+fn ebank_points_agent_and_api_failure() {
+    let bot = mocked(example("ebank"), &[]);
+    let t = converse_with(
+        &bot,
+        &[("customer_name", "Ana")],
+        &[
+            "cuántos puntos tengo",
+            "12345678-9",
+            "sí",
+            "Consulta de Saldo",
+            "ahorro",
+            "hola?",
+            ":event resume",
+            "quiero hablar con un ejecutivo",
+            ":event resume",
+            "1",
+        ],
+    );
+    transcript("ebank_points_agent", &t);
+    assert!(t.contains("Tienes 250 puntos"), "{t}");
+    assert!(t.contains("(código 0)"), "the service failure path: {t}");
+}
+
+#[test]
+fn pizza_order_with_retries_and_a_global_cancel() {
+    let bot = mocked(example("pizza"), &[("place", 201, r#"{"id": "NP-1042"}"#)]);
+    let t = converse(
+        &bot,
+        &[
+            ":event welcome",
+            "I'd like to order a pizza",
+            "funghi",
+            "larg",
+            "fifty",
+            "25",
+            "2",
+            "12 Baker Street",
+            "+1 555 123 4567",
+            "yes",
+        ],
+    );
+    transcript("pizza_order", &t);
+    assert!(t.contains("Order NP-1042 is in the oven"), "{t}");
+    assert!(t.contains(r#""phone":"******""#), "masked: {t}");
+    let cancelled = converse(&bot, &["I want a pizza", "pepperoni", "never mind"]);
+    transcript("pizza_cancel", &cancelled);
+    assert!(cancelled.contains("your order is cancelled"), "{cancelled}");
+}
+
+#[test]
+fn pizza_menu_cards_and_fallback() {
+    let bot = example("pizza");
+    let t = converse(
+        &bot,
+        &["show me the menu", "asdf qwerty", "what is the weather"],
+    );
+    transcript("pizza_menu_fallback", &t);
+    assert!(t.contains("card: Pepperoni"), "{t}");
+}
+
+#[test]
+fn support_tracking_returns_and_handoff() {
+    let bot = mocked(
+        example("support"),
+        &[
+            ("lookup", 200, r#"{"eta": "amanhã", "carrier": "Correios"}"#),
+            ("create_return", 200, r#"{"code": "DEV-77"}"#),
+        ],
+    );
+    let t = converse(
+        &bot,
+        &[
+            ":event welcome",
+            "meu pedido AB123456 não chegou",
+            "não",
+            "quero devolver um produto",
+            "AB123456",
+            "21/11/2026",
+            "ana@example.com",
+            "nada",
+        ],
+    );
+    transcript("support_track_return", &t);
+    assert!(t.contains("Seu pedido AB123456 está com a Correios"), "{t}");
+    assert!(
+        t.contains("Enviei a etiqueta DEV-77 para ana@example.com"),
+        "{t}"
+    );
+    let agent = converse(
+        &bot,
+        &["falar com um atendente", "alô?", ":event resume", "não"],
+    );
+    transcript("support_handoff", &agent);
+    assert!(agent.contains("suporte-n1"), "{agent}");
+}
+
+// ---- turn rules -----------------------------------------------------------
+
+#[test]
+fn a_new_session_without_text_runs_welcome() {
+    let bot = example("pizza");
+    let mut session = bot.new_session();
+    let response = bot.turn(&mut session, Request::default()).unwrap();
+    assert!(response.answers[0].text.starts_with("Welcome"));
+}
+
+#[test]
+fn options_match_by_text_number_accents_and_near_misses() {
+    let bot = example("ebank");
+    for (answer, expected) in [
+        ("consulta de puntos", "Consulta de Puntos"),
+        ("2", "Consulta de Puntos"),
+        ("CONSULTA DE PÚNTOS", "Consulta de Puntos"),
+        ("consulta de puntso", "Consulta de Puntos"),
+        ("Transferencia a Ejecutivo", "Transferencia a Ejecutivo"),
+    ] {
+        let mut session = bot.new_session();
+        bot.turn(&mut session, Request::event("welcome")).unwrap();
+        let response = bot.turn(&mut session, Request::text(answer)).unwrap();
+        assert_eq!(response.vars["choice"], expected, "{answer}");
+    }
+}
+
+#[test]
+fn an_invalid_answer_is_asked_again_then_fails_over() {
+    let bot = example("ebank");
+    let mut session = bot.new_session();
+    bot.turn(&mut session, Request::event("welcome")).unwrap();
+    for _ in 0..2 {
+        let r = bot.turn(&mut session, Request::text("pizza")).unwrap();
+        assert_eq!(r.answers[0].text, "Elige una opción del menú.");
+        assert_eq!(r.answers[1].text, "¿Cómo te puedo ayudar?");
+    }
+    // retries: 2, so the third bad value goes to on_fail (agent) without `invalid`.
+    let r = bot.turn(&mut session, Request::text("pizza")).unwrap();
+    assert!(
+        matches!(&r.events[0], Event::Handoff { queue, .. } if queue == "ejecutivos"),
+        "{r:?}"
+    );
+    assert!(
+        r.answers
+            .iter()
+            .all(|a| a.text != "Elige una opción del menú.")
+    );
+}
+
+#[test]
+fn the_classifier_scores_near_misses_and_rejects_noise() {
+    let bot = example("ebank");
+    let mut session = bot.new_session();
+    bot.turn(&mut session, Request::event("goodbye")).unwrap();
+    let near = bot
+        .turn(&mut session, Request::text("cuanto tengo en mi cueta"))
+        .unwrap();
+    assert_eq!(near.nlu.intent.as_deref(), Some("balance"));
+    assert!(
+        near.nlu.confidence >= 0.6 && near.nlu.confidence < 1.0,
+        "{:?}",
+        near.nlu
+    );
+    let mut session = bot.new_session();
+    let noise = bot.turn(&mut session, Request::text("zzz qqq")).unwrap();
+    assert!(noise.nlu.confidence < 0.6, "{:?}", noise.nlu);
+    assert_eq!(noise.answers[0].text, "No entendí tu mensaje.");
+    let sure = bot
+        .turn(&mut session, Request::text("mi saldo por favor"))
+        .unwrap();
+    assert_eq!(
+        (sure.nlu.intent.as_deref(), sure.nlu.confidence),
+        (Some("balance"), 1.0),
+        "pattern hit"
+    );
+}
+
+#[test]
+fn a_pre_classified_request_skips_the_classifier() {
+    let bot = example("ebank");
+    let mut session = bot.new_session();
+    let r = bot
+        .turn(
+            &mut session,
+            Request::text("whatever").with_intent("points", 0.9),
+        )
+        .unwrap();
+    assert_eq!(r.nlu.intent.as_deref(), Some("points"));
+    assert!(r.answers[0].text.starts_with("Para continuar"), "{r:?}");
+}
+
+#[test]
+fn unknown_events_and_oversized_text_are_rejected_without_changing_the_session() {
+    let bot = example("pizza");
+    let mut session = bot.new_session();
+    bot.turn(&mut session, Request::text("I want a pizza"))
+        .unwrap();
+    let before = session.clone();
+    assert_eq!(
+        bot.turn(&mut session, Request::event("nope")),
+        Err(TurnError::UnknownEvent("nope".into()))
+    );
+    let long = "x".repeat(cellflow::runtime::MAX_TEXT_BYTES + 1);
+    assert!(matches!(
+        bot.turn(&mut session, Request::text(long)),
+        Err(TurnError::TextTooLong { .. })
+    ));
+    assert_eq!(session, before);
+}
+
+#[test]
+fn the_step_limit_stops_a_long_turn_and_keeps_the_session() {
+    let bot = inline(
+        "flow welcome on welcome {\n  answer \"1\"\n  answer \"2\"\n  answer \"3\"\n  answer \"4\"\n}\nflow fallback on fallback {\n  answer \"?\"\n}\n",
+    )
+    .with_max_steps(3);
+    let mut session = bot.new_session();
+    let before = session.clone();
+    let r = bot.turn(&mut session, Request::event("welcome")).unwrap();
+    assert!(
+        matches!(&r.events[0], Event::Error { message } if message.contains("more than 3 cells")),
+        "{r:?}"
+    );
+    assert_eq!(r.answers.len(), 1, "only the error answer: {r:?}");
+    assert_eq!(session, before);
+}
+
+#[test]
+fn script_limits_fail_the_turn_cleanly() {
+    let bot = inline(
+        "flow welcome on welcome {\n  code { counter = 1; }\n  input go boolean { prompt \"Go?\" }\n  code {\n    counter = 2;\n    loop { counter += 1; }\n  }\n  answer \"never\"\n}\nflow fallback on fallback {\n  answer \"?\"\n}\n",
+    );
+    let mut session = bot.new_session();
+    bot.turn(&mut session, Request::event("welcome")).unwrap();
+    let before = session.clone();
+    let r = bot.turn(&mut session, Request::text("yes")).unwrap();
+    assert!(
+        matches!(&r.events[0], Event::Error { message } if message.contains("operations")),
+        "{r:?}"
+    );
+    assert_eq!(session, before, "the session is as it was before the turn");
+    assert_eq!(session.vars["counter"], 1);
+}
+
+#[test]
+fn calls_return_in_order_when_nested() {
+    let bot = inline(
+        "flow welcome on welcome {\n  answer \"a1\"\n  jump b return\n  answer \"a2\"\n}\nflow b {\n  answer \"b1\"\n  jump c return\n  answer \"b2\"\n}\nflow c {\n  answer \"c1\"\n  input x { prompt \"x?\" }\n  answer \"c2 {{x}}\"\n}\nflow fallback on fallback {\n  answer \"?\"\n}\n",
+    );
+    let mut session = bot.new_session();
+    let first = bot.turn(&mut session, Request::event("welcome")).unwrap();
+    let texts: Vec<&str> = first.answers.iter().map(|a| a.text.as_str()).collect();
+    assert_eq!(texts, ["a1", "b1", "c1", "x?"]);
+    assert_eq!(session.stack.len(), 2);
+    let second = bot.turn(&mut session, Request::text("hi")).unwrap();
+    let texts: Vec<&str> = second.answers.iter().map(|a| a.text.as_str()).collect();
+    assert_eq!(texts, ["c2 hi", "b2", "a2"]);
+    assert!(session.stack.is_empty());
+}
+
+#[test]
+fn handoff_holds_the_conversation_until_resume() {
+    let bot = example("support");
+    let mut session = bot.new_session();
+    let r = bot
+        .turn(&mut session, Request::text("quero falar com uma pessoa"))
+        .unwrap();
+    assert!(matches!(&r.events[0], Event::Handoff { queue, .. } if queue == "suporte-n1"));
+    assert!(session.handed_off());
+    let during = bot.turn(&mut session, Request::text("olá")).unwrap();
+    assert!(during.answers.is_empty(), "the agent answers, not the bot");
+    let resumed = bot.turn(&mut session, Request::event("resume")).unwrap();
+    assert_eq!(
+        resumed.answers[0].text,
+        "Posso ajudar em mais alguma coisa?"
+    );
+    assert!(!session.handed_off());
+}
+
+#[test]
+fn a_restored_session_continues_identically() {
+    let bot = mocked(example("pizza"), &[("place", 201, r#"{"id": "NP-1"}"#)]);
+    let script = [
+        "I want a pizza",
+        "veggie",
+        "small",
+        "2",
+        "1 Main St",
+        "555 123 4567",
+        "yes",
+    ];
+    let mut straight = bot.new_session();
+    let mut restored = straight.clone();
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    for line in script {
+        a.push(bot.turn(&mut straight, Request::text(line)).unwrap());
+        // Serialize and restore between every turn, as a host with a store would.
+        let json = serde_json::to_string(&restored).unwrap();
+        restored = serde_json::from_str(&json).unwrap();
+        b.push(bot.turn(&mut restored, Request::text(line)).unwrap());
+    }
+    assert_eq!(a, b);
+    assert_eq!(straight.vars, restored.vars);
+}
+
+#[test]
+fn masked_values_stay_out_of_responses_and_traces() {
+    let bot = example("pizza").with_tracing(true);
+    let mut session = bot.new_session();
+    for line in ["I want a pizza", "veggie", "small", "2", "1 Main St"] {
+        bot.turn(&mut session, Request::text(line)).unwrap();
+    }
+    let r = bot
+        .turn(&mut session, Request::text("555 123 4567"))
+        .unwrap();
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(!json.contains("5551234567"), "{json}");
+    assert_eq!(r.vars["phone"], cellflow::runtime::MASK);
+}
+
+#[test]
+fn a_session_from_another_bot_version_restarts_at_welcome() {
+    let old = inline(
+        "flow welcome on welcome {\n  input name { prompt \"Name?\" }\n  answer \"Hi {{name}}\"\n}\nflow fallback on fallback {\n  answer \"?\"\n}\n",
+    );
+    let new = inline(
+        "flow welcome on welcome {\n  answer \"Welcome back\"\n}\nflow fallback on fallback {\n  answer \"?\"\n}\n",
+    );
+    let mut session = old.new_session();
+    old.turn(&mut session, Request::event("welcome")).unwrap();
+    assert!(session.waiting.is_some());
+    let r = new.turn(&mut session, Request::text("Ana")).unwrap();
+    assert_eq!(r.events, [Event::Restarted]);
+    let texts: Vec<&str> = r.answers.iter().map(|a| a.text.as_str()).collect();
+    assert_eq!(texts[1], "Welcome back");
+}
+
+#[test]
+fn an_ended_conversation_starts_over() {
+    let bot = example("pizza");
+    let mut session = bot.new_session();
+    let r = bot.turn(&mut session, Request::text("cancel")).unwrap();
+    assert!(r.ended);
+    let r = bot
+        .turn(&mut session, Request::text("menu please"))
+        .unwrap();
+    assert!(!r.ended);
+    assert_eq!(r.answers[0].text, "Here is what we bake today:");
+}
+
+#[test]
+fn the_bot_is_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Bot>();
+    let bot = example("pizza");
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let bot = bot.clone();
+            std::thread::spawn(move || {
+                let mut session = bot.new_session();
+                bot.turn(&mut session, Request::text("I want a pizza"))
+                    .unwrap()
+                    .answers[0]
+                    .text
+                    .clone()
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), "Which pizza would you like?");
+    }
+}
