@@ -44,6 +44,7 @@ pub(crate) fn render_all(checked: &Checked, project: &Project) -> String {
 /// A small builder for running the `cellflow` binary, after just's `Test`.
 pub(crate) struct Cmd {
     command: std::process::Command,
+    input: String,
 }
 
 pub(crate) struct Output {
@@ -56,19 +57,34 @@ impl Cmd {
     pub(crate) fn new() -> Cmd {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cellflow"));
         command.current_dir(root()).env("NO_COLOR", "1");
-        Cmd { command }
+        Cmd { command, input: String::new() }
     }
 
-    pub(crate) fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(
-        mut self,
-        args: I,
-    ) -> Cmd {
+    pub(crate) fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, args: I) -> Cmd {
         self.command.args(args);
         self
     }
 
+    /// Feeds `input` on standard input (otherwise it is empty).
+    pub(crate) fn stdin(mut self, input: &str) -> Cmd {
+        input.clone_into(&mut self.input);
+        self
+    }
+
     pub(crate) fn run(mut self) -> Output {
-        let output = self.command.output().expect("the binary runs");
+        use std::io::Write as _;
+        use std::process::Stdio;
+        let mut child = self
+            .command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        stdin.write_all(self.input.as_bytes()).expect("stdin is writable");
+        drop(stdin);
+        let output = child.wait_with_output().expect("the binary finishes");
         Output {
             status: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
