@@ -21,6 +21,17 @@ use crate::graph::Edge;
 use crate::lower::Lowered;
 use crate::template::{self, Template};
 
+/// A compiled script or condition, with the variables it touches, so a
+/// turn converts only those into and out of the script's scope.
+#[derive(Debug)]
+pub struct Script {
+    pub ast: Arc<rhai::AST>,
+    /// Session variables it reads or assigns (temporaries included).
+    pub vars: Vec<String>,
+    /// Built-ins it reads: `input`, `user`, `bot`, `session`.
+    pub builtins: Vec<&'static str>,
+}
+
 /// Where control goes next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Goto {
@@ -128,11 +139,11 @@ pub enum Kind {
         fail: Goto,
     },
     Rule {
-        arms: Vec<(Arc<rhai::AST>, Goto)>,
+        arms: Vec<(Script, Goto)>,
         otherwise: Goto,
     },
     Code {
-        script: Arc<rhai::AST>,
+        script: Script,
         next: Goto,
     },
     Jump {
@@ -167,13 +178,89 @@ pub struct Flow {
     pub entry: Goto,
 }
 
-/// An intent for the classifier.
+/// The classifier's index over every intent's examples and patterns, built
+/// once so that classifying a message costs about what it shares with the
+/// examples, not the number of intents.
+#[derive(Debug, Default)]
+pub struct NluIndex {
+    /// Every distinct example word.
+    pub words: Vec<String>,
+    pub word_ids: HashMap<String, u32>,
+    /// Per word: the (intent, example) pairs that contain it.
+    pub postings: Vec<Vec<(u32, u32)>>,
+    /// Each word with one character deleted, and each word itself → words:
+    /// two words within one or two edits share a key.
+    pub deletes: HashMap<String, Vec<u32>>,
+    /// Per intent, per example: its words as ids.
+    pub examples: Vec<Vec<Vec<u32>>>,
+    /// Every intent pattern, and the intent each belongs to.
+    pub patterns: Option<regex::RegexSet>,
+    pub pattern_intents: Vec<usize>,
+}
+
+/// The one-character deletions of a word (and the word), for typo lookups.
+#[must_use]
+pub fn deletions(word: &str) -> Vec<String> {
+    let chars: Vec<char> = word.chars().collect();
+    let mut out = vec![word.to_owned()];
+    if chars.len() >= 4 {
+        for i in 0..chars.len() {
+            out.push(chars.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, c)| *c).collect());
+        }
+    }
+    out
+}
+
+impl NluIndex {
+    fn build(intents: &[ast::Intent]) -> Result<NluIndex, CompileError> {
+        let mut index = NluIndex::default();
+        for (i, intent) in intents.iter().enumerate() {
+            let mut examples = Vec::new();
+            for (e, example) in intent.examples.iter().enumerate() {
+                let normalized = crate::text::normalize(&example.value);
+                let mut ids = Vec::new();
+                for word in normalized.split(' ').filter(|w| !w.is_empty()) {
+                    let id = match index.word_ids.get(word) {
+                        Some(&id) => id,
+                        None => {
+                            let id = u32::try_from(index.words.len()).unwrap_or(u32::MAX);
+                            index.words.push(word.to_owned());
+                            index.word_ids.insert(word.to_owned(), id);
+                            index.postings.push(Vec::new());
+                            for key in deletions(word) {
+                                index.deletes.entry(key).or_default().push(id);
+                            }
+                            id
+                        }
+                    };
+                    let posting = (u32::try_from(i).unwrap_or(u32::MAX), u32::try_from(e).unwrap_or(u32::MAX));
+                    if index.postings[id as usize].last() != Some(&posting) {
+                        index.postings[id as usize].push(posting);
+                    }
+                    ids.push(id);
+                }
+                examples.push(ids);
+            }
+            index.examples.push(examples);
+            index.pattern_intents.extend(intent.patterns.iter().map(|_| i));
+        }
+        let patterns: Vec<&str> = intents.iter().flat_map(|i| i.patterns.iter().map(|p| p.value.as_str())).collect();
+        if !patterns.is_empty() {
+            let set = regex::RegexSetBuilder::new(&patterns)
+                .case_insensitive(true)
+                .size_limit(64 << 20)
+                .build()
+                .map_err(|e| CompileError::Regex { pattern: "(intent patterns)".into(), reason: e.to_string() })?;
+            index.patterns = Some(set);
+        }
+        Ok(index)
+    }
+}
+
+/// An intent: its name and whether it may interrupt a pending input.
 #[derive(Debug)]
 pub struct Intent {
     pub name: String,
-    /// Normalised examples, split into words.
-    pub examples: Vec<Vec<String>>,
-    pub patterns: Vec<Regex>,
     pub global: bool,
 }
 
@@ -215,9 +302,13 @@ pub struct Program {
     pub fallback: Option<u32>,
     /// Intent index → the flow it triggers.
     pub intent_flows: HashMap<usize, u32>,
+    /// Global intents that trigger a flow: the only ones that can interrupt
+    /// a pending input.
+    pub global_intents: Vec<usize>,
     /// Entity index → the flow it triggers.
     pub entity_flows: Vec<(usize, u32)>,
     pub intents: Vec<Intent>,
+    pub nlu: NluIndex,
     pub entities: Vec<Entity>,
     /// Every variable some cell may assign (temporaries included): scripts
     /// see them declared, so `x = 1` works before `x` was ever set.
@@ -283,15 +374,21 @@ impl Compiler<'_> {
         Ok(built)
     }
 
-    fn script(&self, source: &str, expression: bool) -> Result<Arc<rhai::AST>, CompileError> {
-        let compiled = if expression {
-            self.engine.compile_expression(source)
-        } else {
-            self.engine.compile(source)
-        };
-        compiled
-            .map(Arc::new)
-            .map_err(|e| CompileError::Script(e.to_string()))
+    fn script(&self, source: &str, expression: bool) -> Result<Script, CompileError> {
+        let compiled = if expression { self.engine.compile_expression(source) } else { self.engine.compile(source) };
+        let ast = compiled.map_err(|e| CompileError::Script(e.to_string()))?;
+        let effects = crate::script::effects(&ast);
+        let mut builtins = Vec::new();
+        let mut vars = effects.may_assign;
+        for read in effects.reads {
+            match crate::script::BUILTINS.iter().find(|b| **b == read.name) {
+                Some(builtin) => builtins.push(*builtin),
+                None => vars.push(read.name),
+            }
+        }
+        vars.sort();
+        vars.dedup();
+        Ok(Script { ast: Arc::new(ast), vars, builtins })
     }
 }
 
@@ -384,29 +481,8 @@ pub fn compile(
     let intents = bot
         .intents
         .iter()
-        .map(|intent| {
-            Ok(Intent {
-                name: intent.name.value.clone(),
-                examples: intent
-                    .examples
-                    .iter()
-                    .map(|e| {
-                        crate::text::normalize(&e.value)
-                            .split(' ')
-                            .filter(|w| !w.is_empty())
-                            .map(str::to_owned)
-                            .collect()
-                    })
-                    .collect(),
-                patterns: intent
-                    .patterns
-                    .iter()
-                    .map(|p| compiler.regex(&p.value, true))
-                    .collect::<Result<_, _>>()?,
-                global: intent.global,
-            })
-        })
-        .collect::<Result<Vec<_>, CompileError>>()?;
+        .map(|intent| Intent { name: intent.name.value.clone(), global: intent.global })
+        .collect::<Vec<_>>();
     let entities = bot
         .entities
         .iter()
@@ -452,8 +528,15 @@ pub fn compile(
         flow_by_name,
         welcome: lowered.welcome.map(|f| f.0),
         fallback: lowered.fallback.map(|f| f.0),
+        global_intents: {
+            let mut g: Vec<usize> =
+                intents.iter().enumerate().filter(|(i, it)| it.global && intent_flows.contains_key(i)).map(|(i, _)| i).collect();
+            g.sort_unstable();
+            g
+        },
         intent_flows,
         entity_flows,
+        nlu: NluIndex::build(&bot.intents)?,
         intents,
         entities,
         variables,
@@ -571,7 +654,7 @@ fn compile_cell(
         },
         CellKind::Code(script) => {
             let compiled = compiler.script(&script.source.value, false)?;
-            variables.extend(crate::script::effects(&compiled).may_assign);
+            variables.extend(compiled.vars.iter().cloned());
             Kind::Code {
                 script: compiled,
                 next: or_complete(Edge::Next),

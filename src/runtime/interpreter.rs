@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::compile::{Answer as CAnswer, Body, Goto, Input, Kind, Program};
+use crate::compile::{Answer as CAnswer, Body, Goto, Input, Kind, Program, Script};
 use crate::template::{Part, Segment, Template};
 
 use super::http::{HttpError, HttpRequest};
@@ -39,12 +39,13 @@ struct Turn<'a> {
     bot: &'a Bot,
     program: &'a Program,
     session: &'a mut Session,
+    request: &'a Request,
     response: Response,
     steps: usize,
-    /// The `input` built-in: the message and what the NLU made of it.
-    input: Value,
-    /// The `user` built-in: the host's context.
-    user: Value,
+    /// The `input` built-in (the message and its NLU), built when first used.
+    input: std::cell::OnceCell<Value>,
+    /// The `user` built-in (id, locale and the host's context), built when first used.
+    user: std::cell::OnceCell<Value>,
     trace: bool,
 }
 
@@ -103,25 +104,19 @@ pub(super) fn run(
     for (name, value) in &request.context {
         session.vars.insert(name.clone(), value.clone());
     }
-    let mut user = serde_json::Map::new();
-    user.insert("id".into(), Value::String(session.id.clone()));
-    user.insert("locale".into(), Value::String(program.locale.clone()));
-    user.extend(request.context.iter().map(|(k, v)| (k.clone(), v.clone())));
     let mut turn = Turn {
         bot,
         program,
         session,
-        response: Response {
-            events,
-            ..Response::default()
-        },
+        request: &request,
+        response: Response { events, ..Response::default() },
         steps: 0,
-        input: Value::Null,
-        user: Value::Object(user),
+        input: std::cell::OnceCell::new(),
+        user: std::cell::OnceCell::new(),
         trace: bot.tracing(),
     };
     let restarted = turn.response.events.contains(&Event::Restarted);
-    match turn.start(&request, restarted) {
+    match turn.start(restarted) {
         Ok(()) => {}
         Err(Failure(message)) => {
             let nlu = std::mem::take(&mut turn.response.nlu);
@@ -141,28 +136,28 @@ pub(super) fn run(
 }
 
 impl Turn<'_> {
-    fn start(&mut self, request: &Request, restarted: bool) -> Result<(), Failure> {
-        let text = request
-            .text
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty());
+    fn start(&mut self, restarted: bool) -> Result<(), Failure> {
+        let request = self.request;
+        let text = request.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
         if let Some(text) = text {
-            let nlu = match &request.intent {
+            // While an input waits, only global intents can interrupt it, so
+            // only they are scored: a turn costs the same in a bot of any size.
+            let pending_input = matches!(self.session.waiting, Some(Wait::Cell(c)) if matches!(self.program.cell(c).kind, Kind::Input { .. }));
+            self.response.nlu = match &request.intent {
                 Some(intent) => Nlu {
                     intent: Some(intent.clone()),
                     confidence: request.confidence.unwrap_or(1.0),
                     entities: request.entities.clone(),
                 },
+                None if pending_input && request.event.is_none() => {
+                    if self.program.global_intents.is_empty() {
+                        Nlu::default()
+                    } else {
+                        self.bot.classifier().classify_global(self.program, text)
+                    }
+                }
                 None => self.bot.classifier().classify(self.program, text),
             };
-            self.input = serde_json::json!({
-                "text": text,
-                "intent": nlu.intent,
-                "confidence": nlu.confidence,
-                "entities": nlu.entities,
-            });
-            self.response.nlu = nlu;
         }
         if restarted {
             self.response
@@ -506,8 +501,28 @@ impl Turn<'_> {
 
     fn builtin(&self, name: &str) -> Option<Value> {
         Some(match name {
-            "input" => self.input.clone(),
-            "user" => self.user.clone(),
+            "input" => self
+                .input
+                .get_or_init(|| {
+                    let nlu = &self.response.nlu;
+                    serde_json::json!({
+                        "text": self.request.text.as_deref().map(str::trim),
+                        "intent": nlu.intent,
+                        "confidence": nlu.confidence,
+                        "entities": nlu.entities,
+                    })
+                })
+                .clone(),
+            "user" => self
+                .user
+                .get_or_init(|| {
+                    let mut user = serde_json::Map::new();
+                    user.insert("id".into(), Value::String(self.session.id.clone()));
+                    user.insert("locale".into(), Value::String(self.program.locale.clone()));
+                    user.extend(self.request.context.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    Value::Object(user)
+                })
+                .clone(),
             "bot" => serde_json::json!({"name": self.program.name, "locale": self.program.locale}),
             "session" => serde_json::json!({"id": self.session.id, "turn": self.session.turn}),
             _ => return None,
@@ -643,55 +658,49 @@ impl Turn<'_> {
 
     // ---- scripts ------------------------------------------------------------
 
-    fn scope(&self) -> Result<rhai::Scope<'static>, Failure> {
+    /// The scope a script runs in: the built-ins and session variables it
+    /// touches (unset ones as `()`), and nothing else.
+    fn scope(&self, script: &Script) -> Result<rhai::Scope<'static>, Failure> {
         let mut scope = rhai::Scope::new();
         let to_dynamic = |v: &Value| {
-            rhai::serde::to_dynamic(v)
-                .map_err(|e| Failure(format!("a variable cannot be passed to a script: {e}")))
+            rhai::serde::to_dynamic(v).map_err(|e| Failure(format!("a variable cannot be passed to a script: {e}")))
         };
-        for name in ["input", "user", "bot", "session"] {
+        for name in &script.builtins {
             let value = self.builtin(name).unwrap_or(Value::Null);
-            scope.push_constant_dynamic(name, to_dynamic(&value)?);
+            scope.push_constant_dynamic(*name, to_dynamic(&value)?);
         }
-        for name in &self.program.variables {
-            if !self.session.vars.contains_key(name) {
-                scope.push_dynamic(name.clone(), rhai::Dynamic::UNIT);
-            }
-        }
-        for (name, value) in &self.session.vars {
-            scope.push_dynamic(name.clone(), to_dynamic(value)?);
+        for name in &script.vars {
+            match self.session.vars.get(name) {
+                Some(value) => scope.push_dynamic(name.clone(), to_dynamic(value)?),
+                None => scope.push_dynamic(name.clone(), rhai::Dynamic::UNIT),
+            };
         }
         Ok(scope)
     }
 
-    fn condition(&mut self, ast: &rhai::AST) -> Result<bool, Failure> {
-        let mut scope = self.scope()?;
+    fn condition(&mut self, condition: &Script) -> Result<bool, Failure> {
+        let mut scope = self.scope(condition)?;
         let result = self
             .bot
             .engine()
-            .eval_ast_with_scope::<rhai::Dynamic>(&mut scope, ast)
+            .eval_ast_with_scope::<rhai::Dynamic>(&mut scope, &condition.ast)
             .map_err(|e| Failure(script_error(&e)))?;
-        result
-            .as_bool()
-            .map_err(|t| Failure(format!("a condition gave a {t}, not true or false")))
+        result.as_bool().map_err(|t| Failure(format!("a condition gave a {t}, not true or false")))
     }
 
-    fn script(&mut self, ast: &rhai::AST) -> Result<(), Failure> {
-        let mut scope = self.scope()?;
-        self.bot
-            .engine()
-            .run_ast_with_scope(&mut scope, ast)
-            .map_err(|e| Failure(script_error(&e)))?;
-        for (name, _, value) in scope.iter_raw() {
-            if matches!(name, "input" | "user" | "bot" | "session") || name.starts_with('_') {
+    fn script(&mut self, script: &Script) -> Result<(), Failure> {
+        let mut scope = self.scope(script)?;
+        self.bot.engine().run_ast_with_scope(&mut scope, &script.ast).map_err(|e| Failure(script_error(&e)))?;
+        for (name, constant, value) in scope.iter_raw() {
+            if constant || name.starts_with('_') {
                 continue;
             }
             if value.is_unit() {
                 self.session.vars.remove(name);
                 continue;
             }
-            let json: Value = rhai::serde::from_dynamic(value)
-                .map_err(|e| Failure(format!("`{name}` cannot be stored: {e}")))?;
+            let json: Value =
+                rhai::serde::from_dynamic(value).map_err(|e| Failure(format!("`{name}` cannot be stored: {e}")))?;
             if self.session.vars.get(name) != Some(&json) {
                 self.session.vars.insert(name.to_owned(), json);
             }

@@ -16,7 +16,14 @@ use super::message::Nlu;
 
 /// Classifies a message for a program.
 pub trait Classifier: Send + Sync {
+    /// The best intent and the entities of a message.
     fn classify(&self, program: &Program, text: &str) -> Nlu;
+
+    /// Whether a message is one of the program's global intents (while an
+    /// input waits, only they matter). The default classifies fully.
+    fn classify_global(&self, program: &Program, text: &str) -> Nlu {
+        self.classify(program, text)
+    }
 }
 
 /// The built-in classifier.
@@ -46,27 +53,6 @@ fn word_similarity(a: &str, b: &str) -> f64 {
     } else {
         0.0
     }
-}
-
-/// Dice-style similarity of two word lists, order ignored, typos tolerated.
-fn similarity(example: &[String], words: &[&str]) -> f64 {
-    if example.is_empty() || words.is_empty() {
-        return 0.0;
-    }
-    let best = |w: &str, pool: &mut dyn Iterator<Item = &str>| {
-        pool.map(|p| word_similarity(w, p)).fold(0.0, f64::max)
-    };
-    let forward: f64 = example
-        .iter()
-        .map(|e| best(e, &mut words.iter().copied()))
-        .sum();
-    let backward: f64 = words
-        .iter()
-        .map(|w| best(w, &mut example.iter().map(String::as_str)))
-        .sum();
-    #[allow(clippy::cast_precision_loss)]
-    let total = (example.len() + words.len()) as f64;
-    (forward + backward) / total
 }
 
 /// Finds a normalised phrase in the words, exactly or (single long words)
@@ -128,57 +114,96 @@ pub(crate) fn entities(
     found
 }
 
+impl Builtin {
+    /// Scores intents against a message through the program's index. With
+    /// `only`, intents outside it are ignored. Returns the best intent and
+    /// its score.
+    fn best(program: &Program, text: &str, words: &[&str], only: Option<&[usize]>) -> Option<(usize, f64)> {
+        let index = &program.nlu;
+        let allowed = |intent: usize| only.is_none_or(|o| o.binary_search(&intent).is_ok());
+        // A pattern match is a sure hit.
+        if let Some(set) = &index.patterns
+            && let Some(hit) = set.matches(text).iter().map(|p| index.pattern_intents[p]).find(|&i| allowed(i))
+        {
+            return Some((hit, 1.0));
+        }
+        // Each message word's matching vocabulary words, with their similarity.
+        let mut matches: Vec<Vec<(u32, f64)>> = Vec::with_capacity(words.len());
+        let mut best_for_word: std::collections::HashMap<u32, f64> = std::collections::HashMap::new();
+        for word in words {
+            let mut found: Vec<(u32, f64)> = Vec::new();
+            for key in crate::compile::deletions(word) {
+                for &id in index.deletes.get(&key).map_or(&[][..], Vec::as_slice) {
+                    if found.iter().any(|(f, _)| *f == id) {
+                        continue;
+                    }
+                    let sim = word_similarity(word, &index.words[id as usize]);
+                    if sim > 0.0 {
+                        found.push((id, sim));
+                        let entry = best_for_word.entry(id).or_insert(0.0);
+                        *entry = entry.max(sim);
+                    }
+                }
+            }
+            matches.push(found);
+        }
+        // Only examples sharing a (near) word can score; score those.
+        let mut candidates: Vec<(u32, u32)> =
+            best_for_word.keys().flat_map(|&id| index.postings[id as usize].iter().copied()).collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut best: Option<(usize, f64)> = None;
+        for (intent, example) in candidates {
+            let intent = intent as usize;
+            if !allowed(intent) {
+                continue;
+            }
+            let ids = &index.examples[intent][example as usize];
+            let forward: f64 = ids.iter().map(|id| best_for_word.get(id).copied().unwrap_or(0.0)).sum();
+            let backward: f64 = matches
+                .iter()
+                .map(|m| m.iter().filter(|(id, _)| ids.contains(id)).map(|(_, s)| *s).fold(0.0, f64::max))
+                .sum();
+            #[allow(clippy::cast_precision_loss)]
+            let score = (forward + backward) / (ids.len() + words.len()) as f64;
+            if best.is_none_or(|(i, s)| score > s || (score == s && intent < i)) {
+                best = Some((intent, score));
+            }
+        }
+        best
+    }
+
+    fn result(program: &Program, best: Option<(usize, f64)>, entities: BTreeMap<String, serde_json::Value>) -> Nlu {
+        match best {
+            Some((i, score)) if score > 0.0 => Nlu {
+                intent: Some(program.intents[i].name.clone()),
+                confidence: (score.min(1.0) * 1000.0).round() / 1000.0,
+                entities,
+            },
+            _ => Nlu { intent: None, confidence: 0.0, entities },
+        }
+    }
+}
+
 impl Classifier for Builtin {
     fn classify(&self, program: &Program, text: &str) -> Nlu {
         let normalized = crate::text::normalize(text);
         let words: Vec<&str> = normalized.split(' ').filter(|w| !w.is_empty()).collect();
-        let mut best: Option<(usize, f64)> = None;
-        for (i, intent) in program.intents.iter().enumerate() {
-            let score = if intent.patterns.iter().any(|p| p.is_match(text)) {
-                1.0
-            } else {
-                intent
-                    .examples
-                    .iter()
-                    .map(|e| similarity(e, &words))
-                    .fold(0.0, f64::max)
-            };
-            if best.is_none_or(|(_, s)| score > s) {
-                best = Some((i, score));
-            }
-        }
-        let entities = entities(program, text, &words);
-        match best {
-            Some((i, score)) if score > 0.0 => Nlu {
-                intent: Some(program.intents[i].name.clone()),
-                confidence: (score * 1000.0).round() / 1000.0,
-                entities,
-            },
-            _ => Nlu {
-                intent: None,
-                confidence: 0.0,
-                entities,
-            },
-        }
+        let best = Builtin::best(program, text, &words, None);
+        Builtin::result(program, best, entities(program, text, &words))
+    }
+
+    fn classify_global(&self, program: &Program, text: &str) -> Nlu {
+        let normalized = crate::text::normalize(text);
+        let words: Vec<&str> = normalized.split(' ').filter(|w| !w.is_empty()).collect();
+        let best = Builtin::best(program, text, &words, Some(&program.global_intents));
+        Builtin::result(program, best, BTreeMap::new())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn words(s: &str) -> Vec<String> {
-        s.split(' ').map(str::to_owned).collect()
-    }
-
-    #[test]
-    fn word_order_and_typos_are_tolerated() {
-        let example = words("consulta de saldo");
-        assert!((similarity(&example, &["saldo", "de", "consulta"]) - 1.0).abs() < 1e-9);
-        let typo = similarity(&example, &["consulta", "de", "sldo"]);
-        assert!(typo > 0.6 && typo < 1.0, "{typo}");
-        assert!(similarity(&example, &["quiero", "pizza"]) < 0.2);
-    }
 
     #[test]
     fn short_words_need_exact_matches() {
