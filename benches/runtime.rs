@@ -4,7 +4,7 @@
 use std::hint::black_box;
 use std::path::Path;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 use cellflow::project::Project;
 use cellflow::{Bot, Request, Session};
@@ -33,24 +33,36 @@ fn turns(c: &mut Criterion) {
     let mut group = c.benchmark_group("turn");
     let cases = [
         ("plain", looping_bot("  answer \"Noted.\"")),
-        ("rule", looping_bot("  rule {\n    when { name == \"admin\" } goto ask\n  }")),
-        ("code", looping_bot("  code { count = if count == () { 1 } else { count + 1 }; }")),
+        (
+            "rule",
+            looping_bot("  rule {\n    when { name == \"admin\" } goto ask\n  }"),
+        ),
+        (
+            "code",
+            looping_bot("  code { count = if count == () { 1 } else { count + 1 }; }"),
+        ),
     ];
     for (name, bot) in &cases {
         let mut session = ready(bot);
         group.bench_function(*name, |b| {
-            b.iter(|| bot.turn(&mut session, black_box(Request::text("Ana"))).unwrap());
+            b.iter(|| {
+                bot.turn(&mut session, black_box(Request::text("Ana")))
+                    .unwrap()
+            });
         });
     }
     // The same plain turn inside a 100k-cell bot.
     let mut big = cellflow::generate::dsl_bot(100_000);
-    big = big.replace("flow fallback on fallback", "flow fallback on fallback");
+
     big.push_str("flow bench {\n  ask: input name text { prompt \"Name?\" }\n  answer \"Noted.\"\n  answer \"Hi {{name}}\"\n  jump ask\n}\n");
     let big = bot(&big);
     let mut session = big.new_session();
     big.turn(&mut session, Request::event("bench")).unwrap();
     group.bench_function("plain_in_100k_cell_bot", |b| {
-        b.iter(|| big.turn(&mut session, black_box(Request::text("Ana"))).unwrap());
+        b.iter(|| {
+            big.turn(&mut session, black_box(Request::text("Ana")))
+                .unwrap()
+        });
     });
     group.finish();
 }
@@ -68,7 +80,13 @@ fn classification(c: &mut Criterion) {
         let bot = bot(&text);
         let mut session = bot.new_session();
         group.bench_with_input(BenchmarkId::from_parameter(intents), &intents, |b, _| {
-            b.iter(|| bot.turn(&mut session, black_box(Request::text("wher is my parcel 7 pls"))).unwrap());
+            b.iter(|| {
+                bot.turn(
+                    &mut session,
+                    black_box(Request::text("wher is my parcel 7 pls")),
+                )
+                .unwrap()
+            });
         });
     }
     group.finish();
@@ -77,12 +95,18 @@ fn classification(c: &mut Criterion) {
 fn sessions(c: &mut Criterion) {
     let mut session = Session::new("0123456789abcdef0123456789abcdef");
     for i in 0..20 {
-        session.vars.insert(format!("var{i}"), serde_json::json!(format!("value {i}")));
+        session
+            .vars
+            .insert(format!("var{i}"), serde_json::json!(format!("value {i}")));
     }
     let json = serde_json::to_string(&session).unwrap();
     println!("session with 20 variables: {} bytes serialized", json.len());
-    c.bench_function("session/serialize", |b| b.iter(|| serde_json::to_string(black_box(&session)).unwrap()));
-    c.bench_function("session/deserialize", |b| b.iter(|| serde_json::from_str::<Session>(black_box(&json)).unwrap()));
+    c.bench_function("session/serialize", |b| {
+        b.iter(|| serde_json::to_string(black_box(&session)).unwrap())
+    });
+    c.bench_function("session/deserialize", |b| {
+        b.iter(|| serde_json::from_str::<Session>(black_box(&json)).unwrap())
+    });
 }
 
 criterion_group! {

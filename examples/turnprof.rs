@@ -6,11 +6,18 @@ fn main() {
     project.add_bytes("b.flow", Path::new("b.flow"), text.as_bytes());
     let bot = cellflow::Bot::from_project(&mut project).unwrap();
     let mut session = bot.new_session();
-    bot.turn(&mut session, cellflow::Request::event("welcome")).unwrap();
-    let n: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200_000);
+    bot.turn(&mut session, cellflow::Request::event("welcome"))
+        .unwrap();
+    let n: u32 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(200_000);
     let start = std::time::Instant::now();
     for _ in 0..n {
-        std::hint::black_box(bot.turn(&mut session, cellflow::Request::text("Ana")).unwrap());
+        std::hint::black_box(
+            bot.turn(&mut session, cellflow::Request::text("Ana"))
+                .unwrap(),
+        );
     }
     println!("{:?} per turn", start.elapsed() / n);
 }

@@ -205,7 +205,14 @@ pub fn deletions(word: &str) -> Vec<String> {
     let mut out = vec![word.to_owned()];
     if chars.len() >= 4 {
         for i in 0..chars.len() {
-            out.push(chars.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, c)| *c).collect());
+            out.push(
+                chars
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, c)| *c)
+                    .collect(),
+            );
         }
     }
     out
@@ -233,7 +240,10 @@ impl NluIndex {
                             id
                         }
                     };
-                    let posting = (u32::try_from(i).unwrap_or(u32::MAX), u32::try_from(e).unwrap_or(u32::MAX));
+                    let posting = (
+                        u32::try_from(i).unwrap_or(u32::MAX),
+                        u32::try_from(e).unwrap_or(u32::MAX),
+                    );
                     if index.postings[id as usize].last() != Some(&posting) {
                         index.postings[id as usize].push(posting);
                     }
@@ -242,15 +252,23 @@ impl NluIndex {
                 examples.push(ids);
             }
             index.examples.push(examples);
-            index.pattern_intents.extend(intent.patterns.iter().map(|_| i));
+            index
+                .pattern_intents
+                .extend(intent.patterns.iter().map(|_| i));
         }
-        let patterns: Vec<&str> = intents.iter().flat_map(|i| i.patterns.iter().map(|p| p.value.as_str())).collect();
+        let patterns: Vec<&str> = intents
+            .iter()
+            .flat_map(|i| i.patterns.iter().map(|p| p.value.as_str()))
+            .collect();
         if !patterns.is_empty() {
             let set = regex::RegexSetBuilder::new(&patterns)
                 .case_insensitive(true)
                 .size_limit(64 << 20)
                 .build()
-                .map_err(|e| CompileError::Regex { pattern: "(intent patterns)".into(), reason: e.to_string() })?;
+                .map_err(|e| CompileError::Regex {
+                    pattern: "(intent patterns)".into(),
+                    reason: e.to_string(),
+                })?;
             index.patterns = Some(set);
         }
         Ok(index)
@@ -375,7 +393,11 @@ impl Compiler<'_> {
     }
 
     fn script(&self, source: &str, expression: bool) -> Result<Script, CompileError> {
-        let compiled = if expression { self.engine.compile_expression(source) } else { self.engine.compile(source) };
+        let compiled = if expression {
+            self.engine.compile_expression(source)
+        } else {
+            self.engine.compile(source)
+        };
         let ast = compiled.map_err(|e| CompileError::Script(e.to_string()))?;
         let effects = crate::script::effects(&ast);
         let mut builtins = Vec::new();
@@ -388,7 +410,11 @@ impl Compiler<'_> {
         }
         vars.sort();
         vars.dedup();
-        Ok(Script { ast: Arc::new(ast), vars, builtins })
+        Ok(Script {
+            ast: Arc::new(ast),
+            vars,
+            builtins,
+        })
     }
 }
 
@@ -481,7 +507,10 @@ pub fn compile(
     let intents = bot
         .intents
         .iter()
-        .map(|intent| Intent { name: intent.name.value.clone(), global: intent.global })
+        .map(|intent| Intent {
+            name: intent.name.value.clone(),
+            global: intent.global,
+        })
         .collect::<Vec<_>>();
     let entities = bot
         .entities
@@ -529,8 +558,12 @@ pub fn compile(
         welcome: lowered.welcome.map(|f| f.0),
         fallback: lowered.fallback.map(|f| f.0),
         global_intents: {
-            let mut g: Vec<usize> =
-                intents.iter().enumerate().filter(|(i, it)| it.global && intent_flows.contains_key(i)).map(|(i, _)| i).collect();
+            let mut g: Vec<usize> = intents
+                .iter()
+                .enumerate()
+                .filter(|(i, it)| it.global && intent_flows.contains_key(i))
+                .map(|(i, _)| i)
+                .collect();
             g.sort_unstable();
             g
         },

@@ -185,31 +185,57 @@ fn run_reads_messages_from_stdin_and_prints_a_transcript() {
     assert_eq!(out.status, 0, "{}", out.stderr);
     crate::support::snapshot("cli", "run_transcript", &out.stdout);
     assert!(out.stdout.contains("> funghi"));
-    assert!(out.stdout.contains("\"kind\": \"mushroom\""), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("\"kind\": \"mushroom\""),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
 fn run_refuses_a_bot_with_errors() {
-    let out = Cmd::new().args(["run", "tests/diagnostics/unknown_target.flow.yaml"]).stdin("hi\n").run();
+    let out = Cmd::new()
+        .args(["run", "tests/diagnostics/unknown_target.flow.yaml"])
+        .stdin("hi\n")
+        .run();
     assert_eq!(out.status, 1);
-    assert!(out.stderr.contains("cellflow::check::unknown_target"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cellflow::check::unknown_target"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn compile_writes_an_artifact_that_runs_and_rejects_bad_ones() {
     let dir = tempdir("compile");
     let artifact = dir.join("pizza.cfa");
-    let out = Cmd::new().args(["compile", "flows/pizza", "-o"]).args([&artifact]).run();
+    let out = Cmd::new()
+        .args(["compile", "flows/pizza", "-o"])
+        .args([&artifact])
+        .run();
     assert_eq!(out.status, 0, "{}", out.stderr);
-    let run = Cmd::new().args(["run"]).args([&artifact]).stdin("menu please\n").run();
+    let run = Cmd::new()
+        .args(["run"])
+        .args([&artifact])
+        .stdin("menu please\n")
+        .run();
     assert_eq!(run.status, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("Here is what we bake today"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("Here is what we bake today"),
+        "{}",
+        run.stdout
+    );
     let bot = cellflow::Bot::load(&artifact).expect("the artifact loads");
     assert_eq!(bot.program().name, "Napoli");
 
     let text = std::fs::read_to_string(&artifact).unwrap();
     let old = dir.join("old.cfa");
-    std::fs::write(&old, text.replacen("cellflow-artifact 1", "cellflow-artifact 0", 1)).unwrap();
+    std::fs::write(
+        &old,
+        text.replacen("cellflow-artifact 1", "cellflow-artifact 0", 1),
+    )
+    .unwrap();
     let err = cellflow::Bot::load(&old).unwrap_err().to_string();
     assert!(err.contains("format version 0"), "{err}");
     let corrupt = dir.join("corrupt.cfa");
@@ -219,7 +245,14 @@ fn compile_writes_an_artifact_that_runs_and_rejects_bad_ones() {
     let run = Cmd::new().args(["run"]).args([&corrupt]).stdin("").run();
     assert_eq!(run.status, 2, "{}", run.stderr);
 
-    let failed = Cmd::new().args(["compile", "tests/diagnostics/unknown_target.flow.yaml", "-o"]).args([dir.join("x")]).run();
+    let failed = Cmd::new()
+        .args([
+            "compile",
+            "tests/diagnostics/unknown_target.flow.yaml",
+            "-o",
+        ])
+        .args([dir.join("x")])
+        .run();
     assert_eq!(failed.status, 1);
     assert!(!dir.join("x").exists());
 }

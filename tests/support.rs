@@ -57,10 +57,16 @@ impl Cmd {
     pub(crate) fn new() -> Cmd {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cellflow"));
         command.current_dir(root()).env("NO_COLOR", "1");
-        Cmd { command, input: String::new() }
+        Cmd {
+            command,
+            input: String::new(),
+        }
     }
 
-    pub(crate) fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, args: I) -> Cmd {
+    pub(crate) fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(
+        mut self,
+        args: I,
+    ) -> Cmd {
         self.command.args(args);
         self
     }
@@ -82,7 +88,9 @@ impl Cmd {
             .spawn()
             .expect("the binary runs");
         let mut stdin = child.stdin.take().expect("stdin is piped");
-        stdin.write_all(self.input.as_bytes()).expect("stdin is writable");
+        stdin
+            .write_all(self.input.as_bytes())
+            .expect("stdin is writable");
         drop(stdin);
         let output = child.wait_with_output().expect("the binary finishes");
         Output {

@@ -100,7 +100,8 @@ pub(super) fn run(
         };
     }
     session.turn += 1;
-    session.last_activity = now_secs();
+    let now = now_secs();
+    session.last_activity = now;
     for (name, value) in &request.context {
         session.vars.insert(name.clone(), value.clone());
     }
@@ -109,7 +110,10 @@ pub(super) fn run(
         program,
         session,
         request: &request,
-        response: Response { events, ..Response::default() },
+        response: Response {
+            events,
+            ..Response::default()
+        },
         steps: 0,
         input: std::cell::OnceCell::new(),
         user: std::cell::OnceCell::new(),
@@ -138,7 +142,11 @@ pub(super) fn run(
 impl Turn<'_> {
     fn start(&mut self, restarted: bool) -> Result<(), Failure> {
         let request = self.request;
-        let text = request.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
+        let text = request
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
         if let Some(text) = text {
             // While an input waits, only global intents can interrupt it, so
             // only they are scored: a turn costs the same in a bot of any size.
@@ -246,7 +254,7 @@ impl Turn<'_> {
         {
             return self.start_flow(Some(flow));
         }
-        let today = i64::try_from(now_secs() / 86_400).unwrap_or(0);
+        let today = i64::try_from(self.session.last_activity / 86_400).unwrap_or(0);
         match super::input::parse(self.program, input, text, today) {
             Some(value) => {
                 self.session.waiting = None;
@@ -519,7 +527,12 @@ impl Turn<'_> {
                     let mut user = serde_json::Map::new();
                     user.insert("id".into(), Value::String(self.session.id.clone()));
                     user.insert("locale".into(), Value::String(self.program.locale.clone()));
-                    user.extend(self.request.context.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    user.extend(
+                        self.request
+                            .context
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.clone())),
+                    );
                     Value::Object(user)
                 })
                 .clone(),
@@ -530,24 +543,31 @@ impl Turn<'_> {
     }
 
     fn lookup(&self, path: &[Segment]) -> Option<Value> {
-        let Some(Segment::Field(root)) = path.first() else {
-            return None;
-        };
-        let owned;
-        let mut value: &Value = match self.session.vars.get(root) {
-            Some(v) => v,
-            None => {
-                owned = self.builtin(root)?;
-                &owned
+        self.with_value(path, |v| v.cloned())
+    }
+
+    /// Calls `f` with the value at a path (session variables first, then the
+    /// built-ins), without copying session values.
+    fn with_value<T>(&self, path: &[Segment], f: impl FnOnce(Option<&Value>) -> T) -> T {
+        fn walk<'v>(mut value: &'v Value, rest: &[Segment]) -> Option<&'v Value> {
+            for segment in rest {
+                value = match segment {
+                    Segment::Field(field) => value.get(field)?,
+                    Segment::Index(i) => value.get(*i)?,
+                };
             }
-        };
-        for segment in &path[1..] {
-            value = match segment {
-                Segment::Field(f) => value.get(f)?,
-                Segment::Index(i) => value.get(*i)?,
-            };
+            Some(value)
         }
-        Some(value.clone())
+        let Some(Segment::Field(root)) = path.first() else {
+            return f(None);
+        };
+        match self.session.vars.get(root) {
+            Some(value) => f(walk(value, &path[1..])),
+            None => match self.builtin(root) {
+                Some(owned) => f(walk(&owned, &path[1..])),
+                None => f(None),
+            },
+        }
     }
 
     fn render(&self, template: &Template) -> String {
@@ -555,11 +575,14 @@ impl Turn<'_> {
         for part in &template.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
-                Part::Var(var) => match self.lookup(&var.path) {
+                Part::Var(var) => self.with_value(&var.path, |value| match value {
                     Some(Value::Null) | None => out.push_str(var.default.as_deref().unwrap_or("")),
-                    Some(Value::String(s)) => out.push_str(&s),
-                    Some(other) => out.push_str(&other.to_string()),
-                },
+                    Some(Value::String(s)) => out.push_str(s),
+                    Some(other) => {
+                        use std::fmt::Write as _;
+                        let _ = write!(out, "{other}");
+                    }
+                }),
             }
         }
         out
@@ -663,7 +686,8 @@ impl Turn<'_> {
     fn scope(&self, script: &Script) -> Result<rhai::Scope<'static>, Failure> {
         let mut scope = rhai::Scope::new();
         let to_dynamic = |v: &Value| {
-            rhai::serde::to_dynamic(v).map_err(|e| Failure(format!("a variable cannot be passed to a script: {e}")))
+            rhai::serde::to_dynamic(v)
+                .map_err(|e| Failure(format!("a variable cannot be passed to a script: {e}")))
         };
         for name in &script.builtins {
             let value = self.builtin(name).unwrap_or(Value::Null);
@@ -685,12 +709,17 @@ impl Turn<'_> {
             .engine()
             .eval_ast_with_scope::<rhai::Dynamic>(&mut scope, &condition.ast)
             .map_err(|e| Failure(script_error(&e)))?;
-        result.as_bool().map_err(|t| Failure(format!("a condition gave a {t}, not true or false")))
+        result
+            .as_bool()
+            .map_err(|t| Failure(format!("a condition gave a {t}, not true or false")))
     }
 
     fn script(&mut self, script: &Script) -> Result<(), Failure> {
         let mut scope = self.scope(script)?;
-        self.bot.engine().run_ast_with_scope(&mut scope, &script.ast).map_err(|e| Failure(script_error(&e)))?;
+        self.bot
+            .engine()
+            .run_ast_with_scope(&mut scope, &script.ast)
+            .map_err(|e| Failure(script_error(&e)))?;
         for (name, constant, value) in scope.iter_raw() {
             if constant || name.starts_with('_') {
                 continue;
@@ -699,8 +728,8 @@ impl Turn<'_> {
                 self.session.vars.remove(name);
                 continue;
             }
-            let json: Value =
-                rhai::serde::from_dynamic(value).map_err(|e| Failure(format!("`{name}` cannot be stored: {e}")))?;
+            let json: Value = rhai::serde::from_dynamic(value)
+                .map_err(|e| Failure(format!("`{name}` cannot be stored: {e}")))?;
             if self.session.vars.get(name) != Some(&json) {
                 self.session.vars.insert(name.to_owned(), json);
             }

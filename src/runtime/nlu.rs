@@ -118,18 +118,28 @@ impl Builtin {
     /// Scores intents against a message through the program's index. With
     /// `only`, intents outside it are ignored. Returns the best intent and
     /// its score.
-    fn best(program: &Program, text: &str, words: &[&str], only: Option<&[usize]>) -> Option<(usize, f64)> {
+    fn best(
+        program: &Program,
+        text: &str,
+        words: &[&str],
+        only: Option<&[usize]>,
+    ) -> Option<(usize, f64)> {
         let index = &program.nlu;
         let allowed = |intent: usize| only.is_none_or(|o| o.binary_search(&intent).is_ok());
         // A pattern match is a sure hit.
         if let Some(set) = &index.patterns
-            && let Some(hit) = set.matches(text).iter().map(|p| index.pattern_intents[p]).find(|&i| allowed(i))
+            && let Some(hit) = set
+                .matches(text)
+                .iter()
+                .map(|p| index.pattern_intents[p])
+                .find(|&i| allowed(i))
         {
             return Some((hit, 1.0));
         }
         // Each message word's matching vocabulary words, with their similarity.
         let mut matches: Vec<Vec<(u32, f64)>> = Vec::with_capacity(words.len());
-        let mut best_for_word: std::collections::HashMap<u32, f64> = std::collections::HashMap::new();
+        let mut best_for_word: std::collections::HashMap<u32, f64> =
+            std::collections::HashMap::new();
         for word in words {
             let mut found: Vec<(u32, f64)> = Vec::new();
             for key in crate::compile::deletions(word) {
@@ -148,8 +158,10 @@ impl Builtin {
             matches.push(found);
         }
         // Only examples sharing a (near) word can score; score those.
-        let mut candidates: Vec<(u32, u32)> =
-            best_for_word.keys().flat_map(|&id| index.postings[id as usize].iter().copied()).collect();
+        let mut candidates: Vec<(u32, u32)> = best_for_word
+            .keys()
+            .flat_map(|&id| index.postings[id as usize].iter().copied())
+            .collect();
         candidates.sort_unstable();
         candidates.dedup();
         let mut best: Option<(usize, f64)> = None;
@@ -159,10 +171,18 @@ impl Builtin {
                 continue;
             }
             let ids = &index.examples[intent][example as usize];
-            let forward: f64 = ids.iter().map(|id| best_for_word.get(id).copied().unwrap_or(0.0)).sum();
+            let forward: f64 = ids
+                .iter()
+                .map(|id| best_for_word.get(id).copied().unwrap_or(0.0))
+                .sum();
             let backward: f64 = matches
                 .iter()
-                .map(|m| m.iter().filter(|(id, _)| ids.contains(id)).map(|(_, s)| *s).fold(0.0, f64::max))
+                .map(|m| {
+                    m.iter()
+                        .filter(|(id, _)| ids.contains(id))
+                        .map(|(_, s)| *s)
+                        .fold(0.0, f64::max)
+                })
                 .sum();
             #[allow(clippy::cast_precision_loss)]
             let score = (forward + backward) / (ids.len() + words.len()) as f64;
@@ -173,14 +193,22 @@ impl Builtin {
         best
     }
 
-    fn result(program: &Program, best: Option<(usize, f64)>, entities: BTreeMap<String, serde_json::Value>) -> Nlu {
+    fn result(
+        program: &Program,
+        best: Option<(usize, f64)>,
+        entities: BTreeMap<String, serde_json::Value>,
+    ) -> Nlu {
         match best {
             Some((i, score)) if score > 0.0 => Nlu {
                 intent: Some(program.intents[i].name.clone()),
                 confidence: (score.min(1.0) * 1000.0).round() / 1000.0,
                 entities,
             },
-            _ => Nlu { intent: None, confidence: 0.0, entities },
+            _ => Nlu {
+                intent: None,
+                confidence: 0.0,
+                entities,
+            },
         }
     }
 }
