@@ -1,6 +1,7 @@
 //! Runtime benchmarks: one turn in common shapes, classification, sessions.
 //! Results: docs/PERFORMANCE.md.
 
+use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::Path;
 
@@ -72,9 +73,10 @@ fn classification(c: &mut Criterion) {
     for intents in [50, 500] {
         let mut text = String::new();
         for i in 0..intents {
-            text.push_str(&format!(
-                "intent i{i} {{ examples [\"check order number {i}\", \"where is parcel {i}\", \"status of shipment {i} please\"] }}\nflow f{i} on intent i{i} {{ answer \"{i}\" }}\n"
-            ));
+            let _ = writeln!(
+                text,
+                "intent i{i} {{ examples [\"check order number {i}\", \"where is parcel {i}\", \"status of shipment {i} please\"] }}\nflow f{i} on intent i{i} {{ answer \"{i}\" }}"
+            );
         }
         text.push_str("flow fallback on fallback { answer \"?\" }\n");
         let bot = bot(&text);
@@ -102,10 +104,10 @@ fn sessions(c: &mut Criterion) {
     let json = serde_json::to_string(&session).unwrap();
     println!("session with 20 variables: {} bytes serialized", json.len());
     c.bench_function("session/serialize", |b| {
-        b.iter(|| serde_json::to_string(black_box(&session)).unwrap())
+        b.iter(|| serde_json::to_string(black_box(&session)).unwrap());
     });
     c.bench_function("session/deserialize", |b| {
-        b.iter(|| serde_json::from_str::<Session>(black_box(&json)).unwrap())
+        b.iter(|| serde_json::from_str::<Session>(black_box(&json)).unwrap());
     });
 }
 

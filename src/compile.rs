@@ -686,10 +686,10 @@ fn compile_cell(
                 .unwrap_or(Goto::Complete),
         },
         CellKind::Code(script) => {
-            let compiled = compiler.script(&script.source.value, false)?;
-            variables.extend(compiled.vars.iter().cloned());
+            let code = compiler.script(&script.source.value, false)?;
+            variables.extend(code.vars.iter().cloned());
             Kind::Code {
-                script: compiled,
+                script: code,
                 next: or_complete(Edge::Next),
             }
         }

@@ -539,3 +539,85 @@ fn the_bot_is_shared_across_threads() {
         assert_eq!(h.join().unwrap(), "Which pizza would you like?");
     }
 }
+
+#[test]
+fn service_cells_call_a_real_http_server_with_timeouts() {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let mut requests = Vec::new();
+        for (i, stream) in listener.incoming().take(2).enumerate() {
+            let mut stream = stream.unwrap();
+            // Read the head, then as much body as Content-Length says.
+            let mut data = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = stream.read(&mut buf).unwrap();
+                data.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&data).to_lowercase();
+                if let Some(head_end) = text.find("\r\n\r\n") {
+                    let length = text
+                        .lines()
+                        .find_map(|l| {
+                            l.strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if data.len() >= head_end + 4 + length {
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+            requests.push(String::from_utf8_lossy(&data).into_owned());
+            if i == 0 {
+                let body = r#"{"greeting": "hola"}"#;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            } else {
+                // Slower than the cell's timeout.
+                std::thread::sleep(std::time::Duration::from_millis(800));
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+                );
+            }
+        }
+        requests
+    });
+    let bot = inline(&format!(
+        "bot {{ context [who] }}\nflow welcome on welcome {{\n  hello: service {{\n    method POST\n    url \"http://127.0.0.1:{port}/hello/{{{{who}}}}\"\n    header \"X-Test\" \"yes\"\n    body {{\"who\": \"{{{{who}}}}\"}}\n    save reply\n    status code\n    on_error failed\n  }}\n  answer \"{{{{reply.greeting}}}} {{{{code}}}}\"\n  slow: service {{\n    url \"http://127.0.0.1:{port}/slow\"\n    timeout 200\n    status slow_code\n    on_error failed\n  }}\n  answer \"not reached\"\n}}\nflow failed {{\n  answer \"failed with {{{{slow_code | \\\"-\\\"}}}}\"\n}}\nflow fallback on fallback {{\n  answer \"?\"\n}}\n"
+    ));
+    let mut session = bot.new_session();
+    let started = std::time::Instant::now();
+    let r = bot
+        .turn(
+            &mut session,
+            Request::event("welcome").with_context("who", "ana"),
+        )
+        .unwrap();
+    let texts: Vec<&str> = r.answers.iter().map(|a| a.text.as_str()).collect();
+    assert_eq!(texts, ["hola 200", "failed with 0"]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(750),
+        "the 200 ms timeout applied"
+    );
+    let requests = server.join().unwrap();
+    assert!(
+        requests[0].starts_with("POST /hello/ana HTTP/1.1"),
+        "{}",
+        requests[0]
+    );
+    assert!(
+        requests[0].to_lowercase().contains("x-test: yes"),
+        "{}",
+        requests[0]
+    );
+    assert!(requests[0].contains(r#"{"who":"ana"}"#), "{}", requests[0]);
+    assert!(requests[1].starts_with("GET /slow"), "{}", requests[1]);
+}

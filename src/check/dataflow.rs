@@ -15,7 +15,9 @@
 //! jump to starts with what holds at those jumps; one nobody jumps to starts
 //! with nothing.
 
-use std::collections::HashMap;
+// FxHash: these maps are keyed by small integers and sit on the checker's
+// hot path, where SipHash's DoS resistance buys nothing.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::ast::CellKind;
 use crate::diagnostic::{Diagnostic, Problem};
@@ -96,10 +98,10 @@ impl Analysis<'_> {
     ) -> (HashMap<CellId, Option<Vars>>, Option<Vars>) {
         let exit = self.graph.exit();
         // Sparse: a callee's summary visits only the cells it reaches.
-        let mut state: HashMap<CellId, Option<Vars>> = HashMap::new();
+        let mut state: HashMap<CellId, Option<Vars>> = HashMap::default();
         let mut at_exit: Option<Vars> = None;
         let mut work: Vec<CellId> = Vec::new();
-        let mut queued: std::collections::HashSet<CellId> = std::collections::HashSet::new();
+        let mut queued: HashSet<CellId> = HashSet::default();
         let merge = |slot: &mut Option<Vars>, incoming: &Vars| -> bool {
             match slot {
                 None => {
@@ -174,7 +176,7 @@ pub(crate) fn maybe_unset(ctx: &Context<'_>, facts: &Facts) -> Vec<Diagnostic> {
         .chain(ctx.bot.settings.context.iter().map(|n| n.value.as_str()))
         .collect();
     // Only variables that some cell reads matter.
-    let mut index: HashMap<&str, u32> = HashMap::new();
+    let mut index: HashMap<&str, u32> = HashMap::default();
     for cell in &facts.cells {
         for u in &cell.uses {
             if !always.contains(&u.name.as_str()) {
@@ -186,7 +188,7 @@ pub(crate) fn maybe_unset(ctx: &Context<'_>, facts: &Facts) -> Vec<Diagnostic> {
     if index.is_empty() {
         return Vec::new();
     }
-    let mut gens: HashMap<(CellId, Edge), Vars> = HashMap::new();
+    let mut gens: HashMap<(CellId, Edge), Vars> = HashMap::default();
     let mut add = |cell: CellId, edge: Edge, name: &str| {
         if let Some(&i) = index.get(name) {
             gens.entry((cell, edge)).or_default().insert(i);
@@ -241,7 +243,7 @@ pub(crate) fn maybe_unset(ctx: &Context<'_>, facts: &Facts) -> Vec<Diagnostic> {
         calls: Calls::new(graph, false),
         successors,
         gens,
-        summaries: HashMap::new(),
+        summaries: HashMap::default(),
         in_progress: Vec::new(),
     };
     let (state, _) = analysis.solve(&entries);

@@ -152,7 +152,7 @@ fn choose(program: &Program, input: &Input, text: &str) -> Option<Value> {
         let words: Vec<&str> = normalized.split(' ').filter(|w| !w.is_empty()).collect();
         if let Entity::List { values, .. } = entity {
             for (canonical, synonyms) in values {
-                if synonyms.iter().any(|s| *s == normalized) {
+                if synonyms.contains(&normalized) {
                     return Some(Value::String(canonical.clone()));
                 }
             }

@@ -446,15 +446,24 @@ impl Turn<'_> {
                 Next::Stop
             }
             Kind::Service { service, ok, error } => {
+                let mut headers: Vec<(String, String)> = service
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), self.render(v)))
+                    .collect();
+                // A JSON body says so, unless the author set the type.
+                if matches!(service.body, Some(Body::Json(_)))
+                    && !headers
+                        .iter()
+                        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                {
+                    headers.push(("Content-Type".into(), "application/json".into()));
+                }
                 let request = HttpRequest {
                     cell: cell.id.clone(),
                     method: service.method.as_str(),
                     url: self.render(&service.url),
-                    headers: service
-                        .headers
-                        .iter()
-                        .map(|(k, v)| (k.clone(), self.render(v)))
-                        .collect(),
+                    headers,
                     body: service.body.as_ref().map(|b| match b {
                         Body::Template(t) => self.render(t),
                         Body::Json(j) => self.render_json(j).to_string(),
@@ -543,7 +552,7 @@ impl Turn<'_> {
     }
 
     fn lookup(&self, path: &[Segment]) -> Option<Value> {
-        self.with_value(path, |v| v.cloned())
+        self.with_value(path, Option::cloned)
     }
 
     /// Calls `f` with the value at a path (session variables first, then the

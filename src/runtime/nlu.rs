@@ -186,7 +186,8 @@ impl Builtin {
                 .sum();
             #[allow(clippy::cast_precision_loss)]
             let score = (forward + backward) / (ids.len() + words.len()) as f64;
-            if best.is_none_or(|(i, s)| score > s || (score == s && intent < i)) {
+            // Candidates come in intent order, so a tie keeps the first intent.
+            if best.is_none_or(|(_, s)| score > s) {
                 best = Some((intent, score));
             }
         }
