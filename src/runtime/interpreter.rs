@@ -552,7 +552,7 @@ impl Turn<'_> {
     }
 
     fn lookup(&self, path: &[Segment]) -> Option<Value> {
-        self.with_value(path, Option::cloned)
+        self.with_value(path, Option::<&Value>::cloned)
     }
 
     /// Calls `f` with the value at a path (session variables first, then the
