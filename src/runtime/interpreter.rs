@@ -552,7 +552,9 @@ impl Turn<'_> {
     }
 
     fn lookup(&self, path: &[Segment]) -> Option<Value> {
-        self.with_value(path, Option::<&Value>::cloned)
+        // A closure, not `Option::cloned`: the callback must accept any lifetime.
+        #[allow(clippy::redundant_closure_for_method_calls)]
+        self.with_value(path, |value| value.cloned())
     }
 
     /// Calls `f` with the value at a path (session variables first, then the
