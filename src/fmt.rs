@@ -72,30 +72,10 @@ pub fn lost_comments(original: &str, formatted: &str) -> Vec<String> {
 
 /// A DSL string literal: `'raw'` when that avoids escapes, else `"..."`.
 fn dsl_string(s: &str) -> String {
-    let needs_escape = |c: char| c == '"' || c == '\\' || c.is_control();
     if s.contains('\\') && !s.contains('\'') && !s.chars().any(char::is_control) {
         return format!("'{s}'");
     }
-    if !s.chars().any(needs_escape) {
-        return format!("\"{s}\"");
-    }
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    dsl_string_escaped(s)
 }
 
 fn dsl_list(items: &[String], indent: usize) -> String {

@@ -7,8 +7,24 @@
 //! 3. [`project`]: finds a bot's files and merges their modules;
 //! 4. [`lower`]: resolves names and builds the [`graph`] of cells;
 //! 5. [`check`]: the static checks of SPEC §4, each a pass over the graph;
-//! 6. [`fmt`] and [`export`]: printing the AST back as YAML or DSL, and the
+//! 6. [`compile`]: the immutable program a runtime host loads;
+//! 7. [`runtime`]: sessions and turns (SPEC §5), the built-in NLU;
+//! 8. [`fmt`] and [`export`]: printing the AST back as YAML or DSL, and the
 //!    graph as DOT or Mermaid.
+//!
+//! Running a bot:
+//!
+//! ```
+//! use cellflow::{Bot, Request};
+//!
+//! let bot = Bot::load("flows/ebank").expect("the example bot loads");
+//! let mut session = bot.new_session();
+//! let hello = bot.turn(&mut session, Request::event("welcome").with_context("customer_name", "Ana")).unwrap();
+//! assert_eq!(hello.answers[0].text, "¡Hola Ana! Soy E-Bank.");
+//! let reply = bot.turn(&mut session, Request::text("2")).unwrap();
+//! assert_eq!(reply.vars["choice"], "Consulta de Puntos");
+//! assert!(reply.awaiting.is_some()); // it asks for the RUT next
+//! ```
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 

@@ -101,36 +101,31 @@ fn session_var(expr: &Expr) -> Option<&str> {
     }
 }
 
+/// Records the session-variable reads and property names at one AST node.
+fn visit_reads(path: &[ASTNode], assigned: &[String], effects: &mut Effects) {
+    if let Some(ASTNode::Expr(e)) = path.last() {
+        if let Some(name) = session_var(e)
+            && !assigned.iter().any(|a| a == name)
+            && !effects.reads.iter().any(|r| r.name == name)
+        {
+            effects.reads.push(access(name, e.position()));
+        }
+        if let Expr::Property(p, _) = e {
+            effects.properties.push(p.2.to_string());
+        }
+    }
+}
+
 fn reads_in_expr(expr: &Expr, assigned: &[String], effects: &mut Effects) {
     expr.walk(&mut Vec::new(), &mut |path: &[ASTNode]| {
-        if let Some(ASTNode::Expr(e)) = path.last() {
-            if let Some(name) = session_var(e)
-                && !assigned.iter().any(|a| a == name)
-                && !effects.reads.iter().any(|r| r.name == name)
-            {
-                effects.reads.push(access(name, e.position()));
-            }
-            if let Expr::Property(p, _) = e {
-                effects.properties.push(p.2.to_string());
-            }
-        }
+        visit_reads(path, assigned, effects);
         true
     });
 }
 
 fn reads_in_stmt(stmt: &Stmt, assigned: &[String], effects: &mut Effects) {
     stmt.walk(&mut Vec::new(), &mut |path: &[ASTNode]| {
-        if let Some(ASTNode::Expr(e)) = path.last() {
-            if let Some(name) = session_var(e)
-                && !assigned.iter().any(|a| a == name)
-                && !effects.reads.iter().any(|r| r.name == name)
-            {
-                effects.reads.push(access(name, e.position()));
-            }
-            if let Expr::Property(p, _) = e {
-                effects.properties.push(p.2.to_string());
-            }
-        }
+        visit_reads(path, assigned, effects);
         if let Some(ASTNode::Stmt(s)) = path.last() {
             record_may_assign(s, effects);
         }

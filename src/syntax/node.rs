@@ -92,17 +92,29 @@ fn node_count(node: &Node) -> usize {
     count
 }
 
-impl Builder<'_> {
+/// A YAML problem at one character of the file.
+fn syntax_error(file: FileId, text: &str, message: String, at: usize) -> Diagnostic {
+    let at = at.min(text.len());
+    let end = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+    Diagnostic::new(Problem::YamlSyntax { message }, Span::new(file, at, end))
+}
+
+impl<'t> Builder<'t> {
+    fn new(file: FileId, text: &'t str) -> Self {
+        Builder {
+            file,
+            text,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            nodes: 0,
+            aliases: 0,
+            alias_nodes: 0,
+            root: None,
+        }
+    }
+
     fn error(&self, message: String, at: usize) -> Diagnostic {
-        let at = at.min(self.text.len());
-        let end = self.text[at..]
-            .chars()
-            .next()
-            .map_or(at, |c| at + c.len_utf8());
-        Diagnostic::new(
-            Problem::YamlSyntax { message },
-            Span::new(self.file, at, end),
-        )
+        syntax_error(self.file, self.text, message, at)
     }
 
     fn count_node(&mut self, at: usize) -> Result<(), Diagnostic> {
@@ -277,16 +289,6 @@ fn scan_error(file: FileId, text: &str, error: &ScanError) -> Diagnostic {
             .nth(marker.index())
             .map_or(text.len(), |(i, _)| i)
     });
-    let builder = Builder {
-        file,
-        text,
-        stack: Vec::new(),
-        anchors: HashMap::new(),
-        nodes: 0,
-        aliases: 0,
-        alias_nodes: 0,
-        root: None,
-    };
     let info = error.info();
     let first = info.lines().next().unwrap_or("invalid YAML");
     let message = if first.contains("recursion limit") || first.contains("nesting limit") {
@@ -294,7 +296,7 @@ fn scan_error(file: FileId, text: &str, error: &ScanError) -> Diagnostic {
     } else {
         first.trim_end_matches(['.', ':']).to_owned()
     };
-    builder.error(message, at)
+    syntax_error(file, text, message, at)
 }
 
 /// Reads one YAML document. `Ok(None)` for a file with no content.
@@ -311,16 +313,7 @@ pub(crate) fn parse(file: FileId, text: &str) -> Result<Option<Node>, Diagnostic
     let mut options = serde_saphyr::granit_parser::Options::default();
     options.emit_comments = false;
     options.block_nesting_limit = MAX_DEPTH + 1;
-    let mut builder = Builder {
-        file,
-        text,
-        stack: Vec::new(),
-        anchors: HashMap::new(),
-        nodes: 0,
-        aliases: 0,
-        alias_nodes: 0,
-        root: None,
-    };
+    let mut builder = Builder::new(file, text);
     let mut documents = 0;
     for item in Parser::new_from_str_with_options(text, options) {
         let (event, span) = item.map_err(|e| scan_error(file, text, &e))?;
