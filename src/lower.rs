@@ -49,15 +49,7 @@ pub fn lower(bot: &ast::Bot) -> Lowered {
     for (flow_index, flow) in bot.flows.iter().enumerate() {
         let flow_id = FlowId(u32::try_from(flow_index).unwrap_or(u32::MAX));
         for (index, cell) in flow.cells.iter().enumerate() {
-            lowerer.cell_edges(
-                bot,
-                flow_id,
-                index,
-                cell,
-                fallback_entry,
-                &intents,
-                &entities,
-            );
+            lowerer.cell_edges(flow_id, index, cell, fallback_entry, &intents, &entities);
         }
     }
     Lowered {
@@ -319,10 +311,8 @@ impl Lowerer {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn cell_edges(
         &mut self,
-        bot: &ast::Bot,
         flow: FlowId,
         index: usize,
         cell: &ast::Cell,
@@ -406,6 +396,5 @@ impl Lowerer {
             CellKind::Handoff(_) => fall(self, Edge::Resume),
             CellKind::End(_) => {}
         }
-        let _ = bot;
     }
 }

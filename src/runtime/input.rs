@@ -40,8 +40,6 @@ pub(crate) fn number(text: &str, locale: &str) -> Option<Value> {
     };
     let mut cleaned: String = token.chars().filter(|c| *c != thousands).collect();
     cleaned = cleaned.replace(decimal, ".");
-    // A lone separator that is not the locale's decimal, e.g. "3,5" in en, is still a decimal
-    // when it is followed by one or two digits.
     let parsed = cleaned.parse::<f64>().ok().filter(|n| n.is_finite())?;
     Some(json_number(parsed))
 }
@@ -60,7 +58,9 @@ pub(crate) fn find_email(text: &str) -> Option<String> {
     EMAIL.find(text).map(|m| m.as_str().to_owned())
 }
 
-fn boolean(text: &str, locale: &str) -> Option<bool> {
+/// Yes/no words of English, Spanish and Portuguese, whatever the locale:
+/// a bilingual user's "ok" or "sí" should not be rejected.
+fn boolean(text: &str) -> Option<bool> {
     const YES: [&str; 14] = [
         "yes", "y", "yeah", "yep", "sure", "ok", "okay", "true", "si", "claro", "dale", "sim",
         "isso", "correcto",
@@ -70,7 +70,6 @@ fn boolean(text: &str, locale: &str) -> Option<bool> {
     ];
     let normalized = crate::text::normalize(text);
     let first = normalized.split(' ').next().unwrap_or("");
-    let _ = locale;
     if YES.contains(&normalized.as_str()) || YES.contains(&first) {
         Some(true)
     } else if NO.contains(&normalized.as_str()) || NO.contains(&first) {
@@ -212,7 +211,7 @@ pub(crate) fn parse(
         InputType::Integer => {
             number(text, locale).filter(|v| v.is_i64() && v.as_f64().is_some_and(within))
         }
-        InputType::Boolean => boolean(text, locale).map(Value::Bool),
+        InputType::Boolean => boolean(text).map(Value::Bool),
         InputType::Email => {
             let text = text.trim();
             EMAIL
@@ -255,12 +254,12 @@ mod tests {
     #[test]
     fn yes_and_no_in_three_languages() {
         for yes in ["yes", "Sí", "si claro", "sim", "OK"] {
-            assert_eq!(boolean(yes, "es-CL"), Some(true), "{yes}");
+            assert_eq!(boolean(yes), Some(true), "{yes}");
         }
         for no in ["no", "Não", "nope"] {
-            assert_eq!(boolean(no, "pt-BR"), Some(false), "{no}");
+            assert_eq!(boolean(no), Some(false), "{no}");
         }
-        assert_eq!(boolean("maybe", "en-US"), None);
+        assert_eq!(boolean("maybe"), None);
     }
 
     #[test]

@@ -1023,10 +1023,3 @@ fn unescape(raw: &str) -> String {
     }
     out
 }
-
-/// Checks that `text` parses as a whole DSL file. For tests of the grammar.
-#[doc(hidden)]
-#[must_use]
-pub fn parses(text: &str) -> bool {
-    Grammar::parse(Rule::file, text).is_ok()
-}
