@@ -30,3 +30,18 @@ fn a_generated_bot_checks_clean_and_its_graph_is_compact() {
         assert!(per_cell <= 500, "{name}: {per_cell} bytes per cell");
     }
 }
+
+#[test]
+fn problems_are_found_in_every_part_of_a_big_bot() {
+    // Big bots are checked on two threads; errors in either half are reported.
+    let text = cellflow::generate::dsl_bot(10_000)
+        .replace("code { b3 = a3 * 2; }", "code { b3 = a3 *; }")
+        .replace("code { b995 = a995 * 2; }", "code { b995 = a995 *; }");
+    let checked = check("gen.flow", &text);
+    let scripts = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.problem.code() == "cellflow::check::script_syntax")
+        .count();
+    assert_eq!(scripts, 2, "{:?}", checked.diagnostics);
+}

@@ -122,44 +122,88 @@ struct Pass<'a> {
     valid_patterns: std::collections::HashSet<String>,
 }
 
+/// Bots with more cells than this are checked on two threads: compiling
+/// rhai dominates this pass and each cell is independent.
+const PARALLEL_CELLS: usize = 4_000;
+
 pub(crate) fn run(ctx: &Context<'_>) -> (Vec<Diagnostic>, Facts) {
     let graph = &ctx.lowered.graph;
-    let mut pass = Pass {
-        ctx,
-        engine: crate::script::engine(),
-        diagnostics: Vec::new(),
-        facts: Facts {
-            cells: vec![CellFacts::default(); graph.node_count()],
-            ..Facts::default()
-        },
-        valid_patterns: std::collections::HashSet::new(),
-    };
-    for intent in &ctx.bot.intents {
-        for pattern in &intent.patterns {
-            pass.regex(pattern);
-        }
-    }
-    for entity in &ctx.bot.entities {
-        if let ast::EntityKind::Pattern(pattern) = &entity.kind {
-            pass.regex(pattern);
-        }
-    }
-    if let Some(name) = &ctx.bot.settings.name {
-        let mut ignored = Vec::new();
-        pass.text(name, &mut ignored);
-    }
     let cells: Vec<(CellId, usize, usize)> = graph
         .cells()
         .map(|(id, c)| (id, c.flow.index(), c.index as usize))
         .collect();
-    for (id, flow, index) in cells {
-        let cell = &ctx.bot.flows[flow].cells[index];
-        let facts = pass.cell(cell);
-        pass.facts.cells[id.index()] = facts;
+    let (first, second) = if cells.len() > PARALLEL_CELLS {
+        cells.split_at(cells.len() / 2)
+    } else {
+        (&cells[..], &[][..])
+    };
+    let (mut pass, other) = std::thread::scope(|scope| {
+        let other = (!second.is_empty()).then(|| scope.spawn(|| Pass::over(ctx, second, false)));
+        let pass = Pass::over(ctx, first, true);
+        (
+            pass,
+            other.map(|h| h.join().expect("the checker thread does not panic")),
+        )
+    });
+    pass.facts
+        .cells
+        .resize(graph.node_count(), CellFacts::default());
+    let mut cell_facts = std::mem::take(&mut pass.facts.cells);
+    if let Some(other) = other {
+        pass.diagnostics.extend(other.diagnostics);
+        for (slot, facts) in cell_facts.iter_mut().zip(other.facts.cells) {
+            if !facts.uses.is_empty() || !facts.assigns.is_empty() || !facts.guards.is_empty() {
+                *slot = facts;
+            }
+        }
+        pass.facts
+            .assigned_anywhere
+            .extend(other.facts.assigned_anywhere);
+        pass.facts.properties.extend(other.facts.properties);
     }
+    pass.facts.cells = cell_facts;
     pass.facts.assigned_anywhere.sort();
     pass.facts.assigned_anywhere.dedup();
     (pass.diagnostics, pass.facts)
+}
+
+impl<'a> Pass<'a> {
+    /// Checks some cells (and, for the `first` part, the bot-wide texts and
+    /// patterns).
+    fn over(ctx: &'a Context<'a>, cells: &[(CellId, usize, usize)], first: bool) -> Pass<'a> {
+        let mut pass = Pass {
+            ctx,
+            engine: crate::script::engine(),
+            diagnostics: Vec::new(),
+            facts: Facts {
+                cells: vec![CellFacts::default(); ctx.lowered.graph.node_count()],
+                ..Facts::default()
+            },
+            valid_patterns: std::collections::HashSet::new(),
+        };
+        if first {
+            for intent in &ctx.bot.intents {
+                for pattern in &intent.patterns {
+                    pass.regex(pattern);
+                }
+            }
+            for entity in &ctx.bot.entities {
+                if let ast::EntityKind::Pattern(pattern) = &entity.kind {
+                    pass.regex(pattern);
+                }
+            }
+            if let Some(name) = &ctx.bot.settings.name {
+                let mut ignored = Vec::new();
+                pass.text(name, &mut ignored);
+            }
+        }
+        for &(id, flow, index) in cells {
+            let cell = &ctx.bot.flows[flow].cells[index];
+            let facts = pass.cell(cell);
+            pass.facts.cells[id.index()] = facts;
+        }
+        pass
+    }
 }
 
 impl Pass<'_> {
