@@ -81,7 +81,7 @@ impl Vars {
 
 struct Analysis<'a> {
     graph: &'a Graph,
-    calls: Calls,
+    calls: &'a Calls,
     successors: Vec<Vec<(Edge, CellId)>>,
     /// Per cell and edge kind: what leaving along it assigns.
     gens: HashMap<(CellId, Edge), Vars>,
@@ -168,7 +168,7 @@ impl Analysis<'_> {
     }
 }
 
-pub(crate) fn maybe_unset(ctx: &Context<'_>, facts: &Facts) -> Vec<Diagnostic> {
+pub(crate) fn maybe_unset(ctx: &Context<'_>, facts: &Facts, calls: &Calls) -> Vec<Diagnostic> {
     let graph = &ctx.lowered.graph;
     let always: Vec<&str> = crate::script::BUILTINS
         .iter()
@@ -240,7 +240,7 @@ pub(crate) fn maybe_unset(ctx: &Context<'_>, facts: &Facts) -> Vec<Diagnostic> {
         .collect();
     let mut analysis = Analysis {
         graph,
-        calls: Calls::new(graph, false),
+        calls,
         successors,
         gens,
         summaries: HashMap::default(),

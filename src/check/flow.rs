@@ -35,12 +35,26 @@ impl Calls {
             .filter(|(_, e, _)| *e == Edge::Call)
             .map(|(from, _, to)| (from, to))
             .collect();
-        let mut predecessors: Vec<Vec<(CellId, Edge)>> = vec![Vec::new(); graph.node_count()];
-        for (from, edge, to) in graph.edges() {
-            if !(one_turn && edge.crosses_turn()) {
-                predecessors[to.index()].push((from, edge));
-            }
+        // Predecessor lists in one flat array (offsets per node): a big bot
+        // has 100k nodes, and a vector per node would be 100k allocations.
+        let kept: Vec<(CellId, Edge, CellId)> = graph
+            .edges()
+            .filter(|(_, edge, _)| !(one_turn && edge.crosses_turn()))
+            .collect();
+        let mut offsets = vec![0usize; graph.node_count() + 1];
+        for (_, _, to) in &kept {
+            offsets[to.index() + 1] += 1;
         }
+        for i in 1..offsets.len() {
+            offsets[i] += offsets[i - 1];
+        }
+        let mut fill = offsets.clone();
+        let mut flat = vec![(graph.exit(), Edge::Next); kept.len()];
+        for (from, edge, to) in kept {
+            flat[fill[to.index()]] = (from, edge);
+            fill[to.index()] += 1;
+        }
+        let predecessors = |node: CellId| &flat[offsets[node.index()]..offsets[node.index() + 1]];
         let mut can_complete = vec![false; graph.node_count()];
         let mut pending: HashMap<CellId, Vec<CellId>> = HashMap::new();
         let mut work = vec![graph.exit()];
@@ -53,7 +67,7 @@ impl Calls {
                     work.push(call);
                 }
             }
-            for &(from, edge) in &predecessors[node.index()] {
+            for &(from, edge) in predecessors(node) {
                 if can_complete[from.index()] {
                     continue;
                 }
@@ -139,9 +153,8 @@ pub(crate) fn waitless_loops(ctx: &Context<'_>) -> Vec<Diagnostic> {
 }
 
 /// Cells reached from no flow start (every flow can be started by name).
-pub(crate) fn unreachable(ctx: &Context<'_>) -> Vec<Diagnostic> {
+pub(crate) fn unreachable(ctx: &Context<'_>, calls: &Calls) -> Vec<Diagnostic> {
     let graph = &ctx.lowered.graph;
-    let calls = Calls::new(graph, false);
     let roots = graph
         .flows()
         .iter()

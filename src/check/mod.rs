@@ -68,8 +68,10 @@ pub fn check(project: &mut Project) -> Checked {
         let (embedded_diagnostics, facts) = embedded::run(&ctx);
         diagnostics.extend(embedded_diagnostics);
         diagnostics.extend(flow::waitless_loops(&ctx));
-        diagnostics.extend(flow::unreachable(&ctx));
-        diagnostics.extend(dataflow::maybe_unset(&ctx, &facts));
+        // Which calls eventually return: reachability and data-flow both need it.
+        let calls = flow::Calls::new(&lowered.graph, false);
+        diagnostics.extend(flow::unreachable(&ctx, &calls));
+        diagnostics.extend(dataflow::maybe_unset(&ctx, &facts, &calls));
         diagnostics.extend(names::unused_intents(&ctx));
         diagnostics.extend(names::unused_entities(&ctx, &facts));
         diagnostics.extend(names::duplicate_examples(&ctx));
