@@ -189,6 +189,13 @@ pub enum Problem {
     UnusedEntity { name: String },
     #[error("the bot has no fallback flow")]
     NoFallback,
+
+    // ---- conversation tests --------------------------------------------
+    #[error("the mock names `{name}`, but no service cell has that id")]
+    UnknownMock {
+        name: String,
+        suggestion: Option<String>,
+    },
 }
 
 impl Problem {
@@ -225,6 +232,7 @@ impl Problem {
             Problem::UnusedIntent { .. } => "cellflow::check::unused_intent",
             Problem::UnusedEntity { .. } => "cellflow::check::unused_entity",
             Problem::NoFallback => "cellflow::check::no_fallback",
+            Problem::UnknownMock { .. } => "cellflow::test::unknown_mock",
         }
     }
 
@@ -276,6 +284,7 @@ impl Problem {
             Problem::DuplicateExample { .. } => "also an example here".into(),
             Problem::UnusedIntent { .. } | Problem::UnusedEntity { .. } => "defined here".into(),
             Problem::NoFallback => "no flow here has `on: fallback`".into(),
+            Problem::UnknownMock { .. } => "no service cell has this id".into(),
         }
     }
 
@@ -349,6 +358,7 @@ impl Problem {
             Problem::UnusedIntent { .. } => "trigger a flow with `on: {intent: ...}`, route it in an `intent` cell, or remove it".into(),
             Problem::UnusedEntity { .. } => "use it in an input, a trigger or a template, or remove it".into(),
             Problem::NoFallback => "add a flow with `on: fallback` to answer messages the bot does not understand".into(),
+            Problem::UnknownMock { suggestion, .. } => did_you_mean(suggestion, "mocks answer service cells by their `id`"),
         }
     }
 }
@@ -577,7 +587,7 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, colour: bool, width:
 }
 
 /// Every diagnostic code, in the order of `docs/DIAGNOSTICS.md`.
-pub const CODES: [&str; 29] = [
+pub const CODES: [&str; 30] = [
     "cellflow::syntax::yaml",
     "cellflow::syntax::too_large",
     "cellflow::syntax::encoding",
@@ -607,6 +617,7 @@ pub const CODES: [&str; 29] = [
     "cellflow::check::unused_intent",
     "cellflow::check::unused_entity",
     "cellflow::check::no_fallback",
+    "cellflow::test::unknown_mock",
 ];
 
 /// The name among `candidates` closest to `name`, if one is close enough to

@@ -44,6 +44,7 @@ pub mod script;
 pub mod source;
 pub mod syntax;
 pub mod template;
+pub mod testing;
 pub mod text;
 
 pub use runtime::{Bot, Request, Response, Session};

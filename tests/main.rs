@@ -13,3 +13,4 @@ mod roundtrip;
 mod runtime;
 mod scale;
 mod support;
+mod testing;

@@ -7,6 +7,7 @@ mod compile;
 mod fmt;
 mod graph;
 mod run;
+mod test;
 
 /// Exit code for a clean run.
 pub(crate) const EXIT_OK: u8 = 0;
@@ -53,6 +54,8 @@ enum Command {
     Run(run::Run),
     /// Check a bot and write a versioned artifact that loads without parsing or checking
     Compile(compile::Compile),
+    /// Run conversation tests (*.test.yaml)
+    Test(test::TestCmd),
 }
 
 pub(crate) fn run(args: Args) -> Result<u8, CliError> {
@@ -62,5 +65,6 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
         Command::Graph(cmd) => cmd.run(),
         Command::Run(cmd) => cmd.run(),
         Command::Compile(cmd) => cmd.run(),
+        Command::Test(cmd) => cmd.run(),
     }
 }

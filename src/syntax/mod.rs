@@ -8,7 +8,7 @@
 
 pub mod comments;
 pub mod dsl;
-mod node;
+pub(crate) mod node;
 pub mod yaml;
 
 pub use node::{MAX_ALIAS_NODES, MAX_ALIASES, MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES};

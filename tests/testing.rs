@@ -1,0 +1,84 @@
+//! `cellflow test`: the example bots' conversation tests pass, failures are
+//! reported with the step and a diff, and mistakes in test files are
+//! diagnostics.
+
+use crate::support::{self, Cmd};
+
+#[test]
+fn every_example_bot_has_passing_conversation_tests() {
+    let out = Cmd::new()
+        .args(["test", "flows/ebank", "flows/pizza", "flows/support"])
+        .run();
+    assert_eq!(out.status, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.ends_with("0 failed\n"), "{}", out.stdout);
+    let passed: usize = out
+        .stdout
+        .lines()
+        .last()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(passed >= 12, "{}", out.stdout);
+}
+
+#[test]
+fn failures_name_the_step_and_show_a_diff() {
+    // The failing test sits next to a copy of the pizza bot.
+    let dir = std::env::temp_dir().join(format!("cellflow-testing-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        support::root().join("flows/pizza/pizza.flow"),
+        dir.join("pizza.flow"),
+    )
+    .unwrap();
+    std::fs::copy(
+        support::root().join("tests/testing/failing.test.yaml"),
+        dir.join("failing.test.yaml"),
+    )
+    .unwrap();
+    let out = Cmd::new()
+        .args(["test"])
+        .args([dir.join("failing.test.yaml")])
+        .run();
+    assert_eq!(out.status, 1);
+    let report = out.stdout.replace(&dir.display().to_string(), "<dir>");
+    support::snapshot("testing", "failure_report", &report);
+    assert!(
+        report.contains("the service cell `place` was called, but the test has no mock for it"),
+        "{report}"
+    );
+}
+
+#[test]
+fn mistakes_in_test_files_are_diagnostics() {
+    let dir = std::env::temp_dir().join(format!("cellflow-testing-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        support::root().join("flows/pizza/pizza.flow"),
+        dir.join("pizza.flow"),
+    )
+    .unwrap();
+    std::fs::copy(
+        support::root().join("tests/testing/mistakes.test.yaml"),
+        dir.join("mistakes.test.yaml"),
+    )
+    .unwrap();
+    let out = Cmd::new()
+        .args(["test"])
+        .args([dir.join("mistakes.test.yaml")])
+        .run();
+    assert_eq!(out.status, 1);
+    let report = out.stdout.replace(&dir.display().to_string(), "<dir>");
+    for code in [
+        "cellflow::syntax::unknown_field",
+        "cellflow::syntax::missing_field",
+        "cellflow::check::invalid_regex",
+        "cellflow::test::unknown_mock",
+    ] {
+        assert!(report.contains(code), "{code} missing:\n{report}");
+    }
+    support::snapshot("testing", "test_file_diagnostics", &report);
+}
