@@ -82,3 +82,18 @@ fn mistakes_in_test_files_are_diagnostics() {
     }
     support::snapshot("testing", "test_file_diagnostics", &report);
 }
+
+#[test]
+fn junit_reports_for_ci() {
+    let ok = Cmd::new()
+        .args(["test", "flows/pizza", "--format", "junit"])
+        .run();
+    assert_eq!(ok.status, 0, "{}", ok.stderr);
+    support::snapshot("testing", "junit_pizza", &ok.stdout);
+    assert!(
+        ok.stdout
+            .contains(r#"<testsuites name="cellflow" tests="4" failures="0" errors="0">"#),
+        "{}",
+        ok.stdout
+    );
+}

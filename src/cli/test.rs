@@ -16,11 +16,88 @@ use cellflow::source::SourceMap;
 use super::check::render_human;
 use super::{CliError, EXIT_OK, EXIT_PROBLEMS};
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Format {
+    /// One line per test, failures with a diff
+    Human,
+    /// An XML report in the format of the `JUnit` test tool (for CI systems)
+    Junit,
+}
+
 #[derive(clap::Args, Debug)]
 pub(crate) struct TestCmd {
     /// Bot directories or `*.test.yaml` files
     #[arg(required = true)]
     paths: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+}
+
+/// One test's outcome, for the XML report.
+struct Outcome {
+    file: String,
+    name: String,
+    failures: Vec<String>,
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn junit(outcomes: &[Outcome], broken: &[String]) -> String {
+    use std::fmt::Write as _;
+    let failures = outcomes.iter().filter(|o| !o.failures.is_empty()).count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"cellflow\" tests=\"{}\" failures=\"{failures}\" errors=\"{}\">",
+        outcomes.len(),
+        broken.len()
+    );
+    let mut files: Vec<&str> = outcomes.iter().map(|o| o.file.as_str()).collect();
+    files.dedup();
+    for file in files {
+        let cases: Vec<&Outcome> = outcomes.iter().filter(|o| o.file == file).collect();
+        let failed = cases.iter().filter(|o| !o.failures.is_empty()).count();
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\">",
+            xml_escape(file),
+            cases.len()
+        );
+        for case in cases {
+            let _ = write!(
+                out,
+                "    <testcase classname=\"{}\" name=\"{}\"",
+                xml_escape(file),
+                xml_escape(&case.name)
+            );
+            if case.failures.is_empty() {
+                out.push_str("/>\n");
+            } else {
+                let _ = writeln!(
+                    out,
+                    ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
+                    xml_escape(case.failures[0].lines().next().unwrap_or("")),
+                    xml_escape(&case.failures.join("\n"))
+                );
+            }
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    for message in broken {
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"errors\" tests=\"1\" errors=\"1\">\n    <testcase name=\"load\">\n      <error message=\"{}\"/>\n    </testcase>\n  </testsuite>",
+            xml_escape(message)
+        );
+    }
+    out.push_str("</testsuites>\n");
+    out
 }
 
 fn is_test_file(path: &Path) -> bool {
@@ -80,8 +157,11 @@ impl TestCmd {
                 )));
             }
         }
-        let colour = std::io::stdout().is_terminal();
+        let human = self.format == Format::Human;
+        let colour = human && std::io::stdout().is_terminal();
         let (mut passed, mut failed, mut broken) = (0usize, 0usize, false);
+        let mut outcomes: Vec<Outcome> = Vec::new();
+        let mut errors: Vec<String> = Vec::new();
         for (bot_path, files) in suites {
             let bot = match Bot::load(&bot_path) {
                 Ok(bot) => bot,
@@ -120,27 +200,47 @@ impl TestCmd {
                     cellflow::testing::parse(id, sources.get(id).text(), &services);
                 if !diagnostics.is_empty() {
                     for d in &diagnostics {
-                        println!("{}", render_human(d, &sources, colour));
+                        if human {
+                            println!("{}", render_human(d, &sources, colour));
+                        } else {
+                            errors.push(format!("{name}: {} ({})", d.problem, d.problem.code()));
+                        }
                     }
                     broken = true;
                     continue;
                 }
                 for test in &tests {
-                    let failures = cellflow::testing::run(&bot, test);
+                    let failures: Vec<String> = cellflow::testing::run(&bot, test)
+                        .into_iter()
+                        .map(|f| format!("step {} ({}): {}", f.step, f.what, f.message))
+                        .collect();
                     if failures.is_empty() {
                         passed += 1;
-                        println!("ok      {name}: {}", test.name);
+                        if human {
+                            println!("ok      {name}: {}", test.name);
+                        }
                     } else {
                         failed += 1;
-                        println!("FAILED  {name}: {}", test.name);
-                        for f in failures {
-                            println!("  step {} ({}): {}", f.step, f.what, f.message);
+                        if human {
+                            println!("FAILED  {name}: {}", test.name);
+                            for f in &failures {
+                                println!("  {f}");
+                            }
                         }
                     }
+                    outcomes.push(Outcome {
+                        file: name.clone(),
+                        name: test.name.clone(),
+                        failures,
+                    });
                 }
             }
         }
-        println!("{passed} passed, {failed} failed");
+        if human {
+            println!("{passed} passed, {failed} failed");
+        } else {
+            print!("{}", junit(&outcomes, &errors));
+        }
         Ok(if failed > 0 || broken {
             EXIT_PROBLEMS
         } else {
