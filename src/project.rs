@@ -129,19 +129,33 @@ impl Project {
     /// # Errors
     /// Only when a file cannot be read; problems in the content are diagnostics.
     pub fn load(paths: &[PathBuf]) -> Result<Project, LoadError> {
+        Project::load_with_progress(paths, &mut |_, _| {})
+    }
+
+    /// As [`Project::load`], calling `progress(files_done, files_total)`
+    /// after each file, for hosts that show progress on long loads.
+    ///
+    /// # Errors
+    /// Only when a file cannot be read.
+    pub fn load_with_progress(
+        paths: &[PathBuf],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Project, LoadError> {
         let files = discover(paths)?;
+        let total = files.len();
         let mut project = Project {
             sources: SourceMap::new(),
             modules: Vec::new(),
             settings: None,
             diagnostics: Vec::new(),
         };
-        for path in files {
+        for (done, path) in files.into_iter().enumerate() {
             let bytes = std::fs::read(&path).map_err(|source| LoadError::Io {
                 path: path.clone(),
                 source,
             })?;
             project.add_bytes(&display_name(&path), &path, &bytes);
+            progress(done + 1, total);
         }
         Ok(project)
     }

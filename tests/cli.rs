@@ -256,3 +256,20 @@ fn compile_writes_an_artifact_that_runs_and_rejects_bad_ones() {
     assert_eq!(failed.status, 1);
     assert!(!dir.join("x").exists());
 }
+
+#[test]
+fn long_runs_stay_quiet_when_not_on_a_terminal() {
+    let dir = tempdir("many");
+    for i in 0..25 {
+        std::fs::write(dir.join(format!("f{i}.flow")), format!("flow f{i} on intent i{i} {{\n  answer \"hi\"\n}}\nintent i{i} {{\n  examples [\"hello number {i}\"]\n}}\n")).unwrap();
+    }
+    std::fs::write(
+        dir.join("fallback.flow"),
+        "flow fallback on fallback {\n  answer \"?\"\n}\n",
+    )
+    .unwrap();
+    let out = Cmd::new().args(["check"]).args([&dir]).run();
+    assert_eq!(out.status, 0, "{}", out.stdout);
+    assert_eq!(out.stderr, "", "no progress bar without a terminal");
+    assert_eq!(out.stdout, "checked 26 files: 0 errors, 0 warnings\n");
+}

@@ -36,11 +36,27 @@ impl Check {
     pub(crate) fn run(self) -> Result<u8, CliError> {
         // Each path is one bot; load them all first so an I/O error stops
         // the run before anything is printed.
-        let projects = self
+        let total: usize = self
             .paths
             .iter()
-            .map(|path| Project::load(std::slice::from_ref(path)))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|p| cellflow::project::discover(std::slice::from_ref(p)).map_or(0, |f| f.len()))
+            .sum();
+        let bar = super::progress(total, super::PROGRESS_FILES, "checking");
+        let mut done_before = 0;
+        let mut projects = Vec::with_capacity(self.paths.len());
+        for path in &self.paths {
+            let project =
+                Project::load_with_progress(std::slice::from_ref(path), &mut |done, _| {
+                    if let Some(bar) = &bar {
+                        bar.set_position((done_before + done) as u64);
+                    }
+                })?;
+            done_before += project.sources.iter().count();
+            projects.push(project);
+        }
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
         let stdout = std::io::stdout();
         let colour = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
         let mut out = stdout.lock();

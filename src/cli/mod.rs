@@ -17,6 +17,28 @@ pub(crate) const EXIT_PROBLEMS: u8 = 1;
 /// Exit code for a usage or I/O error.
 pub(crate) const EXIT_USAGE: u8 = 2;
 
+/// A progress bar on standard error for long work — only on a terminal and
+/// only past `at_least` items, so scripts and CI logs stay quiet.
+pub(crate) fn progress(
+    total: usize,
+    at_least: usize,
+    what: &str,
+) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal as _;
+    if total < at_least || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    let style = indicatif::ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} {wide_msg}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_prefix(what.to_owned());
+    Some(bar)
+}
+
+/// Files at which a run starts showing progress.
+pub(crate) const PROGRESS_FILES: usize = 20;
+
 /// A command failed for reasons outside the bot's content.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CliError {

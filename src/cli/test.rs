@@ -159,6 +159,16 @@ impl TestCmd {
         }
         let human = self.format == Format::Human;
         let colour = human && std::io::stdout().is_terminal();
+        let bar = super::progress(
+            suites.iter().map(|(_, f)| f.len()).sum(),
+            super::PROGRESS_FILES,
+            "testing",
+        );
+        // Lines go through the bar when there is one, so they do not garble it.
+        let say = |line: &str| match &bar {
+            Some(bar) => bar.println(line),
+            None => println!("{line}"),
+        };
         let (mut passed, mut failed, mut broken) = (0usize, 0usize, false);
         let mut outcomes: Vec<Outcome> = Vec::new();
         let mut errors: Vec<String> = Vec::new();
@@ -201,7 +211,7 @@ impl TestCmd {
                 if !diagnostics.is_empty() {
                     for d in &diagnostics {
                         if human {
-                            println!("{}", render_human(d, &sources, colour));
+                            say(&render_human(d, &sources, colour));
                         } else {
                             errors.push(format!("{name}: {} ({})", d.problem, d.problem.code()));
                         }
@@ -217,14 +227,14 @@ impl TestCmd {
                     if failures.is_empty() {
                         passed += 1;
                         if human {
-                            println!("ok      {name}: {}", test.name);
+                            say(&format!("ok      {name}: {}", test.name));
                         }
                     } else {
                         failed += 1;
                         if human {
-                            println!("FAILED  {name}: {}", test.name);
+                            say(&format!("FAILED  {name}: {}", test.name));
                             for f in &failures {
-                                println!("  {f}");
+                                say(&format!("  {f}"));
                             }
                         }
                     }
@@ -235,6 +245,9 @@ impl TestCmd {
                     });
                 }
             }
+        }
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
         }
         if human {
             println!("{passed} passed, {failed} failed");
