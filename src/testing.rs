@@ -110,29 +110,6 @@ struct Reader<'a> {
     services: &'a [String],
 }
 
-fn json(node: &Node) -> Value {
-    match &node.value {
-        Yaml::Null => Value::Null,
-        Yaml::Bool(b) => Value::Bool(*b),
-        Yaml::Int(i) => Value::from(*i),
-        Yaml::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
-        Yaml::Str(s) => Value::String(s.clone()),
-        Yaml::Seq(items) => Value::Array(items.iter().map(json).collect()),
-        Yaml::Map(entries) => Value::Object(
-            entries
-                .iter()
-                .map(|(k, v)| {
-                    let key = match &k.value {
-                        Yaml::Str(s) => s.clone(),
-                        _ => json(k).to_string(),
-                    };
-                    (key, json(v))
-                })
-                .collect(),
-        ),
-    }
-}
-
 impl<'a> Reader<'a> {
     fn report(&mut self, problem: Problem, span: Span) {
         self.diagnostics.push(Diagnostic::new(problem, span));
@@ -241,7 +218,7 @@ impl<'a> Reader<'a> {
             match key {
                 "name" => test.name = self.string(value, "name").unwrap_or_default(),
                 "context" => {
-                    if let Value::Object(map) = json(value) {
+                    if let Value::Object(map) = value.to_json(self.text) {
                         test.context = map.into_iter().collect();
                     } else {
                         self.report(
@@ -373,7 +350,7 @@ impl<'a> Reader<'a> {
                     });
                 }
                 "vars" => {
-                    if let Value::Object(map) = json(value) {
+                    if let Value::Object(map) = value.to_json(self.text) {
                         expect.vars = map.into_iter().collect();
                     } else {
                         self.report(
@@ -463,7 +440,7 @@ impl<'a> Reader<'a> {
                 _ => {
                     mock.body = match &value.value {
                         Yaml::Str(s) => s.clone(),
-                        _ => json(value).to_string(),
+                        _ => value.to_json(self.text).to_string(),
                     };
                 }
             }

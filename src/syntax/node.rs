@@ -49,6 +49,43 @@ pub(crate) enum Value {
     Map(Vec<(Node, Node)>),
 }
 
+impl Node {
+    /// The node as JSON. Map keys the YAML schema read as numbers or booleans
+    /// keep the text the author wrote (`text` is the file the node is from).
+    pub(crate) fn to_json(&self, text: &str) -> serde_json::Value {
+        match &self.value {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Int(i) => serde_json::Value::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number),
+            Value::Str(s) => serde_json::Value::String(s.clone()),
+            Value::Seq(items) => {
+                serde_json::Value::Array(items.iter().map(|i| i.to_json(text)).collect())
+            }
+            Value::Map(entries) => serde_json::Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| {
+                        let key = match &k.value {
+                            Value::Str(s) => s.clone(),
+                            _ => k
+                                .span
+                                .range()
+                                .and_then(|r| text.get(r))
+                                .unwrap_or("")
+                                .trim()
+                                .trim_matches(['"', '\''])
+                                .to_owned(),
+                        };
+                        (key, v.to_json(text))
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
 /// A collection being built.
 enum Frame {
     Seq {

@@ -313,23 +313,7 @@ impl<'t> Walker<'t> {
     }
 
     fn json(&self, node: &Node) -> serde_json::Value {
-        match &node.value {
-            Value::Null => serde_json::Value::Null,
-            Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Int(i) => serde_json::Value::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f)
-                .map_or(serde_json::Value::Null, serde_json::Value::Number),
-            Value::Str(s) => serde_json::Value::String(s.clone()),
-            Value::Seq(items) => {
-                serde_json::Value::Array(items.iter().map(|i| self.json(i)).collect())
-            }
-            Value::Map(entries) => serde_json::Value::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| (self.scalar_text(k).unwrap_or_default(), self.json(v)))
-                    .collect(),
-            ),
-        }
+        node.to_json(self.text)
     }
 
     // ---- the document ----------------------------------------------------
