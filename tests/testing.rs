@@ -24,10 +24,11 @@ fn every_example_bot_has_passing_conversation_tests() {
     assert!(passed >= 12, "{}", out.stdout);
 }
 
-#[test]
-fn failures_name_the_step_and_show_a_diff() {
-    // The failing test sits next to a copy of the pizza bot.
-    let dir = std::env::temp_dir().join(format!("cellflow-testing-{}", std::process::id()));
+/// Runs `cellflow test` on `tests/testing/<file>` placed next to a copy of
+/// the pizza bot; returns the exit code and the report with the directory
+/// replaced by `<dir>`.
+fn run_beside_pizza(file: &str) -> (i32, String) {
+    let dir = std::env::temp_dir().join(format!("cellflow-testing-{}-{file}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(
         support::root().join("flows/pizza/pizza.flow"),
@@ -35,16 +36,21 @@ fn failures_name_the_step_and_show_a_diff() {
     )
     .unwrap();
     std::fs::copy(
-        support::root().join("tests/testing/failing.test.yaml"),
-        dir.join("failing.test.yaml"),
+        support::root().join("tests/testing").join(file),
+        dir.join(file),
     )
     .unwrap();
-    let out = Cmd::new()
-        .args(["test"])
-        .args([dir.join("failing.test.yaml")])
-        .run();
-    assert_eq!(out.status, 1);
-    let report = out.stdout.replace(&dir.display().to_string(), "<dir>");
+    let out = Cmd::new().args(["test"]).args([dir.join(file)]).run();
+    (
+        out.status,
+        out.stdout.replace(&dir.display().to_string(), "<dir>"),
+    )
+}
+
+#[test]
+fn failures_name_the_step_and_show_a_diff() {
+    let (status, report) = run_beside_pizza("failing.test.yaml");
+    assert_eq!(status, 1);
     support::snapshot("testing", "failure_report", &report);
     assert!(
         report.contains("the service cell `place` was called, but the test has no mock for it"),
@@ -54,24 +60,8 @@ fn failures_name_the_step_and_show_a_diff() {
 
 #[test]
 fn mistakes_in_test_files_are_diagnostics() {
-    let dir = std::env::temp_dir().join(format!("cellflow-testing-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(
-        support::root().join("flows/pizza/pizza.flow"),
-        dir.join("pizza.flow"),
-    )
-    .unwrap();
-    std::fs::copy(
-        support::root().join("tests/testing/mistakes.test.yaml"),
-        dir.join("mistakes.test.yaml"),
-    )
-    .unwrap();
-    let out = Cmd::new()
-        .args(["test"])
-        .args([dir.join("mistakes.test.yaml")])
-        .run();
-    assert_eq!(out.status, 1);
-    let report = out.stdout.replace(&dir.display().to_string(), "<dir>");
+    let (status, report) = run_beside_pizza("mistakes.test.yaml");
+    assert_eq!(status, 1);
     for code in [
         "cellflow::syntax::unknown_field",
         "cellflow::syntax::missing_field",
