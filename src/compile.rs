@@ -50,6 +50,8 @@ pub struct Cell {
     /// The author's id, if any (service mocks and traces use it).
     pub id: Option<String>,
     pub kind: Kind,
+    /// Where the cell is written (empty for a bot read from an artifact).
+    pub span: crate::source::Span,
 }
 
 #[derive(Debug)]
@@ -280,6 +282,8 @@ impl NluIndex {
 pub struct Intent {
     pub name: String,
     pub global: bool,
+    /// The first example as written (tools that talk to the bot use it).
+    pub example: Option<String>,
 }
 
 /// An entity for the classifier.
@@ -476,6 +480,7 @@ pub fn compile(
             position: node.index,
             id: ast_cell.id.as_ref().map(|n| n.value.clone()),
             kind,
+            span: ast_cell.span,
         });
     }
     let flows: Vec<Flow> = graph
@@ -510,6 +515,7 @@ pub fn compile(
         .map(|intent| Intent {
             name: intent.name.value.clone(),
             global: intent.global,
+            example: intent.examples.first().map(|e| e.value.clone()),
         })
         .collect::<Vec<_>>();
     let entities = bot

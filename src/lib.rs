@@ -31,7 +31,9 @@
 pub mod ast;
 pub mod check;
 pub mod compile;
+pub mod coverage;
 pub mod diagnostic;
+pub mod explore;
 pub mod export;
 pub mod fmt;
 #[doc(hidden)]

@@ -7,7 +7,28 @@ use clap::Parser as _;
 
 mod cli;
 
+/// When standard output is closed early (`cellflow … | head`), stop quietly
+/// with the status a Unix tool killed by SIGPIPE has, instead of reporting a
+/// panic: `println!` panics on a broken pipe, and resetting the signal
+/// handler would need `unsafe`.
+fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_broken_pipe();
     let args = cli::Args::parse();
     miette::set_hook(Box::new(|_| {
         Box::new(

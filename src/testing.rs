@@ -7,6 +7,7 @@
 //! answered by the test's mocks, by cell id; a call without a mock fails the
 //! test and names the cell — tests never touch the network.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use regex::Regex;
 use serde_json::Value;
 
+use crate::coverage::Coverage;
 use crate::diagnostic::{Diagnostic, Problem};
 use crate::runtime::{
     Awaiting, Bot, Event, FnClient, HttpError, HttpRequest, HttpResponse, Request, Response,
@@ -82,6 +84,18 @@ pub struct Test {
     pub steps: Vec<Step>,
     pub mocks: Vec<Mock>,
     pub span: Span,
+}
+
+/// The ids of a bot's service cells: what mocks may name.
+#[must_use]
+pub fn services(program: &crate::compile::Program) -> Vec<String> {
+    program
+        .cells
+        .iter()
+        .flatten()
+        .filter(|c| matches!(c.kind, crate::compile::Kind::Service { .. }))
+        .filter_map(|c| c.id.clone())
+        .collect()
 }
 
 /// Reads a test file. Service ids are checked against `services` (the bot's
@@ -483,6 +497,16 @@ pub struct Failure {
 /// Runs one test; returns its failures (empty when it passed).
 #[must_use]
 pub fn run(bot: &Bot, test: &Test) -> Vec<Failure> {
+    run_inner(bot, test, None)
+}
+
+/// Runs one test, recording the cells and branches it exercises.
+#[must_use]
+pub fn run_covered(bot: &Bot, test: &Test, coverage: &RefCell<Coverage>) -> Vec<Failure> {
+    run_inner(bot, test, Some(coverage))
+}
+
+fn run_inner(bot: &Bot, test: &Test, coverage: Option<&RefCell<Coverage>>) -> Vec<Failure> {
     let unmocked: Arc<Mutex<Vec<String>>> = Arc::default();
     let mocks: BTreeMap<String, (u16, String)> = test
         .mocks
@@ -526,7 +550,11 @@ pub fn run(bot: &Bot, test: &Test) -> Vec<Failure> {
             what: what.clone(),
             message,
         };
-        let response = match bot.turn(&mut session, request) {
+        let turn = match coverage {
+            Some(coverage) => bot.turn_covered(&mut session, request, coverage),
+            None => bot.turn(&mut session, request),
+        };
+        let response = match turn {
             Ok(r) => r,
             Err(e) => {
                 failures.push(fail(e.to_string()));

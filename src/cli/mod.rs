@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 mod check;
 mod compile;
+mod explore;
 mod fmt;
 mod graph;
 mod run;
@@ -78,6 +79,8 @@ enum Command {
     Compile(compile::Compile),
     /// Run conversation tests (*.test.yaml)
     Test(test::TestCmd),
+    /// Walk a bot's conversations on its own: report failing turns and what is never reached
+    Explore(explore::Explore),
 }
 
 pub(crate) fn run(args: Args) -> Result<u8, CliError> {
@@ -88,5 +91,6 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
         Command::Run(cmd) => cmd.run(),
         Command::Compile(cmd) => cmd.run(),
         Command::Test(cmd) => cmd.run(),
+        Command::Explore(cmd) => cmd.run(),
     }
 }

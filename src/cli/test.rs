@@ -5,11 +5,12 @@
 //! the step and a diff of the answers, then `N passed, M failed`; exits 1 on
 //! any failure or a test file with errors.
 
+use std::cell::RefCell;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use cellflow::Bot;
-use cellflow::compile::Kind;
+use cellflow::coverage::Coverage;
 use cellflow::runtime::LoadError;
 use cellflow::source::SourceMap;
 
@@ -32,6 +33,14 @@ pub(crate) struct TestCmd {
     /// Output format
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
+    /// Report the cells and branches the tests exercise, per flow, and list
+    /// those never reached (on stderr with `--format junit`)
+    #[arg(long)]
+    coverage: bool,
+    /// Fail (exit 1) when a bot's cells and branches together are covered
+    /// less than this percentage; implies `--coverage`
+    #[arg(long, value_name = "PERCENT")]
+    min_coverage: Option<f64>,
 }
 
 /// One test's outcome, for the XML report.
@@ -106,7 +115,7 @@ fn is_test_file(path: &Path) -> bool {
         .is_some_and(|n| n.ends_with(".test.yaml") || n.ends_with(".test.yml"))
 }
 
-fn test_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+pub(crate) fn test_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
@@ -172,8 +181,12 @@ impl TestCmd {
         let (mut passed, mut failed, mut broken) = (0usize, 0usize, false);
         let mut outcomes: Vec<Outcome> = Vec::new();
         let mut errors: Vec<String> = Vec::new();
+        let coverage = self.coverage || self.min_coverage.is_some();
+        let mut below = false;
         for (bot_path, files) in suites {
-            let bot = match Bot::load(&bot_path) {
+            let mut project = cellflow::project::Project::load(std::slice::from_ref(&bot_path))
+                .map_err(CliError::Load)?;
+            let bot = match Bot::from_project(&mut project) {
                 Ok(bot) => bot,
                 Err(LoadError::Invalid {
                     diagnostics,
@@ -188,14 +201,8 @@ impl TestCmd {
                 Err(LoadError::Read(e)) => return Err(CliError::Load(e)),
                 Err(other) => return Err(CliError::Usage(other.to_string())),
             };
-            let services: Vec<String> = bot
-                .program()
-                .cells
-                .iter()
-                .flatten()
-                .filter(|c| matches!(c.kind, Kind::Service { .. }))
-                .filter_map(|c| c.id.clone())
-                .collect();
+            let services = cellflow::testing::services(bot.program());
+            let covered = RefCell::new(Coverage::new());
             for file in files {
                 let name = cellflow::project::display_name(&file);
                 let text = std::fs::read_to_string(&file).map_err(|source| {
@@ -220,10 +227,11 @@ impl TestCmd {
                     continue;
                 }
                 for test in &tests {
-                    let failures: Vec<String> = cellflow::testing::run(&bot, test)
-                        .into_iter()
-                        .map(|f| format!("step {} ({}): {}", f.step, f.what, f.message))
-                        .collect();
+                    let failures: Vec<String> =
+                        cellflow::testing::run_covered(&bot, test, &covered)
+                            .into_iter()
+                            .map(|f| format!("step {} ({}): {}", f.step, f.what, f.message))
+                            .collect();
                     if failures.is_empty() {
                         passed += 1;
                         if human {
@@ -245,6 +253,26 @@ impl TestCmd {
                     });
                 }
             }
+            if coverage {
+                let report = covered.borrow().report(bot.program());
+                let percent = report.combined_percent();
+                let mut text = format!(
+                    "coverage of {}: {percent:.1}% of cells and branches\n{}",
+                    cellflow::project::display_name(&bot_path),
+                    report.render(bot.program(), &project.sources)
+                );
+                if let Some(min) = self.min_coverage
+                    && percent < min
+                {
+                    below = true;
+                    text.push_str(&format!("below the required {min}%\n"));
+                }
+                if human {
+                    say(text.trim_end());
+                } else {
+                    eprint!("{text}");
+                }
+            }
         }
         if let Some(bar) = bar {
             bar.finish_and_clear();
@@ -254,7 +282,7 @@ impl TestCmd {
         } else {
             print!("{}", junit(&outcomes, &errors));
         }
-        Ok(if failed > 0 || broken {
+        Ok(if failed > 0 || broken || below {
             EXIT_PROBLEMS
         } else {
             EXIT_OK

@@ -26,7 +26,7 @@ fn language(locale: &str) -> &str {
 }
 
 /// Whether the locale writes `1.234,5` (decimal comma).
-fn decimal_comma(locale: &str) -> bool {
+pub(crate) fn decimal_comma(locale: &str) -> bool {
     matches!(language(locale), "es" | "pt" | "de" | "fr" | "it" | "nl")
 }
 

@@ -7,11 +7,13 @@
 //! step limit restores the session as it was before the turn and answers
 //! with an error, so a failure never leaves a half-changed session.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 use crate::compile::{Answer as CAnswer, Body, Goto, Input, Kind, Program, Script};
+use crate::coverage::{Branch, Coverage};
 use crate::template::{Part, Segment, Template};
 
 use super::http::{HttpError, HttpRequest};
@@ -47,6 +49,10 @@ struct Turn<'a> {
     /// The `user` built-in (id, locale and the host's context), built when first used.
     user: std::cell::OnceCell<Value>,
     trace: bool,
+    /// Where cells and branches taken are recorded, when the host asked.
+    coverage: Option<&'a RefCell<Coverage>>,
+    /// The cell being run (for what coverage records).
+    at: u32,
 }
 
 fn now_secs() -> u64 {
@@ -59,6 +65,7 @@ pub(super) fn run(
     bot: &Bot,
     session: &mut Session,
     request: Request,
+    coverage: Option<&RefCell<Coverage>>,
 ) -> Result<Response, TurnError> {
     if request
         .text
@@ -118,6 +125,8 @@ pub(super) fn run(
         input: std::cell::OnceCell::new(),
         user: std::cell::OnceCell::new(),
         trace: bot.tracing(),
+        coverage,
+        at: 0,
     };
     let restarted = turn.response.events.contains(&Event::Restarted);
     match turn.start(restarted) {
@@ -140,6 +149,16 @@ pub(super) fn run(
 }
 
 impl Turn<'_> {
+    fn cover(&self, cell: u32, branch: Option<Branch>) {
+        if let Some(coverage) = self.coverage {
+            let mut coverage = coverage.borrow_mut();
+            match branch {
+                Some(branch) => coverage.branch(cell, branch),
+                None => coverage.cell(cell),
+            }
+        }
+    }
+
     fn start(&mut self, restarted: bool) -> Result<(), Failure> {
         let request = self.request;
         let text = request
@@ -213,11 +232,17 @@ impl Turn<'_> {
                     self.session.waiting = None;
                     let routed = self
                         .confident_intent()
-                        .and_then(|i| routes.iter().find(|(r, _)| *r == i))
-                        .map(|(_, to)| *to);
-                    match routed.or(*otherwise) {
-                        Some(to) => self.execute(to),
-                        None => self.route(),
+                        .and_then(|i| routes.iter().position(|(r, _)| *r == i));
+                    match (routed, otherwise) {
+                        (Some(route), _) => {
+                            self.cover(cell, Some(Branch::Route(route_index(route))));
+                            self.execute(routes[route].1)
+                        }
+                        (None, Some(to)) => {
+                            self.cover(cell, Some(Branch::Unrouted));
+                            self.execute(*to)
+                        }
+                        (None, None) => self.route(),
                     }
                 }
                 _ => {
@@ -254,9 +279,11 @@ impl Turn<'_> {
         {
             return self.start_flow(Some(flow));
         }
+        self.at = cell;
         let today = i64::try_from(self.session.last_activity / 86_400).unwrap_or(0);
         match super::input::parse(self.program, input, text, today) {
             Some(value) => {
+                self.cover(cell, Some(Branch::Valid));
                 self.session.waiting = None;
                 self.session.retries = 0;
                 if input.mask && !self.session.masked.contains(&input.var) {
@@ -270,6 +297,7 @@ impl Turn<'_> {
                 self.execute(valid)
             }
             None if self.session.retries < input.retries => {
+                self.cover(cell, Some(Branch::Invalid));
                 self.session.retries += 1;
                 if let Some(invalid) = &input.invalid {
                     let text = self.render(invalid);
@@ -279,6 +307,7 @@ impl Turn<'_> {
                 Ok(())
             }
             None => {
+                self.cover(cell, Some(Branch::Fail));
                 self.session.waiting = None;
                 self.session.retries = 0;
                 self.execute(fail)
@@ -343,6 +372,8 @@ impl Turn<'_> {
                     self.bot.max_steps()
                 )));
             }
+            self.at = cell;
+            self.cover(cell, None);
             let before = self.trace.then(|| self.session.vars.clone());
             let next = self.cell(cell)?;
             if let Some(before) = before {
@@ -417,11 +448,13 @@ impl Turn<'_> {
                 Next::Stop
             }
             Kind::Rule { arms, otherwise } => {
-                for (condition, to) in arms {
+                for (arm, (condition, to)) in arms.iter().enumerate() {
                     if self.condition(condition)? {
+                        self.cover(index, Some(Branch::Arm(route_index(arm))));
                         return Ok(Next::Go(*to));
                     }
                 }
+                self.cover(index, Some(Branch::Else));
                 Next::Go(*otherwise)
             }
             Kind::Code { script, next } => {
@@ -482,6 +515,14 @@ impl Turn<'_> {
                     let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
                     self.session.vars.insert(var.clone(), value);
                 }
+                self.cover(
+                    index,
+                    Some(if success {
+                        Branch::Success
+                    } else {
+                        Branch::Error
+                    }),
+                );
                 Next::Go(if success { *ok } else { *error })
             }
             Kind::Handoff {
@@ -587,6 +628,11 @@ impl Turn<'_> {
             match part {
                 Part::Text(t) => out.push_str(t),
                 Part::Var(var) => self.with_value(&var.path, |value| match value {
+                    None if var.default.is_none() => {
+                        if let Some(coverage) = self.coverage {
+                            coverage.borrow_mut().unset(self.at, var.to_string());
+                        }
+                    }
                     Some(Value::Null) | None => out.push_str(var.default.as_deref().unwrap_or("")),
                     Some(Value::String(s)) => out.push_str(s),
                     Some(other) => {
@@ -794,7 +840,11 @@ fn script_error(error: &rhai::EvalAltResult) -> String {
     }
 }
 
-fn kind_name(kind: &Kind) -> &'static str {
+fn route_index(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+pub(crate) fn kind_name(kind: &Kind) -> &'static str {
     match kind {
         Kind::Answer { .. } => "answer",
         Kind::Input { .. } => "input",

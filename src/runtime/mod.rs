@@ -34,6 +34,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use http::{FnClient, HttpClient, HttpError, HttpRequest, HttpResponse, Network};
+pub(crate) use input::decimal_comma;
+pub(crate) use interpreter::kind_name;
 pub use interpreter::{MAX_STEPS, MAX_TEXT_BYTES};
 pub use message::{
     Answer, Awaiting, Button, Card, Event, MASK, Media, Nlu, Request, Response, Step,
@@ -206,7 +208,21 @@ impl Bot {
     /// The request names an unknown event, or its text is too long; the
     /// session is not changed.
     pub fn turn(&self, session: &mut Session, request: Request) -> Result<Response, TurnError> {
-        interpreter::run(self, session, request)
+        interpreter::run(self, session, request, None)
+    }
+
+    /// Runs one turn like [`Bot::turn`], recording the cells and branches
+    /// it takes (and placeholders that rendered with no value) in `coverage`.
+    ///
+    /// # Errors
+    /// As [`Bot::turn`].
+    pub fn turn_covered(
+        &self,
+        session: &mut Session,
+        request: Request,
+        coverage: &std::cell::RefCell<crate::coverage::Coverage>,
+    ) -> Result<Response, TurnError> {
+        interpreter::run(self, session, request, Some(coverage))
     }
 
     pub(crate) fn engine(&self) -> &rhai::Engine {

@@ -1,0 +1,161 @@
+//! `cellflow explore PATH`: walk a bot's conversations on its own and report
+//! turns that fail, placeholders with no value, and what was never reached.
+//!
+//! Mocks and context come from the bot's own `*.test.yaml` files when it has
+//! them (every answer the tests' mocks give, the first test's context), so
+//! explored service calls answer like the tests' do.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use cellflow::Bot;
+use cellflow::explore::{Finding, Options, Path};
+use cellflow::project::{LoadError, Project};
+use cellflow::runtime::LoadError as BotError;
+use cellflow::source::SourceMap;
+
+use super::check::render_human;
+use super::{CliError, EXIT_OK, EXIT_PROBLEMS};
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct Explore {
+    /// A bot directory or flow file
+    path: PathBuf,
+    /// Most turns in one conversation
+    #[arg(long, default_value_t = 10)]
+    depth: usize,
+    /// Most distinct conversation states to visit
+    #[arg(long, default_value_t = 5_000)]
+    max_states: usize,
+    /// Write the conversations that reached new cells or branches as a test file
+    #[arg(long, value_name = "FILE")]
+    emit_tests: Option<PathBuf>,
+}
+
+/// `event welcome → "2" → "yes"`.
+fn describe(path: &Path) -> String {
+    path.turns
+        .iter()
+        .map(|(m, _)| m.to_string())
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
+
+impl Explore {
+    pub(crate) fn run(self) -> Result<u8, CliError> {
+        let mut project = Project::load(std::slice::from_ref(&self.path))?;
+        let bot = match Bot::from_project(&mut project) {
+            Ok(bot) => bot,
+            Err(BotError::Invalid {
+                diagnostics,
+                sources,
+            }) => {
+                let colour = std::io::stdout().is_terminal();
+                for d in diagnostics.iter().filter(|d| d.is_error()) {
+                    println!("{}", render_human(d, &sources, colour));
+                }
+                return Ok(EXIT_PROBLEMS);
+            }
+            Err(BotError::Read(e)) => return Err(CliError::Load(e)),
+            Err(other) => return Err(CliError::Usage(other.to_string())),
+        };
+        let mut options = Options {
+            depth: self.depth.max(1),
+            max_states: self.max_states.max(1),
+            ..Options::default()
+        };
+        if self.path.is_dir() {
+            read_tests(&self.path, &bot, &mut options)?;
+        }
+        // Context the host would send, where no test says what.
+        for name in &bot.program().context {
+            options
+                .context
+                .entry(name.clone())
+                .or_insert_with(|| serde_json::Value::String(format!("sample {name}")));
+        }
+        let exploration = cellflow::explore::explore(&bot, &options);
+        let program = bot.program();
+        println!(
+            "explored {} conversation states, up to {} turns deep{}",
+            exploration.states,
+            options.depth,
+            if exploration.truncated {
+                " (stopped at --max-states)"
+            } else {
+                ""
+            }
+        );
+        for (finding, path) in &exploration.findings {
+            match finding {
+                Finding::TurnFailed { message } => println!("turn failed: {message}"),
+                Finding::Unset(read) => println!(
+                    "{}  {}: `{{{{{}}}}}` had no value",
+                    cellflow::coverage::location(program.cell(read.cell).span, &project.sources),
+                    cellflow::coverage::cell_name(program, read.cell),
+                    read.path
+                ),
+            }
+            println!("  after: {}", describe(path));
+        }
+        let report = exploration.coverage.report(program);
+        println!(
+            "reached {:.1}% of cells and branches\n{}",
+            report.combined_percent(),
+            report.render(program, &project.sources).trim_end()
+        );
+        if let Some(file) = &self.emit_tests {
+            std::fs::write(file, exploration.tests_yaml(&options)).map_err(|source| {
+                CliError::Write {
+                    path: file.clone(),
+                    source,
+                }
+            })?;
+            println!(
+                "wrote {} conversations to {}",
+                exploration.paths.len(),
+                file.display()
+            );
+        }
+        Ok(if exploration.findings.is_empty() {
+            EXIT_OK
+        } else {
+            EXIT_PROBLEMS
+        })
+    }
+}
+
+/// Mocks and context from the bot's test files, so explored calls answer as
+/// the tests' do.
+fn read_tests(dir: &std::path::Path, bot: &Bot, options: &mut Options) -> Result<(), CliError> {
+    let mut files = Vec::new();
+    super::test::test_files(dir, &mut files).map_err(|source| LoadError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let services = cellflow::testing::services(bot.program());
+    let mut mocks: BTreeMap<String, Vec<(u16, String)>> = BTreeMap::new();
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let mut sources = SourceMap::new();
+        let id = sources.add(cellflow::project::display_name(&file), &file, text);
+        // A test file with mistakes is `cellflow test`'s to report.
+        let (tests, _) = cellflow::testing::parse(id, sources.get(id).text(), &services);
+        for test in tests {
+            if options.context.is_empty() {
+                options.context.clone_from(&test.context);
+            }
+            for mock in test.mocks {
+                let answers = mocks.entry(mock.service).or_default();
+                if !answers.contains(&(mock.status, mock.body.clone())) {
+                    answers.push((mock.status, mock.body));
+                }
+            }
+        }
+    }
+    options.mocks = mocks;
+    Ok(())
+}
