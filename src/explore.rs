@@ -617,7 +617,16 @@ impl Exploration {
         );
         for (n, path) in self.paths.iter().enumerate() {
             let summary: Vec<String> = path.turns.iter().map(|(m, _)| m.to_string()).collect();
+            let failing: Vec<String> = path
+                .outcomes
+                .iter()
+                .filter(|(_, (status, _))| !(200..300).contains(status))
+                .map(|(id, (status, _))| format!("{id} answers {status}"))
+                .collect();
             let mut name = format!("explored {}: {}", n + 1, summary.join(" → "));
+            if !failing.is_empty() {
+                let _ = write!(name, " ({})", failing.join(", "));
+            }
             if name.chars().count() > 100 {
                 name = name.chars().take(99).collect::<String>() + "…";
             }
@@ -688,5 +697,31 @@ impl Exploration {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sample;
+
+    #[test]
+    fn samples_match_their_patterns() {
+        for pattern in [
+            r"^\d{7,8}-[\dkK]$",
+            r"\b[A-Z]{2}\d{6}\b",
+            r"(?i)^(hi|hello)\s+there$",
+            r"^[a-z]+@[a-z]+\.(com|org)$",
+            r"x*y?z+",
+        ] {
+            let text = sample(pattern).unwrap_or_else(|| panic!("no sample for {pattern}"));
+            assert!(
+                regex::Regex::new(pattern).unwrap().is_match(&text),
+                "{pattern}: {text}"
+            );
+        }
+        assert_eq!(sample(r"^\d{3}$").as_deref(), Some("000"));
+        // Unsupported or impossible patterns give nothing, not a wrong sample.
+        assert_eq!(sample(r"(").as_deref(), None);
+        assert_eq!(sample(r"a\bb").as_deref(), None);
     }
 }

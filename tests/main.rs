@@ -7,6 +7,7 @@
 mod clean;
 mod cli;
 mod diagnostics;
+mod explore;
 mod grammar;
 mod robustness;
 mod roundtrip;

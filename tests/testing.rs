@@ -28,6 +28,10 @@ fn every_example_bot_has_passing_conversation_tests() {
 /// the pizza bot; returns the exit code and the report with the directory
 /// replaced by `<dir>`.
 fn run_beside_pizza(file: &str) -> (i32, String) {
+    run_beside_pizza_with(file, &[])
+}
+
+fn run_beside_pizza_with(file: &str, flags: &[&str]) -> (i32, String) {
     let dir = std::env::temp_dir().join(format!("cellflow-testing-{}-{file}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(
@@ -40,7 +44,11 @@ fn run_beside_pizza(file: &str) -> (i32, String) {
         dir.join(file),
     )
     .unwrap();
-    let out = Cmd::new().args(["test"]).args([dir.join(file)]).run();
+    let out = Cmd::new()
+        .args(["test"])
+        .args([dir.join(file)])
+        .args(flags)
+        .run();
     (
         out.status,
         out.stdout.replace(&dir.display().to_string(), "<dir>"),
@@ -82,8 +90,57 @@ fn junit_reports_for_ci() {
     support::snapshot("testing", "junit_pizza", &ok.stdout);
     assert!(
         ok.stdout
-            .contains(r#"<testsuites name="cellflow" tests="4" failures="0" errors="0">"#),
+            .contains(r#"<testsuites name="cellflow" tests="7" failures="0" errors="0">"#),
         "{}",
         ok.stdout
+    );
+}
+
+#[test]
+fn coverage_lists_flows_and_what_was_never_reached() {
+    let (status, report) = run_beside_pizza_with("partial.test.yaml", &["--coverage"]);
+    assert_eq!(status, 0, "{report}");
+    support::snapshot("testing", "coverage_partial", &report);
+    assert!(report.contains("never reached:"), "{report}");
+    // An unreached cell names its file and line.
+    assert!(
+        report.contains("<dir>/pizza.flow:139  kitchen_down#1 (answer)"),
+        "{report}"
+    );
+    // A reached input lists the branches it never took.
+    assert!(
+        report.contains("order#2: an invalid answer (asked again)"),
+        "{report}"
+    );
+}
+
+#[test]
+fn min_coverage_fails_a_run_below_the_bar() {
+    let (status, report) = run_beside_pizza_with("partial.test.yaml", &["--min-coverage", "90"]);
+    assert_eq!(status, 1, "{report}");
+    assert!(report.contains("below the required 90%"), "{report}");
+}
+
+#[test]
+fn every_example_bot_is_covered_at_least_90_percent() {
+    for bot in ["flows/ebank", "flows/pizza", "flows/support"] {
+        let out = Cmd::new().args(["test", bot, "--min-coverage", "90"]).run();
+        assert_eq!(out.status, 0, "{bot}:\n{}{}", out.stdout, out.stderr);
+        assert!(out.stdout.contains("coverage of"), "{}", out.stdout);
+    }
+}
+
+#[test]
+fn junit_keeps_stdout_xml_and_puts_coverage_on_stderr() {
+    let out = Cmd::new()
+        .args(["test", "flows/pizza", "--format", "junit", "--coverage"])
+        .run();
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("<?xml"), "{}", out.stdout);
+    assert!(!out.stdout.contains("coverage"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("coverage of flows/pizza"),
+        "{}",
+        out.stderr
     );
 }

@@ -6,6 +6,7 @@
 //! any failure or a test file with errors.
 
 use std::cell::RefCell;
+use std::fmt::Write as _;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
@@ -265,7 +266,7 @@ impl TestCmd {
                     && percent < min
                 {
                     below = true;
-                    text.push_str(&format!("below the required {min}%\n"));
+                    let _ = writeln!(text, "below the required {min}%");
                 }
                 if human {
                     say(text.trim_end());

@@ -1,0 +1,116 @@
+//! `cellflow explore`: it finds failing turns and placeholders with no
+//! value, reaches every cell of the example bots, and the tests it writes
+//! pass as written.
+
+use crate::support::{self, Cmd};
+
+/// A scratch directory holding copies of `files` (repository paths).
+fn scratch(name: &str, files: &[&str]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("cellflow-explore-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in files {
+        let from = support::root().join(file);
+        std::fs::copy(&from, dir.join(from.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn finds_failing_turns_and_placeholders_with_no_value() {
+    let out = Cmd::new().args(["explore", "tests/explore/buggy"]).run();
+    assert_eq!(out.status, 1, "{}{}", out.stdout, out.stderr);
+    support::snapshot("explore", "buggy", &out.stdout);
+    assert!(
+        out.stdout
+            .contains("turn failed: a script failed: Division by zero"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(
+            "tests/explore/buggy/bot.flow:20  welcome#4: `{{profile.name}}` had no value"
+        ),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn example_bots_explore_clean_and_completely() {
+    for bot in ["flows/ebank", "flows/pizza", "flows/support"] {
+        let out = Cmd::new().args(["explore", bot]).run();
+        assert_eq!(out.status, 0, "{bot}:\n{}{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout.contains("reached 100.0% of cells and branches"),
+            "{bot}:\n{}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn emitted_tests_pass_and_cover_what_explore_reached() {
+    let dir = scratch(
+        "support",
+        &[
+            "flows/support/support.flow.yaml",
+            "flows/support/support.test.yaml",
+        ],
+    );
+    let emitted = dir.join("explored.test.yaml");
+    let out = Cmd::new()
+        .args(["explore"])
+        .args([&dir])
+        .args(["--emit-tests"])
+        .args([&emitted])
+        .run();
+    assert_eq!(out.status, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("wrote "), "{}", out.stdout);
+    let tests = Cmd::new()
+        .args(["test"])
+        .args([&emitted])
+        .args(["--coverage"])
+        .run();
+    assert_eq!(tests.status, 0, "{}{}", tests.stdout, tests.stderr);
+    assert!(
+        tests.stdout.contains("100.0% of cells and branches"),
+        "{}",
+        tests.stdout
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_walk_stops_at_max_states_and_says_so() {
+    let out = Cmd::new()
+        .args(["explore", "flows/ebank", "--max-states", "20"])
+        .run();
+    assert_eq!(out.status, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.starts_with(
+            "explored 20 conversation states, up to 10 turns deep (stopped at --max-states)"
+        ),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn depth_bounds_each_conversation() {
+    let dir = scratch("depth", &["flows/pizza/pizza.flow"]);
+    let emitted = dir.join("explored.test.yaml");
+    let out = Cmd::new()
+        .args(["explore"])
+        .args([&dir])
+        .args(["--depth", "2", "--emit-tests"])
+        .args([&emitted])
+        .run();
+    assert_eq!(out.status, 0, "{}{}", out.stdout, out.stderr);
+    let text = std::fs::read_to_string(&emitted).unwrap();
+    for test in text.split("  - name:").skip(1) {
+        let steps = test.matches("      - user:").count() + test.matches("      - event:").count();
+        assert!((1..=2).contains(&steps), "{test}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
