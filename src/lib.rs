@@ -43,6 +43,7 @@ pub mod lower;
 pub mod project;
 pub mod runtime;
 pub mod script;
+pub mod server;
 pub mod source;
 pub mod syntax;
 pub mod template;

@@ -8,6 +8,7 @@ mod explore;
 mod fmt;
 mod graph;
 mod run;
+mod serve;
 mod test;
 
 /// Exit code for a clean run.
@@ -81,6 +82,8 @@ enum Command {
     Test(test::TestCmd),
     /// Walk a bot's conversations on its own: report failing turns and what is never reached
     Explore(explore::Explore),
+    /// Serve the HTTP conversation API (docs/SERVER.md)
+    Serve(serve::Serve),
 }
 
 pub(crate) fn run(args: Args) -> Result<u8, CliError> {
@@ -92,5 +95,6 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
         Command::Compile(cmd) => cmd.run(),
         Command::Test(cmd) => cmd.run(),
         Command::Explore(cmd) => cmd.run(),
+        Command::Serve(cmd) => cmd.run(),
     }
 }

@@ -797,34 +797,25 @@ impl Turn<'_> {
     // ---- the response ---------------------------------------------------------
 
     fn finish(&mut self) {
-        let masked = &self.session.masked;
-        self.response.vars = self
-            .session
-            .visible_vars()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    if masked.contains(k) {
-                        Value::String(MASK.into())
-                    } else {
-                        v.clone()
-                    },
-                )
-            })
-            .collect();
+        self.response.vars = self.session.shown_vars();
         self.response.ended = self.session.ended;
-        self.response.awaiting = match self.session.waiting {
-            Some(Wait::Cell(cell)) => match &self.program.cell(cell).kind {
-                Kind::Input { input, .. } => Some(Awaiting::Input {
-                    var: input.var.clone(),
-                    ty: input.ty.as_str().to_owned(),
-                    options: input.choices.iter().map(|c| c.value.clone()).collect(),
-                    pattern: input.pattern.as_ref().map(|p| p.as_str().to_owned()),
-                }),
-                _ => Some(Awaiting::Intent),
-            },
-            _ => None,
-        };
+        self.response.awaiting = awaiting(self.program, self.session);
+    }
+}
+
+/// What a session waits for, as a response tells the host.
+pub(crate) fn awaiting(program: &Program, session: &Session) -> Option<Awaiting> {
+    match session.waiting {
+        Some(Wait::Cell(cell)) => match &program.cells.get(cell as usize)?.as_ref()?.kind {
+            Kind::Input { input, .. } => Some(Awaiting::Input {
+                var: input.var.clone(),
+                ty: input.ty.as_str().to_owned(),
+                options: input.choices.iter().map(|c| c.value.clone()).collect(),
+                pattern: input.pattern.as_ref().map(|p| p.as_str().to_owned()),
+            }),
+            _ => Some(Awaiting::Intent),
+        },
+        _ => None,
     }
 }
 

@@ -225,6 +225,29 @@ impl Bot {
         interpreter::run(self, session, request, Some(coverage))
     }
 
+    /// What the session waits for (as [`Response::awaiting`] says).
+    #[must_use]
+    pub fn awaiting(&self, session: &Session) -> Option<Awaiting> {
+        interpreter::awaiting(&self.program, session)
+    }
+
+    /// Whether the session waits on a masked input: the next message is a
+    /// secret, so hosts keep it out of logs and history.
+    #[must_use]
+    pub fn awaits_secret(&self, session: &Session) -> bool {
+        match session.waiting {
+            Some(Wait::Cell(cell)) => self
+                .program
+                .cells
+                .get(cell as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(
+                    |c| matches!(&c.kind, crate::compile::Kind::Input { input, .. } if input.mask),
+                ),
+            _ => false,
+        }
+    }
+
     pub(crate) fn engine(&self) -> &rhai::Engine {
         &self.engine
     }

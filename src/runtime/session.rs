@@ -76,4 +76,19 @@ impl Session {
     pub fn visible_vars(&self) -> impl Iterator<Item = (&String, &serde_json::Value)> {
         self.vars.iter().filter(|(k, _)| !k.starts_with('_'))
     }
+
+    /// The visible variables as a host may show them: masked inputs masked.
+    #[must_use]
+    pub fn shown_vars(&self) -> BTreeMap<String, serde_json::Value> {
+        self.visible_vars()
+            .map(|(k, v)| {
+                let shown = if self.masked.contains(k) {
+                    serde_json::Value::String(super::MASK.into())
+                } else {
+                    v.clone()
+                };
+                (k.clone(), shown)
+            })
+            .collect()
+    }
 }

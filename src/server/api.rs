@@ -1,0 +1,500 @@
+//! The routes of SPEC §8, their JSON bodies and their errors.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request as HttpRequest, State as Shared};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response as HttpResponse};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::State;
+use super::store::{Exchange, Record, StoreError, now_secs};
+use crate::runtime::{Request, TurnError};
+
+/// Attempts at a turn when another writer keeps winning the race.
+const ATTEMPTS: usize = 5;
+/// Longest session code accepted in a path.
+const MAX_CODE: usize = 64;
+
+/// An error answer: a status and `{"error": {"code", "message"}}`.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn store(error: &StoreError) -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            format!("{error}; the conversation was not changed, try again"),
+        )
+    }
+
+    fn not_found(code: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no conversation `{code}` (it may have ended or expired)"),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> HttpResponse {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+pub(crate) fn router(state: Arc<State>) -> Router {
+    let conversations = Router::new()
+        .route("/v1/conversations", post(start))
+        .route(
+            "/v1/conversations/{code}",
+            post(proceed).get(show).delete(remove),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            authenticate,
+        ));
+    let admin = Router::new()
+        .route("/admin/reload", post(reload))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            authenticate_admin,
+        ));
+    Router::new()
+        .merge(conversations)
+        .merge(admin)
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), count))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .with_state(state)
+}
+
+async fn unknown_route() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+async fn wrong_method() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
+}
+
+/// Counts every response by route and status.
+async fn count(
+    Shared(state): Shared<Arc<State>>,
+    request: HttpRequest,
+    next: Next,
+) -> HttpResponse {
+    let route = match request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+    {
+        Some("/v1/conversations") => "start",
+        Some("/v1/conversations/{code}") => "conversation",
+        Some("/admin/reload") => "reload",
+        Some("/healthz") => "healthz",
+        Some("/metrics") => "metrics",
+        _ => "other",
+    };
+    let response = next.run(request).await;
+    state.metrics.request(route, response.status().as_u16());
+    response
+}
+
+/// Equal in time independent of where the first difference is.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The bearer key of a request, if it is one of `keys`.
+fn key<'k>(headers: &HeaderMap, keys: &'k [String]) -> Option<&'k str> {
+    let given = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?
+        .trim();
+    // Compare with every key, so the time says nothing about which matched.
+    keys.iter().fold(None, |found, k| {
+        if same(k.as_bytes(), given.as_bytes()) {
+            Some(k.as_str())
+        } else {
+            found
+        }
+    })
+}
+
+async fn authenticate(
+    Shared(state): Shared<Arc<State>>,
+    request: HttpRequest,
+    next: Next,
+) -> Result<HttpResponse, ApiError> {
+    let Some(key) = key(request.headers(), &state.config.api_keys) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send a valid API key as `Authorization: Bearer KEY`",
+        ));
+    };
+    if state.limiter.check_key(&key.to_owned()).is_err() {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "more than {} requests per second with this key; retry shortly",
+                state.config.rate_limit
+            ),
+        ));
+    }
+    Ok(next.run(request).await)
+}
+
+async fn authenticate_admin(
+    Shared(state): Shared<Arc<State>>,
+    request: HttpRequest,
+    next: Next,
+) -> Result<HttpResponse, ApiError> {
+    if key(request.headers(), &state.config.admin_keys).is_none() {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send a valid admin key as `Authorization: Bearer KEY`",
+        ));
+    }
+    Ok(next.run(request).await)
+}
+
+/// Reads a request of SPEC §5 from a body (an empty body is an empty
+/// request: a new conversation's welcome).
+fn parse(state: &State, body: Result<Bytes, BytesRejection>) -> Result<Request, ApiError> {
+    let bytes = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!(
+                    "the body is larger than {} bytes",
+                    state.config.max_body_bytes
+                ),
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_body", rejection.body_text())
+        }
+    })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Request::default());
+    }
+    let request: Request = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+            format!("the body is not a valid request: {e}"),
+        )
+    })?;
+    if let Some(text) = &request.text
+        && text.len() > state.config.max_text_bytes
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "text_too_long",
+            format!(
+                "`text` is {} bytes; the limit is {}",
+                text.len(),
+                state.config.max_text_bytes
+            ),
+        ));
+    }
+    if request
+        .confidence
+        .is_some_and(|c| !(0.0..=1.0).contains(&c))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_confidence",
+            "`confidence` must be between 0 and 1",
+        ));
+    }
+    Ok(request)
+}
+
+fn valid_code(code: &str) -> bool {
+    !code.is_empty()
+        && code.len() <= MAX_CODE
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Runs a request on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the turn did not finish: {e}"),
+        )
+    })?
+}
+
+async fn start(
+    Shared(state): Shared<Arc<State>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    let request = parse(&state, body)?;
+    let body = blocking(move || converse(&state, None, request)).await?;
+    Ok((StatusCode::CREATED, axum::Json(body)))
+}
+
+async fn proceed(
+    Shared(state): Shared<Arc<State>>,
+    Path(code): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<axum::Json<Value>, ApiError> {
+    if !valid_code(&code) {
+        return Err(ApiError::not_found(&code));
+    }
+    let request = parse(&state, body)?;
+    let body = blocking(move || converse(&state, Some(code), request)).await?;
+    Ok(axum::Json(body))
+}
+
+/// One turn: a new conversation (`code: None`) or the next turn of one.
+fn converse(state: &State, code: Option<String>, request: Request) -> Result<Value, ApiError> {
+    let started = Instant::now();
+    let bot = state.bot();
+    let store = &state.store;
+    let idle = state.config.idle;
+    let (id, fresh) = match code {
+        Some(id) => (id, false),
+        None => (bot.new_session().id, true),
+    };
+    let _turns_of_this_conversation = state.stripe(&id);
+    for _ in 0..ATTEMPTS {
+        let current = if fresh {
+            Record::new(crate::runtime::Session::new(id.clone()))
+        } else {
+            match store.load(&id) {
+                Ok(Some(record)) => {
+                    state.metrics.store_op("load", "ok");
+                    record
+                }
+                Ok(None) => {
+                    state.metrics.store_op("load", "ok");
+                    return Err(ApiError::not_found(&id));
+                }
+                Err(e) => {
+                    state.metrics.store_op("load", "error");
+                    return Err(ApiError::store(&e));
+                }
+            }
+        };
+        let secret = bot.awaits_secret(&current.session);
+        let mut next = current.clone();
+        let response = bot
+            .turn(&mut next.session, request.clone())
+            .map_err(|e| match e {
+                TurnError::UnknownEvent(_) => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unknown_event",
+                    e.to_string(),
+                ),
+                TurnError::TextTooLong { .. } => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "text_too_long",
+                    e.to_string(),
+                ),
+            })?;
+        next.push(Exchange {
+            turn: next.session.turn,
+            at: now_secs(),
+            text: request.text.as_ref().map(|t| {
+                if secret {
+                    crate::runtime::MASK.to_owned()
+                } else {
+                    t.clone()
+                }
+            }),
+            event: request.event.clone(),
+            answers: response.answers.iter().map(|a| a.text.clone()).collect(),
+        });
+        let expected = (!fresh).then_some(current.version);
+        match store.save(&id, &next, expected, idle) {
+            Ok(()) => {
+                state.metrics.store_op("save", "ok");
+                let failed = response
+                    .events
+                    .iter()
+                    .any(|e| matches!(e, crate::runtime::Event::Error { .. }));
+                state.metrics.turn(
+                    if failed { "error" } else { "ok" },
+                    started.elapsed().as_secs_f64(),
+                );
+                return Ok(json!({
+                    "sessionCode": id,
+                    "answers": response.answers,
+                    "awaiting": response.awaiting,
+                    "context": response.vars,
+                    "nlp": response.nlu,
+                    "events": response.events,
+                    "ended": response.ended,
+                }));
+            }
+            Err(StoreError::Conflict) => {
+                // Another process wrote this conversation: run the turn
+                // again on what it wrote.
+                state.metrics.store_op("save", "conflict");
+            }
+            Err(e) => {
+                state.metrics.store_op("save", "error");
+                return Err(ApiError::store(&e));
+            }
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "busy",
+        "the conversation kept changing under this turn; try again",
+    ))
+}
+
+async fn show(
+    Shared(state): Shared<Arc<State>>,
+    Path(code): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    if !valid_code(&code) {
+        return Err(ApiError::not_found(&code));
+    }
+    blocking(move || {
+        let record = state
+            .store
+            .load(&code)
+            .map_err(|e| ApiError::store(&e))?
+            .ok_or_else(|| ApiError::not_found(&code))?;
+        let bot = state.bot();
+        let session = &record.session;
+        Ok(axum::Json(json!({
+            "sessionCode": code,
+            "state": {
+                "awaiting": bot.awaiting(session),
+                "context": session.shown_vars(),
+                "handedOff": session.handed_off(),
+                "ended": session.ended,
+                "turns": session.turn,
+                "lastActivity": session.last_activity,
+            },
+            "history": record.history,
+        })))
+    })
+    .await
+}
+
+async fn remove(
+    Shared(state): Shared<Arc<State>>,
+    Path(code): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if !valid_code(&code) {
+        return Err(ApiError::not_found(&code));
+    }
+    blocking(move || {
+        let _turns_of_this_conversation = state.stripe(&code);
+        match state.store.delete(&code) {
+            Ok(true) => Ok(StatusCode::NO_CONTENT),
+            Ok(false) => Err(ApiError::not_found(&code)),
+            Err(e) => Err(ApiError::store(&e)),
+        }
+    })
+    .await
+}
+
+async fn healthz(Shared(state): Shared<Arc<State>>) -> Result<axum::Json<Value>, ApiError> {
+    blocking(move || {
+        // A read of a key nobody uses: proves the store answers.
+        state
+            .store
+            .load("healthz-probe")
+            .map_err(|e| ApiError::store(&e))?;
+        let bot = state.bot();
+        Ok(axum::Json(json!({
+            "status": "ok",
+            "bot": bot.program().name,
+            "version": format!("{:x}", bot.program().version),
+            "store": state.store.name(),
+        })))
+    })
+    .await
+}
+
+async fn metrics(Shared(state): Shared<Arc<State>>) -> Result<HttpResponse, ApiError> {
+    blocking(move || {
+        if let Ok(count) = state.store.count() {
+            state
+                .metrics
+                .sessions
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+        let body = state.metrics.render();
+        Ok((
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response())
+    })
+    .await
+}
+
+async fn reload(Shared(state): Shared<Arc<State>>) -> Result<axum::Json<Value>, ApiError> {
+    blocking(move || match state.reload() {
+        Ok(version) => Ok(axum::Json(json!({
+            "status": "reloaded",
+            "version": format!("{version:x}"),
+        }))),
+        Err(message) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_bot",
+            format!("the new bot was refused; the old one keeps running:\n{message}"),
+        )),
+    })
+    .await
+}

@@ -1,0 +1,537 @@
+//! Where `cellflow serve` keeps conversations: one trait, three stores.
+//!
+//! A [`Record`] is a session with its history and a version. Writes are
+//! conditional on the version read (optimistic concurrency), so two turns of
+//! one conversation — in one process or in two sharing a Redis — can never
+//! both commit on the same state: the loser sees [`StoreError::Conflict`]
+//! and runs its turn again on the new state. Every write replaces the whole
+//! record in one atomic step, so a crash mid-turn leaves the previous
+//! record, never half of a new one.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::runtime::Session;
+
+/// One exchange of a conversation's history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Exchange {
+    pub turn: u64,
+    /// Unix seconds.
+    pub at: u64,
+    /// What the user sent; masked when it answered a masked input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// The texts the bot answered.
+    pub answers: Vec<String>,
+}
+
+/// A stored conversation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub session: Session,
+    /// The latest exchanges, oldest first (bounded by [`HISTORY_LIMIT`]).
+    pub history: Vec<Exchange>,
+    /// Bumped by every write; a write names the version it read.
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// Exchanges kept per conversation.
+pub const HISTORY_LIMIT: usize = 100;
+
+impl Record {
+    #[must_use]
+    pub fn new(session: Session) -> Record {
+        Record {
+            session,
+            history: Vec::new(),
+            version: 0,
+        }
+    }
+
+    /// Appends an exchange, dropping the oldest past the limit.
+    pub fn push(&mut self, exchange: Exchange) {
+        self.history.push(exchange);
+        if self.history.len() > HISTORY_LIMIT {
+            let extra = self.history.len() - HISTORY_LIMIT;
+            self.history.drain(..extra);
+        }
+    }
+
+    fn encode(&self) -> Result<Vec<u8>, StoreError> {
+        serde_json::to_vec(self).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Record, StoreError> {
+        serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another turn wrote the conversation since it was read.
+    #[error("the conversation changed since it was read")]
+    Conflict,
+    /// The store cannot be reached or failed.
+    #[error("the session store is unavailable: {0}")]
+    Unavailable(String),
+    /// A stored record cannot be read back.
+    #[error("a stored conversation is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A place to keep conversations. Implementations are blocking; the server
+/// calls them from its blocking thread pool.
+pub trait SessionStore: Send + Sync {
+    /// The record, or `None` when there is none (or it expired).
+    ///
+    /// # Errors
+    /// The store is unavailable, or the record is corrupt.
+    fn load(&self, id: &str) -> Result<Option<Record>, StoreError>;
+
+    /// Writes `record` with version `expected + 1` if the stored version is
+    /// `expected` (`None`: only if there is no record). The record expires
+    /// after `idle` without writes.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the stored version differs; the store
+    /// is unavailable.
+    fn save(
+        &self,
+        id: &str,
+        record: &Record,
+        expected: Option<u64>,
+        idle: Duration,
+    ) -> Result<(), StoreError>;
+
+    /// Removes a record; whether there was one.
+    ///
+    /// # Errors
+    /// The store is unavailable.
+    fn delete(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Removes records idle longer than `idle`; how many.
+    ///
+    /// # Errors
+    /// The store is unavailable.
+    fn purge(&self, idle: Duration) -> Result<usize, StoreError>;
+
+    /// How many records are stored.
+    ///
+    /// # Errors
+    /// The store is unavailable.
+    fn count(&self) -> Result<usize, StoreError>;
+
+    /// A short name for logs and metrics.
+    fn name(&self) -> &'static str;
+}
+
+pub(crate) fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn expired(record_time: u64, idle: Duration) -> bool {
+    now_secs().saturating_sub(record_time) > idle.as_secs()
+}
+
+// ---- memory -----------------------------------------------------------------
+
+/// Conversations in this process's memory, as encoded bytes (compact, and
+/// the same format the durable stores keep). Lost on restart.
+pub struct MemoryStore {
+    shards: Vec<Mutex<HashMap<Box<str>, Stored>>>,
+    idle: Duration,
+}
+
+struct Stored {
+    bytes: Box<[u8]>,
+    version: u64,
+    touched: u64,
+}
+
+impl MemoryStore {
+    /// Records idle longer than `idle` read as missing.
+    #[must_use]
+    pub fn new(idle: Duration) -> MemoryStore {
+        MemoryStore {
+            shards: (0..64).map(|_| Mutex::new(HashMap::new())).collect(),
+            idle,
+        }
+    }
+
+    fn shard(
+        &self,
+        id: &str,
+    ) -> Result<std::sync::MutexGuard<'_, HashMap<Box<str>, Stored>>, StoreError> {
+        use std::hash::{BuildHasher, Hasher as _};
+        let mut hasher = rustc_hash::FxBuildHasher.build_hasher();
+        hasher.write(id.as_bytes());
+        let index = usize::try_from(hasher.finish() % self.shards.len() as u64).unwrap_or(0);
+        self.shards[index]
+            .lock()
+            .map_err(|_| StoreError::Unavailable("a memory shard is poisoned".into()))
+    }
+}
+
+impl SessionStore for MemoryStore {
+    fn load(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        let mut shard = self.shard(id)?;
+        match shard.get(id) {
+            Some(stored) if expired(stored.touched, self.idle) => {
+                shard.remove(id);
+                Ok(None)
+            }
+            Some(stored) => {
+                let mut record = Record::decode(&stored.bytes)?;
+                record.version = stored.version;
+                Ok(Some(record))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn save(
+        &self,
+        id: &str,
+        record: &Record,
+        expected: Option<u64>,
+        _idle: Duration,
+    ) -> Result<(), StoreError> {
+        let bytes = record.encode()?.into_boxed_slice();
+        let mut shard = self.shard(id)?;
+        let current = shard.get(id).map(|s| s.version);
+        if current != expected {
+            return Err(StoreError::Conflict);
+        }
+        shard.insert(
+            id.into(),
+            Stored {
+                bytes,
+                version: expected.map_or(1, |v| v + 1),
+                touched: now_secs(),
+            },
+        );
+        Ok(())
+    }
+
+    fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.shard(id)?.remove(id).is_some())
+    }
+
+    fn purge(&self, idle: Duration) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for shard in &self.shards {
+            let mut shard = shard
+                .lock()
+                .map_err(|_| StoreError::Unavailable("a memory shard is poisoned".into()))?;
+            let before = shard.len();
+            shard.retain(|_, s| !expired(s.touched, idle));
+            removed += before - shard.len();
+        }
+        Ok(removed)
+    }
+
+    fn count(&self) -> Result<usize, StoreError> {
+        let mut count = 0;
+        for shard in &self.shards {
+            count += shard
+                .lock()
+                .map_err(|_| StoreError::Unavailable("a memory shard is poisoned".into()))?
+                .len();
+        }
+        Ok(count)
+    }
+
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+}
+
+// ---- SQLite -------------------------------------------------------------------
+
+/// Conversations in a SQLite file (WAL mode): survives restarts; the
+/// embedded default.
+pub struct SqliteStore {
+    connection: Mutex<rusqlite::Connection>,
+    idle: Duration,
+}
+
+fn sqlite_error(e: &rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database file.
+    ///
+    /// # Errors
+    /// The file cannot be opened or is not a cellflow session database.
+    pub fn open(path: &Path, idle: Duration) -> Result<SqliteStore, StoreError> {
+        let connection = rusqlite::Connection::open(path).map_err(|e| sqlite_error(&e))?;
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = NORMAL;
+                 PRAGMA busy_timeout = 5000;
+                 CREATE TABLE IF NOT EXISTS sessions (
+                     id TEXT PRIMARY KEY,
+                     version INTEGER NOT NULL,
+                     touched INTEGER NOT NULL,
+                     record BLOB NOT NULL
+                 );
+                 CREATE INDEX IF NOT EXISTS sessions_touched ON sessions (touched);",
+            )
+            .map_err(|e| sqlite_error(&e))?;
+        Ok(SqliteStore {
+            connection: Mutex::new(connection),
+            idle,
+        })
+    }
+
+    fn connection(&self) -> Result<std::sync::MutexGuard<'_, rusqlite::Connection>, StoreError> {
+        self.connection
+            .lock()
+            .map_err(|_| StoreError::Unavailable("the SQLite connection is poisoned".into()))
+    }
+}
+
+#[allow(
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_truncation
+)]
+impl SessionStore for SqliteStore {
+    fn load(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        use rusqlite::OptionalExtension as _;
+        let connection = self.connection()?;
+        let row: Option<(i64, i64, Vec<u8>)> = connection
+            .prepare_cached("SELECT version, touched, record FROM sessions WHERE id = ?1")
+            .and_then(|mut s| {
+                s.query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()
+            })
+            .map_err(|e| sqlite_error(&e))?;
+        match row {
+            Some((_, touched, _)) if expired(touched as u64, self.idle) => {
+                connection
+                    .prepare_cached("DELETE FROM sessions WHERE id = ?1")
+                    .and_then(|mut s| s.execute([id]))
+                    .map_err(|e| sqlite_error(&e))?;
+                Ok(None)
+            }
+            Some((version, _, bytes)) => {
+                let mut record = Record::decode(&bytes)?;
+                record.version = version as u64;
+                Ok(Some(record))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn save(
+        &self,
+        id: &str,
+        record: &Record,
+        expected: Option<u64>,
+        _idle: Duration,
+    ) -> Result<(), StoreError> {
+        let bytes = record.encode()?;
+        let now = now_secs() as i64;
+        let connection = self.connection()?;
+        let changed = match expected {
+            None => connection
+                .prepare_cached(
+                    "INSERT INTO sessions (id, version, touched, record) VALUES (?1, 1, ?2, ?3)
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .and_then(|mut s| s.execute(rusqlite::params![id, now, bytes])),
+            Some(version) => connection
+                .prepare_cached(
+                    "UPDATE sessions SET version = version + 1, touched = ?2, record = ?3
+                     WHERE id = ?1 AND version = ?4",
+                )
+                .and_then(|mut s| s.execute(rusqlite::params![id, now, bytes, version as i64])),
+        }
+        .map_err(|e| sqlite_error(&e))?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        let changed = self
+            .connection()?
+            .prepare_cached("DELETE FROM sessions WHERE id = ?1")
+            .and_then(|mut s| s.execute([id]))
+            .map_err(|e| sqlite_error(&e))?;
+        Ok(changed > 0)
+    }
+
+    fn purge(&self, idle: Duration) -> Result<usize, StoreError> {
+        let cutoff = now_secs().saturating_sub(idle.as_secs()) as i64;
+        self.connection()?
+            .prepare_cached("DELETE FROM sessions WHERE touched < ?1")
+            .and_then(|mut s| s.execute([cutoff]))
+            .map_err(|e| sqlite_error(&e))
+    }
+
+    fn count(&self) -> Result<usize, StoreError> {
+        let count: i64 = self
+            .connection()?
+            .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
+            .map_err(|e| sqlite_error(&e))?;
+        Ok(count as usize)
+    }
+
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
+// ---- Redis --------------------------------------------------------------------
+
+/// Conversations in Redis, shared by every `serve` process pointed at it.
+/// Records are hashes (`version`, `record`) under `cellflow:session:ID` with
+/// a time to live of the idle timeout; a Lua script makes the
+/// compare-version-and-write atomic across processes.
+pub struct RedisStore {
+    pool: r2d2::Pool<redis::Client>,
+    save: redis::Script,
+}
+
+const REDIS_PREFIX: &str = "cellflow:session:";
+
+/// KEYS[1] the record; ARGV: expected version ("" for none), record, ttl ms.
+const REDIS_SAVE: &str = r"
+local current = redis.call('HGET', KEYS[1], 'version')
+if ARGV[1] == '' then
+  if current then return 0 end
+  redis.call('HSET', KEYS[1], 'version', 1, 'record', ARGV[2])
+else
+  if current ~= ARGV[1] then return 0 end
+  redis.call('HSET', KEYS[1], 'version', tonumber(ARGV[1]) + 1, 'record', ARGV[2])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+";
+
+fn redis_error(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl RedisStore {
+    /// Connects to `url` (e.g. `redis://127.0.0.1:6379/0`).
+    ///
+    /// # Errors
+    /// The URL is invalid or the server does not answer.
+    pub fn open(url: &str) -> Result<RedisStore, StoreError> {
+        let client = redis::Client::open(url).map_err(redis_error)?;
+        let pool = r2d2::Pool::builder()
+            .max_size(32)
+            .connection_timeout(Duration::from_secs(2))
+            .build(client)
+            .map_err(redis_error)?;
+        Ok(RedisStore {
+            pool,
+            save: redis::Script::new(REDIS_SAVE),
+        })
+    }
+
+    fn connection(&self) -> Result<r2d2::PooledConnection<redis::Client>, StoreError> {
+        self.pool.get().map_err(redis_error)
+    }
+}
+
+impl SessionStore for RedisStore {
+    fn load(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        let mut connection = self.connection()?;
+        let (version, bytes): (Option<u64>, Option<Vec<u8>>) = redis::cmd("HMGET")
+            .arg(format!("{REDIS_PREFIX}{id}"))
+            .arg("version")
+            .arg("record")
+            .query(&mut *connection)
+            .map_err(redis_error)?;
+        match (version, bytes) {
+            (Some(version), Some(bytes)) => {
+                let mut record = Record::decode(&bytes)?;
+                record.version = version;
+                Ok(Some(record))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn save(
+        &self,
+        id: &str,
+        record: &Record,
+        expected: Option<u64>,
+        idle: Duration,
+    ) -> Result<(), StoreError> {
+        let bytes = record.encode()?;
+        let mut connection = self.connection()?;
+        let written: i64 = self
+            .save
+            .key(format!("{REDIS_PREFIX}{id}"))
+            .arg(expected.map_or(String::new(), |v| v.to_string()))
+            .arg(bytes)
+            .arg(u64::try_from(idle.as_millis()).unwrap_or(u64::MAX).max(1))
+            .invoke(&mut *connection)
+            .map_err(redis_error)?;
+        if written == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        let mut connection = self.connection()?;
+        let removed: i64 = redis::cmd("DEL")
+            .arg(format!("{REDIS_PREFIX}{id}"))
+            .query(&mut *connection)
+            .map_err(redis_error)?;
+        Ok(removed > 0)
+    }
+
+    fn purge(&self, _idle: Duration) -> Result<usize, StoreError> {
+        // Redis expires records itself (each write sets the time to live).
+        Ok(0)
+    }
+
+    fn count(&self) -> Result<usize, StoreError> {
+        let mut connection = self.connection()?;
+        let mut cursor: u64 = 0;
+        let mut count = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{REDIS_PREFIX}*"))
+                .arg("COUNT")
+                .arg(1000)
+                .query(&mut *connection)
+                .map_err(redis_error)?;
+            count += keys.len();
+            cursor = next;
+            if cursor == 0 {
+                return Ok(count);
+            }
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+}
