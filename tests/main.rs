@@ -13,5 +13,6 @@ mod robustness;
 mod roundtrip;
 mod runtime;
 mod scale;
+mod server;
 mod support;
 mod testing;

@@ -21,6 +21,22 @@ use crate::runtime::{Request, TurnError};
 const ATTEMPTS: usize = 5;
 /// Longest session code accepted in a path.
 const MAX_CODE: usize = 64;
+/// How long a turn waits for another process's turn of the same conversation.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Releases a conversation's store lock when dropped.
+struct Unlock<'a> {
+    store: &'a dyn super::SessionStore,
+    id: &'a str,
+    token: String,
+}
+
+impl Drop for Unlock<'_> {
+    fn drop(&mut self) {
+        // If this fails the lock expires on its own.
+        let _ = self.store.unlock(self.id, &self.token);
+    }
+}
 
 /// An error answer: a status and `{"error": {"code", "message"}}`.
 #[derive(Debug)]
@@ -308,6 +324,29 @@ fn converse(state: &State, code: Option<String>, request: Request) -> Result<Val
         None => (bot.new_session().id, true),
     };
     let _turns_of_this_conversation = state.stripe(&id);
+    // Across processes (Redis), a lock with a timeout; released on every path.
+    let _lock = if fresh {
+        None
+    } else {
+        match store.lock(&id, LOCK_WAIT) {
+            Ok(token) => token.map(|token| Unlock {
+                store: store.as_ref(),
+                id: &id,
+                token,
+            }),
+            Err(StoreError::Conflict) => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "busy",
+                    "another turn of this conversation is still running; try again",
+                ));
+            }
+            Err(e) => {
+                state.metrics.store_op("lock", "error");
+                return Err(ApiError::store(&e));
+            }
+        }
+    };
     for _ in 0..ATTEMPTS {
         let current = if fresh {
             Record::new(crate::runtime::Session::new(id.clone()))

@@ -132,6 +132,27 @@ pub trait SessionStore: Send + Sync {
 
     /// A short name for logs and metrics.
     fn name(&self) -> &'static str;
+
+    /// Takes a conversation's cross-process lock, waiting up to `wait`;
+    /// returns a token for [`SessionStore::unlock`]. Stores served by one
+    /// process need none (the server's in-process lock serializes turns), so
+    /// the default takes nothing. Writes stay version-checked either way: a
+    /// lock that expired under a slow turn cannot lose an update.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the lock stays taken for `wait`; the
+    /// store is unavailable.
+    fn lock(&self, _id: &str, _wait: Duration) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
+
+    /// Releases a lock taken with [`SessionStore::lock`], if still held.
+    ///
+    /// # Errors
+    /// The store is unavailable (the lock then expires on its own).
+    fn unlock(&self, _id: &str, _token: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 pub(crate) fn now_secs() -> u64 {
@@ -408,9 +429,21 @@ impl SessionStore for SqliteStore {
 pub struct RedisStore {
     pool: r2d2::Pool<redis::Client>,
     save: redis::Script,
+    unlock: redis::Script,
 }
 
 const REDIS_PREFIX: &str = "cellflow:session:";
+const REDIS_LOCK_PREFIX: &str = "cellflow:lock:";
+/// A lock a crashed process left behind frees itself after this long.
+const REDIS_LOCK_TTL: Duration = Duration::from_secs(10);
+
+/// KEYS[1] the lock; ARGV[1] the holder's token.
+const REDIS_UNLOCK: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
 
 /// KEYS[1] the record; ARGV: expected version ("" for none), record, ttl ms.
 const REDIS_SAVE: &str = r"
@@ -445,6 +478,7 @@ impl RedisStore {
         Ok(RedisStore {
             pool,
             save: redis::Script::new(REDIS_SAVE),
+            unlock: redis::Script::new(REDIS_UNLOCK),
         })
     }
 
@@ -533,5 +567,42 @@ impl SessionStore for RedisStore {
 
     fn name(&self) -> &'static str {
         "redis"
+    }
+
+    fn lock(&self, id: &str, wait: Duration) -> Result<Option<String>, StoreError> {
+        let token = crate::runtime::new_id();
+        let key = format!("{REDIS_LOCK_PREFIX}{id}");
+        let deadline = std::time::Instant::now() + wait;
+        let mut pause = Duration::from_micros(200);
+        let mut connection = self.connection()?;
+        loop {
+            let taken: Option<String> = redis::cmd("SET")
+                .arg(&key)
+                .arg(&token)
+                .arg("NX")
+                .arg("PX")
+                .arg(u64::try_from(REDIS_LOCK_TTL.as_millis()).unwrap_or(10_000))
+                .query(&mut *connection)
+                .map_err(redis_error)?;
+            if taken.is_some() {
+                return Ok(Some(token));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(StoreError::Conflict);
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
+        }
+    }
+
+    fn unlock(&self, id: &str, token: &str) -> Result<(), StoreError> {
+        let mut connection = self.connection()?;
+        let _: i64 = self
+            .unlock
+            .key(format!("{REDIS_LOCK_PREFIX}{id}"))
+            .arg(token)
+            .invoke(&mut *connection)
+            .map_err(redis_error)?;
+        Ok(())
     }
 }

@@ -1,0 +1,710 @@
+//! `cellflow serve`: the API of SPEC §8 through real HTTP, its limits, the
+//! session stores (one conformance suite for all three), concurrency,
+//! restarts, store failures and reloads.
+//!
+//! Redis tests start their own `redis-server` (installed by `.ci/run`) on a
+//! free port: they never depend on, or touch, a Redis someone else runs.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use cellflow::server::store::{Exchange, HISTORY_LIMIT};
+use cellflow::server::{MemoryStore, Record, RedisStore, SessionStore, SqliteStore, StoreError};
+
+use crate::support;
+
+const KEY: &str = "test-key";
+const ADMIN: &str = "admin-key";
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cellflow-server-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A private `redis-server` with an append-only file, so a restart keeps
+/// its data.
+struct Redis {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Redis {
+    fn start(name: &str) -> Redis {
+        let mut redis = Redis {
+            child: None,
+            port: free_port(),
+            dir: scratch(&format!("redis-{name}")),
+        };
+        redis.spawn();
+        redis
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (apt-get install redis-server; .ci/run does)");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A running `cellflow serve`.
+struct Serve {
+    child: Child,
+    base: String,
+}
+
+impl Serve {
+    fn start(bot: &Path, args: &[&str]) -> Serve {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cellflow"))
+            .arg("serve")
+            .arg(bot)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("CELLFLOW_API_KEYS", KEY)
+            .env("CELLFLOW_ADMIN_KEYS", ADMIN)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let Some(rest) = line.strip_prefix("listening on ") else {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            panic!("serve did not start: {line}{err}");
+        };
+        let base = rest.split(' ').next().unwrap().to_owned();
+        Serve { child, base }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into()
+}
+
+/// Sends a request; returns the status and the body as JSON (`Null` when
+/// empty, a string when not JSON).
+fn call(method: &str, url: &str, key: Option<&str>, body: Option<&str>) -> (u16, Value) {
+    let mut request = ureq::http::Request::builder().method(method).uri(url);
+    if let Some(key) = key {
+        request = request.header("Authorization", format!("Bearer {key}"));
+    }
+    let request = request.body(body.unwrap_or("").to_owned()).unwrap();
+    let mut response = agent().run(request).expect("the server answers");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, value)
+}
+
+impl Serve {
+    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        call(
+            "POST",
+            &format!("{}{path}", self.base),
+            Some(KEY),
+            Some(&body.to_string()),
+        )
+    }
+
+    /// Starts a conversation; returns its code and the first response.
+    fn begin(&self, body: &Value) -> (String, Value) {
+        let (status, reply) = self.post("/v1/conversations", body);
+        assert_eq!(status, 201, "{reply}");
+        (reply["sessionCode"].as_str().unwrap().to_owned(), reply)
+    }
+
+    fn say(&self, code: &str, text: &str) -> Value {
+        let (status, reply) =
+            self.post(&format!("/v1/conversations/{code}"), &json!({"text": text}));
+        assert_eq!(status, 200, "{reply}");
+        reply
+    }
+
+    fn get(&self, code: &str) -> (u16, Value) {
+        call(
+            "GET",
+            &format!("{}/v1/conversations/{code}", self.base),
+            Some(KEY),
+            None,
+        )
+    }
+}
+
+fn answers(reply: &Value) -> Vec<&str> {
+    reply["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["text"].as_str().unwrap())
+        .collect()
+}
+
+fn pizza() -> PathBuf {
+    support::root().join("flows/pizza")
+}
+
+/// A bot that counts the messages it gets: any lost update shows.
+fn counter_bot(dir: &Path) -> PathBuf {
+    let file = dir.join("counter.flow");
+    std::fs::write(
+        &file,
+        "flow welcome on welcome {\n  ask: input word text {\n    prompt \"Say anything.\"\n  }\n  code {\n    if count == () { count = 0; }\n    count += 1;\n  }\n  answer \"{{count}}\"\n  jump ask\n}\nflow fallback on fallback {\n  answer \"?\"\n}\n",
+    )
+    .unwrap();
+    file
+}
+
+// ---- the API ----------------------------------------------------------------
+
+#[test]
+fn a_conversation_starts_continues_shows_and_ends() {
+    let dir = scratch("api");
+    let db = dir.join("sessions.db");
+    let server = Serve::start(&pizza(), &["--sqlite", db.to_str().unwrap()]);
+    let (code, hello) = server.begin(&json!({}));
+    assert_eq!(answers(&hello), ["Welcome to Napoli! 🍕"]);
+    assert_eq!(hello["ended"], false);
+    let reply = server.say(&code, "I want a pizza");
+    assert_eq!(answers(&reply), ["Which pizza would you like?"]);
+    assert_eq!(
+        reply["awaiting"],
+        json!({"kind": "input", "var": "kind", "type": "options"})
+    );
+    assert_eq!(reply["nlp"]["intent"], "order");
+    let reply = server.say(&code, "funghi");
+    assert_eq!(reply["context"]["kind"], "mushroom");
+
+    let (status, shown) = server.get(&code);
+    assert_eq!(status, 200);
+    assert_eq!(shown["state"]["turns"], 3);
+    assert_eq!(shown["state"]["context"]["kind"], "mushroom");
+    assert_eq!(shown["state"]["awaiting"]["var"], "size");
+    let history = shown["history"].as_array().unwrap();
+    assert_eq!(history.len(), 3);
+    assert_eq!(history[1]["text"], "I want a pizza");
+    assert_eq!(history[2]["answers"][0], "What size?");
+
+    // A pre-classified message skips the classifier.
+    let (status, reply) = server.post(
+        &format!("/v1/conversations/{code}"),
+        &json!({"text": "whatever", "intent": "cancel", "confidence": 0.99}),
+    );
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(answers(&reply), ["No problem, your order is cancelled."]);
+    assert_eq!(reply["events"], json!([{"type": "end"}]));
+    assert_eq!(reply["ended"], true);
+
+    let (status, body) = call(
+        "DELETE",
+        &format!("{}/v1/conversations/{code}", server.base),
+        Some(KEY),
+        None,
+    );
+    assert_eq!((status, body), (204, Value::Null));
+    let (status, body) = server.get(&code);
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found");
+    let (status, _) = call(
+        "DELETE",
+        &format!("{}/v1/conversations/{code}", server.base),
+        Some(KEY),
+        None,
+    );
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn masked_inputs_stay_masked_in_responses_and_history() {
+    let dir = scratch("masked");
+    let server = Serve::start(
+        &support::root().join("flows/ebank"),
+        &["--sqlite", dir.join("s.db").to_str().unwrap()],
+    );
+    let (code, _) = server.begin(&json!({"context": {"customer_name": "Ana"}}));
+    server.say(&code, "Consulta de Puntos");
+    let reply = server.say(&code, "11111111-1");
+    assert_eq!(reply["context"]["rut"], "******");
+    let (_, shown) = server.get(&code);
+    assert_eq!(shown["state"]["context"]["rut"], "******");
+    let history = shown["history"].to_string();
+    assert!(!history.contains("11111111"), "{history}");
+    assert!(history.contains(r#""text":"******""#), "{history}");
+}
+
+#[test]
+fn requests_without_a_valid_key_are_refused() {
+    let dir = scratch("auth");
+    let server = Serve::start(&pizza(), &["--store", "memory"]);
+    let url = format!("{}/v1/conversations", server.base);
+    for key in [None, Some("wrong"), Some(ADMIN)] {
+        let (status, body) = call("POST", &url, key, Some("{}"));
+        assert_eq!(status, 401, "{key:?}");
+        assert_eq!(body["error"]["code"], "unauthorized");
+    }
+    let (status, _) = call(
+        "POST",
+        &format!("{}/admin/reload", server.base),
+        Some(KEY),
+        None,
+    );
+    assert_eq!(status, 401, "an API key is not an admin key");
+    // Health and metrics are open (for load balancers and scrapers).
+    let (status, health) = call("GET", &format!("{}/healthz", server.base), None, None);
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["store"], "memory");
+    drop(dir);
+}
+
+#[test]
+fn serve_refuses_to_start_without_keys() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cellflow"))
+        .args([
+            "serve",
+            "flows/pizza",
+            "--store",
+            "memory",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .current_dir(support::root())
+        .env_remove("CELLFLOW_API_KEYS")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no API keys are configured"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn bad_bodies_get_clear_json_errors() {
+    let server = Serve::start(
+        &pizza(),
+        &[
+            "--store",
+            "memory",
+            "--max-body-bytes",
+            "2048",
+            "--max-text-bytes",
+            "100",
+        ],
+    );
+    let (code, _) = server.begin(&json!({}));
+    let path = format!("{}/v1/conversations/{code}", server.base);
+    let send = |body: &str| call("POST", &path, Some(KEY), Some(body));
+
+    let (status, body) = send("{\"text\": ");
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "bad_json");
+
+    let (status, body) = send(r#"{"text": "hi", "txet": "typo"}"#);
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `txet`"),
+        "{body}"
+    );
+
+    let (status, body) = send(&format!("{{\"text\": \"{}\"}}", "a".repeat(101)));
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["code"], "text_too_long");
+
+    let (status, body) = send(&format!("{{\"text\": \"{}\"}}", "a".repeat(3000)));
+    assert_eq!(status, 413);
+    assert_eq!(body["error"]["code"], "body_too_large");
+
+    let (status, body) = send(r#"{"event": "no_such_flow"}"#);
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["code"], "unknown_event");
+
+    let (status, body) = send(r#"{"text": "hi", "intent": "order", "confidence": 7}"#);
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["code"], "bad_confidence");
+
+    let (status, body) = send("[1, 2, 3]");
+    assert_eq!(status, 400, "{body}");
+
+    // A session code that could never exist is simply not found.
+    let (status, _) = call(
+        "GET",
+        &format!("{}/v1/conversations/..%2F..%2Fetc", server.base),
+        Some(KEY),
+        None,
+    );
+    assert_eq!(status, 404);
+    // Nothing above changed the conversation.
+    let (_, shown) = server.get(&code);
+    assert_eq!(shown["state"]["turns"], 1);
+}
+
+#[test]
+fn each_key_is_rate_limited() {
+    let server = Serve::start(&pizza(), &["--store", "memory", "--rate-limit", "3"]);
+    let statuses: Vec<u16> = (0..10)
+        .map(|_| server.post("/v1/conversations", &json!({})).0)
+        .collect();
+    assert!(statuses.contains(&201), "{statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+    let (status, body) = server.post("/v1/conversations", &json!({}));
+    if status == 429 {
+        assert_eq!(body["error"]["code"], "rate_limited");
+    }
+}
+
+#[test]
+fn metrics_count_turns_requests_and_store_operations() {
+    let server = Serve::start(&pizza(), &["--store", "memory"]);
+    let (code, _) = server.begin(&json!({}));
+    server.say(&code, "I want a pizza");
+    let (status, text) = call("GET", &format!("{}/metrics", server.base), None, None);
+    assert_eq!(status, 200);
+    let text = text.as_str().unwrap().to_owned();
+    for line in [
+        "cellflow_turns_total{outcome=\"ok\"} 2",
+        "cellflow_http_requests_total{route=\"start\",status=\"201\"} 1",
+        "cellflow_store_operations_total{op=\"save\",outcome=\"ok\"} 2",
+        "cellflow_sessions 1",
+        "cellflow_turn_duration_seconds_count 2",
+    ] {
+        assert!(text.contains(line), "missing {line}:\n{text}");
+    }
+}
+
+// ---- concurrency, restarts, failures, reloads ----------------------------------
+
+/// Sends `n` messages to one conversation from `n` threads at once, spread
+/// over the servers; every one must be counted exactly once.
+fn hammer(servers: &[&Serve], code: &str, n: usize) {
+    std::thread::scope(|scope| {
+        for i in 0..n {
+            let server = servers[i % servers.len()];
+            scope.spawn(move || {
+                let (status, reply) = server.post(
+                    &format!("/v1/conversations/{code}"),
+                    &json!({"text": format!("message {i}")}),
+                );
+                assert_eq!(status, 200, "{reply}");
+            });
+        }
+    });
+}
+
+fn count_of(server: &Serve, code: &str) -> (u64, usize) {
+    let (_, shown) = server.get(code);
+    (
+        shown["state"]["context"]["count"].as_u64().unwrap(),
+        shown["history"].as_array().unwrap().len(),
+    )
+}
+
+#[test]
+fn concurrent_messages_to_one_conversation_never_lose_an_update() {
+    let dir = scratch("concurrent");
+    let bot = counter_bot(&dir);
+    for store in [
+        vec!["--store", "memory"],
+        vec!["--sqlite", dir.join("s.db").to_str().unwrap()],
+    ] {
+        let server = Serve::start(&bot, &store.iter().map(|s| &**s).collect::<Vec<_>>());
+        let (code, _) = server.begin(&json!({}));
+        hammer(&[&server], &code, 40);
+        assert_eq!(count_of(&server, &code), (40, 41), "{store:?}");
+    }
+}
+
+#[test]
+fn two_servers_sharing_redis_serialize_turns_of_one_conversation() {
+    let redis = Redis::start("shared");
+    let dir = scratch("shared");
+    let bot = counter_bot(&dir);
+    let url = redis.url();
+    let args = ["--store", "redis", "--redis-url", url.as_str()];
+    let a = Serve::start(&bot, &args);
+    let b = Serve::start(&bot, &args);
+    let (code, _) = a.begin(&json!({}));
+    hammer(&[&a, &b], &code, 40);
+    assert_eq!(count_of(&a, &code), (40, 41));
+    assert_eq!(count_of(&b, &code), (40, 41));
+}
+
+#[test]
+fn a_killed_server_restarts_on_sqlite_with_its_conversations() {
+    let dir = scratch("restart");
+    let db = dir.join("sessions.db");
+    let args = ["--sqlite", db.to_str().unwrap()];
+    let mut server = Serve::start(&pizza(), &args);
+    let (code, _) = server.begin(&json!({}));
+    server.say(&code, "I want a pizza");
+    server.say(&code, "veggie");
+    server.kill(); // SIGKILL: no graceful shutdown
+    let server = Serve::start(&pizza(), &args);
+    let (status, shown) = server.get(&code);
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["state"]["turns"], 3);
+    let reply = server.say(&code, "large");
+    assert_eq!(answers(&reply), ["How many Large veggie pizzas?"]);
+}
+
+#[test]
+fn a_store_failure_answers_503_and_leaves_the_conversation_as_it_was() {
+    let mut redis = Redis::start("failure");
+    let url = redis.url();
+    let server = Serve::start(&pizza(), &["--store", "redis", "--redis-url", url.as_str()]);
+    let (code, _) = server.begin(&json!({}));
+    server.say(&code, "I want a pizza");
+    redis.stop();
+    let (status, body) = server.post(
+        &format!("/v1/conversations/{code}"),
+        &json!({"text": "veggie"}),
+    );
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "store_unavailable");
+    let (status, _) = call("GET", &format!("{}/healthz", server.base), None, None);
+    assert_eq!(status, 503);
+    redis.spawn();
+    // The failed turn left nothing behind: the bot still waits for the pizza.
+    let (status, shown) = server.get(&code);
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["state"]["turns"], 2);
+    assert_eq!(shown["state"]["awaiting"]["var"], "kind");
+    let reply = server.say(&code, "veggie");
+    assert_eq!(answers(&reply), ["What size?"]);
+}
+
+#[test]
+fn reload_swaps_the_bot_and_restarts_conversations_paused_on_a_changed_one() {
+    let dir = scratch("reload");
+    let flow = dir.join("pizza.flow");
+    std::fs::copy(pizza().join("pizza.flow"), &flow).unwrap();
+    let server = Serve::start(&dir, &["--store", "memory"]);
+    let (code, _) = server.begin(&json!({}));
+    server.say(&code, "I want a pizza");
+
+    // A broken bot is refused; the old one keeps answering.
+    std::fs::write(&flow, "flow welcome on welcome {\n  jump nowhere\n}\n").unwrap();
+    let (status, body) = call(
+        "POST",
+        &format!("{}/admin/reload", server.base),
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_bot");
+
+    // A changed bot, through SIGHUP.
+    let text = std::fs::read_to_string(pizza().join("pizza.flow"))
+        .unwrap()
+        .replace("Welcome to {{bot.name}}! 🍕", "Welcome back to {{bot.name}}!");
+    std::fs::write(&flow, text).unwrap();
+    let version =
+        |s: &Serve| call("GET", &format!("{}/healthz", s.base), None, None).1["version"].clone();
+    let before = version(&server);
+    Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    for _ in 0..100 {
+        if version(&server) != before {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_ne!(version(&server), before, "SIGHUP did not reload");
+    let reply = server.say(&code, "veggie");
+    assert_eq!(
+        answers(&reply),
+        [
+            "The bot was updated, so let's start again.",
+            "Welcome back to Napoli!"
+        ]
+    );
+    assert_eq!(reply["events"], json!([{"type": "restarted"}]));
+    // New conversations get the new bot.
+    let (_, hello) = server.begin(&json!({}));
+    assert_eq!(answers(&hello), ["Welcome back to Napoli!"]);
+}
+
+// ---- the stores' conformance suite ---------------------------------------------
+
+fn record(turn: u64) -> Record {
+    let mut session = cellflow::Session::new("abc");
+    session.turn = turn;
+    session.vars.insert("n".into(), json!(turn));
+    Record::new(session)
+}
+
+/// What every store must do: conditional writes, reads of what was written,
+/// deletes, counts, and expiry after `idle`.
+fn conformance(store: &dyn SessionStore, idle: Duration) {
+    let id = format!("conformance-{}", store.name());
+    assert!(store.load(&id).unwrap().is_none());
+    store.save(&id, &record(1), None, idle).unwrap();
+    assert!(matches!(
+        store.save(&id, &record(9), None, idle),
+        Err(StoreError::Conflict)
+    ));
+    let first = store.load(&id).unwrap().unwrap();
+    assert_eq!(first.session.turn, 1);
+    assert_eq!(first.version, 1);
+    store
+        .save(&id, &record(2), Some(first.version), idle)
+        .unwrap();
+    // A write based on a stale read is refused, and changes nothing.
+    assert!(matches!(
+        store.save(&id, &record(3), Some(first.version), idle),
+        Err(StoreError::Conflict)
+    ));
+    let second = store.load(&id).unwrap().unwrap();
+    assert_eq!((second.session.turn, second.version), (2, 2));
+    assert_eq!(second.session.vars["n"], 2);
+    assert!(store.count().unwrap() >= 1);
+
+    // History is kept, bounded.
+    let mut long = second.clone();
+    for turn in 0..(HISTORY_LIMIT as u64 + 10) {
+        long.push(Exchange {
+            turn,
+            at: 0,
+            text: Some(format!("m{turn}")),
+            event: None,
+            answers: vec!["ok".into()],
+        });
+    }
+    store.save(&id, &long, Some(2), idle).unwrap();
+    let read = store.load(&id).unwrap().unwrap();
+    assert_eq!(read.history.len(), HISTORY_LIMIT);
+    assert_eq!(read.history[0].text.as_deref(), Some("m10"));
+
+    assert!(store.delete(&id).unwrap());
+    assert!(!store.delete(&id).unwrap());
+    assert!(store.load(&id).unwrap().is_none());
+
+    // Expiry: idle records read as missing.
+    let old = format!("{id}-idle");
+    store.save(&old, &record(1), None, idle).unwrap();
+    std::thread::sleep(idle + Duration::from_millis(1_200));
+    let _ = store.purge(idle).unwrap();
+    assert!(
+        store.load(&old).unwrap().is_none(),
+        "{} kept an idle record",
+        store.name()
+    );
+}
+
+#[test]
+fn every_store_passes_the_conformance_suite() {
+    let idle = Duration::from_secs(1);
+    let dir = scratch("conformance");
+    let redis = Redis::start("conformance");
+    std::thread::scope(|scope| {
+        scope.spawn(|| conformance(&MemoryStore::new(idle), idle));
+        scope.spawn(|| conformance(&SqliteStore::open(&dir.join("c.db"), idle).unwrap(), idle));
+        scope.spawn(|| conformance(&RedisStore::open(&redis.url()).unwrap(), idle));
+    });
+}
+
+#[test]
+fn an_unreachable_redis_is_a_clear_error_at_start() {
+    let port = free_port();
+    let out = Command::new(env!("CARGO_BIN_EXE_cellflow"))
+        .args([
+            "serve",
+            "flows/pizza",
+            "--store",
+            "redis",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--redis-url", &format!("redis://127.0.0.1:{port}")])
+        .current_dir(support::root())
+        .env("CELLFLOW_API_KEYS", KEY)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the session store is unavailable"), "{err}");
+}
