@@ -578,7 +578,10 @@ fn reload_swaps_the_bot_and_restarts_conversations_paused_on_a_changed_one() {
     // A changed bot, through SIGHUP.
     let text = std::fs::read_to_string(pizza().join("pizza.flow"))
         .unwrap()
-        .replace("Welcome to {{bot.name}}! 🍕", "Welcome back to {{bot.name}}!");
+        .replace(
+            "Welcome to {{bot.name}}! 🍕",
+            "Welcome back to {{bot.name}}!",
+        );
     std::fs::write(&flow, text).unwrap();
     let version =
         |s: &Serve| call("GET", &format!("{}/healthz", s.base), None, None).1["version"].clone();
@@ -707,4 +710,179 @@ fn an_unreachable_redis_is_a_clear_error_at_start() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("the session store is unavailable"), "{err}");
+}
+
+// ---- the OpenAPI document --------------------------------------------------------
+
+/// Checks a JSON body against a schema's `required` properties (following
+/// `$ref`s into `components`, and into nested objects that declare them).
+fn conforms(doc: &Value, schema: &Value, body: &Value, at: &str) {
+    let schema = match schema.get("$ref").and_then(Value::as_str) {
+        Some(reference) => {
+            let name = reference.rsplit('/').next().unwrap();
+            &doc["components"]["schemas"][name]
+        }
+        None => schema,
+    };
+    if let Some(required) = schema.get("required").and_then(Value::as_array) {
+        for key in required {
+            let key = key.as_str().unwrap();
+            assert!(body.get(key).is_some(), "{at}: `{key}` missing from {body}");
+        }
+    }
+    if let (Some(properties), Some(object)) = (schema.get("properties"), body.as_object()) {
+        for (key, sub) in properties.as_object().unwrap() {
+            if let Some(value) = object.get(key)
+                && !value.is_null()
+            {
+                conforms(doc, sub, value, &format!("{at}.{key}"));
+            }
+        }
+    }
+}
+
+/// (method, documented path, real path, key, body)
+type Call<'a> = (&'a str, &'a str, String, Option<&'a str>, Option<String>);
+
+#[test]
+fn the_openapi_document_matches_the_server() {
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(support::root().join("docs/openapi.json")).unwrap(),
+    )
+    .unwrap();
+    // Every route the server has is documented, and nothing more.
+    let mut documented: Vec<String> = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| *k != "parameters")
+        {
+            documented.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    documented.sort();
+    assert_eq!(
+        documented,
+        [
+            "DELETE /v1/conversations/{sessionCode}",
+            "GET /healthz",
+            "GET /metrics",
+            "GET /v1/conversations/{sessionCode}",
+            "POST /admin/reload",
+            "POST /v1/conversations",
+            "POST /v1/conversations/{sessionCode}",
+        ]
+    );
+
+    let server = Serve::start(&pizza(), &["--store", "memory"]);
+    let (code, _) = server.begin(&json!({}));
+    let conversation = format!("/v1/conversations/{code}");
+    let calls: Vec<Call> = vec![
+        (
+            "POST",
+            "/v1/conversations",
+            "/v1/conversations".into(),
+            Some(KEY),
+            Some("{}".into()),
+        ),
+        (
+            "POST",
+            "/v1/conversations",
+            "/v1/conversations".into(),
+            None,
+            Some("{}".into()),
+        ),
+        (
+            "POST",
+            "/v1/conversations",
+            "/v1/conversations".into(),
+            Some(KEY),
+            Some("{".into()),
+        ),
+        (
+            "POST",
+            "/v1/conversations",
+            "/v1/conversations".into(),
+            Some(KEY),
+            Some(r#"{"event": "nope"}"#.into()),
+        ),
+        (
+            "POST",
+            "/v1/conversations/{sessionCode}",
+            conversation.clone(),
+            Some(KEY),
+            Some(r#"{"text": "I want a pizza"}"#.into()),
+        ),
+        (
+            "POST",
+            "/v1/conversations/{sessionCode}",
+            "/v1/conversations/missing".into(),
+            Some(KEY),
+            Some("{}".into()),
+        ),
+        (
+            "GET",
+            "/v1/conversations/{sessionCode}",
+            conversation.clone(),
+            Some(KEY),
+            None,
+        ),
+        (
+            "GET",
+            "/v1/conversations/{sessionCode}",
+            "/v1/conversations/missing".into(),
+            Some(KEY),
+            None,
+        ),
+        ("GET", "/healthz", "/healthz".into(), None, None),
+        ("GET", "/metrics", "/metrics".into(), None, None),
+        (
+            "POST",
+            "/admin/reload",
+            "/admin/reload".into(),
+            Some(ADMIN),
+            None,
+        ),
+        (
+            "POST",
+            "/admin/reload",
+            "/admin/reload".into(),
+            Some(KEY),
+            None,
+        ),
+        (
+            "DELETE",
+            "/v1/conversations/{sessionCode}",
+            conversation.clone(),
+            Some(KEY),
+            None,
+        ),
+        (
+            "DELETE",
+            "/v1/conversations/{sessionCode}",
+            conversation.clone(),
+            Some(KEY),
+            None,
+        ),
+    ];
+    for (method, path, real, key, body) in calls {
+        let (status, reply) = call(
+            method,
+            &format!("{}{real}", server.base),
+            key,
+            body.as_deref(),
+        );
+        let at = format!("{method} {real} → {status}");
+        let response = &doc["paths"][path][method.to_lowercase()]["responses"][status.to_string()];
+        assert!(response.is_object(), "{at} is not documented");
+        if let Some(schema) = response
+            .get("content")
+            .and_then(|c| c.get("application/json"))
+            .map(|c| &c["schema"])
+        {
+            conforms(&doc, schema, &reply, &at);
+        }
+    }
 }

@@ -576,7 +576,7 @@ impl SessionStore for RedisStore {
         let mut pause = Duration::from_micros(200);
         let mut connection = self.connection()?;
         loop {
-            let taken: Option<String> = redis::cmd("SET")
+            let acquired: Option<String> = redis::cmd("SET")
                 .arg(&key)
                 .arg(&token)
                 .arg("NX")
@@ -584,7 +584,7 @@ impl SessionStore for RedisStore {
                 .arg(u64::try_from(REDIS_LOCK_TTL.as_millis()).unwrap_or(10_000))
                 .query(&mut *connection)
                 .map_err(redis_error)?;
-            if taken.is_some() {
+            if acquired.is_some() {
                 return Ok(Some(token));
             }
             if std::time::Instant::now() >= deadline {
