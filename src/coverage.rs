@@ -109,10 +109,10 @@ impl Coverage {
         self.unset.extend(other.unset.iter().cloned());
     }
 
-    /// How many cells and branches were hit.
+    /// Whether this hit a cell or branch `other` did not.
     #[must_use]
-    pub fn hits(&self) -> (usize, usize) {
-        (self.cells.len(), self.branches.len())
+    pub fn adds_to(&self, other: &Coverage) -> bool {
+        !self.cells.is_subset(&other.cells) || !self.branches.is_subset(&other.branches)
     }
 
     #[must_use]

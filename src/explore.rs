@@ -385,7 +385,7 @@ impl Walker<'_> {
             }
             let index = self.nodes.len();
             let turn_coverage = turn_coverage.into_inner();
-            let new = is_new(&turn_coverage, &self.coverage);
+            let new = turn_coverage.adds_to(&self.coverage);
             let mut found = Vec::new();
             for read in turn_coverage.unset_reads() {
                 if !self.coverage.unset_reads().any(|r| r == read) {
@@ -506,14 +506,6 @@ fn alternatives(mocks: &BTreeMap<String, Vec<(u16, String)>>, id: &str) -> Vec<(
     }
     answers.sort_by_key(|(s, _)| !ok(*s));
     answers
-}
-
-/// Whether a turn hit a cell or branch the walk had not.
-fn is_new(turn: &Coverage, so_far: &Coverage) -> bool {
-    let (before_cells, before_branches) = so_far.hits();
-    let mut merged = so_far.clone();
-    merged.merge(turn);
-    merged.hits() != (before_cells, before_branches)
 }
 
 /// What makes two states the same for what can happen next.

@@ -11,11 +11,9 @@ use std::path::PathBuf;
 
 use cellflow::Bot;
 use cellflow::explore::{Finding, Options, Path};
-use cellflow::project::{LoadError, Project};
-use cellflow::runtime::LoadError as BotError;
+use cellflow::project::LoadError;
 use cellflow::source::SourceMap;
 
-use super::check::render_human;
 use super::{CliError, EXIT_OK, EXIT_PROBLEMS};
 
 #[derive(clap::Args, Debug)]
@@ -44,21 +42,9 @@ fn describe(path: &Path) -> String {
 
 impl Explore {
     pub(crate) fn run(self) -> Result<u8, CliError> {
-        let mut project = Project::load(std::slice::from_ref(&self.path))?;
-        let bot = match Bot::from_project(&mut project) {
-            Ok(bot) => bot,
-            Err(BotError::Invalid {
-                diagnostics,
-                sources,
-            }) => {
-                let colour = std::io::stdout().is_terminal();
-                for d in diagnostics.iter().filter(|d| d.is_error()) {
-                    println!("{}", render_human(d, &sources, colour));
-                }
-                return Ok(EXIT_PROBLEMS);
-            }
-            Err(BotError::Read(e)) => return Err(CliError::Load(e)),
-            Err(other) => return Err(CliError::Usage(other.to_string())),
+        let colour = std::io::stdout().is_terminal();
+        let Some((bot, project)) = super::load_checked(&self.path, colour)? else {
+            return Ok(EXIT_PROBLEMS);
         };
         let mut options = Options {
             depth: self.depth.max(1),

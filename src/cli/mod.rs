@@ -38,6 +38,30 @@ pub(crate) fn progress(
     Some(bar)
 }
 
+/// Loads and checks a bot, keeping its sources (for file and line in
+/// reports). A bot with errors has them printed and gives `None`.
+pub(crate) fn load_checked(
+    path: &std::path::Path,
+    colour: bool,
+) -> Result<Option<(cellflow::Bot, cellflow::project::Project)>, CliError> {
+    use cellflow::runtime::LoadError;
+    let mut project = cellflow::project::Project::load(&[path.to_owned()])?;
+    match cellflow::Bot::from_project(&mut project) {
+        Ok(bot) => Ok(Some((bot, project))),
+        Err(LoadError::Invalid {
+            diagnostics,
+            sources,
+        }) => {
+            for d in diagnostics.iter().filter(|d| d.is_error()) {
+                println!("{}", check::render_human(d, &sources, colour));
+            }
+            Ok(None)
+        }
+        Err(LoadError::Read(e)) => Err(CliError::Load(e)),
+        Err(other) => Err(CliError::Usage(other.to_string())),
+    }
+}
+
 /// Files at which a run starts showing progress.
 pub(crate) const PROGRESS_FILES: usize = 20;
 

@@ -10,9 +10,7 @@ use std::fmt::Write as _;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
-use cellflow::Bot;
 use cellflow::coverage::Coverage;
-use cellflow::runtime::LoadError;
 use cellflow::source::SourceMap;
 
 use super::check::render_human;
@@ -185,22 +183,9 @@ impl TestCmd {
         let coverage = self.coverage || self.min_coverage.is_some();
         let mut below = false;
         for (bot_path, files) in suites {
-            let mut project = cellflow::project::Project::load(std::slice::from_ref(&bot_path))
-                .map_err(CliError::Load)?;
-            let bot = match Bot::from_project(&mut project) {
-                Ok(bot) => bot,
-                Err(LoadError::Invalid {
-                    diagnostics,
-                    sources,
-                }) => {
-                    for d in diagnostics.iter().filter(|d| d.is_error()) {
-                        println!("{}", render_human(d, &sources, colour));
-                    }
-                    broken = true;
-                    continue;
-                }
-                Err(LoadError::Read(e)) => return Err(CliError::Load(e)),
-                Err(other) => return Err(CliError::Usage(other.to_string())),
+            let Some((bot, project)) = super::load_checked(&bot_path, colour)? else {
+                broken = true;
+                continue;
             };
             let services = cellflow::testing::services(bot.program());
             let covered = RefCell::new(Coverage::new());

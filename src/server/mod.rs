@@ -109,12 +109,8 @@ impl State {
     }
 
     fn stripe(&self, id: &str) -> std::sync::MutexGuard<'_, ()> {
-        use std::hash::{BuildHasher as _, Hasher as _};
-        let mut hasher = rustc_hash::FxBuildHasher.build_hasher();
-        hasher.write(id.as_bytes());
-        let index = usize::try_from(hasher.finish() % STRIPES as u64).unwrap_or(0);
         // The guarded data is `()`: a poisoned stripe is still a lock.
-        self.stripes[index]
+        self.stripes[store::slot(id, STRIPES)]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }

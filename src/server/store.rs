@@ -69,9 +69,21 @@ impl Record {
         serde_json::to_vec(self).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
-    fn decode(bytes: &[u8]) -> Result<Record, StoreError> {
-        serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+    /// A stored record, with the version its store keeps beside it.
+    fn decode(bytes: &[u8], version: u64) -> Result<Record, StoreError> {
+        let mut record: Record =
+            serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        record.version = version;
+        Ok(record)
     }
+}
+
+/// Which of `count` slots a conversation id falls in (lock stripes, shards).
+pub(crate) fn slot(id: &str, count: usize) -> usize {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut hasher = rustc_hash::FxBuildHasher.build_hasher();
+    hasher.write(id.as_bytes());
+    usize::try_from(hasher.finish() % count.max(1) as u64).unwrap_or(0)
 }
 
 /// Why a store operation failed.
@@ -194,11 +206,7 @@ impl MemoryStore {
         &self,
         id: &str,
     ) -> Result<std::sync::MutexGuard<'_, HashMap<Box<str>, Stored>>, StoreError> {
-        use std::hash::{BuildHasher, Hasher as _};
-        let mut hasher = rustc_hash::FxBuildHasher.build_hasher();
-        hasher.write(id.as_bytes());
-        let index = usize::try_from(hasher.finish() % self.shards.len() as u64).unwrap_or(0);
-        self.shards[index]
+        self.shards[slot(id, self.shards.len())]
             .lock()
             .map_err(|_| StoreError::Unavailable("a memory shard is poisoned".into()))
     }
@@ -212,11 +220,7 @@ impl SessionStore for MemoryStore {
                 shard.remove(id);
                 Ok(None)
             }
-            Some(stored) => {
-                let mut record = Record::decode(&stored.bytes)?;
-                record.version = stored.version;
-                Ok(Some(record))
-            }
+            Some(stored) => Record::decode(&stored.bytes, stored.version).map(Some),
             None => Ok(None),
         }
     }
@@ -349,11 +353,7 @@ impl SessionStore for SqliteStore {
                     .map_err(|e| sqlite_error(&e))?;
                 Ok(None)
             }
-            Some((version, _, bytes)) => {
-                let mut record = Record::decode(&bytes)?;
-                record.version = version as u64;
-                Ok(Some(record))
-            }
+            Some((version, _, bytes)) => Record::decode(&bytes, version as u64).map(Some),
             None => Ok(None),
         }
     }
@@ -497,11 +497,7 @@ impl SessionStore for RedisStore {
             .query(&mut *connection)
             .map_err(redis_error)?;
         match (version, bytes) {
-            (Some(version), Some(bytes)) => {
-                let mut record = Record::decode(&bytes)?;
-                record.version = version;
-                Ok(Some(record))
-            }
+            (Some(version), Some(bytes)) => Record::decode(&bytes, version).map(Some),
             _ => Ok(None),
         }
     }
