@@ -49,6 +49,10 @@ pub struct Cell {
     pub position: u32,
     /// The author's id, if any (service mocks and traces use it).
     pub id: Option<String>,
+    /// Names this cell across versions of the bot: its flow's name and its
+    /// id (or, for a cell without one, its kind and position). A session
+    /// paused here resumes on the cell with the same key after a reload.
+    pub key: u64,
     pub kind: Kind,
     /// Where the cell is written (empty for a bot read from an artifact).
     pub span: crate::source::Span,
@@ -318,6 +322,8 @@ pub struct Program {
     /// Variables the host sets in every request.
     pub context: Vec<String>,
     pub cells: Vec<Option<Cell>>,
+    /// [`Cell::key`] → cell index.
+    pub cell_by_key: rustc_hash::FxHashMap<u64, u32>,
     pub flows: Vec<Flow>,
     pub flow_by_name: HashMap<String, u32>,
     pub welcome: Option<u32>,
@@ -479,10 +485,12 @@ pub fn compile(
             flow: node.flow.0,
             position: node.index,
             id: ast_cell.id.as_ref().map(|n| n.value.clone()),
+            key: 0,
             kind,
             span: ast_cell.span,
         });
     }
+    let cell_by_key = assign_keys(&mut cells, graph.flows());
     let flows: Vec<Flow> = graph
         .flows()
         .iter()
@@ -559,6 +567,7 @@ pub fn compile(
         threshold: settings.threshold.as_ref().map_or(0.6, |t| t.value),
         context: settings.context.iter().map(|n| n.value.clone()).collect(),
         cells,
+        cell_by_key,
         flows,
         flow_by_name,
         welcome: lowered.welcome.map(|f| f.0),
@@ -586,13 +595,95 @@ pub fn compile(
 /// A stable hash of the bot's program (spans and comments excluded).
 fn version_of(bot: &ast::Bot) -> u64 {
     let json = serde_json::to_string(bot).unwrap_or_default();
-    // FNV-1a: stable across processes and Rust versions, unlike the std hasher.
+    fnv1a(&[json.as_bytes()])
+}
+
+/// FNV-1a over byte strings, each followed by a separator: stable across
+/// processes and Rust versions, unlike the standard library's hasher.
+fn fnv1a(parts: &[&[u8]]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in json.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    for part in parts {
+        for &byte in part.iter().chain(&[0xff]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
     }
     hash
+}
+
+/// Gives every cell its [`Cell::key`] and returns the map back from keys.
+///
+/// A cell with an id is named by its flow and id. A cell without one is
+/// named by its flow, its kind (for an input also its variable, for a jump
+/// the flow it goes to) and how many such cells come before it in the flow:
+/// adding an answer to a flow does not rename the inputs and jumps around it.
+fn assign_keys(
+    cells: &mut [Option<Cell>],
+    flows: &[crate::graph::Flow],
+) -> rustc_hash::FxHashMap<u64, u32> {
+    let mut order: Vec<usize> = (0..cells.len()).filter(|&i| cells[i].is_some()).collect();
+    order.sort_by_key(|&i| cells[i].as_ref().map(|c| (c.flow, c.position)));
+    let mut ordinals: rustc_hash::FxHashMap<(u32, &str, &str), u32> =
+        rustc_hash::FxHashMap::default();
+    let mut keys = Vec::with_capacity(order.len());
+    for &i in &order {
+        let Some(cell) = &cells[i] else { continue };
+        let flow = flows[cell.flow as usize].name.as_bytes();
+        let key = match &cell.id {
+            Some(id) => fnv1a(&[flow, b"=", id.as_bytes()]),
+            None => {
+                let kind = kind_name(&cell.kind);
+                let var = match &cell.kind {
+                    Kind::Input { input, .. } => input.var.as_str(),
+                    Kind::Jump {
+                        to: Goto::Cell(to), ..
+                    } => cells[*to as usize]
+                        .as_ref()
+                        .map_or("", |target| flows[target.flow as usize].name.as_str()),
+                    _ => "",
+                };
+                let ordinal = ordinals.entry((cell.flow, kind, var)).or_insert(0);
+                *ordinal += 1;
+                fnv1a(&[
+                    flow,
+                    b"#",
+                    kind.as_bytes(),
+                    var.as_bytes(),
+                    &ordinal.to_le_bytes(),
+                ])
+            }
+        };
+        keys.push((i, key));
+    }
+    let mut by_key = rustc_hash::FxHashMap::default();
+    by_key.reserve(keys.len());
+    for (i, key) in keys {
+        if let Some(cell) = &mut cells[i] {
+            cell.key = key;
+        }
+        // Keys are unique in a checked bot (ids are unique per flow); the
+        // first cell wins should two hashes ever collide.
+        by_key
+            .entry(key)
+            .or_insert(u32::try_from(i).unwrap_or(u32::MAX));
+    }
+    by_key
+}
+
+/// The name of a cell kind, as the languages spell it.
+#[must_use]
+pub fn kind_name(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::Answer { .. } => "answer",
+        Kind::Input { .. } => "input",
+        Kind::Rule { .. } => "rule",
+        Kind::Code { .. } => "code",
+        Kind::Jump { .. } => "jump",
+        Kind::Intent { .. } => "intent",
+        Kind::Service { .. } => "service",
+        Kind::Handoff { .. } => "handoff",
+        Kind::End { .. } => "end",
+    }
 }
 
 fn compile_cell(

@@ -315,7 +315,7 @@ pub fn describe(program: &Program, index: u32, branch: Option<Branch>) -> String
     let cell = program.cell(index);
     let name = cell_name(program, index);
     let Some(branch) = branch else {
-        return format!("{name} ({})", crate::runtime::kind_name(&cell.kind));
+        return format!("{name} ({})", crate::compile::kind_name(&cell.kind));
     };
     let what = match (branch, &cell.kind) {
         (Branch::Arm(i), _) => format!("rule arm {}", i + 1),

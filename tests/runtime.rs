@@ -504,6 +504,81 @@ fn a_session_from_another_bot_version_restarts_at_welcome() {
     assert_eq!(texts[1], "Welcome back");
 }
 
+fn texts(r: &Response) -> Vec<&str> {
+    r.answers.iter().map(|a| a.text.as_str()).collect()
+}
+
+#[test]
+fn a_session_goes_on_after_an_edit_that_keeps_its_cell() {
+    let old = inline(
+        "flow welcome on welcome {\n  input name { prompt \"Name?\" }\n  jump city_of return\n  answer \"Hi {{name}} from {{city}}\"\n}\nflow city_of {\n  input city { prompt \"City?\" }\n}\n",
+    );
+    // Cells added before both waiting places, a flow added in front, the
+    // answers reworded: the inputs and the return point are still there.
+    let new = inline(
+        "flow extra {\n  answer \"unused\"\n}\nflow welcome on welcome {\n  answer \"Hello!\"\n  input name { prompt \"Your name?\" }\n  jump city_of return\n  answer \"Hello {{name}} from {{city}}\"\n}\nflow city_of {\n  answer \"One more thing.\"\n  input city { prompt \"Your city?\" }\n}\n",
+    );
+    let mut session = old.new_session();
+    old.turn(&mut session, Request::event("welcome")).unwrap();
+    let r = old.turn(&mut session, Request::text("Ana")).unwrap();
+    assert_eq!(texts(&r), ["City?"]);
+    // Saved and restored, as a host does across a reload.
+    let json = serde_json::to_string(&session).unwrap();
+    let mut session: Session = serde_json::from_str(&json).unwrap();
+    let r = new.turn(&mut session, Request::text("Porto")).unwrap();
+    assert!(r.events.is_empty(), "{:?}", r.events);
+    assert_eq!(texts(&r), ["Hello Ana from Porto"]);
+}
+
+#[test]
+fn a_call_returns_through_its_jump_and_restarts_when_the_jump_no_longer_calls() {
+    let old = inline(
+        "flow welcome on welcome {\n  jump city_of return\n  bye: answer \"Bye\"\n}\nflow city_of {\n  input city { prompt \"City?\" }\n}\n",
+    );
+    // The cell after the call renamed: the call still returns after its jump.
+    let renamed = inline(
+        "flow welcome on welcome {\n  jump city_of return\n  farewell: answer \"Goodbye\"\n}\nflow city_of {\n  input city { prompt \"City?\" }\n}\n",
+    );
+    let mut session = old.new_session();
+    old.turn(&mut session, Request::event("welcome")).unwrap();
+    let r = renamed
+        .turn(&mut session.clone(), Request::text("Porto"))
+        .unwrap();
+    assert!(r.events.is_empty(), "{:?}", r.events);
+    assert_eq!(texts(&r), ["Goodbye"]);
+    // The jump no longer calls: there is nothing to return to.
+    let plain = inline(
+        "flow welcome on welcome {\n  jump city_of\n}\nflow city_of {\n  input city { prompt \"City?\" }\n}\n",
+    );
+    let r = plain.turn(&mut session, Request::text("Porto")).unwrap();
+    assert_eq!(r.events, [Event::Restarted]);
+    assert_eq!(texts(&r)[0], "The bot was updated, so let's start again.");
+    assert_eq!(texts(&r)[1], "City?");
+}
+
+#[test]
+fn a_handoff_survives_an_edit_only_while_it_is_still_a_handoff() {
+    let source = |tail: &str| {
+        format!("flow welcome on welcome {{\n  agent: handoff {{ queue \"q\" }}\n  {tail}\n}}\n")
+    };
+    let old = inline(&source("answer \"Back with the bot\""));
+    let kept = inline(&source("answer \"Welcome back\""));
+    let mut session = old.new_session();
+    old.turn(&mut session, Request::event("welcome")).unwrap();
+    assert!(session.handed_off());
+    let r = kept
+        .turn(&mut session.clone(), Request::event("resume"))
+        .unwrap();
+    assert!(r.events.is_empty(), "{:?}", r.events);
+    assert_eq!(texts(&r), ["Welcome back"]);
+    // The same id on a cell that can no longer wait for an agent.
+    let changed = inline("flow welcome on welcome {\n  agent: answer \"Hi\"\n}\n");
+    let r = changed
+        .turn(&mut session, Request::event("resume"))
+        .unwrap();
+    assert_eq!(r.events, [Event::Restarted]);
+}
+
 #[test]
 fn an_ended_conversation_starts_over() {
     let bot = example("pizza");

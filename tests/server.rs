@@ -556,7 +556,7 @@ fn a_store_failure_answers_503_and_leaves_the_conversation_as_it_was() {
 }
 
 #[test]
-fn reload_swaps_the_bot_and_restarts_conversations_paused_on_a_changed_one() {
+fn reload_swaps_the_bot_and_restarts_only_conversations_paused_on_a_removed_cell() {
     let dir = scratch("reload");
     let flow = dir.join("pizza.flow");
     std::fs::copy(pizza().join("pizza.flow"), &flow).unwrap();
@@ -582,7 +582,7 @@ fn reload_swaps_the_bot_and_restarts_conversations_paused_on_a_changed_one() {
             "Welcome to {{bot.name}}! 🍕",
             "Welcome back to {{bot.name}}!",
         );
-    std::fs::write(&flow, text).unwrap();
+    std::fs::write(&flow, &text).unwrap();
     let version =
         |s: &Serve| call("GET", &format!("{}/healthz", s.base), None, None).1["version"].clone();
     let before = version(&server);
@@ -597,7 +597,28 @@ fn reload_swaps_the_bot_and_restarts_conversations_paused_on_a_changed_one() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_ne!(version(&server), before, "SIGHUP did not reload");
+    // The input this conversation waits on is still there: it goes on.
     let reply = server.say(&code, "veggie");
+    assert_eq!(answers(&reply), ["What size?"]);
+    assert_eq!(reply["events"], json!([]));
+    // New conversations get the new bot.
+    let (_, hello) = server.begin(&json!({}));
+    assert_eq!(answers(&hello), ["Welcome back to Napoli!"]);
+
+    // Now the input it waits on is replaced by another one.
+    let renamed = text
+        .replace("input size options", "input pizza_size options")
+        .replace("{{size}}", "{{pizza_size}}")
+        .replace("prices[size]", "prices[pizza_size]");
+    std::fs::write(&flow, renamed).unwrap();
+    let (status, body) = call(
+        "POST",
+        &format!("{}/admin/reload", server.base),
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let reply = server.say(&code, "small");
     assert_eq!(
         answers(&reply),
         [
@@ -606,9 +627,6 @@ fn reload_swaps_the_bot_and_restarts_conversations_paused_on_a_changed_one() {
         ]
     );
     assert_eq!(reply["events"], json!([{"type": "restarted"}]));
-    // New conversations get the new bot.
-    let (_, hello) = server.begin(&json!({}));
-    assert_eq!(answers(&hello), ["Welcome back to Napoli!"]);
 }
 
 // ---- the stores' conformance suite ---------------------------------------------

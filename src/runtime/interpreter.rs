@@ -20,7 +20,7 @@ use super::http::{HttpError, HttpRequest};
 use super::message::{
     Answer, Awaiting, Button, Card, Event, MASK, Media, Nlu, Request, Response, Step,
 };
-use super::session::{Session, Wait};
+use super::session::{Frame, Session, Wait};
 use super::{Bot, TurnError};
 
 /// Most cells one turn may execute before it is stopped as a runaway loop.
@@ -87,14 +87,17 @@ pub(super) fn run(
     let snapshot = session.clone();
     let mut events = Vec::new();
     // A session from another version of the bot: cell indexes may now mean
-    // other cells, so a paused session restarts cleanly.
+    // other cells. A paused session goes on where it was when every cell it
+    // refers to still exists (by key), and restarts cleanly otherwise.
     if session.bot_version != program.version {
-        if session.bot_version != 0 && (session.waiting.is_some() || !session.stack.is_empty()) {
+        if session.bot_version != 0 && !rebase(program, session) {
             session.waiting = None;
             session.stack.clear();
             session.retries = 0;
             events.push(Event::Restarted);
         }
+        // Rotation counters are per cell index.
+        session.sequence.clear();
         session.bot_version = program.version;
     }
     if session.ended {
@@ -360,8 +363,8 @@ impl Turn<'_> {
             let cell = match goto {
                 Goto::Cell(cell) => cell,
                 Goto::Complete => match self.session.stack.pop() {
-                    Some(u32::MAX) => continue,
-                    Some(after) => after,
+                    Some(Frame(u32::MAX, _)) => continue,
+                    Some(Frame(after, _)) => after,
                     None => return Ok(()),
                 },
             };
@@ -408,7 +411,7 @@ impl Turn<'_> {
             flow: self.program.flows[c.flow as usize].name.clone(),
             cell: c.id.clone(),
             position: c.position,
-            kind: kind_name(&c.kind).to_owned(),
+            kind: crate::compile::kind_name(&c.kind).to_owned(),
             changed,
         });
     }
@@ -463,9 +466,10 @@ impl Turn<'_> {
             }
             Kind::Jump { to, call, after } => {
                 if *call {
+                    let key = self.program.cell(index).key;
                     let point = match after {
-                        Goto::Cell(c) => *c,
-                        Goto::Complete => u32::MAX,
+                        Goto::Cell(c) => Frame(*c, key),
+                        Goto::Complete => Frame(u32::MAX, key),
                     };
                     if self.session.stack.len() >= 64 {
                         return Err(Failure("calls nested more than 64 deep".into()));
@@ -797,16 +801,73 @@ impl Turn<'_> {
     // ---- the response ---------------------------------------------------------
 
     fn finish(&mut self) {
+        self.session.waiting_key = self
+            .session
+            .waiting
+            .map_or(0, |w| self.program.cell(w.cell()).key);
         self.response.vars = self.session.shown_vars();
         self.response.ended = self.session.ended;
         self.response.awaiting = awaiting(self.program, self.session);
     }
 }
 
+/// Moves a session saved by another version of the bot onto `program`'s
+/// cell indexes, by key. False (and the session unchanged) when a cell it
+/// waits on or returns to no longer exists, or is no longer of a kind that
+/// can wait the same way.
+fn rebase(program: &Program, session: &mut Session) -> bool {
+    let waiting = match (session.waiting, waiting(program, session)) {
+        (None, _) => None,
+        (Some(_), Some(moved)) => Some(moved),
+        (Some(_), None) => return false,
+    };
+    let mut stack = session.stack.clone();
+    for frame in &mut stack {
+        // The calling jump, found by key, says where to return.
+        let jump = program
+            .cell_by_key
+            .get(&frame.1)
+            .map(|&c| &program.cell(c).kind);
+        match jump {
+            Some(Kind::Jump {
+                call: true, after, ..
+            }) => {
+                frame.0 = match after {
+                    Goto::Cell(c) => *c,
+                    Goto::Complete => u32::MAX,
+                };
+            }
+            _ => return false,
+        }
+    }
+    session.waiting = waiting;
+    session.stack = stack;
+    true
+}
+
+/// The session's wait on `program`'s indexes: as stored when the session
+/// last ran on this program, found by key when it ran on another version
+/// (`None` when that cell is gone or can no longer wait the same way).
+pub(crate) fn waiting(program: &Program, session: &Session) -> Option<Wait> {
+    let wait = session.waiting?;
+    if session.bot_version == program.version {
+        return Some(wait);
+    }
+    let &cell = program.cell_by_key.get(&session.waiting_key)?;
+    let kind = &program.cell(cell).kind;
+    match wait {
+        Wait::Cell(_) if matches!(kind, Kind::Input { .. } | Kind::Intent { .. }) => {
+            Some(Wait::Cell(cell))
+        }
+        Wait::Agent(_) if matches!(kind, Kind::Handoff { .. }) => Some(Wait::Agent(cell)),
+        _ => None,
+    }
+}
+
 /// What a session waits for, as a response tells the host.
 pub(crate) fn awaiting(program: &Program, session: &Session) -> Option<Awaiting> {
-    match session.waiting {
-        Some(Wait::Cell(cell)) => match &program.cells.get(cell as usize)?.as_ref()?.kind {
+    match waiting(program, session) {
+        Some(Wait::Cell(cell)) => match &program.cell(cell).kind {
             Kind::Input { input, .. } => Some(Awaiting::Input {
                 var: input.var.clone(),
                 ty: input.ty.as_str().to_owned(),
@@ -833,18 +894,4 @@ fn script_error(error: &rhai::EvalAltResult) -> String {
 
 fn route_index(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
-}
-
-pub(crate) fn kind_name(kind: &Kind) -> &'static str {
-    match kind {
-        Kind::Answer { .. } => "answer",
-        Kind::Input { .. } => "input",
-        Kind::Rule { .. } => "rule",
-        Kind::Code { .. } => "code",
-        Kind::Jump { .. } => "jump",
-        Kind::Intent { .. } => "intent",
-        Kind::Service { .. } => "service",
-        Kind::Handoff { .. } => "handoff",
-        Kind::End { .. } => "end",
-    }
 }

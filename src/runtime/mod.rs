@@ -35,13 +35,12 @@ use std::sync::Arc;
 
 pub use http::{FnClient, HttpClient, HttpError, HttpRequest, HttpResponse, Network};
 pub(crate) use input::decimal_comma;
-pub(crate) use interpreter::kind_name;
 pub use interpreter::{MAX_STEPS, MAX_TEXT_BYTES};
 pub use message::{
     Answer, Awaiting, Button, Card, Event, MASK, Media, Nlu, Request, Response, Step,
 };
 pub use nlu::{Builtin, Classifier};
-pub use session::{Session, Wait};
+pub use session::{Frame, Session, Wait};
 
 use crate::compile::{ArtifactError, CompileError, Program};
 use crate::diagnostic::Diagnostic;
@@ -235,15 +234,11 @@ impl Bot {
     /// secret, so hosts keep it out of logs and history.
     #[must_use]
     pub fn awaits_secret(&self, session: &Session) -> bool {
-        match session.waiting {
-            Some(Wait::Cell(cell)) => self
-                .program
-                .cells
-                .get(cell as usize)
-                .and_then(Option::as_ref)
-                .is_some_and(
-                    |c| matches!(&c.kind, crate::compile::Kind::Input { input, .. } if input.mask),
-                ),
+        match interpreter::waiting(&self.program, session) {
+            Some(Wait::Cell(cell)) => matches!(
+                &self.program.cell(cell).kind,
+                crate::compile::Kind::Input { input, .. } if input.mask
+            ),
             _ => false,
         }
     }

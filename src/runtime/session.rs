@@ -16,6 +16,23 @@ pub enum Wait {
     Agent(u32),
 }
 
+impl Wait {
+    /// The waiting cell's index.
+    #[must_use]
+    pub fn cell(self) -> u32 {
+        match self {
+            Wait::Cell(cell) | Wait::Agent(cell) => cell,
+        }
+    }
+}
+
+/// A return point of a `jump … return: true` call: the cell to go on with
+/// (`u32::MAX`: complete the calling flow) and the key of the jump that made
+/// the call (see [`Session::waiting_key`]), which finds the return point in
+/// another version of the bot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Frame(pub u32, pub u64);
+
 /// One conversation's state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Session {
@@ -23,9 +40,14 @@ pub struct Session {
     /// The cell waiting for the next message, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting: Option<Wait>,
+    /// The waiting cell's key, which names it in any version of the bot:
+    /// a session saved before a reload resumes on the same cell when it
+    /// still exists (indexes may have moved).
+    #[serde(default, skip_serializing_if = "is_zero64")]
+    pub waiting_key: u64,
     /// Return points of `jump … return: true` calls, innermost last.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub stack: Vec<u32>,
+    pub stack: Vec<Frame>,
     /// Session variables.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub vars: BTreeMap<String, serde_json::Value>,
@@ -54,6 +76,11 @@ pub struct Session {
 
 #[allow(clippy::trivially_copy_pass_by_ref)]
 fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero64(n: &u64) -> bool {
     *n == 0
 }
 
