@@ -638,55 +638,78 @@ fn record(turn: u64) -> Record {
     Record::new(session)
 }
 
+fn said(turn: u64) -> Exchange {
+    Exchange {
+        turn,
+        at: 0,
+        text: Some(format!("m{turn}")),
+        event: None,
+        answers: vec!["ok".into()],
+    }
+}
+
+fn texts_of(history: &[Exchange]) -> Vec<String> {
+    history.iter().filter_map(|e| e.text.clone()).collect()
+}
+
 /// What every store must do: conditional writes, reads of what was written,
 /// deletes, counts, and expiry after `idle`.
 fn conformance(store: &dyn SessionStore, idle: Duration) {
     let id = format!("conformance-{}", store.name());
     assert!(store.load(&id).unwrap().is_none());
-    store.save(&id, &record(1), None, idle).unwrap();
+    assert!(store.history(&id).unwrap().is_empty());
+    store.save(&id, &record(1), None, &said(1), idle).unwrap();
     assert!(matches!(
-        store.save(&id, &record(9), None, idle),
+        store.save(&id, &record(9), None, &said(9), idle),
         Err(StoreError::Conflict)
     ));
     let first = store.load(&id).unwrap().unwrap();
     assert_eq!(first.session.turn, 1);
     assert_eq!(first.version, 1);
     store
-        .save(&id, &record(2), Some(first.version), idle)
+        .save(&id, &record(2), Some(first.version), &said(2), idle)
         .unwrap();
-    // A write based on a stale read is refused, and changes nothing.
+    // A write based on a stale read is refused, and changes nothing: not
+    // the session, not the history.
     assert!(matches!(
-        store.save(&id, &record(3), Some(first.version), idle),
+        store.save(&id, &record(3), Some(first.version), &said(3), idle),
         Err(StoreError::Conflict)
     ));
     let second = store.load(&id).unwrap().unwrap();
     assert_eq!((second.session.turn, second.version), (2, 2));
     assert_eq!(second.session.vars["n"], 2);
+    assert_eq!(texts_of(&store.history(&id).unwrap()), ["m1", "m2"]);
     assert!(store.count().unwrap() >= 1);
 
-    // History is kept, bounded.
-    let mut long = second.clone();
-    for turn in 0..(HISTORY_LIMIT as u64 + 10) {
-        long.push(Exchange {
-            turn,
-            at: 0,
-            text: Some(format!("m{turn}")),
-            event: None,
-            answers: vec!["ok".into()],
-        });
+    // History is kept in order, bounded: the oldest exchanges go.
+    let mut version = second.version;
+    for turn in 3..(HISTORY_LIMIT as u64 + 13) {
+        store
+            .save(&id, &record(turn), Some(version), &said(turn), idle)
+            .unwrap();
+        version += 1;
     }
-    store.save(&id, &long, Some(2), idle).unwrap();
-    let read = store.load(&id).unwrap().unwrap();
-    assert_eq!(read.history.len(), HISTORY_LIMIT);
-    assert_eq!(read.history[0].text.as_deref(), Some("m10"));
+    let history = store.history(&id).unwrap();
+    assert_eq!(history.len(), HISTORY_LIMIT);
+    assert_eq!(history[0].text.as_deref(), Some("m13"));
+    assert_eq!(
+        history.last().unwrap().text.as_deref(),
+        Some(format!("m{}", HISTORY_LIMIT + 12).as_str())
+    );
+    assert_eq!(store.load(&id).unwrap().unwrap().version, version);
 
     assert!(store.delete(&id).unwrap());
     assert!(!store.delete(&id).unwrap());
     assert!(store.load(&id).unwrap().is_none());
+    assert!(store.history(&id).unwrap().is_empty());
+    // A new conversation under a deleted one's id starts with no history.
+    store.save(&id, &record(1), None, &said(1), idle).unwrap();
+    assert_eq!(texts_of(&store.history(&id).unwrap()), ["m1"]);
+    store.delete(&id).unwrap();
 
-    // Expiry: idle records read as missing.
+    // Expiry: idle records (and their history) read as missing.
     let old = format!("{id}-idle");
-    store.save(&old, &record(1), None, idle).unwrap();
+    store.save(&old, &record(1), None, &said(1), idle).unwrap();
     std::thread::sleep(idle + Duration::from_millis(1_200));
     let _ = store.purge(idle).unwrap();
     assert!(
@@ -694,6 +717,7 @@ fn conformance(store: &dyn SessionStore, idle: Duration) {
         "{} kept an idle record",
         store.name()
     );
+    assert!(store.history(&old).unwrap().is_empty());
 }
 
 #[test]

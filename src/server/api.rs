@@ -382,7 +382,7 @@ fn converse(state: &State, code: Option<String>, request: Request) -> Result<Val
                     e.to_string(),
                 ),
             })?;
-        next.push(Exchange {
+        let exchange = Exchange {
             turn: next.session.turn,
             at: now_secs(),
             text: request.text.as_ref().map(|t| {
@@ -394,9 +394,9 @@ fn converse(state: &State, code: Option<String>, request: Request) -> Result<Val
             }),
             event: request.event.clone(),
             answers: response.answers.iter().map(|a| a.text.clone()).collect(),
-        });
+        };
         let expected = (!fresh).then_some(current.version);
-        match store.save(&id, &next, expected, idle) {
+        match store.save(&id, &next, expected, &exchange, idle) {
             Ok(()) => {
                 state.metrics.store_op("save", "ok");
                 let failed = response
@@ -448,6 +448,10 @@ async fn show(
             .load(&code)
             .map_err(|e| ApiError::store(&e))?
             .ok_or_else(|| ApiError::not_found(&code))?;
+        let history = state
+            .store
+            .history(&code)
+            .map_err(|e| ApiError::store(&e))?;
         let bot = state.bot();
         let session = &record.session;
         Ok(axum::Json(json!({
@@ -460,7 +464,7 @@ async fn show(
                 "turns": session.turn,
                 "lastActivity": session.last_activity,
             },
-            "history": record.history,
+            "history": history,
         })))
     })
     .await

@@ -1,12 +1,15 @@
 //! Where `cellflow serve` keeps conversations: one trait, three stores.
 //!
-//! A [`Record`] is a session with its history and a version. Writes are
-//! conditional on the version read (optimistic concurrency), so two turns of
-//! one conversation — in one process or in two sharing a Redis — can never
-//! both commit on the same state: the loser sees [`StoreError::Conflict`]
-//! and runs its turn again on the new state. Every write replaces the whole
-//! record in one atomic step, so a crash mid-turn leaves the previous
-//! record, never half of a new one.
+//! A [`Record`] is a session and a version; beside it each store keeps the
+//! conversation's history, a bounded list of [`Exchange`]s appended one per
+//! turn (never rewritten, so a turn costs the same at the hundredth
+//! exchange as at the first). Writes are conditional on the version read
+//! (optimistic concurrency), so two turns of one conversation — in one
+//! process or in two sharing a Redis — can never both commit on the same
+//! state: the loser sees [`StoreError::Conflict`] and runs its turn again on
+//! the new state. A write replaces the session and appends its exchange in
+//! one atomic step, so a crash mid-turn leaves the previous state, never
+//! half of a new one.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -32,18 +35,25 @@ pub struct Exchange {
     pub answers: Vec<String>,
 }
 
-/// A stored conversation.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+impl Exchange {
+    fn encode(&self) -> Result<Vec<u8>, StoreError> {
+        serde_json::to_vec(self).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Exchange, StoreError> {
+        serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+/// A stored conversation: its session (kept as JSON) and its version.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Record {
     pub session: Session,
-    /// The latest exchanges, oldest first (bounded by [`HISTORY_LIMIT`]).
-    pub history: Vec<Exchange>,
     /// Bumped by every write; a write names the version it read.
-    #[serde(default)]
     pub version: u64,
 }
 
-/// Exchanges kept per conversation.
+/// Exchanges kept per conversation; older ones are dropped.
 pub const HISTORY_LIMIT: usize = 100;
 
 impl Record {
@@ -51,30 +61,19 @@ impl Record {
     pub fn new(session: Session) -> Record {
         Record {
             session,
-            history: Vec::new(),
             version: 0,
         }
     }
 
-    /// Appends an exchange, dropping the oldest past the limit.
-    pub fn push(&mut self, exchange: Exchange) {
-        self.history.push(exchange);
-        if self.history.len() > HISTORY_LIMIT {
-            let extra = self.history.len() - HISTORY_LIMIT;
-            self.history.drain(..extra);
-        }
-    }
-
     fn encode(&self) -> Result<Vec<u8>, StoreError> {
-        serde_json::to_vec(self).map_err(|e| StoreError::Corrupt(e.to_string()))
+        serde_json::to_vec(&self.session).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
     /// A stored record, with the version its store keeps beside it.
     fn decode(bytes: &[u8], version: u64) -> Result<Record, StoreError> {
-        let mut record: Record =
+        let session =
             serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        record.version = version;
-        Ok(record)
+        Ok(Record { session, version })
     }
 }
 
@@ -109,9 +108,10 @@ pub trait SessionStore: Send + Sync {
     /// The store is unavailable, or the record is corrupt.
     fn load(&self, id: &str) -> Result<Option<Record>, StoreError>;
 
-    /// Writes `record` with version `expected + 1` if the stored version is
-    /// `expected` (`None`: only if there is no record). The record expires
-    /// after `idle` without writes.
+    /// Writes `record` with version `expected + 1` and appends `exchange` to
+    /// the history (dropping the oldest past [`HISTORY_LIMIT`]), both or
+    /// neither, if the stored version is `expected` (`None`: only if there
+    /// is no record). The conversation expires after `idle` without writes.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when the stored version differs; the store
@@ -121,10 +121,17 @@ pub trait SessionStore: Send + Sync {
         id: &str,
         record: &Record,
         expected: Option<u64>,
+        exchange: &Exchange,
         idle: Duration,
     ) -> Result<(), StoreError>;
 
-    /// Removes a record; whether there was one.
+    /// The conversation's history, oldest first (empty when there is none).
+    ///
+    /// # Errors
+    /// The store is unavailable, or an exchange is corrupt.
+    fn history(&self, id: &str) -> Result<Vec<Exchange>, StoreError>;
+
+    /// Removes a record and its history; whether there was one.
     ///
     /// # Errors
     /// The store is unavailable.
@@ -187,7 +194,10 @@ pub struct MemoryStore {
 }
 
 struct Stored {
+    /// The session, as JSON.
     bytes: Box<[u8]>,
+    /// The exchanges, each as JSON, oldest first.
+    history: std::collections::VecDeque<Box<[u8]>>,
     version: u64,
     touched: u64,
 }
@@ -230,23 +240,48 @@ impl SessionStore for MemoryStore {
         id: &str,
         record: &Record,
         expected: Option<u64>,
+        exchange: &Exchange,
         _idle: Duration,
     ) -> Result<(), StoreError> {
         let bytes = record.encode()?.into_boxed_slice();
+        let said = exchange.encode()?.into_boxed_slice();
         let mut shard = self.shard(id)?;
-        let current = shard.get(id).map(|s| s.version);
-        if current != expected {
-            return Err(StoreError::Conflict);
+        match (shard.get_mut(id), expected) {
+            (None, None) => {
+                shard.insert(
+                    id.into(),
+                    Stored {
+                        bytes,
+                        history: std::iter::once(said).collect(),
+                        version: 1,
+                        touched: now_secs(),
+                    },
+                );
+            }
+            (Some(stored), Some(version)) if stored.version == version => {
+                stored.bytes = bytes;
+                stored.version = version + 1;
+                stored.touched = now_secs();
+                if stored.history.len() >= HISTORY_LIMIT {
+                    stored.history.pop_front();
+                }
+                stored.history.push_back(said);
+            }
+            _ => return Err(StoreError::Conflict),
         }
-        shard.insert(
-            id.into(),
-            Stored {
-                bytes,
-                version: expected.map_or(1, |v| v + 1),
-                touched: now_secs(),
-            },
-        );
         Ok(())
+    }
+
+    fn history(&self, id: &str) -> Result<Vec<Exchange>, StoreError> {
+        let shard = self.shard(id)?;
+        match shard.get(id) {
+            Some(stored) if !expired(stored.touched, self.idle) => stored
+                .history
+                .iter()
+                .map(|bytes| Exchange::decode(bytes))
+                .collect(),
+            _ => Ok(Vec::new()),
+        }
     }
 
     fn delete(&self, id: &str) -> Result<bool, StoreError> {
@@ -285,7 +320,9 @@ impl SessionStore for MemoryStore {
 // ---- SQLite -------------------------------------------------------------------
 
 /// Conversations in a SQLite file (WAL mode): survives restarts; the
-/// embedded default.
+/// embedded default. Table `conversations` holds each session and its
+/// version, `exchanges` the history, one row per turn keyed by the version
+/// that turn wrote.
 pub struct SqliteStore {
     connection: Mutex<rusqlite::Connection>,
     idle: Duration,
@@ -307,13 +344,19 @@ impl SqliteStore {
                 "PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = NORMAL;
                  PRAGMA busy_timeout = 5000;
-                 CREATE TABLE IF NOT EXISTS sessions (
+                 CREATE TABLE IF NOT EXISTS conversations (
                      id TEXT PRIMARY KEY,
                      version INTEGER NOT NULL,
                      touched INTEGER NOT NULL,
-                     record BLOB NOT NULL
+                     session BLOB NOT NULL
                  );
-                 CREATE INDEX IF NOT EXISTS sessions_touched ON sessions (touched);",
+                 CREATE INDEX IF NOT EXISTS conversations_touched ON conversations (touched);
+                 CREATE TABLE IF NOT EXISTS exchanges (
+                     id TEXT NOT NULL,
+                     version INTEGER NOT NULL,
+                     exchange BLOB NOT NULL,
+                     PRIMARY KEY (id, version)
+                 ) WITHOUT ROWID;",
             )
             .map_err(|e| sqlite_error(&e))?;
         Ok(SqliteStore {
@@ -337,9 +380,9 @@ impl SqliteStore {
 impl SessionStore for SqliteStore {
     fn load(&self, id: &str) -> Result<Option<Record>, StoreError> {
         use rusqlite::OptionalExtension as _;
-        let connection = self.connection()?;
+        let mut connection = self.connection()?;
         let row: Option<(i64, i64, Vec<u8>)> = connection
-            .prepare_cached("SELECT version, touched, record FROM sessions WHERE id = ?1")
+            .prepare_cached("SELECT version, touched, session FROM conversations WHERE id = ?1")
             .and_then(|mut s| {
                 s.query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()
@@ -347,10 +390,7 @@ impl SessionStore for SqliteStore {
             .map_err(|e| sqlite_error(&e))?;
         match row {
             Some((_, touched, _)) if expired(touched as u64, self.idle) => {
-                connection
-                    .prepare_cached("DELETE FROM sessions WHERE id = ?1")
-                    .and_then(|mut s| s.execute([id]))
-                    .map_err(|e| sqlite_error(&e))?;
+                remove(&mut connection, id).map_err(|e| sqlite_error(&e))?;
                 Ok(None)
             }
             Some((version, _, bytes)) => Record::decode(&bytes, version as u64).map(Some),
@@ -363,54 +403,86 @@ impl SessionStore for SqliteStore {
         id: &str,
         record: &Record,
         expected: Option<u64>,
+        exchange: &Exchange,
         _idle: Duration,
     ) -> Result<(), StoreError> {
         let bytes = record.encode()?;
+        let said = exchange.encode()?;
         let now = now_secs() as i64;
-        let connection = self.connection()?;
-        let changed = match expected {
-            None => connection
-                .prepare_cached(
-                    "INSERT INTO sessions (id, version, touched, record) VALUES (?1, 1, ?2, ?3)
-                     ON CONFLICT (id) DO NOTHING",
-                )
-                .and_then(|mut s| s.execute(rusqlite::params![id, now, bytes])),
-            Some(version) => connection
-                .prepare_cached(
-                    "UPDATE sessions SET version = version + 1, touched = ?2, record = ?3
-                     WHERE id = ?1 AND version = ?4",
-                )
-                .and_then(|mut s| s.execute(rusqlite::params![id, now, bytes, version as i64])),
-        }
-        .map_err(|e| sqlite_error(&e))?;
-        if changed == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict)
+        let mut connection = self.connection()?;
+        let write = |tx: &rusqlite::Transaction<'_>| -> rusqlite::Result<bool> {
+            let changed = match expected {
+                None => tx
+                    .prepare_cached(
+                        "INSERT INTO conversations (id, version, touched, session)
+                         VALUES (?1, 1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
+                    )?
+                    .execute(rusqlite::params![id, now, bytes])?,
+                Some(version) => tx
+                    .prepare_cached(
+                        "UPDATE conversations SET version = version + 1, touched = ?2, session = ?3
+                         WHERE id = ?1 AND version = ?4",
+                    )?
+                    .execute(rusqlite::params![id, now, bytes, version as i64])?,
+            };
+            if changed != 1 {
+                return Ok(false);
+            }
+            let version = expected.map_or(1, |v| v + 1) as i64;
+            tx.prepare_cached("INSERT INTO exchanges (id, version, exchange) VALUES (?1, ?2, ?3)")?
+                .execute(rusqlite::params![id, version, said])?;
+            tx.prepare_cached("DELETE FROM exchanges WHERE id = ?1 AND version <= ?2")?
+                .execute(rusqlite::params![id, version - HISTORY_LIMIT as i64])?;
+            Ok(true)
+        };
+        let tx = connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| sqlite_error(&e))?;
+        // Dropping the transaction without committing rolls it back.
+        match write(&tx) {
+            Ok(true) => tx.commit().map_err(|e| sqlite_error(&e)),
+            Ok(false) => Err(StoreError::Conflict),
+            Err(e) => Err(sqlite_error(&e)),
         }
     }
 
-    fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        let changed = self
-            .connection()?
-            .prepare_cached("DELETE FROM sessions WHERE id = ?1")
-            .and_then(|mut s| s.execute([id]))
+    fn history(&self, id: &str) -> Result<Vec<Exchange>, StoreError> {
+        let connection = self.connection()?;
+        let rows: Vec<Vec<u8>> = connection
+            .prepare_cached("SELECT exchange FROM exchanges WHERE id = ?1 ORDER BY version")
+            .and_then(|mut s| s.query_map([id], |r| r.get(0))?.collect())
             .map_err(|e| sqlite_error(&e))?;
-        Ok(changed > 0)
+        rows.iter().map(|bytes| Exchange::decode(bytes)).collect()
+    }
+
+    fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        let mut connection = self.connection()?;
+        remove(&mut connection, id).map_err(|e| sqlite_error(&e))
     }
 
     fn purge(&self, idle: Duration) -> Result<usize, StoreError> {
         let cutoff = now_secs().saturating_sub(idle.as_secs()) as i64;
-        self.connection()?
-            .prepare_cached("DELETE FROM sessions WHERE touched < ?1")
-            .and_then(|mut s| s.execute([cutoff]))
-            .map_err(|e| sqlite_error(&e))
+        let mut connection = self.connection()?;
+        let mut purge = || -> rusqlite::Result<usize> {
+            let tx = connection.transaction()?;
+            tx.prepare_cached(
+                "DELETE FROM exchanges WHERE id IN
+                 (SELECT id FROM conversations WHERE touched < ?1)",
+            )?
+            .execute([cutoff])?;
+            let removed = tx
+                .prepare_cached("DELETE FROM conversations WHERE touched < ?1")?
+                .execute([cutoff])?;
+            tx.commit()?;
+            Ok(removed)
+        };
+        purge().map_err(|e| sqlite_error(&e))
     }
 
     fn count(&self) -> Result<usize, StoreError> {
         let count: i64 = self
             .connection()?
-            .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
+            .query_row("SELECT count(*) FROM conversations", [], |r| r.get(0))
             .map_err(|e| sqlite_error(&e))?;
         Ok(count as usize)
     }
@@ -420,12 +492,27 @@ impl SessionStore for SqliteStore {
     }
 }
 
+/// Deletes a conversation and its history in one transaction; whether it
+/// existed.
+fn remove(connection: &mut rusqlite::Connection, id: &str) -> rusqlite::Result<bool> {
+    let tx = connection.transaction()?;
+    tx.prepare_cached("DELETE FROM exchanges WHERE id = ?1")?
+        .execute([id])?;
+    let removed = tx
+        .prepare_cached("DELETE FROM conversations WHERE id = ?1")?
+        .execute([id])?;
+    tx.commit()?;
+    Ok(removed > 0)
+}
+
 // ---- Redis --------------------------------------------------------------------
 
 /// Conversations in Redis, shared by every `serve` process pointed at it.
-/// Records are hashes (`version`, `record`) under `cellflow:session:ID` with
-/// a time to live of the idle timeout; a Lua script makes the
-/// compare-version-and-write atomic across processes.
+/// Records are hashes (`version`, `session`) under `cellflow:session:{ID}`,
+/// histories lists under `cellflow:history:{ID}` (the braces put both in
+/// one Redis Cluster slot), each with a time to live of the idle timeout; a
+/// Lua script makes compare-version, write and append atomic across
+/// processes.
 pub struct RedisStore {
     pool: r2d2::Pool<redis::Client>,
     save: redis::Script,
@@ -433,6 +520,7 @@ pub struct RedisStore {
 }
 
 const REDIS_PREFIX: &str = "cellflow:session:";
+const REDIS_HISTORY_PREFIX: &str = "cellflow:history:";
 const REDIS_LOCK_PREFIX: &str = "cellflow:lock:";
 /// A lock a crashed process left behind frees itself after this long.
 const REDIS_LOCK_TTL: Duration = Duration::from_secs(10);
@@ -445,19 +533,31 @@ end
 return 0
 ";
 
-/// KEYS[1] the record; ARGV: expected version ("" for none), record, ttl ms.
+/// KEYS[1] the record, KEYS[2] the history; ARGV: expected version ("" for
+/// none), session, ttl ms, exchange, history limit.
 const REDIS_SAVE: &str = r"
 local current = redis.call('HGET', KEYS[1], 'version')
 if ARGV[1] == '' then
   if current then return 0 end
-  redis.call('HSET', KEYS[1], 'version', 1, 'record', ARGV[2])
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'version', 1, 'session', ARGV[2])
 else
   if current ~= ARGV[1] then return 0 end
-  redis.call('HSET', KEYS[1], 'version', tonumber(ARGV[1]) + 1, 'record', ARGV[2])
+  redis.call('HSET', KEYS[1], 'version', tonumber(ARGV[1]) + 1, 'session', ARGV[2])
 end
+redis.call('RPUSH', KEYS[2], ARGV[4])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return 1
 ";
+
+fn redis_keys(id: &str) -> (String, String) {
+    (
+        format!("{REDIS_PREFIX}{{{id}}}"),
+        format!("{REDIS_HISTORY_PREFIX}{{{id}}}"),
+    )
+}
 
 fn redis_error(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
@@ -491,9 +591,9 @@ impl SessionStore for RedisStore {
     fn load(&self, id: &str) -> Result<Option<Record>, StoreError> {
         let mut connection = self.connection()?;
         let (version, bytes): (Option<u64>, Option<Vec<u8>>) = redis::cmd("HMGET")
-            .arg(format!("{REDIS_PREFIX}{id}"))
+            .arg(redis_keys(id).0)
             .arg("version")
-            .arg("record")
+            .arg("session")
             .query(&mut *connection)
             .map_err(redis_error)?;
         match (version, bytes) {
@@ -507,16 +607,22 @@ impl SessionStore for RedisStore {
         id: &str,
         record: &Record,
         expected: Option<u64>,
+        exchange: &Exchange,
         idle: Duration,
     ) -> Result<(), StoreError> {
         let bytes = record.encode()?;
+        let said = exchange.encode()?;
+        let (key, history) = redis_keys(id);
         let mut connection = self.connection()?;
         let written: i64 = self
             .save
-            .key(format!("{REDIS_PREFIX}{id}"))
+            .key(key)
+            .key(history)
             .arg(expected.map_or(String::new(), |v| v.to_string()))
             .arg(bytes)
             .arg(u64::try_from(idle.as_millis()).unwrap_or(u64::MAX).max(1))
+            .arg(said)
+            .arg(HISTORY_LIMIT)
             .invoke(&mut *connection)
             .map_err(redis_error)?;
         if written == 1 {
@@ -526,10 +632,27 @@ impl SessionStore for RedisStore {
         }
     }
 
+    fn history(&self, id: &str) -> Result<Vec<Exchange>, StoreError> {
+        let mut connection = self.connection()?;
+        let rows: Vec<Vec<u8>> = redis::cmd("LRANGE")
+            .arg(redis_keys(id).1)
+            .arg(0)
+            .arg(-1)
+            .query(&mut *connection)
+            .map_err(redis_error)?;
+        rows.iter().map(|bytes| Exchange::decode(bytes)).collect()
+    }
+
     fn delete(&self, id: &str) -> Result<bool, StoreError> {
         let mut connection = self.connection()?;
-        let removed: i64 = redis::cmd("DEL")
-            .arg(format!("{REDIS_PREFIX}{id}"))
+        let (key, history) = redis_keys(id);
+        // The record first: whether it existed is the answer.
+        let (removed, _): (i64, i64) = redis::pipe()
+            .atomic()
+            .cmd("DEL")
+            .arg(key)
+            .cmd("DEL")
+            .arg(history)
             .query(&mut *connection)
             .map_err(redis_error)?;
         Ok(removed > 0)
@@ -567,7 +690,7 @@ impl SessionStore for RedisStore {
 
     fn lock(&self, id: &str, wait: Duration) -> Result<Option<String>, StoreError> {
         let token = crate::runtime::new_id();
-        let key = format!("{REDIS_LOCK_PREFIX}{id}");
+        let key = format!("{REDIS_LOCK_PREFIX}{{{id}}}");
         let deadline = std::time::Instant::now() + wait;
         let mut pause = Duration::from_micros(200);
         let mut connection = self.connection()?;
@@ -595,7 +718,7 @@ impl SessionStore for RedisStore {
         let mut connection = self.connection()?;
         let _: i64 = self
             .unlock
-            .key(format!("{REDIS_LOCK_PREFIX}{id}"))
+            .key(format!("{REDIS_LOCK_PREFIX}{{{id}}}"))
             .arg(token)
             .invoke(&mut *connection)
             .map_err(redis_error)?;

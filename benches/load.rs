@@ -1,0 +1,376 @@
+//! Load test of `cellflow serve` (SPEC §8): a real server process, real
+//! HTTP, each simulated user on its own keep-alive connection sending its
+//! next message as soon as the last answer arrives (a closed loop).
+//!
+//! `cargo bench --bench load` runs, for each store (memory, SQLite, and Redis
+//! when `redis-server` is installed; a private one on a free port), 1, 16 and
+//! 128 concurrent conversations for a few seconds each, and prints turns per
+//! second and latency percentiles as seen by the client. Then it measures
+//! the memory store's resident memory per idle conversation over 100,000
+//! conversations. Results: docs/PERFORMANCE.md.
+//!
+//! Options (after `--`): `--seconds N` per run (default 5), `--stores
+//! memory,sqlite,redis`, `--concurrency 1,16,128`, `--sessions N` for the
+//! memory measurement (0 skips it).
+//!
+//! The client shares the machine with the server; on a 2-core machine its
+//! own CPU time (one thread) is part of what limits throughput.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+
+const KEY: &str = "load-test-key";
+const WARMUP: Duration = Duration::from_secs(1);
+
+struct Options {
+    seconds: u64,
+    stores: Vec<String>,
+    concurrency: Vec<usize>,
+    sessions: usize,
+}
+
+fn options() -> Options {
+    let mut options = Options {
+        seconds: 5,
+        stores: vec!["memory".into(), "sqlite".into(), "redis".into()],
+        concurrency: vec![1, 16, 128],
+        sessions: 100_000,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args = args.iter();
+    // `cargo bench` passes `--bench`; other flags are ours.
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().cloned().unwrap_or_default();
+        match arg.as_str() {
+            "--seconds" => options.seconds = value().parse().expect("--seconds N"),
+            "--stores" => options.stores = value().split(',').map(str::to_owned).collect(),
+            "--concurrency" => {
+                options.concurrency = value()
+                    .split(',')
+                    .map(|n| n.parse().expect("--concurrency 1,16,128"))
+                    .collect();
+            }
+            "--sessions" => options.sessions = value().parse().expect("--sessions N"),
+            _ => {}
+        }
+    }
+    options
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cellflow-load-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A child process killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A private `redis-server`, or `None` when it is not installed.
+fn redis() -> Option<(Process, String)> {
+    let port = free_port();
+    let dir = scratch("redis");
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let process = Process(child);
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some((process, format!("redis://127.0.0.1:{port}/0")));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// Starts `cellflow serve` on a free port; returns it and its address.
+fn serve(store_args: &[String]) -> (Process, String) {
+    let bot = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/load");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cellflow"))
+        .arg("serve")
+        .arg(bot)
+        .args(["--listen", "127.0.0.1:0", "--rate-limit", "100000000"])
+        .args(store_args)
+        .env("CELLFLOW_API_KEYS", KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the cellflow binary runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("serve prints its address");
+    let address = line
+        .strip_prefix("listening on http://")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("serve did not start: {line}"))
+        .to_owned();
+    (Process(child), address)
+}
+
+/// One keep-alive HTTP/1.1 connection.
+async fn connect(address: &str) -> SendRequest<Full<Bytes>> {
+    let stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("the server accepts connections");
+    stream.set_nodelay(true).expect("TCP_NODELAY");
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("an HTTP/1.1 handshake");
+    tokio::spawn(connection);
+    sender
+}
+
+/// POSTs `body` to `path`; the status and the body.
+async fn post(sender: &mut SendRequest<Full<Bytes>>, path: &str, body: Bytes) -> (u16, Bytes) {
+    let request = hyper::Request::post(path)
+        .header("host", "loadtest")
+        .header("authorization", format!("Bearer {KEY}"))
+        .header("content-type", "application/json")
+        .body(Full::new(body))
+        .expect("a valid request");
+    sender.ready().await.expect("the connection stays open");
+    let response = sender
+        .send_request(request)
+        .await
+        .expect("the server answers");
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a whole body")
+        .to_bytes();
+    (status, body)
+}
+
+/// Starts a conversation; its code.
+async fn begin(sender: &mut SendRequest<Full<Bytes>>) -> String {
+    let (status, body) = post(sender, "/v1/conversations", Bytes::from_static(b"{}")).await;
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let reply: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    reply["sessionCode"]
+        .as_str()
+        .expect("a session code")
+        .to_owned()
+}
+
+const NAMES: [&str; 4] = ["Ana", "Bruno", "Maximilianus Augustus", "Chen"];
+
+/// One simulated user: talks until `end`, recording the latency of every
+/// turn that started after `measure_from`.
+async fn user(address: String, measure_from: Instant, end: Instant) -> Vec<u32> {
+    let mut sender = connect(&address).await;
+    let code = begin(&mut sender).await;
+    let path = format!("/v1/conversations/{code}");
+    let bodies: Vec<Bytes> = NAMES
+        .iter()
+        .map(|n| Bytes::from(format!(r#"{{"text":"{n}"}}"#)))
+        .collect();
+    let mut latencies = Vec::with_capacity(200_000);
+    let mut n = 0;
+    loop {
+        let started = Instant::now();
+        if started >= end {
+            return latencies;
+        }
+        let (status, body) = post(&mut sender, &path, bodies[n % bodies.len()].clone()).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        n += 1;
+        if started >= measure_from {
+            let micros = started.elapsed().as_micros();
+            latencies.push(u32::try_from(micros).unwrap_or(u32::MAX));
+        }
+    }
+}
+
+struct Run {
+    turns: usize,
+    per_second: f64,
+    p50: u32,
+    p90: u32,
+    p99: u32,
+    max: u32,
+}
+
+fn percentile(sorted: &[u32], p: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let rank = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn run(runtime: &tokio::runtime::Runtime, address: &str, users: usize, seconds: u64) -> Run {
+    let measure_from = Instant::now() + WARMUP;
+    let end = measure_from + Duration::from_secs(seconds);
+    let mut latencies: Vec<u32> = runtime.block_on(async {
+        let tasks: Vec<_> = (0..users)
+            .map(|_| tokio::spawn(user(address.to_owned(), measure_from, end)))
+            .collect();
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await.expect("a user finished"));
+        }
+        all
+    });
+    latencies.sort_unstable();
+    #[allow(clippy::cast_precision_loss)]
+    let per_second = latencies.len() as f64 / seconds as f64;
+    Run {
+        turns: latencies.len(),
+        per_second,
+        p50: percentile(&latencies, 0.50),
+        p90: percentile(&latencies, 0.90),
+        p99: percentile(&latencies, 0.99),
+        max: latencies.last().copied().unwrap_or(0),
+    }
+}
+
+fn resident_kib(process: &Process) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", process.0.id()))
+        .expect("Linux /proc");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS in /proc/PID/status")
+}
+
+/// Starts `sessions` conversations on a memory-store server and reports how
+/// much its resident memory grew per conversation.
+fn idle_memory(runtime: &tokio::runtime::Runtime, sessions: usize) {
+    let (server, address) = serve(&["--store".into(), "memory".into()]);
+    // Warm the server up (thread pools, the bot's lazy parts) first.
+    runtime.block_on(async {
+        let mut sender = connect(&address).await;
+        for _ in 0..1_000 {
+            begin(&mut sender).await;
+        }
+    });
+    let before = resident_kib(&server);
+    let started = Instant::now();
+    let clients = 32;
+    runtime.block_on(async {
+        let tasks: Vec<_> = (0..clients)
+            .map(|i| {
+                let address = address.clone();
+                let share = sessions / clients + usize::from(i < sessions % clients);
+                tokio::spawn(async move {
+                    let mut sender = connect(&address).await;
+                    for _ in 0..share {
+                        begin(&mut sender).await;
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("a client finished");
+        }
+    });
+    let after = resident_kib(&server);
+    #[allow(clippy::cast_precision_loss)]
+    let per_session = (after.saturating_sub(before) * 1024) as f64 / sessions as f64;
+    println!(
+        "\nidle conversations in the memory store: {sessions} started in {:.1} s; \
+         resident memory {before} KiB -> {after} KiB: {per_session:.0} bytes per conversation",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+fn main() {
+    let options = options();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    println!(
+        "| store | concurrent conversations | turns measured | turns/s | p50 | p90 | p99 | max |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for store in &options.stores {
+        let (_redis, args) = match store.as_str() {
+            "memory" => (None, vec!["--store".to_owned(), "memory".to_owned()]),
+            "sqlite" => {
+                let file = scratch("sqlite").join("sessions.db");
+                (
+                    None,
+                    vec![
+                        "--store".to_owned(),
+                        "sqlite".to_owned(),
+                        "--sqlite".to_owned(),
+                        file.display().to_string(),
+                    ],
+                )
+            }
+            "redis" => match redis() {
+                Some((process, url)) => (
+                    Some(process),
+                    vec![
+                        "--store".to_owned(),
+                        "redis".to_owned(),
+                        "--redis-url".to_owned(),
+                        url,
+                    ],
+                ),
+                None => {
+                    eprintln!("redis-server is not installed: skipping the Redis store");
+                    continue;
+                }
+            },
+            other => panic!("unknown store `{other}`"),
+        };
+        for &users in &options.concurrency {
+            // A fresh server per run, so one run's conversations do not
+            // weigh on the next.
+            let (_server, address) = serve(&args);
+            let r = run(&runtime, &address, users, options.seconds);
+            println!(
+                "| {store} | {users} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms |",
+                r.turns,
+                r.per_second,
+                f64::from(r.p50) / 1000.0,
+                f64::from(r.p90) / 1000.0,
+                f64::from(r.p99) / 1000.0,
+                f64::from(r.max) / 1000.0,
+            );
+        }
+    }
+    if options.sessions > 0 {
+        idle_memory(&runtime, options.sessions);
+    }
+}
