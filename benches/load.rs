@@ -261,8 +261,8 @@ fn run(runtime: &tokio::runtime::Runtime, address: &str, users: usize, seconds: 
 }
 
 fn resident_kib(process: &Process) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", process.0.id()))
-        .expect("Linux /proc");
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", process.0.id())).expect("Linux /proc");
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))

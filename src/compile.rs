@@ -343,6 +343,8 @@ pub struct Program {
     pub variables: Vec<String>,
     /// Changes whenever the bot's program changes (sessions record it).
     pub version: u64,
+    /// Some cell is a `service`: a turn may wait on the network.
+    pub calls_services: bool,
 }
 
 impl Program {
@@ -491,6 +493,10 @@ pub fn compile(
         });
     }
     let cell_by_key = assign_keys(&mut cells, graph.flows());
+    let calls_services = cells
+        .iter()
+        .flatten()
+        .any(|c| matches!(c.kind, Kind::Service { .. }));
     let flows: Vec<Flow> = graph
         .flows()
         .iter()
@@ -589,6 +595,7 @@ pub fn compile(
         entities,
         variables,
         version: version_of(bot),
+        calls_services,
     })
 }
 

@@ -7,6 +7,11 @@ use clap::Parser as _;
 
 mod cli;
 
+// A turn allocates many small, short-lived values on several threads at
+// once (the server); mimalloc serves those from per-thread pages.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// When standard output is closed early (`cellflow … | head`), stop quietly
 /// with the status a Unix tool killed by SIGPIPE has, instead of reporting a
 /// panic: `println!` panics on a broken pipe, and resetting the signal

@@ -160,7 +160,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The bearer key of a request, if it is one of `keys`.
-fn key<'k>(headers: &HeaderMap, keys: &'k [String]) -> Option<&'k str> {
+fn key<'k>(headers: &HeaderMap, keys: &'k [String]) -> Option<&'k String> {
     let given = headers
         .get(header::AUTHORIZATION)?
         .to_str()
@@ -170,7 +170,7 @@ fn key<'k>(headers: &HeaderMap, keys: &'k [String]) -> Option<&'k str> {
     // Compare with every key, so the time says nothing about which matched.
     keys.iter().fold(None, |found, k| {
         if same(k.as_bytes(), given.as_bytes()) {
-            Some(k.as_str())
+            Some(k)
         } else {
             found
         }
@@ -189,7 +189,7 @@ async fn authenticate(
             "send a valid API key as `Authorization: Bearer KEY`",
         ));
     };
-    if state.limiter.check_key(&key.to_owned()).is_err() {
+    if state.limiter.check_key(key).is_err() {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
@@ -278,10 +278,15 @@ fn valid_code(code: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Runs a request on the blocking pool.
+/// Runs a request on the blocking pool, or right here when `never_waits`
+/// (microseconds of CPU are cheaper than two thread switches).
 async fn blocking<T: Send + 'static>(
+    never_waits: bool,
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
+    if never_waits {
+        return f();
+    }
     tokio::task::spawn_blocking(f).await.map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -294,27 +299,54 @@ async fn blocking<T: Send + 'static>(
 async fn start(
     Shared(state): Shared<Arc<State>>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let request = parse(&state, body)?;
-    let body = blocking(move || converse(&state, None, request)).await?;
-    Ok((StatusCode::CREATED, axum::Json(body)))
+    let inline = state.turns_never_wait();
+    let body = blocking(inline, move || converse(&state, None, request)).await?;
+    Ok(json_body(StatusCode::CREATED, body))
 }
 
 async fn proceed(
     Shared(state): Shared<Arc<State>>,
     Path(code): Path<String>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     if !valid_code(&code) {
         return Err(ApiError::not_found(&code));
     }
     let request = parse(&state, body)?;
-    let body = blocking(move || converse(&state, Some(code), request)).await?;
-    Ok(axum::Json(body))
+    let inline = state.turns_never_wait();
+    let body = blocking(inline, move || converse(&state, Some(code), request)).await?;
+    Ok(json_body(StatusCode::OK, body))
+}
+
+/// The body of a turn's answer (SPEC §8), serialized straight from the
+/// turn's response.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Reply<'a> {
+    session_code: &'a str,
+    answers: &'a [crate::runtime::Answer],
+    awaiting: Option<&'a crate::runtime::Awaiting>,
+    context: &'a std::collections::BTreeMap<String, Value>,
+    nlp: &'a crate::runtime::Nlu,
+    events: &'a [crate::runtime::Event],
+    ended: bool,
+}
+
+/// A JSON body with its status.
+fn json_body(status: StatusCode, body: Vec<u8>) -> HttpResponse {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        Bytes::from(body),
+    )
+        .into_response()
 }
 
 /// One turn: a new conversation (`code: None`) or the next turn of one.
-fn converse(state: &State, code: Option<String>, request: Request) -> Result<Value, ApiError> {
+/// Returns the answer's JSON body.
+fn converse(state: &State, code: Option<String>, request: Request) -> Result<Vec<u8>, ApiError> {
     let started = Instant::now();
     let bot = state.bot();
     let store = &state.store;
@@ -367,7 +399,10 @@ fn converse(state: &State, code: Option<String>, request: Request) -> Result<Val
             }
         };
         let secret = bot.awaits_secret(&current.session);
-        let mut next = current.clone();
+        let expected = (!fresh).then_some(current.version);
+        // The turn changes the record read; the store keeps the old one
+        // until the write succeeds.
+        let mut next = current;
         let response = bot
             .turn(&mut next.session, request.clone())
             .map_err(|e| match e {
@@ -395,7 +430,6 @@ fn converse(state: &State, code: Option<String>, request: Request) -> Result<Val
             event: request.event.clone(),
             answers: response.answers.iter().map(|a| a.text.clone()).collect(),
         };
-        let expected = (!fresh).then_some(current.version);
         match store.save(&id, &next, expected, &exchange, idle) {
             Ok(()) => {
                 state.metrics.store_op("save", "ok");
@@ -407,15 +441,22 @@ fn converse(state: &State, code: Option<String>, request: Request) -> Result<Val
                     if failed { "error" } else { "ok" },
                     started.elapsed().as_secs_f64(),
                 );
-                return Ok(json!({
-                    "sessionCode": id,
-                    "answers": response.answers,
-                    "awaiting": response.awaiting,
-                    "context": response.vars,
-                    "nlp": response.nlu,
-                    "events": response.events,
-                    "ended": response.ended,
-                }));
+                let reply = Reply {
+                    session_code: &id,
+                    answers: &response.answers,
+                    awaiting: response.awaiting.as_ref(),
+                    context: &response.vars,
+                    nlp: &response.nlu,
+                    events: &response.events,
+                    ended: response.ended,
+                };
+                return serde_json::to_vec(&reply).map_err(|e| {
+                    ApiError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        format!("the answer cannot be encoded: {e}"),
+                    )
+                });
             }
             Err(StoreError::Conflict) => {
                 // Another process wrote this conversation: run the turn
@@ -442,7 +483,7 @@ async fn show(
     if !valid_code(&code) {
         return Err(ApiError::not_found(&code));
     }
-    blocking(move || {
+    blocking(state.store.never_waits(), move || {
         let record = state
             .store
             .load(&code)
@@ -477,7 +518,7 @@ async fn remove(
     if !valid_code(&code) {
         return Err(ApiError::not_found(&code));
     }
-    blocking(move || {
+    blocking(state.store.never_waits(), move || {
         let _turns_of_this_conversation = state.stripe(&code);
         match state.store.delete(&code) {
             Ok(true) => Ok(StatusCode::NO_CONTENT),
@@ -489,7 +530,7 @@ async fn remove(
 }
 
 async fn healthz(Shared(state): Shared<Arc<State>>) -> Result<axum::Json<Value>, ApiError> {
-    blocking(move || {
+    blocking(state.store.never_waits(), move || {
         // A read of a key nobody uses: proves the store answers.
         state
             .store
@@ -507,7 +548,7 @@ async fn healthz(Shared(state): Shared<Arc<State>>) -> Result<axum::Json<Value>,
 }
 
 async fn metrics(Shared(state): Shared<Arc<State>>) -> Result<HttpResponse, ApiError> {
-    blocking(move || {
+    blocking(state.store.never_waits(), move || {
         if let Ok(count) = state.store.count() {
             state
                 .metrics
@@ -528,7 +569,7 @@ async fn metrics(Shared(state): Shared<Arc<State>>) -> Result<HttpResponse, ApiE
 }
 
 async fn reload(Shared(state): Shared<Arc<State>>) -> Result<axum::Json<Value>, ApiError> {
-    blocking(move || match state.reload() {
+    blocking(false, move || match state.reload() {
         Ok(version) => Ok(axum::Json(json!({
             "status": "reloaded",
             "version": format!("{version:x}"),

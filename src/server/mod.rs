@@ -108,6 +108,13 @@ impl State {
         }
     }
 
+    /// Whether a turn can run on an async worker: nothing in it can wait
+    /// (see [`SessionStore::never_waits`]; a `service` cell waits on the
+    /// network).
+    fn turns_never_wait(&self) -> bool {
+        self.store.never_waits() && !self.bot().program().calls_services
+    }
+
     fn stripe(&self, id: &str) -> std::sync::MutexGuard<'_, ()> {
         // The guarded data is `()`: a poisoned stripe is still a lock.
         self.stripes[store::slot(id, STRIPES)]
@@ -210,6 +217,11 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
             );
             let _ = out.flush();
         }
+        // Answers go out at once: with Nagle's algorithm a response written
+        // in two parts can wait for the client's delayed ACK.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+            let _ = stream.set_nodelay(true);
+        });
         axum::serve(listener, api::router(Arc::clone(&state)))
             .with_graceful_shutdown(shutdown_signal())
             .await?;
@@ -217,16 +229,21 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     })
 }
 
-/// Removes expired conversations every minute.
+/// Store upkeep every second; removes expired conversations every minute.
 fn spawn_housekeeping(state: &Arc<State>) {
     let state = Arc::clone(state);
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        loop {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        for second in 0u64.. {
             tick.tick().await;
             let state = Arc::clone(&state);
             let _ = tokio::task::spawn_blocking(move || {
-                if let Err(e) = state.store.purge(state.config.idle) {
+                if let Err(e) = state.store.maintain() {
+                    eprintln!("cellflow serve: store upkeep failed: {e}");
+                }
+                if second % 60 == 59
+                    && let Err(e) = state.store.purge(state.config.idle)
+                {
                     eprintln!("cellflow serve: purging expired conversations failed: {e}");
                 }
             })

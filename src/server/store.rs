@@ -152,6 +152,22 @@ pub trait SessionStore: Send + Sync {
     /// A short name for logs and metrics.
     fn name(&self) -> &'static str;
 
+    /// Whether every operation is a few microseconds of CPU that never waits
+    /// on I/O: the server then runs turns on its async workers instead of
+    /// handing them to the blocking pool (a thread switch each way).
+    fn never_waits(&self) -> bool {
+        false
+    }
+
+    /// Upkeep the server runs every second on its blocking pool, off the
+    /// path of turns.
+    ///
+    /// # Errors
+    /// The store is unavailable.
+    fn maintain(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Takes a conversation's cross-process lock, waiting up to `wait`;
     /// returns a token for [`SessionStore::unlock`]. Stores served by one
     /// process need none (the server's in-process lock serializes turns), so
@@ -315,6 +331,10 @@ impl SessionStore for MemoryStore {
     fn name(&self) -> &'static str {
         "memory"
     }
+
+    fn never_waits(&self) -> bool {
+        true
+    }
 }
 
 // ---- SQLite -------------------------------------------------------------------
@@ -325,6 +345,9 @@ impl SessionStore for MemoryStore {
 /// that turn wrote.
 pub struct SqliteStore {
     connection: Mutex<rusqlite::Connection>,
+    /// A second connection that copies the write-ahead log into the
+    /// database (the only step that waits for the disk), so turns never do.
+    checkpointer: Mutex<rusqlite::Connection>,
     idle: Duration,
 }
 
@@ -339,18 +362,22 @@ impl SqliteStore {
     /// The file cannot be opened or is not a cellflow session database.
     pub fn open(path: &Path, idle: Duration) -> Result<SqliteStore, StoreError> {
         let connection = rusqlite::Connection::open(path).map_err(|e| sqlite_error(&e))?;
+        // WAL with `synchronous = NORMAL`: a commit is a write to the log,
+        // not an fsync; a crash of the process loses nothing, a power loss
+        // at most the last commits. Checkpoints (which fsync) run on their
+        // own connection from `maintain`, not inside a turn's commit.
         connection
             .execute_batch(
                 "PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = NORMAL;
                  PRAGMA busy_timeout = 5000;
+                 PRAGMA wal_autocheckpoint = 0;
                  CREATE TABLE IF NOT EXISTS conversations (
                      id TEXT PRIMARY KEY,
                      version INTEGER NOT NULL,
                      touched INTEGER NOT NULL,
                      session BLOB NOT NULL
-                 );
-                 CREATE INDEX IF NOT EXISTS conversations_touched ON conversations (touched);
+                 ) WITHOUT ROWID;
                  CREATE TABLE IF NOT EXISTS exchanges (
                      id TEXT NOT NULL,
                      version INTEGER NOT NULL,
@@ -359,8 +386,13 @@ impl SqliteStore {
                  ) WITHOUT ROWID;",
             )
             .map_err(|e| sqlite_error(&e))?;
+        let checkpointer = rusqlite::Connection::open(path).map_err(|e| sqlite_error(&e))?;
+        checkpointer
+            .execute_batch("PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;")
+            .map_err(|e| sqlite_error(&e))?;
         Ok(SqliteStore {
             connection: Mutex::new(connection),
+            checkpointer: Mutex::new(checkpointer),
             idle,
         })
     }
@@ -489,6 +521,22 @@ impl SessionStore for SqliteStore {
 
     fn name(&self) -> &'static str {
         "sqlite"
+    }
+
+    /// Commits only append to the log in the page cache (see `open`).
+    fn never_waits(&self) -> bool {
+        true
+    }
+
+    fn maintain(&self) -> Result<(), StoreError> {
+        let connection = self
+            .checkpointer
+            .lock()
+            .map_err(|_| StoreError::Unavailable("the SQLite checkpointer is poisoned".into()))?;
+        // PASSIVE: copies what it can without blocking writers.
+        connection
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .map_err(|e| sqlite_error(&e))
     }
 }
 
