@@ -99,7 +99,7 @@ fn sessions(c: &mut Criterion) {
     for i in 0..20 {
         session
             .vars
-            .insert(format!("var{i}"), serde_json::json!(format!("value {i}")));
+            .insert(&format!("var{i}"), serde_json::json!(format!("value {i}")));
     }
     let json = serde_json::to_string(&session).unwrap();
     println!("session with 20 variables: {} bytes serialized", json.len());

@@ -21,7 +21,7 @@ fn main() {
         for i in 0..20 {
             session
                 .vars
-                .insert(format!("var{i}"), serde_json::json!(format!("value {i}")));
+                .insert(&format!("var{i}"), serde_json::json!(format!("value {i}")));
         }
         sessions.push(session);
     }

@@ -624,10 +624,10 @@ fn check(expect: &Expect, response: &Response, session: &Session) -> Vec<String>
     }
     for (name, value) in &expect.vars {
         let actual = session.vars.get(name);
-        if actual != Some(value) {
+        if !actual.is_some_and(|a| a.is(value)) {
             problems.push(format!(
                 "`{name}`: expected {value}, got {}",
-                actual.map_or("nothing".to_owned(), Value::to_string)
+                actual.map_or("nothing".to_owned(), |a| a.to_value().to_string())
             ));
         }
     }

@@ -122,19 +122,7 @@ fn converse_with(bot: &Bot, context: &[(&str, &str)], lines: &[&str]) -> String 
         let response = bot.turn(&mut session, request).expect("valid requests");
         describe(&mut out, &response);
     }
-    let vars: serde_json::Map<String, serde_json::Value> = session
-        .visible_vars()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                if session.masked.contains(k) {
-                    "******".into()
-                } else {
-                    v.clone()
-                },
-            )
-        })
-        .collect();
+    let vars = session.shown_vars();
     let _ = writeln!(out, "vars: {}", serde_json::to_string(&vars).unwrap());
     out
 }
@@ -407,7 +395,7 @@ fn script_limits_fail_the_turn_cleanly() {
         "{r:?}"
     );
     assert_eq!(session, before, "the session is as it was before the turn");
-    assert_eq!(session.vars["counter"], 1);
+    assert_eq!(session.vars.value("counter"), Some(serde_json::json!(1)));
 }
 
 #[test]

@@ -176,17 +176,7 @@ impl Run {
         let request = match line.trim() {
             ":quit" | ":q" => return false,
             ":vars" => {
-                let vars: serde_json::Map<String, serde_json::Value> = session
-                    .visible_vars()
-                    .map(|(k, v)| {
-                        let shown = if session.masked.contains(k) {
-                            serde_json::json!(cellflow::runtime::MASK)
-                        } else {
-                            v.clone()
-                        };
-                        (k.clone(), shown)
-                    })
-                    .collect();
+                let vars = session.shown_vars();
                 let _ = writeln!(
                     out,
                     "{}",

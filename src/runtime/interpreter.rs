@@ -21,6 +21,7 @@ use super::message::{
     Answer, Awaiting, Button, Card, Event, MASK, Media, Nlu, Request, Response, Step,
 };
 use super::session::{Frame, Session, Wait};
+use super::vars::Var;
 use super::{Bot, TurnError};
 
 /// Most cells one turn may execute before it is stopped as a runaway loop.
@@ -113,7 +114,7 @@ pub(super) fn run(
     let now = now_secs();
     session.last_activity = now;
     for (name, value) in &request.context {
-        session.vars.insert(name.clone(), value.clone());
+        session.vars.insert(name, value.clone());
     }
     let mut turn = Turn {
         bot,
@@ -293,7 +294,7 @@ impl Turn<'_> {
                     self.session.masked.push(input.var.clone());
                 }
                 let before = self.trace.then(|| self.session.vars.clone());
-                self.session.vars.insert(input.var.clone(), value);
+                self.session.vars.insert(&input.var, value);
                 if let Some(before) = before {
                     self.record(cell, &before);
                 }
@@ -389,22 +390,22 @@ impl Turn<'_> {
         }
     }
 
-    fn record(&mut self, cell: u32, before: &BTreeMap<String, Value>) {
+    fn record(&mut self, cell: u32, before: &super::Vars) {
         let c = self.program.cell(cell);
         let mut changed = BTreeMap::new();
-        for (name, value) in &self.session.vars {
+        for (name, value) in self.session.vars.iter() {
             if before.get(name) != Some(value) && !name.starts_with('_') {
-                let shown = if self.session.masked.contains(name) {
+                let shown = if self.session.masked.iter().any(|m| m == name) {
                     Value::String(MASK.into())
                 } else {
-                    value.clone()
+                    value.to_value()
                 };
-                changed.insert(name.clone(), shown);
+                changed.insert(name.to_owned(), shown);
             }
         }
-        for name in before.keys() {
+        for (name, _) in before.iter() {
             if !self.session.vars.contains_key(name) && !name.starts_with('_') {
-                changed.insert(name.clone(), Value::Null);
+                changed.insert(name.to_owned(), Value::Null);
             }
         }
         self.response.trace.push(Step {
@@ -512,12 +513,12 @@ impl Turn<'_> {
                     Err(HttpError::Timeout | HttpError::Failed(_)) => (0, None, false),
                 };
                 if let Some(var) = &service.status {
-                    self.session.vars.insert(var.clone(), Value::from(status));
+                    self.session.vars.insert(var, Value::from(status));
                 }
                 if success && let Some(var) = &service.save {
                     let body = body.unwrap_or_default();
                     let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
-                    self.session.vars.insert(var.clone(), value);
+                    self.session.vars.insert(var, value);
                 }
                 self.cover(
                     index,
@@ -599,20 +600,26 @@ impl Turn<'_> {
     fn lookup(&self, path: &[Segment]) -> Option<Value> {
         // A closure, not `Option::cloned`: the callback must accept any lifetime.
         #[allow(clippy::redundant_closure_for_method_calls)]
-        self.with_value(path, |value| value.cloned())
+        self.with_value(path, |value| value.map(super::Var::to_value))
     }
 
     /// Calls `f` with the value at a path (session variables first, then the
     /// built-ins), without copying session values.
-    fn with_value<T>(&self, path: &[Segment], f: impl FnOnce(Option<&Value>) -> T) -> T {
-        fn walk<'v>(mut value: &'v Value, rest: &[Segment]) -> Option<&'v Value> {
+    fn with_value<T>(&self, path: &[Segment], f: impl FnOnce(Option<Var<'_>>) -> T) -> T {
+        fn walk<'v>(value: Var<'v>, rest: &[Segment]) -> Option<Var<'v>> {
+            if rest.is_empty() {
+                return Some(value);
+            }
+            let Var::Json(mut value) = value else {
+                return None;
+            };
             for segment in rest {
                 value = match segment {
                     Segment::Field(field) => value.get(field)?,
                     Segment::Index(i) => value.get(*i)?,
                 };
             }
-            Some(value)
+            Some(Var::from(value))
         }
         let Some(Segment::Field(root)) = path.first() else {
             return f(None);
@@ -620,7 +627,7 @@ impl Turn<'_> {
         match self.session.vars.get(root) {
             Some(value) => f(walk(value, &path[1..])),
             None => match self.builtin(root) {
-                Some(owned) => f(walk(&owned, &path[1..])),
+                Some(owned) => f(walk(Var::from(&owned), &path[1..])),
                 None => f(None),
             },
         }
@@ -637,8 +644,8 @@ impl Turn<'_> {
                             coverage.borrow_mut().unset(self.at, var.to_string());
                         }
                     }
-                    Some(Value::Null) | None => out.push_str(var.default.as_deref().unwrap_or("")),
-                    Some(Value::String(s)) => out.push_str(s),
+                    Some(Var::Null) | None => out.push_str(var.default.as_deref().unwrap_or("")),
+                    Some(Var::Str(s)) => out.push_str(s),
                     Some(other) => {
                         use std::fmt::Write as _;
                         let _ = write!(out, "{other}");
@@ -755,10 +762,15 @@ impl Turn<'_> {
             scope.push_constant_dynamic(*name, to_dynamic(&value)?);
         }
         for name in &script.vars {
-            match self.session.vars.get(name) {
-                Some(value) => scope.push_dynamic(name.clone(), to_dynamic(value)?),
-                None => scope.push_dynamic(name.clone(), rhai::Dynamic::UNIT),
+            let value = match self.session.vars.get(name) {
+                None | Some(Var::Null) => rhai::Dynamic::UNIT,
+                Some(Var::Bool(b)) => rhai::Dynamic::from_bool(b),
+                Some(Var::Int(n)) => rhai::Dynamic::from_int(n),
+                Some(Var::Float(x)) => rhai::Dynamic::from_float(x),
+                Some(Var::Str(s)) => rhai::Dynamic::from(rhai::ImmutableString::from(s)),
+                Some(Var::Json(value)) => to_dynamic(value)?,
             };
+            scope.push_dynamic(name.clone(), value);
         }
         Ok(scope)
     }
@@ -791,8 +803,8 @@ impl Turn<'_> {
             }
             let json: Value = rhai::serde::from_dynamic(value)
                 .map_err(|e| Failure(format!("`{name}` cannot be stored: {e}")))?;
-            if self.session.vars.get(name) != Some(&json) {
-                self.session.vars.insert(name.to_owned(), json);
+            if !self.session.vars.get(name).is_some_and(|v| v.is(&json)) {
+                self.session.vars.insert(name, json);
             }
         }
         Ok(())

@@ -29,6 +29,7 @@ mod interpreter;
 mod message;
 mod nlu;
 mod session;
+mod vars;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -41,6 +42,7 @@ pub use message::{
 };
 pub use nlu::{Builtin, Classifier};
 pub use session::{Frame, Session, Wait};
+pub use vars::{Var, Vars};
 
 use crate::compile::{ArtifactError, CompileError, Program};
 use crate::diagnostic::Diagnostic;

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::vars::{Var, Vars};
+
 /// What the session is waiting for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -49,8 +51,8 @@ pub struct Session {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stack: Vec<Frame>,
     /// Session variables.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub vars: BTreeMap<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vars::is_empty")]
+    pub vars: Vars,
     /// Bad answers given to the pending input so far.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub retries: u32,
@@ -100,7 +102,7 @@ impl Session {
     }
 
     /// The session variables a user may see: not `_temporaries`.
-    pub fn visible_vars(&self) -> impl Iterator<Item = (&String, &serde_json::Value)> {
+    pub fn visible_vars(&self) -> impl Iterator<Item = (&str, Var<'_>)> {
         self.vars.iter().filter(|(k, _)| !k.starts_with('_'))
     }
 
@@ -109,12 +111,12 @@ impl Session {
     pub fn shown_vars(&self) -> BTreeMap<String, serde_json::Value> {
         self.visible_vars()
             .map(|(k, v)| {
-                let shown = if self.masked.contains(k) {
+                let shown = if self.masked.iter().any(|m| m == k) {
                     serde_json::Value::String(super::MASK.into())
                 } else {
-                    v.clone()
+                    v.to_value()
                 };
-                (k.clone(), shown)
+                (k.to_owned(), shown)
             })
             .collect()
     }
