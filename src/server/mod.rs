@@ -1,7 +1,9 @@
 //! `cellflow serve`: the HTTP conversation API of SPEC §8 (docs/SERVER.md).
 //!
 //! Requests are authenticated with bearer keys, bounded in size, and rate
-//! limited per key. A turn runs on the blocking pool: it takes the
+//! limited per key. A turn runs on the async worker that received it when
+//! nothing in it can wait (the memory or SQLite store, a bot without
+//! `service` cells), on the blocking pool otherwise: it takes the
 //! conversation's lock stripe (turns of one conversation in this process
 //! queue up), reads the record, runs the turn on a copy of the session, and
 //! writes the result conditionally on the version it read. A conflicting
