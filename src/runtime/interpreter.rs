@@ -395,7 +395,7 @@ impl Turn<'_> {
         let mut changed = BTreeMap::new();
         for (name, value) in self.session.vars.iter() {
             if before.get(name) != Some(value) && !name.starts_with('_') {
-                let shown = if self.session.masked.iter().any(|m| m == name) {
+                let shown = if self.session.is_masked(name) {
                     Value::String(MASK.into())
                 } else {
                     value.to_value()

@@ -101,6 +101,12 @@ impl Session {
         matches!(self.waiting, Some(Wait::Agent(_)))
     }
 
+    /// Whether the user typed `name` into a masked input.
+    #[must_use]
+    pub fn is_masked(&self, name: &str) -> bool {
+        self.masked.iter().any(|m| m == name)
+    }
+
     /// The session variables a user may see: not `_temporaries`.
     pub fn visible_vars(&self) -> impl Iterator<Item = (&str, Var<'_>)> {
         self.vars.iter().filter(|(k, _)| !k.starts_with('_'))
@@ -111,7 +117,7 @@ impl Session {
     pub fn shown_vars(&self) -> BTreeMap<String, serde_json::Value> {
         self.visible_vars()
             .map(|(k, v)| {
-                let shown = if self.masked.iter().any(|m| m == k) {
+                let shown = if self.is_masked(k) {
                     serde_json::Value::String(super::MASK.into())
                 } else {
                     v.to_value()

@@ -260,24 +260,23 @@ impl Vars {
         if self.garbage <= 64 || self.garbage * 2 <= self.text.len() {
             return;
         }
-        let mut text = String::with_capacity(self.text.len() - self.garbage);
-        let copy = |range: Range, text: &mut String| {
+        let old = std::mem::take(&mut self.text);
+        let mut text = String::with_capacity(old.len() - self.garbage);
+        let mut copy = |range: Range| {
             let start = u32::try_from(text.len()).unwrap_or(u32::MAX);
-            text.push_str(&self.text[range.start as usize..(range.start + range.len) as usize]);
+            text.push_str(&old[range.start as usize..(range.start + range.len) as usize]);
             Range {
                 start,
                 len: range.len,
             }
         };
-        let mut entries = self.entries.clone();
-        for entry in &mut entries {
-            entry.name = copy(entry.name, &mut text);
+        for entry in &mut self.entries {
+            entry.name = copy(entry.name);
             if let Slot::Str(range) = &mut entry.value {
-                *range = copy(*range, &mut text);
+                *range = copy(*range);
             }
         }
         self.text = text;
-        self.entries = entries;
         self.garbage = 0;
     }
 }
@@ -324,7 +323,9 @@ impl<'de> Deserialize<'de> for Vars {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vars, A::Error> {
                 let mut vars = Vars::new();
-                while let Some((name, value)) = map.next_entry::<std::borrow::Cow<'de, str>, Value>()? {
+                while let Some((name, value)) =
+                    map.next_entry::<std::borrow::Cow<'de, str>, Value>()?
+                {
                     vars.insert(&name, value);
                 }
                 Ok(vars)
@@ -375,7 +376,10 @@ mod tests {
             vars.insert("other", json!(n));
             assert!(vars.remove("other"));
         }
-        assert_eq!(vars.value("name"), Some(json!("a longer value number 9999")));
+        assert_eq!(
+            vars.value("name"),
+            Some(json!("a longer value number 9999"))
+        );
         assert!(vars.text.len() < 200, "{}", vars.text.len());
         assert!(!vars.remove("other"));
     }

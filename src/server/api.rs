@@ -280,7 +280,7 @@ fn valid_code(code: &str) -> bool {
 
 /// Runs a request on the blocking pool, or right here when `never_waits`
 /// (microseconds of CPU are cheaper than two thread switches).
-async fn blocking<T: Send + 'static>(
+async fn off_workers_unless<T: Send + 'static>(
     never_waits: bool,
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -301,8 +301,9 @@ async fn start(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<HttpResponse, ApiError> {
     let request = parse(&state, body)?;
-    let inline = state.turns_never_wait();
-    let body = blocking(inline, move || converse(&state, None, request)).await?;
+    let bot = state.bot();
+    let inline = state.turns_never_wait(&bot);
+    let body = off_workers_unless(inline, move || converse(&state, &bot, None, request)).await?;
     Ok(json_body(StatusCode::CREATED, body))
 }
 
@@ -315,8 +316,10 @@ async fn proceed(
         return Err(ApiError::not_found(&code));
     }
     let request = parse(&state, body)?;
-    let inline = state.turns_never_wait();
-    let body = blocking(inline, move || converse(&state, Some(code), request)).await?;
+    let bot = state.bot();
+    let inline = state.turns_never_wait(&bot);
+    let body =
+        off_workers_unless(inline, move || converse(&state, &bot, Some(code), request)).await?;
     Ok(json_body(StatusCode::OK, body))
 }
 
@@ -346,9 +349,13 @@ fn json_body(status: StatusCode, body: Vec<u8>) -> HttpResponse {
 
 /// One turn: a new conversation (`code: None`) or the next turn of one.
 /// Returns the answer's JSON body.
-fn converse(state: &State, code: Option<String>, request: Request) -> Result<Vec<u8>, ApiError> {
+fn converse(
+    state: &State,
+    bot: &crate::runtime::Bot,
+    code: Option<String>,
+    request: Request,
+) -> Result<Vec<u8>, ApiError> {
     let started = Instant::now();
-    let bot = state.bot();
     let store = &state.store;
     let idle = state.config.idle;
     let (id, fresh) = match code {
@@ -483,7 +490,7 @@ async fn show(
     if !valid_code(&code) {
         return Err(ApiError::not_found(&code));
     }
-    blocking(state.store.never_waits(), move || {
+    off_workers_unless(state.store.never_waits(), move || {
         let record = state
             .store
             .load(&code)
@@ -518,7 +525,7 @@ async fn remove(
     if !valid_code(&code) {
         return Err(ApiError::not_found(&code));
     }
-    blocking(state.store.never_waits(), move || {
+    off_workers_unless(state.store.never_waits(), move || {
         let _turns_of_this_conversation = state.stripe(&code);
         match state.store.delete(&code) {
             Ok(true) => Ok(StatusCode::NO_CONTENT),
@@ -530,7 +537,7 @@ async fn remove(
 }
 
 async fn healthz(Shared(state): Shared<Arc<State>>) -> Result<axum::Json<Value>, ApiError> {
-    blocking(state.store.never_waits(), move || {
+    off_workers_unless(state.store.never_waits(), move || {
         // A read of a key nobody uses: proves the store answers.
         state
             .store
@@ -548,7 +555,7 @@ async fn healthz(Shared(state): Shared<Arc<State>>) -> Result<axum::Json<Value>,
 }
 
 async fn metrics(Shared(state): Shared<Arc<State>>) -> Result<HttpResponse, ApiError> {
-    blocking(state.store.never_waits(), move || {
+    off_workers_unless(state.store.never_waits(), move || {
         if let Ok(count) = state.store.count() {
             state
                 .metrics
@@ -569,7 +576,7 @@ async fn metrics(Shared(state): Shared<Arc<State>>) -> Result<HttpResponse, ApiE
 }
 
 async fn reload(Shared(state): Shared<Arc<State>>) -> Result<axum::Json<Value>, ApiError> {
-    blocking(false, move || match state.reload() {
+    off_workers_unless(false, move || match state.reload() {
         Ok(version) => Ok(axum::Json(json!({
             "status": "reloaded",
             "version": format!("{version:x}"),

@@ -110,11 +110,11 @@ impl State {
         }
     }
 
-    /// Whether a turn can run on an async worker: nothing in it can wait
-    /// (see [`SessionStore::never_waits`]; a `service` cell waits on the
-    /// network).
-    fn turns_never_wait(&self) -> bool {
-        self.store.never_waits() && !self.bot().program().calls_services
+    /// Whether a turn of `bot` can run on an async worker: nothing in it
+    /// can wait (see [`SessionStore::never_waits`]; a `service` cell waits
+    /// on the network).
+    fn turns_never_wait(&self, bot: &Bot) -> bool {
+        self.store.never_waits() && !bot.program().calls_services
     }
 
     fn stripe(&self, id: &str) -> std::sync::MutexGuard<'_, ()> {
