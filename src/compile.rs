@@ -95,13 +95,13 @@ pub struct Answer {
 /// An option of an `options` input: shown text, and its normalised form.
 #[derive(Debug)]
 pub struct Choice {
-    pub value: String,
+    pub value: arcstr::ArcStr,
     pub normalized: String,
 }
 
 #[derive(Debug)]
 pub struct Input {
-    pub var: String,
+    pub var: arcstr::ArcStr,
     pub ty: InputType,
     pub prompt: Option<Template>,
     pub choices: Vec<Choice>,
@@ -118,7 +118,7 @@ pub struct Input {
 #[derive(Debug)]
 pub enum Body {
     Template(Template),
-    Json(serde_json::Value),
+    Json(template::JsonTemplate),
 }
 
 #[derive(Debug)]
@@ -745,14 +745,14 @@ fn compile_cell(
             let ty = i.effective_type().unwrap_or(InputType::Text);
             Kind::Input {
                 input: Box::new(Input {
-                    var: i.var.value.clone(),
+                    var: i.var.value.as_str().into(),
                     ty,
                     prompt: opt_text(i.prompt.as_ref())?,
                     choices: i
                         .options
                         .iter()
                         .map(|o| Choice {
-                            value: o.value.clone(),
+                            value: o.value.as_str().into(),
                             normalized: crate::text::normalize(&o.value),
                         })
                         .collect(),
@@ -823,7 +823,7 @@ fn compile_cell(
             variables.extend(s.save.iter().chain(&s.status).map(|n| n.value.clone()));
             let body = match &s.body {
                 Some(ast::Body::Template(t)) => Some(Body::Template(text(t)?)),
-                Some(ast::Body::Json(j)) => Some(Body::Json(j.value.clone())),
+                Some(ast::Body::Json(j)) => Some(Body::Json(template::JsonTemplate::new(&j.value))),
                 None => None,
             };
             Kind::Service {

@@ -230,7 +230,7 @@ impl Walker<'_> {
                 .chain(&answer.quick_replies)
                 .chain(answer.cards.iter().flat_map(|c| &c.buttons));
             for button in buttons.filter(|b| b.url.is_none()) {
-                say(button.value.clone().unwrap_or_else(|| button.label.clone()));
+                say(button.value.as_ref().unwrap_or(&button.label).to_string());
             }
         }
         match node.session.waiting {
@@ -294,7 +294,7 @@ impl Walker<'_> {
             {
                 return values.iter().map(|(v, _)| v.clone()).collect();
             }
-            return input.choices.iter().map(|c| c.value.clone()).collect();
+            return input.choices.iter().map(|c| c.value.to_string()).collect();
         }
         let comma = crate::runtime::decimal_comma(&self.program.locale);
         // The bounds, where rules often branch, else an ordinary number.

@@ -22,7 +22,7 @@
 //! let hello = bot.turn(&mut session, Request::event("welcome").with_context("customer_name", "Ana")).unwrap();
 //! assert_eq!(hello.answers[0].text, "¡Hola Ana! Soy E-Bank.");
 //! let reply = bot.turn(&mut session, Request::text("2")).unwrap();
-//! assert_eq!(reply.vars["choice"], "Consulta de Puntos");
+//! assert_eq!(reply.vars.get("choice").unwrap(), "Consulta de Puntos");
 //! assert!(reply.awaiting.is_some()); // it asks for the RUT next
 //! ```
 #![forbid(unsafe_code)]

@@ -1,6 +1,8 @@
 //! The `cellflow` binary: parses arguments, runs a command, maps the result
 //! to an exit code. Everything else lives in the library and `cli`.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser as _;

@@ -14,7 +14,8 @@ pub struct Template {
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Part {
-    Text(String),
+    /// Shared with every answer that says it: sending it copies nothing.
+    Text(arcstr::ArcStr),
     Var(Var),
 }
 
@@ -93,7 +94,7 @@ pub fn parse(text: &str) -> Result<Template, TemplateError> {
     while let Some(found) = text[rest..].find("{{") {
         let open = rest + found;
         if open > rest {
-            parts.push(Part::Text(text[rest..open].to_owned()));
+            parts.push(Part::Text(text[rest..open].into()));
         }
         let Some(len) = text[open + 2..].find("}}") else {
             return Err(TemplateError {
@@ -107,7 +108,7 @@ pub fn parse(text: &str) -> Result<Template, TemplateError> {
         rest = close;
     }
     if rest < text.len() {
-        parts.push(Part::Text(text[rest..].to_owned()));
+        parts.push(Part::Text(text[rest..].into()));
     }
     Ok(Template { parts })
 }
@@ -181,6 +182,59 @@ fn placeholder(inner: &str, range: Range<usize>) -> Result<Var, TemplateError> {
         default,
         range,
     })
+}
+
+/// A JSON value whose strings may hold placeholders (a service's body),
+/// parsed once like any template.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JsonTemplate {
+    /// Nothing inside to fill in.
+    Literal(serde_json::Value),
+    /// A string that is exactly one placeholder: it keeps its value's type
+    /// (`"{{amount}}"` sends a number when `amount` is one).
+    Value(Var),
+    Text(Template),
+    Array(Vec<JsonTemplate>),
+    Object(Vec<(String, JsonTemplate)>),
+}
+
+impl JsonTemplate {
+    /// Parses every string of `value`; a string that is not a valid
+    /// template (the checker reports it) is sent as written.
+    #[must_use]
+    pub fn new(value: &serde_json::Value) -> JsonTemplate {
+        use serde_json::Value;
+        let parsed = match value {
+            Value::String(s) => match parse(s) {
+                Ok(t) if t.is_literal() => None,
+                Ok(mut t) if t.parts.len() == 1 => match t.parts.pop() {
+                    Some(Part::Var(var)) => Some(JsonTemplate::Value(var)),
+                    _ => None,
+                },
+                Ok(t) => Some(JsonTemplate::Text(t)),
+                Err(_) => None,
+            },
+            Value::Array(items) => {
+                let items: Vec<_> = items.iter().map(JsonTemplate::new).collect();
+                items
+                    .iter()
+                    .any(|i| !matches!(i, JsonTemplate::Literal(_)))
+                    .then_some(JsonTemplate::Array(items))
+            }
+            Value::Object(map) => {
+                let fields: Vec<_> = map
+                    .iter()
+                    .map(|(k, v)| (k.clone(), JsonTemplate::new(v)))
+                    .collect();
+                fields
+                    .iter()
+                    .any(|(_, v)| !matches!(v, JsonTemplate::Literal(_)))
+                    .then_some(JsonTemplate::Object(fields))
+            }
+            _ => None,
+        };
+        parsed.unwrap_or_else(|| JsonTemplate::Literal(value.clone()))
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 // pedantic lints guard production code, not fixtures.
 #![allow(clippy::format_collect, clippy::float_cmp, clippy::format_push_string)]
 
+mod allocations;
 mod clean;
 mod cli;
 mod diagnostics;

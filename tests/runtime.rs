@@ -276,7 +276,11 @@ fn options_match_by_text_number_accents_and_near_misses() {
         let mut session = bot.new_session();
         bot.turn(&mut session, Request::event("welcome")).unwrap();
         let response = bot.turn(&mut session, Request::text(answer)).unwrap();
-        assert_eq!(response.vars["choice"], expected, "{answer}");
+        assert_eq!(
+            response.vars.get("choice"),
+            Some(expected.into()),
+            "{answer}"
+        );
     }
 }
 
@@ -472,7 +476,7 @@ fn masked_values_stay_out_of_responses_and_traces() {
         .unwrap();
     let json = serde_json::to_string(&r).unwrap();
     assert!(!json.contains("5551234567"), "{json}");
-    assert_eq!(r.vars["phone"], cellflow::runtime::MASK);
+    assert_eq!(r.vars.get("phone").unwrap(), cellflow::runtime::MASK);
 }
 
 #[test]
@@ -683,4 +687,35 @@ fn service_cells_call_a_real_http_server_with_timeouts() {
     );
     assert!(requests[0].contains(r#"{"who":"ana"}"#), "{}", requests[0]);
     assert!(requests[1].starts_with("GET /slow"), "{}", requests[1]);
+}
+
+#[test]
+fn a_json_body_fills_placeholders_and_keeps_their_types() {
+    let bot = inline(
+        "flow welcome on welcome {\n  code { amount = 42; tags = [\"a\", \"b\"]; who = \"Ana\"; }\n  pay: service {\n    method POST\n    url \"http://bank.test/pay\"\n    body {\"amount\": \"{{amount}}\", \"note\": \"for {{who}}\", \"tags\": \"{{tags}}\", \"nested\": [{\"x\": \"{{missing | \\\"none\\\"}}\"}, 1, \"plain\"], \"fixed\": {\"k\": true}}\n    save reply\n    on_error failed\n  }\n  answer \"paid\"\n}\nflow failed {\n  answer \"failed\"\n}\nflow fallback on fallback {\n  answer \"?\"\n}\n",
+    );
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let record = seen.clone();
+    let bot = bot.with_http(FnClient(move |request: &HttpRequest| {
+        *record.lock().unwrap() = request.body.clone();
+        Ok(HttpResponse {
+            status: 200,
+            body: "{}".into(),
+        })
+    }));
+    let mut session = bot.new_session();
+    let response = bot.turn(&mut session, Request::event("welcome")).unwrap();
+    assert_eq!(response.answers[0].text, "paid");
+    let body: serde_json::Value =
+        serde_json::from_str(seen.lock().unwrap().as_deref().unwrap()).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "amount": 42,
+            "note": "for Ana",
+            "tags": ["a", "b"],
+            "nested": [{"x": "none"}, 1, "plain"],
+            "fixed": {"k": true}
+        })
+    );
 }

@@ -161,12 +161,12 @@ fn choose(program: &Program, input: &Input, text: &str) -> Option<Value> {
         return None;
     }
     if let Some(choice) = input.choices.iter().find(|c| c.normalized == normalized) {
-        return Some(Value::String(choice.value.clone()));
+        return Some(Value::String(choice.value.to_string()));
     }
     if let Ok(n) = normalized.parse::<usize>()
         && let Some(choice) = n.checked_sub(1).and_then(|i| input.choices.get(i))
     {
-        return Some(Value::String(choice.value.clone()));
+        return Some(Value::String(choice.value.to_string()));
     }
     // A near match: the closest option within a small edit distance, if unique.
     let mut scored: Vec<(usize, &str)> = input
@@ -192,21 +192,43 @@ fn choose(program: &Program, input: &Input, text: &str) -> Option<Value> {
 }
 
 /// Parses the user's text for an input; `None` when it is not a valid value.
-pub(crate) fn parse(
+/// A parsed answer: text as the user typed it (trimmed) is borrowed, so
+/// storing it copies it once, into the session.
+pub(crate) enum Parsed<'a> {
+    Text(&'a str),
+    Value(Value),
+}
+
+pub(crate) fn parse<'a>(
     program: &Program,
     input: &Input,
-    text: &str,
+    text: &'a str,
     today_days: i64,
-) -> Option<Value> {
-    let locale = program.locale.as_str();
-    let within = |n: f64| input.min.is_none_or(|m| n >= m) && input.max.is_none_or(|m| n <= m);
-    match input.ty {
-        InputType::Text => {
+) -> Option<Parsed<'a>> {
+    let parsed = match input.ty {
+        InputType::Text | InputType::Pattern => {
             let text = text.trim();
             #[allow(clippy::cast_precision_loss)]
             let len = text.chars().count() as f64;
-            (!text.is_empty() && within(len)).then(|| Value::String(text.to_owned()))
+            let valid = input.min.is_none_or(|m| len >= m)
+                && input.max.is_none_or(|m| len <= m)
+                && if input.ty == InputType::Text {
+                    !text.is_empty()
+                } else {
+                    input.pattern.as_ref().is_some_and(|p| p.is_match(text))
+                };
+            return valid.then_some(Parsed::Text(text));
         }
+        _ => value(program, input, text, today_days),
+    };
+    parsed.map(Parsed::Value)
+}
+
+fn value(program: &Program, input: &Input, text: &str, today_days: i64) -> Option<Value> {
+    let locale = program.locale.as_str();
+    let within = |n: f64| input.min.is_none_or(|m| n >= m) && input.max.is_none_or(|m| n <= m);
+    match input.ty {
+        InputType::Text | InputType::Pattern => unreachable!("parsed without a copy"),
         InputType::Number => number(text, locale).filter(|v| v.as_f64().is_some_and(within)),
         InputType::Integer => {
             number(text, locale).filter(|v| v.is_i64() && v.as_f64().is_some_and(within))
@@ -222,13 +244,6 @@ pub(crate) fn parse(
         InputType::Phone => phone(text),
         InputType::Date => date(text, locale, today_days),
         InputType::Options => choose(program, input, text),
-        InputType::Pattern => {
-            let text = text.trim();
-            #[allow(clippy::cast_precision_loss)]
-            let len = text.chars().count() as f64;
-            (input.pattern.as_ref().is_some_and(|p| p.is_match(text)) && within(len))
-                .then(|| Value::String(text.to_owned()))
-        }
     }
 }
 

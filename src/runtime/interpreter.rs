@@ -10,13 +10,16 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
+use arcstr::{ArcStr, literal};
 use serde_json::Value;
 
+use crate::ast::{InputType, MediaKind};
 use crate::compile::{Answer as CAnswer, Body, Goto, Input, Kind, Program, Script};
 use crate::coverage::{Branch, Coverage};
-use crate::template::{Part, Segment, Template};
+use crate::template::{JsonTemplate, Part, Segment, Template};
 
 use super::http::{HttpError, HttpRequest};
+use super::input::Parsed;
 use super::message::{
     Answer, Awaiting, Button, Card, Event, MASK, Media, Nlu, Request, Response, Step,
 };
@@ -56,6 +59,14 @@ struct Turn<'a> {
     at: u32,
 }
 
+thread_local! {
+    /// Where templates are rendered before their text is shared.
+    static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
+    /// The session as it was before the turn, kept to restore it on
+    /// failure; its buffers are reused from turn to turn.
+    static SNAPSHOT: RefCell<Session> = RefCell::new(Session::default());
+}
+
 fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -85,7 +96,8 @@ pub(super) fn run(
     {
         return Err(TurnError::UnknownEvent(event.clone()));
     }
-    let snapshot = session.clone();
+    let mut snapshot = SNAPSHOT.take();
+    snapshot.clone_from(session);
     let mut events = Vec::new();
     // A session from another version of the bot: cell indexes may now mean
     // other cells. A paused session goes on where it was when every cell it
@@ -138,7 +150,7 @@ pub(super) fn run(
         Err(Failure(message)) => {
             let nlu = std::mem::take(&mut turn.response.nlu);
             let trace = std::mem::take(&mut turn.response.trace);
-            *turn.session = snapshot;
+            turn.session.clone_from(&snapshot);
             turn.response = Response {
                 answers: vec![Answer::text(bot.error_text())],
                 nlu,
@@ -149,6 +161,7 @@ pub(super) fn run(
         }
     }
     turn.finish();
+    SNAPSHOT.set(snapshot);
     Ok(turn.response)
 }
 
@@ -290,11 +303,14 @@ impl Turn<'_> {
                 self.cover(cell, Some(Branch::Valid));
                 self.session.waiting = None;
                 self.session.retries = 0;
-                if input.mask && !self.session.masked.contains(&input.var) {
-                    self.session.masked.push(input.var.clone());
+                if input.mask && !self.session.masked.iter().any(|m| *m == input.var) {
+                    self.session.masked.push(input.var.to_string());
                 }
                 let before = self.trace.then(|| self.session.vars.clone());
-                self.session.vars.insert(&input.var, value);
+                match value {
+                    Parsed::Text(text) => self.session.vars.set(&input.var, Var::Str(text)),
+                    Parsed::Value(value) => self.session.vars.insert(&input.var, value),
+                }
                 if let Some(before) = before {
                     self.record(cell, &before);
                 }
@@ -304,7 +320,7 @@ impl Turn<'_> {
                 self.cover(cell, Some(Branch::Invalid));
                 self.session.retries += 1;
                 if let Some(invalid) = &input.invalid {
-                    let text = self.render(invalid);
+                    let text = self.say(invalid);
                     self.response.answers.push(Answer::text(text));
                 }
                 self.ask(cell, input);
@@ -419,9 +435,9 @@ impl Turn<'_> {
 
     fn ask(&mut self, cell: u32, input: &Input) {
         if let Some(prompt) = &input.prompt {
-            let text = self.render(prompt);
+            let text = self.say(prompt);
             let mut answer = Answer::text(text);
-            if input.ty == crate::ast::InputType::Options && input.entity.is_none() {
+            if input.ty == InputType::Options && input.entity.is_none() {
                 answer.quick_replies = input
                     .choices
                     .iter()
@@ -633,8 +649,29 @@ impl Turn<'_> {
         }
     }
 
+    /// A template as text for a service or an event.
     fn render(&self, template: &Template) -> String {
         let mut out = String::new();
+        self.render_into(template, &mut out);
+        out
+    }
+
+    /// A template as text the bot says: literal text is shared with the
+    /// compiled bot, and other text is built in a reused buffer, so an
+    /// answer costs at most the one allocation that holds its text.
+    fn say(&self, template: &Template) -> ArcStr {
+        match template.parts.as_slice() {
+            [] => ArcStr::new(),
+            [Part::Text(text)] => text.clone(),
+            _ => SCRATCH.with_borrow_mut(|out| {
+                out.clear();
+                self.render_into(template, out);
+                ArcStr::from(out.as_str())
+            }),
+        }
+    }
+
+    fn render_into(&self, template: &Template, out: &mut String) {
         for part in &template.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
@@ -653,39 +690,31 @@ impl Turn<'_> {
                 }),
             }
         }
-        out
     }
 
-    fn render_json(&self, value: &Value) -> Value {
-        match value {
-            Value::String(s) => match crate::template::parse(s) {
-                // A string that is exactly one placeholder keeps its value's type.
-                Ok(t) if t.parts.len() == 1 && matches!(t.parts[0], Part::Var(_)) => {
-                    let Part::Var(var) = &t.parts[0] else {
-                        unreachable!("checked above")
-                    };
-                    self.lookup(&var.path)
-                        .unwrap_or_else(|| var.default.clone().map_or(Value::Null, Value::String))
-                }
-                Ok(t) => Value::String(self.render(&t)),
-                Err(_) => value.clone(),
-            },
-            Value::Array(items) => {
+    fn render_json(&self, template: &JsonTemplate) -> Value {
+        match template {
+            JsonTemplate::Literal(value) => value.clone(),
+            JsonTemplate::Value(var) => self
+                .lookup(&var.path)
+                .unwrap_or_else(|| var.default.clone().map_or(Value::Null, Value::String)),
+            JsonTemplate::Text(t) => Value::String(self.render(t)),
+            JsonTemplate::Array(items) => {
                 Value::Array(items.iter().map(|i| self.render_json(i)).collect())
             }
-            Value::Object(map) => Value::Object(
-                map.iter()
+            JsonTemplate::Object(fields) => Value::Object(
+                fields
+                    .iter()
                     .map(|(k, v)| (k.clone(), self.render_json(v)))
                     .collect(),
             ),
-            other => other.clone(),
         }
     }
 
     fn answer(&mut self, cell: u32, answer: &CAnswer) -> Answer {
         let text = match answer.texts.len() {
-            0 => String::new(),
-            1 => self.render(&answer.texts[0]),
+            0 => ArcStr::new(),
+            1 => self.say(&answer.texts[0]),
             n => {
                 let i = match answer.pick {
                     crate::ast::Pick::First => 0,
@@ -707,13 +736,13 @@ impl Turn<'_> {
                         usize::try_from(seed % n as u64).unwrap_or(0)
                     }
                 };
-                self.render(&answer.texts[i])
+                self.say(&answer.texts[i])
             }
         };
         let button = |b: &crate::compile::Button| Button {
-            label: self.render(&b.label),
-            value: b.value.as_ref().map(|v| self.render(v)),
-            url: b.url.as_ref().map(|u| self.render(u)),
+            label: self.say(&b.label),
+            value: b.value.as_ref().map(|v| self.say(v)),
+            url: b.url.as_ref().map(|u| self.say(u)),
         };
         Answer {
             text,
@@ -722,8 +751,8 @@ impl Turn<'_> {
                 .quick_replies
                 .iter()
                 .map(|(label, value)| Button {
-                    label: self.render(label),
-                    value: value.as_ref().map(|v| self.render(v)),
+                    label: self.say(label),
+                    value: value.as_ref().map(|v| self.say(v)),
                     url: None,
                 })
                 .collect(),
@@ -731,16 +760,16 @@ impl Turn<'_> {
                 .cards
                 .iter()
                 .map(|c| Card {
-                    title: self.render(&c.title),
-                    subtitle: c.subtitle.as_ref().map(|s| self.render(s)),
-                    image: c.image.as_ref().map(|s| self.render(s)),
+                    title: self.say(&c.title),
+                    subtitle: c.subtitle.as_ref().map(|s| self.say(s)),
+                    image: c.image.as_ref().map(|s| self.say(s)),
                     buttons: c.buttons.iter().map(button).collect(),
                 })
                 .collect(),
             media: answer.media.as_ref().map(|m| Media {
-                kind: m.kind.as_str().to_owned(),
-                url: self.render(&m.url),
-                name: m.name.as_ref().map(|n| self.render(n)),
+                kind: media_kind(m.kind),
+                url: self.say(&m.url),
+                name: m.name.as_ref().map(|n| self.say(n)),
             }),
             custom: answer.custom.clone(),
             evaluable: answer.evaluable,
@@ -882,13 +911,37 @@ pub(crate) fn awaiting(program: &Program, session: &Session) -> Option<Awaiting>
         Some(Wait::Cell(cell)) => match &program.cell(cell).kind {
             Kind::Input { input, .. } => Some(Awaiting::Input {
                 var: input.var.clone(),
-                ty: input.ty.as_str().to_owned(),
+                ty: input_type(input.ty),
                 options: input.choices.iter().map(|c| c.value.clone()).collect(),
-                pattern: input.pattern.as_ref().map(|p| p.as_str().to_owned()),
+                pattern: input.pattern.as_ref().map(|p| ArcStr::from(p.as_str())),
             }),
             _ => Some(Awaiting::Intent),
         },
         _ => None,
+    }
+}
+
+/// An input type's name, as the response shows it (no allocation).
+fn input_type(ty: InputType) -> ArcStr {
+    match ty {
+        InputType::Text => literal!("text"),
+        InputType::Number => literal!("number"),
+        InputType::Integer => literal!("integer"),
+        InputType::Boolean => literal!("boolean"),
+        InputType::Email => literal!("email"),
+        InputType::Phone => literal!("phone"),
+        InputType::Date => literal!("date"),
+        InputType::Options => literal!("options"),
+        InputType::Pattern => literal!("pattern"),
+    }
+}
+
+fn media_kind(kind: MediaKind) -> ArcStr {
+    match kind {
+        MediaKind::Image => literal!("image"),
+        MediaKind::Audio => literal!("audio"),
+        MediaKind::Video => literal!("video"),
+        MediaKind::File => literal!("file"),
     }
 }
 

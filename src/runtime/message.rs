@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
+use arcstr::ArcStr;
 use serde::{Deserialize, Serialize};
+
+use super::Vars;
 
 /// The NLU result for a message: from the built-in classifier, or from the
 /// host's own NLU when it sends a pre-classified intent.
@@ -90,20 +93,20 @@ impl Request {
 /// A button or quick reply in an answer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Button {
-    pub label: String,
+    pub label: ArcStr,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
+    pub value: Option<ArcStr>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
+    pub url: Option<ArcStr>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Card {
-    pub title: String,
+    pub title: ArcStr,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub subtitle: Option<String>,
+    pub subtitle: Option<ArcStr>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub image: Option<String>,
+    pub image: Option<ArcStr>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub buttons: Vec<Button>,
 }
@@ -111,16 +114,16 @@ pub struct Card {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Media {
     #[serde(rename = "type")]
-    pub kind: String,
-    pub url: String,
+    pub kind: ArcStr,
+    pub url: ArcStr,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: Option<ArcStr>,
 }
 
 /// One message the bot sends.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Answer {
-    pub text: String,
+    pub text: ArcStr,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub buttons: Vec<Button>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -137,7 +140,7 @@ pub struct Answer {
 
 impl Answer {
     #[must_use]
-    pub fn text(text: impl Into<String>) -> Answer {
+    pub fn text(text: impl Into<ArcStr>) -> Answer {
         Answer {
             text: text.into(),
             ..Answer::default()
@@ -150,13 +153,13 @@ impl Answer {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Awaiting {
     Input {
-        var: String,
+        var: ArcStr,
         #[serde(rename = "type")]
-        ty: String,
+        ty: ArcStr,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        options: Vec<String>,
+        options: Vec<ArcStr>,
         #[serde(skip_serializing_if = "Option::is_none")]
-        pattern: Option<String>,
+        pattern: Option<ArcStr>,
     },
     Intent,
 }
@@ -200,7 +203,7 @@ pub struct Response {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub awaiting: Option<Awaiting>,
     /// Visible session variables (not `_temporaries`; masked inputs masked).
-    pub vars: BTreeMap<String, serde_json::Value>,
+    pub vars: Vars,
     pub nlu: Nlu,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<Event>,

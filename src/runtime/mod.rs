@@ -16,7 +16,7 @@
 //! let stored = serde_json::to_string(&session).unwrap();
 //! let mut session: cellflow::runtime::Session = serde_json::from_str(&stored).unwrap();
 //! let reply = bot.turn(&mut session, Request::text("funghi")).unwrap();
-//! assert_eq!(reply.vars["kind"], "mushroom");
+//! assert_eq!(reply.vars.get("kind").unwrap(), "mushroom");
 //! ```
 //!
 //! [`Bot`] knows only the compiled [`Program`]; it never sees the syntax or

@@ -36,7 +36,7 @@ impl Wait {
 pub struct Frame(pub u32, pub u64);
 
 /// One conversation's state.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Session {
     pub id: String,
     /// The cell waiting for the next message, if any.
@@ -86,6 +86,44 @@ fn is_zero64(n: &u64) -> bool {
     *n == 0
 }
 
+impl Clone for Session {
+    fn clone(&self) -> Session {
+        let mut copy = Session::default();
+        copy.clone_from(self);
+        copy
+    }
+
+    /// Reuses this session's buffers (a turn snapshots the session it runs).
+    fn clone_from(&mut self, source: &Session) {
+        let Session {
+            id,
+            waiting,
+            waiting_key,
+            stack,
+            vars,
+            retries,
+            turn,
+            last_activity,
+            bot_version,
+            sequence,
+            masked,
+            ended,
+        } = source;
+        self.id.clone_from(id);
+        self.waiting = *waiting;
+        self.waiting_key = *waiting_key;
+        self.stack.clone_from(stack);
+        self.vars.clone_from(vars);
+        self.retries = *retries;
+        self.turn = *turn;
+        self.last_activity = *last_activity;
+        self.bot_version = *bot_version;
+        self.sequence.clone_from(sequence);
+        self.masked.clone_from(masked);
+        self.ended = *ended;
+    }
+}
+
 impl Session {
     #[must_use]
     pub fn new(id: impl Into<String>) -> Session {
@@ -114,16 +152,7 @@ impl Session {
 
     /// The visible variables as a host may show them: masked inputs masked.
     #[must_use]
-    pub fn shown_vars(&self) -> BTreeMap<String, serde_json::Value> {
-        self.visible_vars()
-            .map(|(k, v)| {
-                let shown = if self.is_masked(k) {
-                    serde_json::Value::String(super::MASK.into())
-                } else {
-                    v.to_value()
-                };
-                (k.to_owned(), shown)
-            })
-            .collect()
+    pub fn shown_vars(&self) -> Vars {
+        self.vars.visible(&self.masked)
     }
 }

@@ -82,6 +82,19 @@ impl Var<'_> {
     }
 }
 
+/// A string variable equals its text: `vars.get("name").unwrap() == "Ana"`.
+impl PartialEq<&str> for Var<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        matches!(self, Var::Str(s) if s == other)
+    }
+}
+
+impl<'a> From<&'a str> for Var<'a> {
+    fn from(s: &'a str) -> Var<'a> {
+        Var::Str(s)
+    }
+}
+
 impl<'a> From<&'a Value> for Var<'a> {
     fn from(value: &'a Value) -> Var<'a> {
         match value {
@@ -123,7 +136,7 @@ impl Serialize for Var<'_> {
 }
 
 /// A session's variables: names to JSON values, in name order.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct Vars {
     /// Names and string values, back to back.
     text: String,
@@ -205,14 +218,14 @@ impl Vars {
         }
     }
 
-    fn slot(&mut self, value: Value) -> Slot {
+    fn slot(&mut self, value: Var<'_>) -> Slot {
         match value {
-            Value::Null => Slot::Null,
-            Value::Bool(b) => Slot::Bool(b),
-            Value::Number(n) if n.is_i64() => n.as_i64().map_or(Slot::Null, Slot::Int),
-            Value::Number(n) if n.is_f64() => n.as_f64().map_or(Slot::Null, Slot::Float),
-            Value::String(s) => Slot::Str(self.push_text(&s)),
-            other => Slot::Json(Box::new(other)),
+            Var::Null => Slot::Null,
+            Var::Bool(b) => Slot::Bool(b),
+            Var::Int(n) => Slot::Int(n),
+            Var::Float(x) => Slot::Float(x),
+            Var::Str(s) => Slot::Str(self.push_text(s)),
+            Var::Json(v) => Slot::Json(Box::new(v.clone())),
         }
     }
 
@@ -224,7 +237,36 @@ impl Vars {
 
     /// Sets a variable.
     pub fn insert(&mut self, name: &str, value: Value) {
+        match Var::from(&value) {
+            // Structures move in whole instead of being copied.
+            Var::Json(_) => self.store(name, Slot::Json(Box::new(value))),
+            var => self.set(name, var),
+        }
+    }
+
+    /// Sets a variable to a borrowed value: a string is copied straight
+    /// into the buffer, and setting the value a variable already has (a
+    /// host sending the same context every turn) changes nothing.
+    pub fn set(&mut self, name: &str, value: Var<'_>) {
+        if let Ok(i) = self.find(name) {
+            let slot = &self.entries[i].value;
+            if self.var(slot) == value {
+                return;
+            }
+            // A string of the same length is rewritten where it is.
+            if let (Slot::Str(range), Var::Str(new)) = (slot, value)
+                && range.len as usize == new.len()
+            {
+                let at = range.start as usize;
+                self.text.replace_range(at..at + new.len(), new);
+                return;
+            }
+        }
         let slot = self.slot(value);
+        self.store(name, slot);
+    }
+
+    fn store(&mut self, name: &str, slot: Slot) {
         match self.find(name) {
             Ok(i) => {
                 let old = std::mem::replace(&mut self.entries[i].value, slot);
@@ -239,6 +281,29 @@ impl Vars {
             }
         }
         self.compact_if_wasteful();
+    }
+
+    /// The variables a host or user may see: no `_temporaries`, and the
+    /// values of `masked` variables replaced by [`super::MASK`].
+    #[must_use]
+    pub fn visible(&self, masked: &[String]) -> Vars {
+        let hidden = |name: &str| name.starts_with('_') || masked.iter().any(|m| m == name);
+        if !self.iter().any(|(name, _)| hidden(name)) {
+            return self.clone();
+        }
+        let mut shown = Vars::new();
+        for (name, value) in self.iter() {
+            if name.starts_with('_') {
+                continue;
+            }
+            let value = if masked.iter().any(|m| m == name) {
+                Var::Str(super::MASK)
+            } else {
+                value
+            };
+            shown.set(name, value);
+        }
+        shown
     }
 
     /// Unsets a variable; whether it was set.
@@ -278,6 +343,24 @@ impl Vars {
         }
         self.text = text;
         self.garbage = 0;
+    }
+}
+
+impl Clone for Vars {
+    fn clone(&self) -> Vars {
+        Vars {
+            text: self.text.clone(),
+            entries: self.entries.clone(),
+            garbage: self.garbage,
+        }
+    }
+
+    /// Reuses this one's buffers: a turn's snapshot costs no allocation
+    /// once its buffers are large enough.
+    fn clone_from(&mut self, source: &Vars) {
+        self.text.clone_from(&source.text);
+        self.entries.clone_from(&source.entries);
+        self.garbage = source.garbage;
     }
 }
 
@@ -382,6 +465,52 @@ mod tests {
         );
         assert!(vars.text.len() < 200, "{}", vars.text.len());
         assert!(!vars.remove("other"));
+    }
+
+    #[test]
+    fn rewriting_a_value_in_place_keeps_every_other_variable() {
+        let mut vars = Vars::new();
+        vars.insert("a", json!("añ"));
+        vars.insert("b", json!("bee"));
+        let used = vars.text.len();
+        // The same value, and another of the same byte length, reuse the
+        // buffer; a value of another type or length is appended.
+        vars.set("a", Var::Str("añ"));
+        vars.set("a", Var::Str("xyz"));
+        assert_eq!(vars.text.len(), used);
+        assert_eq!(vars.get("a"), Some(Var::Str("xyz")));
+        vars.set("a", Var::Str("ñ"));
+        vars.set("b", Var::Int(3));
+        assert_eq!(vars.get("a").unwrap(), "ñ");
+        assert_eq!(vars.get("b"), Some(Var::Int(3)));
+        let back: Vars = serde_json::from_str(&serde_json::to_string(&vars).unwrap()).unwrap();
+        assert_eq!(back, vars);
+    }
+
+    #[test]
+    fn visible_variables_hide_temporaries_and_mask_secrets() {
+        let mut vars = Vars::new();
+        vars.insert("_tmp", json!(1));
+        vars.insert("pin", json!("1234"));
+        vars.insert("name", json!("Ana"));
+        let shown = vars.visible(&["pin".to_owned()]);
+        assert_eq!(
+            serde_json::to_value(&shown).unwrap(),
+            json!({"name": "Ana", "pin": super::super::MASK})
+        );
+        vars.remove("_tmp");
+        assert_eq!(vars.visible(&[]), vars);
+    }
+
+    #[test]
+    fn a_copy_into_an_old_one_is_equal_to_its_source() {
+        let mut source = Vars::new();
+        source.insert("a", json!("x"));
+        source.insert("j", json!([1]));
+        let mut copy = Vars::new();
+        copy.insert("old", json!("a much longer value that leaves room"));
+        copy.clone_from(&source);
+        assert_eq!(copy, source);
     }
 
     #[test]

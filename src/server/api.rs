@@ -331,7 +331,7 @@ struct Reply<'a> {
     session_code: &'a str,
     answers: &'a [crate::runtime::Answer],
     awaiting: Option<&'a crate::runtime::Awaiting>,
-    context: &'a std::collections::BTreeMap<String, Value>,
+    context: &'a crate::runtime::Vars,
     nlp: &'a crate::runtime::Nlu,
     events: &'a [crate::runtime::Event],
     ended: bool,

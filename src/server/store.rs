@@ -32,7 +32,7 @@ pub struct Exchange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
     /// The texts the bot answered.
-    pub answers: Vec<String>,
+    pub answers: Vec<arcstr::ArcStr>,
 }
 
 impl Exchange {

@@ -1,0 +1,77 @@
+//! A turn allocates little (issue #3: "at most a few allocations"): the
+//! test binary counts every allocation each thread makes, and a turn is
+//! held to a fixed budget. Counting is exact where timing is noisy.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::path::Path;
+
+use cellflow::project::Project;
+use cellflow::{Bot, Request};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+#[allow(unsafe_code)]
+// SAFETY: every call is forwarded unchanged to the system allocator; the
+// counter is a const-initialised thread local, which never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static COUNTING: Counting = Counting;
+
+fn allocations(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+fn bot(text: &str) -> Bot {
+    let mut project = Project::new();
+    project.add_bytes("a.flow", Path::new("a.flow"), text.as_bytes());
+    Bot::from_project(&mut project).expect("valid bot")
+}
+
+#[test]
+fn a_plain_turn_makes_a_handful_of_allocations() {
+    // An input answered, a literal answer, a templated answer, a jump back
+    // to the input and its prompt: the runtime benchmark's plain turn.
+    let bot = bot(
+        "flow welcome on welcome {\n  ask: input name text { prompt \"Name?\" }\n  answer \"Noted.\"\n  answer \"Hi {{name}}\"\n  jump ask\n}\n",
+    );
+    let mut session = bot.new_session();
+    bot.turn(&mut session, Request::event("welcome")).unwrap();
+    // Warm up: the first turns size the buffers that later turns reuse.
+    for _ in 0..3 {
+        bot.turn(&mut session, Request::text("Ana")).unwrap();
+    }
+    let request = Request::text("Bea");
+    let mut response = None;
+    let n = allocations(|| response = Some(bot.turn(&mut session, request).unwrap()));
+    let response = response.unwrap();
+    let texts: Vec<&str> = response.answers.iter().map(|a| &*a.text).collect();
+    assert_eq!(texts, ["Noted.", "Hi Bea", "Name?"]);
+    // The answers' vector, the one rendered text ("Hi Bea"), and the
+    // response's copy of the variables (names and values: two buffers).
+    assert!(n <= 4, "a plain turn made {n} allocations");
+}
