@@ -50,4 +50,7 @@ pub mod template;
 pub mod testing;
 pub mod text;
 
+/// The shared string type of answer texts (re-exported so hosts need not
+/// depend on `arcstr` to name it).
+pub use arcstr::ArcStr;
 pub use runtime::{Bot, Request, Response, Session};
