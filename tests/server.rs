@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use cellflow::server::store::{Exchange, HISTORY_LIMIT};
+use cellflow::server::store::{Exchange, HISTORY_LIMIT, Write};
 use cellflow::server::{MemoryStore, Record, RedisStore, SessionStore, SqliteStore, StoreError};
 
 use crate::support;
@@ -718,6 +718,73 @@ fn conformance(store: &dyn SessionStore, idle: Duration) {
         store.name()
     );
     assert!(store.history(&old).unwrap().is_empty());
+
+    locked_turns(store, idle);
+}
+
+/// A turn's first and last store calls: lock with the read, release with
+/// the write. Stores that need no cross-process lock hand out no token.
+fn locked_turns(store: &dyn SessionStore, idle: Duration) {
+    let id = format!("locked-{}", store.name());
+    let short = Duration::from_millis(50);
+    fn write<'a>(
+        record: &'a Record,
+        expected: Option<u64>,
+        exchange: &'a Exchange,
+        idle: Duration,
+    ) -> Write<'a> {
+        Write {
+            record,
+            expected,
+            exchange,
+            idle,
+        }
+    }
+    let (token, missing) = store.lock_and_load(&id, short).unwrap();
+    assert!(missing.is_none());
+    if let Some(token) = &token {
+        // Held: another turn waits, then gives up.
+        assert!(matches!(
+            store.lock_and_load(&id, short),
+            Err(StoreError::Conflict)
+        ));
+        store.unlock(&id, token).unwrap();
+    }
+    store.save(&id, &record(1), None, &said(1), idle).unwrap();
+
+    let (token, read) = store.lock_and_load(&id, short).unwrap();
+    let read = read.unwrap();
+    assert_eq!((read.session.turn, read.version), (1, 1));
+    // A stale write is refused and keeps the lock.
+    assert!(matches!(
+        store.save_and_unlock(
+            &id,
+            &write(&record(2), Some(7), &said(2), idle),
+            token.as_deref()
+        ),
+        Err(StoreError::Conflict)
+    ));
+    if token.is_some() {
+        assert!(matches!(
+            store.lock_and_load(&id, short),
+            Err(StoreError::Conflict)
+        ));
+    }
+    // A good write is stored and releases it: the next turn gets in at once.
+    store
+        .save_and_unlock(
+            &id,
+            &write(&record(2), Some(1), &said(2), idle),
+            token.as_deref(),
+        )
+        .unwrap();
+    let (token, read) = store.lock_and_load(&id, short).unwrap();
+    assert_eq!(read.unwrap().version, 2);
+    assert_eq!(texts_of(&store.history(&id).unwrap()), ["m1", "m2"]);
+    if let Some(token) = token {
+        store.unlock(&id, &token).unwrap();
+    }
+    store.delete(&id).unwrap();
 }
 
 #[test]

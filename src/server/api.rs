@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::State;
-use super::store::{Exchange, Record, StoreError, now_secs};
+use super::store::{Exchange, Record, StoreError, Write, now_secs};
 use crate::runtime::{Request, TurnError};
 
 /// Attempts at a turn when another writer keeps winning the race.
@@ -28,13 +28,16 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 struct Unlock<'a> {
     store: &'a dyn super::SessionStore,
     id: &'a str,
-    token: String,
+    /// `None` once the store released it with the turn's write.
+    token: Option<String>,
 }
 
 impl Drop for Unlock<'_> {
     fn drop(&mut self) {
         // If this fails the lock expires on its own.
-        let _ = self.store.unlock(self.id, &self.token);
+        if let Some(token) = &self.token {
+            let _ = self.store.unlock(self.id, token);
+        }
     }
 }
 
@@ -363,16 +366,21 @@ fn converse(
         None => (bot.new_session().id, true),
     };
     let _turns_of_this_conversation = state.stripe(&id);
-    // Across processes (Redis), a lock with a timeout; released on every path.
-    let _lock = if fresh {
-        None
-    } else {
-        match store.lock(&id, LOCK_WAIT) {
-            Ok(token) => token.map(|token| Unlock {
-                store: store.as_ref(),
-                id: &id,
-                token,
-            }),
+    // Across processes (Redis), a lock with a timeout, taken with the first
+    // read and released with the write (one round trip each), or by the
+    // guard on every other path.
+    let mut lock = Unlock {
+        store: store.as_ref(),
+        id: &id,
+        token: None,
+    };
+    let mut first_read = None;
+    if !fresh {
+        match store.lock_and_load(&id, LOCK_WAIT) {
+            Ok((token, record)) => {
+                lock.token = token;
+                first_read = Some(record);
+            }
             Err(StoreError::Conflict) => {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
@@ -381,16 +389,20 @@ fn converse(
                 ));
             }
             Err(e) => {
-                state.metrics.store_op("lock", "error");
+                state.metrics.store_op("load", "error");
                 return Err(ApiError::store(&e));
             }
         }
-    };
+    }
     for _ in 0..ATTEMPTS {
         let current = if fresh {
             Record::new(crate::runtime::Session::new(id.clone()))
         } else {
-            match store.load(&id) {
+            let read = match first_read.take() {
+                Some(record) => Ok(record),
+                None => store.load(&id),
+            };
+            match read {
                 Ok(Some(record)) => {
                     state.metrics.store_op("load", "ok");
                     record
@@ -437,8 +449,15 @@ fn converse(
             event: request.event.clone(),
             answers: response.answers.iter().map(|a| a.text.clone()).collect(),
         };
-        match store.save(&id, &next, expected, &exchange, idle) {
+        let write = Write {
+            record: &next,
+            expected,
+            exchange: &exchange,
+            idle,
+        };
+        match store.save_and_unlock(&id, &write, lock.token.as_deref()) {
             Ok(()) => {
+                lock.token = None;
                 state.metrics.store_op("save", "ok");
                 let failed = response
                     .events

@@ -188,6 +188,58 @@ pub trait SessionStore: Send + Sync {
     fn unlock(&self, _id: &str, _token: &str) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// [`SessionStore::lock`] then [`SessionStore::load`]: what a turn
+    /// does first, in one round trip where the store can. When it fails the
+    /// lock is not held.
+    ///
+    /// # Errors
+    /// As `lock` and `load`.
+    fn lock_and_load(
+        &self,
+        id: &str,
+        wait: Duration,
+    ) -> Result<(Option<String>, Option<Record>), StoreError> {
+        let token = self.lock(id, wait)?;
+        match self.load(id) {
+            Ok(record) => Ok((token, record)),
+            Err(e) => {
+                if let Some(token) = &token {
+                    let _ = self.unlock(id, token);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// [`SessionStore::save`], then, when the write succeeded, releases
+    /// the lock `token` names: what a turn does last, in one round trip
+    /// where the store can. On a conflict or an error the lock is still
+    /// held (the caller retries or releases it). A release that fails
+    /// after a good write is not an error: the lock expires on its own.
+    ///
+    /// # Errors
+    /// As `save`.
+    fn save_and_unlock(
+        &self,
+        id: &str,
+        write: &Write<'_>,
+        token: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.save(id, write.record, write.expected, write.exchange, write.idle)?;
+        if let Some(token) = token {
+            let _ = self.unlock(id, token);
+        }
+        Ok(())
+    }
+}
+
+/// One turn's write, as [`SessionStore::save`] takes it.
+pub struct Write<'a> {
+    pub record: &'a Record,
+    pub expected: Option<u64>,
+    pub exchange: &'a Exchange,
+    pub idle: Duration,
 }
 
 pub(crate) fn now_secs() -> u64 {
@@ -565,6 +617,7 @@ pub struct RedisStore {
     pool: r2d2::Pool<redis::Client>,
     save: redis::Script,
     unlock: redis::Script,
+    lock_load: redis::Script,
 }
 
 const REDIS_PREFIX: &str = "cellflow:session:";
@@ -581,8 +634,19 @@ end
 return 0
 ";
 
-/// KEYS[1] the record, KEYS[2] the history; ARGV: expected version ("" for
-/// none), session, ttl ms, exchange, history limit.
+/// KEYS[1] the lock, KEYS[2] the record; ARGV[1] the token, ARGV[2] the
+/// lock's time to live (ms). Nil when the lock is taken; otherwise the
+/// record's version and session (each nil when there is no record).
+const REDIS_LOCK_LOAD: &str = r"
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return false
+end
+return redis.call('HMGET', KEYS[2], 'version', 'session')
+";
+
+/// KEYS[1] the record, KEYS[2] the history, KEYS[3] (optional) the lock;
+/// ARGV: expected version ("" for none), session, ttl ms, exchange, history
+/// limit, the lock's token. The lock is released only after a write.
 const REDIS_SAVE: &str = r"
 local current = redis.call('HGET', KEYS[1], 'version')
 if ARGV[1] == '' then
@@ -597,6 +661,9 @@ redis.call('RPUSH', KEYS[2], ARGV[4])
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if KEYS[3] and redis.call('GET', KEYS[3]) == ARGV[6] then
+  redis.call('DEL', KEYS[3])
+end
 return 1
 ";
 
@@ -619,7 +686,7 @@ impl RedisStore {
     pub fn open(url: &str) -> Result<RedisStore, StoreError> {
         let client = redis::Client::open(url).map_err(redis_error)?;
         let pool = r2d2::Pool::builder()
-            .max_size(32)
+            .max_size(64)
             .connection_timeout(Duration::from_secs(2))
             .build(client)
             .map_err(redis_error)?;
@@ -627,11 +694,65 @@ impl RedisStore {
             pool,
             save: redis::Script::new(REDIS_SAVE),
             unlock: redis::Script::new(REDIS_UNLOCK),
+            lock_load: redis::Script::new(REDIS_LOCK_LOAD),
         })
     }
 
     fn connection(&self) -> Result<r2d2::PooledConnection<redis::Client>, StoreError> {
         self.pool.get().map_err(redis_error)
+    }
+}
+
+impl RedisStore {
+    /// A version-checked write, releasing the lock `token` names after it.
+    fn write(&self, id: &str, write: &Write<'_>, token: Option<&str>) -> Result<(), StoreError> {
+        let bytes = write.record.encode()?;
+        let said = write.exchange.encode()?;
+        let (key, history) = redis_keys(id);
+        let mut connection = self.connection()?;
+        let mut invocation = self.save.key(key);
+        invocation
+            .key(history)
+            .arg(write.expected.map_or(String::new(), |v| v.to_string()))
+            .arg(bytes)
+            .arg(
+                u64::try_from(write.idle.as_millis())
+                    .unwrap_or(u64::MAX)
+                    .max(1),
+            )
+            .arg(said)
+            .arg(HISTORY_LIMIT);
+        if let Some(token) = token {
+            invocation
+                .key(format!("{REDIS_LOCK_PREFIX}{{{id}}}"))
+                .arg(token);
+        }
+        let written: i64 = invocation.invoke(&mut *connection).map_err(redis_error)?;
+        if written == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+}
+
+/// Calls `attempt` until it gives `Some`, pausing 0.2 ms, then twice as
+/// long each time up to 5 ms, for at most `wait`; then a conflict.
+fn backoff<T>(
+    wait: Duration,
+    mut attempt: impl FnMut() -> Result<Option<T>, StoreError>,
+) -> Result<T, StoreError> {
+    let deadline = std::time::Instant::now() + wait;
+    let mut pause = Duration::from_micros(200);
+    loop {
+        if let Some(done) = attempt()? {
+            return Ok(done);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(StoreError::Conflict);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(5));
     }
 }
 
@@ -658,26 +779,52 @@ impl SessionStore for RedisStore {
         exchange: &Exchange,
         idle: Duration,
     ) -> Result<(), StoreError> {
-        let bytes = record.encode()?;
-        let said = exchange.encode()?;
-        let (key, history) = redis_keys(id);
+        let write = Write {
+            record,
+            expected,
+            exchange,
+            idle,
+        };
+        self.write(id, &write, None)
+    }
+
+    fn save_and_unlock(
+        &self,
+        id: &str,
+        write: &Write<'_>,
+        token: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.write(id, write, token)
+    }
+
+    fn lock_and_load(
+        &self,
+        id: &str,
+        wait: Duration,
+    ) -> Result<(Option<String>, Option<Record>), StoreError> {
+        let token = crate::runtime::new_id();
+        let lock = format!("{REDIS_LOCK_PREFIX}{{{id}}}");
+        let key = redis_keys(id).0;
+        let ttl = u64::try_from(REDIS_LOCK_TTL.as_millis()).unwrap_or(10_000);
         let mut connection = self.connection()?;
-        let written: i64 = self
-            .save
-            .key(key)
-            .key(history)
-            .arg(expected.map_or(String::new(), |v| v.to_string()))
-            .arg(bytes)
-            .arg(u64::try_from(idle.as_millis()).unwrap_or(u64::MAX).max(1))
-            .arg(said)
-            .arg(HISTORY_LIMIT)
-            .invoke(&mut *connection)
-            .map_err(redis_error)?;
-        if written == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict)
-        }
+        let mut invocation = self.lock_load.key(lock);
+        invocation.key(key).arg(&token).arg(ttl);
+        let found = backoff(wait, || {
+            invocation
+                .invoke::<Option<(Option<u64>, Option<Vec<u8>>)>>(&mut *connection)
+                .map_err(redis_error)
+        })?;
+        let record = match found {
+            (Some(version), Some(bytes)) => match Record::decode(&bytes, version) {
+                Ok(record) => Some(record),
+                Err(e) => {
+                    let _ = self.unlock(id, &token);
+                    return Err(e);
+                }
+            },
+            _ => None,
+        };
+        Ok((Some(token), record))
     }
 
     fn history(&self, id: &str) -> Result<Vec<Exchange>, StoreError> {
@@ -739,27 +886,19 @@ impl SessionStore for RedisStore {
     fn lock(&self, id: &str, wait: Duration) -> Result<Option<String>, StoreError> {
         let token = crate::runtime::new_id();
         let key = format!("{REDIS_LOCK_PREFIX}{{{id}}}");
-        let deadline = std::time::Instant::now() + wait;
-        let mut pause = Duration::from_micros(200);
         let mut connection = self.connection()?;
-        loop {
-            let acquired: Option<String> = redis::cmd("SET")
+        backoff(wait, || {
+            redis::cmd("SET")
                 .arg(&key)
                 .arg(&token)
                 .arg("NX")
                 .arg("PX")
                 .arg(u64::try_from(REDIS_LOCK_TTL.as_millis()).unwrap_or(10_000))
-                .query(&mut *connection)
-                .map_err(redis_error)?;
-            if acquired.is_some() {
-                return Ok(Some(token));
-            }
-            if std::time::Instant::now() >= deadline {
-                return Err(StoreError::Conflict);
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(5));
-        }
+                .query::<Option<String>>(&mut *connection)
+                .map(|ok| ok.map(|_| ()))
+                .map_err(redis_error)
+        })?;
+        Ok(Some(token))
     }
 
     fn unlock(&self, id: &str, token: &str) -> Result<(), StoreError> {
