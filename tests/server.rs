@@ -722,24 +722,25 @@ fn conformance(store: &dyn SessionStore, idle: Duration) {
     locked_turns(store, idle);
 }
 
+fn write<'a>(
+    record: &'a Record,
+    expected: Option<u64>,
+    exchange: &'a Exchange,
+    idle: Duration,
+) -> Write<'a> {
+    Write {
+        record,
+        expected,
+        exchange,
+        idle,
+    }
+}
+
 /// A turn's first and last store calls: lock with the read, release with
 /// the write. Stores that need no cross-process lock hand out no token.
 fn locked_turns(store: &dyn SessionStore, idle: Duration) {
     let id = format!("locked-{}", store.name());
     let short = Duration::from_millis(50);
-    fn write<'a>(
-        record: &'a Record,
-        expected: Option<u64>,
-        exchange: &'a Exchange,
-        idle: Duration,
-    ) -> Write<'a> {
-        Write {
-            record,
-            expected,
-            exchange,
-            idle,
-        }
-    }
     let (token, missing) = store.lock_and_load(&id, short).unwrap();
     assert!(missing.is_none());
     if let Some(token) = &token {
