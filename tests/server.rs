@@ -801,6 +801,52 @@ fn every_store_passes_the_conformance_suite() {
 }
 
 #[test]
+fn sqlites_log_stays_bounded_under_steady_writes() {
+    // Turns write without pause while the server's upkeep checkpoints: the
+    // write-ahead log must start over instead of growing with every turn.
+    let idle = Duration::from_secs(600);
+    let dir = scratch("wal");
+    let file = dir.join("s.db");
+    let store = SqliteStore::open(&file, idle).unwrap();
+    let wal = dir.join("s.db-wal");
+    let writing = std::sync::atomic::AtomicBool::new(true);
+    let mut largest = 0;
+    std::thread::scope(|scope| {
+        let store = &store;
+        let writing = &writing;
+        scope.spawn(move || {
+            for n in 0..400u64 {
+                let id = format!("c{n}");
+                store.save(&id, &record(1), None, &said(1), idle).unwrap();
+                for version in 1..10 {
+                    store
+                        .save(
+                            &id,
+                            &record(version + 1),
+                            Some(version),
+                            &said(version + 1),
+                            idle,
+                        )
+                        .unwrap();
+                }
+            }
+            writing.store(false, std::sync::atomic::Ordering::Relaxed);
+        });
+        while writing.load(std::sync::atomic::Ordering::Relaxed) {
+            store.maintain().unwrap();
+            largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    store.maintain().unwrap();
+    // 4,000 writes of three or more pages each: about 50 MB of log if it
+    // never starts over.
+    assert!(largest < 16 << 20, "the log grew to {largest} bytes");
+    assert_eq!(store.count().unwrap(), 400);
+    assert_eq!(store.load("c399").unwrap().unwrap().version, 10);
+}
+
+#[test]
 fn an_unreachable_redis_is_a_clear_error_at_start() {
     let port = free_port();
     let out = Command::new(env!("CARGO_BIN_EXE_cellflow"))

@@ -424,6 +424,7 @@ impl SqliteStore {
                  PRAGMA synchronous = NORMAL;
                  PRAGMA busy_timeout = 5000;
                  PRAGMA wal_autocheckpoint = 0;
+                 PRAGMA journal_size_limit = 67108864;
                  CREATE TABLE IF NOT EXISTS conversations (
                      id TEXT PRIMARY KEY,
                      version INTEGER NOT NULL,
@@ -440,7 +441,10 @@ impl SqliteStore {
             .map_err(|e| sqlite_error(&e))?;
         let checkpointer = rusqlite::Connection::open(path).map_err(|e| sqlite_error(&e))?;
         checkpointer
-            .execute_batch("PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;")
+            // It waits for other readers (another process reading the file)
+            // only briefly: turns are paused while it restarts the log, and
+            // a restart that cannot happen now happens a second later.
+            .execute_batch("PRAGMA busy_timeout = 100; PRAGMA synchronous = NORMAL;")
             .map_err(|e| sqlite_error(&e))?;
         Ok(SqliteStore {
             connection: Mutex::new(connection),
@@ -581,13 +585,22 @@ impl SessionStore for SqliteStore {
     }
 
     fn maintain(&self) -> Result<(), StoreError> {
-        let connection = self
+        let checkpointer = self
             .checkpointer
             .lock()
             .map_err(|_| StoreError::Unavailable("the SQLite checkpointer is poisoned".into()))?;
-        // PASSIVE: copies what it can without blocking writers.
-        connection
+        // First the bulk of the log, without stopping turns.
+        checkpointer
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .map_err(|e| sqlite_error(&e))?;
+        // Under steady writes a PASSIVE checkpoint never catches up (turns
+        // append while it copies), and the log only starts over once all
+        // of it is copied: it would grow without bound (75 MB/s under the
+        // load test). So with turns paused, copy what they appended
+        // meanwhile and restart the log from its beginning.
+        let _turns_wait = self.connection()?;
+        checkpointer
+            .query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
             .map_err(|e| sqlite_error(&e))
     }
 }
