@@ -191,7 +191,6 @@ fn choose(program: &Program, input: &Input, text: &str) -> Option<Value> {
     }
 }
 
-/// Parses the user's text for an input; `None` when it is not a valid value.
 /// A parsed answer: text as the user typed it (trimmed) is borrowed, so
 /// storing it copies it once, into the session.
 pub(crate) enum Parsed<'a> {
@@ -199,36 +198,27 @@ pub(crate) enum Parsed<'a> {
     Value(Value),
 }
 
+/// Parses the user's text for an input; `None` when it is not a valid value.
 pub(crate) fn parse<'a>(
     program: &Program,
     input: &Input,
     text: &'a str,
     today_days: i64,
 ) -> Option<Parsed<'a>> {
-    let parsed = match input.ty {
+    let locale = program.locale.as_str();
+    let within = |n: f64| input.min.is_none_or(|m| n >= m) && input.max.is_none_or(|m| n <= m);
+    let value = match input.ty {
         InputType::Text | InputType::Pattern => {
             let text = text.trim();
             #[allow(clippy::cast_precision_loss)]
             let len = text.chars().count() as f64;
-            let valid = input.min.is_none_or(|m| len >= m)
-                && input.max.is_none_or(|m| len <= m)
-                && if input.ty == InputType::Text {
-                    !text.is_empty()
-                } else {
-                    input.pattern.as_ref().is_some_and(|p| p.is_match(text))
-                };
-            return valid.then_some(Parsed::Text(text));
+            let matches = if input.ty == InputType::Text {
+                !text.is_empty()
+            } else {
+                input.pattern.as_ref().is_some_and(|p| p.is_match(text))
+            };
+            return (matches && within(len)).then_some(Parsed::Text(text));
         }
-        _ => value(program, input, text, today_days),
-    };
-    parsed.map(Parsed::Value)
-}
-
-fn value(program: &Program, input: &Input, text: &str, today_days: i64) -> Option<Value> {
-    let locale = program.locale.as_str();
-    let within = |n: f64| input.min.is_none_or(|m| n >= m) && input.max.is_none_or(|m| n <= m);
-    match input.ty {
-        InputType::Text | InputType::Pattern => unreachable!("parsed without a copy"),
         InputType::Number => number(text, locale).filter(|v| v.as_f64().is_some_and(within)),
         InputType::Integer => {
             number(text, locale).filter(|v| v.is_i64() && v.as_f64().is_some_and(within))
@@ -236,15 +226,14 @@ fn value(program: &Program, input: &Input, text: &str, today_days: i64) -> Optio
         InputType::Boolean => boolean(text).map(Value::Bool),
         InputType::Email => {
             let text = text.trim();
-            EMAIL
-                .find(text)
-                .filter(|m| m.as_str() == text)
-                .map(|m| Value::String(m.as_str().to_owned()))
+            let whole = EMAIL.find(text).is_some_and(|m| m.as_str() == text);
+            return whole.then_some(Parsed::Text(text));
         }
         InputType::Phone => phone(text),
         InputType::Date => date(text, locale, today_days),
         InputType::Options => choose(program, input, text),
-    }
+    };
+    value.map(Parsed::Value)
 }
 
 #[cfg(test)]

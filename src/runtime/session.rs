@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::vars::{Var, Vars};
+use super::vars::Vars;
 
 /// What the session is waiting for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,11 +143,6 @@ impl Session {
     #[must_use]
     pub fn is_masked(&self, name: &str) -> bool {
         self.masked.iter().any(|m| m == name)
-    }
-
-    /// The session variables a user may see: not `_temporaries`.
-    pub fn visible_vars(&self) -> impl Iterator<Item = (&str, Var<'_>)> {
-        self.vars.iter().filter(|(k, _)| !k.starts_with('_'))
     }
 
     /// The visible variables as a host may show them: masked inputs masked.

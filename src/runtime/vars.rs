@@ -287,21 +287,23 @@ impl Vars {
     /// values of `masked` variables replaced by [`super::MASK`].
     #[must_use]
     pub fn visible(&self, masked: &[String]) -> Vars {
-        let hidden = |name: &str| name.starts_with('_') || masked.iter().any(|m| m == name);
-        if !self.iter().any(|(name, _)| hidden(name)) {
+        let is_masked = |name: &str| masked.iter().any(|m| m == name);
+        if !self
+            .iter()
+            .any(|(name, _)| name.starts_with('_') || is_masked(name))
+        {
             return self.clone();
         }
         let mut shown = Vars::new();
-        for (name, value) in self.iter() {
-            if name.starts_with('_') {
-                continue;
-            }
-            let value = if masked.iter().any(|m| m == name) {
-                Var::Str(super::MASK)
-            } else {
-                value
-            };
-            shown.set(name, value);
+        for (name, value) in self.iter().filter(|(name, _)| !name.starts_with('_')) {
+            shown.set(
+                name,
+                if is_masked(name) {
+                    Var::Str(super::MASK)
+                } else {
+                    value
+                },
+            );
         }
         shown
     }

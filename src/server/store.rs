@@ -168,48 +168,33 @@ pub trait SessionStore: Send + Sync {
         Ok(())
     }
 
-    /// Takes a conversation's cross-process lock, waiting up to `wait`;
-    /// returns a token for [`SessionStore::unlock`]. Stores served by one
-    /// process need none (the server's in-process lock serializes turns), so
-    /// the default takes nothing. Writes stay version-checked either way: a
-    /// lock that expired under a slow turn cannot lose an update.
+    /// Takes a conversation's cross-process lock, waiting up to `wait`,
+    /// and reads its record: what a turn does first, in one round trip
+    /// where the store can. The token names the lock for
+    /// [`SessionStore::unlock`] and [`SessionStore::save_and_unlock`].
+    /// Stores served by one process need no lock (the server's in-process
+    /// lock serializes turns), so the default takes none and only reads.
+    /// Writes stay version-checked either way: a lock that expired under a
+    /// slow turn cannot lose an update. When it fails no lock is held.
     ///
     /// # Errors
-    /// [`StoreError::Conflict`] when the lock stays taken for `wait`; the
-    /// store is unavailable.
-    fn lock(&self, _id: &str, _wait: Duration) -> Result<Option<String>, StoreError> {
-        Ok(None)
+    /// [`StoreError::Conflict`] when the lock stays taken for `wait`; as
+    /// `load`.
+    fn lock_and_load(
+        &self,
+        id: &str,
+        _wait: Duration,
+    ) -> Result<(Option<String>, Option<Record>), StoreError> {
+        Ok((None, self.load(id)?))
     }
 
-    /// Releases a lock taken with [`SessionStore::lock`], if still held.
+    /// Releases a lock taken with [`SessionStore::lock_and_load`], if still
+    /// held.
     ///
     /// # Errors
     /// The store is unavailable (the lock then expires on its own).
     fn unlock(&self, _id: &str, _token: &str) -> Result<(), StoreError> {
         Ok(())
-    }
-
-    /// [`SessionStore::lock`] then [`SessionStore::load`]: what a turn
-    /// does first, in one round trip where the store can. When it fails the
-    /// lock is not held.
-    ///
-    /// # Errors
-    /// As `lock` and `load`.
-    fn lock_and_load(
-        &self,
-        id: &str,
-        wait: Duration,
-    ) -> Result<(Option<String>, Option<Record>), StoreError> {
-        let token = self.lock(id, wait)?;
-        match self.load(id) {
-            Ok(record) => Ok((token, record)),
-            Err(e) => {
-                if let Some(token) = &token {
-                    let _ = self.unlock(id, token);
-                }
-                Err(e)
-            }
-        }
     }
 
     /// [`SessionStore::save`], then, when the write succeeded, releases
@@ -687,6 +672,10 @@ fn redis_keys(id: &str) -> (String, String) {
     )
 }
 
+fn redis_lock_key(id: &str) -> String {
+    format!("{REDIS_LOCK_PREFIX}{{{id}}}")
+}
+
 fn redis_error(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
@@ -736,9 +725,7 @@ impl RedisStore {
             .arg(said)
             .arg(HISTORY_LIMIT);
         if let Some(token) = token {
-            invocation
-                .key(format!("{REDIS_LOCK_PREFIX}{{{id}}}"))
-                .arg(token);
+            invocation.key(redis_lock_key(id)).arg(token);
         }
         let written: i64 = invocation.invoke(&mut *connection).map_err(redis_error)?;
         if written == 1 {
@@ -816,7 +803,7 @@ impl SessionStore for RedisStore {
         wait: Duration,
     ) -> Result<(Option<String>, Option<Record>), StoreError> {
         let token = crate::runtime::new_id();
-        let lock = format!("{REDIS_LOCK_PREFIX}{{{id}}}");
+        let lock = redis_lock_key(id);
         let key = redis_keys(id).0;
         let ttl = u64::try_from(REDIS_LOCK_TTL.as_millis()).unwrap_or(10_000);
         let mut connection = self.connection()?;
@@ -896,29 +883,11 @@ impl SessionStore for RedisStore {
         "redis"
     }
 
-    fn lock(&self, id: &str, wait: Duration) -> Result<Option<String>, StoreError> {
-        let token = crate::runtime::new_id();
-        let key = format!("{REDIS_LOCK_PREFIX}{{{id}}}");
-        let mut connection = self.connection()?;
-        backoff(wait, || {
-            redis::cmd("SET")
-                .arg(&key)
-                .arg(&token)
-                .arg("NX")
-                .arg("PX")
-                .arg(u64::try_from(REDIS_LOCK_TTL.as_millis()).unwrap_or(10_000))
-                .query::<Option<String>>(&mut *connection)
-                .map(|ok| ok.map(|_| ()))
-                .map_err(redis_error)
-        })?;
-        Ok(Some(token))
-    }
-
     fn unlock(&self, id: &str, token: &str) -> Result<(), StoreError> {
         let mut connection = self.connection()?;
         let _: i64 = self
             .unlock
-            .key(format!("{REDIS_LOCK_PREFIX}{{{id}}}"))
+            .key(redis_lock_key(id))
             .arg(token)
             .invoke(&mut *connection)
             .map_err(redis_error)?;
