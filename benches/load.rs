@@ -1,4 +1,4 @@
-//! Load test of `cellflow serve` (SPEC §8): a real server process, real
+//! Load test of `cellflow serve`: a real server process, real
 //! HTTP, each simulated user on its own keep-alive connection sending its
 //! next message as soon as the last answer arrives (a closed loop).
 //!

@@ -162,7 +162,7 @@ pub struct Cell {
     pub span: Span,
 }
 
-/// One variant per cell kind of SPEC §2.1.
+/// One variant per cell kind a flow can hold (docs/LANGUAGE.md).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum CellKind {
     Answer(Answer),
@@ -339,7 +339,7 @@ impl Input {
     }
 }
 
-/// The input types of SPEC §2.1.
+/// The input types an `input` cell accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum InputType {

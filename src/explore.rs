@@ -597,7 +597,7 @@ pub fn sample(pattern: &str) -> Option<String> {
 }
 
 impl Exploration {
-    /// The kept paths as a conversation-test file (SPEC §7) to review and keep.
+    /// The kept paths as a conversation-test file (docs/TESTING.md) to review and keep.
     #[must_use]
     pub fn tests_yaml(&self, options: &Options) -> String {
         let json = |v: &Value| v.to_string();

@@ -6,9 +6,9 @@
 //! 2. [`syntax`]: the YAML and DSL front ends, each producing an [`ast::Module`];
 //! 3. [`project`]: finds a bot's files and merges their modules;
 //! 4. [`lower`]: resolves names and builds the [`graph`] of cells;
-//! 5. [`check`]: the static checks of SPEC §4, each a pass over the graph;
+//! 5. [`check`]: the static checks (docs/DIAGNOSTICS.md), each a pass over the graph;
 //! 6. [`compile`]: the immutable program a runtime host loads;
-//! 7. [`runtime`]: sessions and turns (SPEC §5), the built-in NLU;
+//! 7. [`runtime`]: sessions and turns (docs/RUNTIME.md), the built-in NLU;
 //! 8. [`fmt`] and [`export`]: printing the AST back as YAML or DSL, and the
 //!    graph as DOT or Mermaid.
 //!

@@ -2,7 +2,7 @@
 //!
 //! Here names become ids. Flow, cell, intent and entity names are collected
 //! (a name defined twice is reported at both places); every target is
-//! resolved per SPEC §2.1 — a cell id of the current flow, else a flow name,
+//! resolved as docs/LANGUAGE.md says — a cell id of the current flow, else a flow name,
 //! or `FLOW.CELL` — and becomes an edge. What it promises: every edge in the
 //! graph points at a real cell or the exit; a target that cannot be resolved
 //! is reported and simply has no edge.

@@ -1,7 +1,7 @@
 //! Projects: finding a bot's files, parsing each, and merging them.
 //!
 //! A bot is a directory (every `*.flow.yaml`, `*.flow.yml` and `*.flow`
-//! under it, plus `cellflow.yaml` at its root) or a single file (SPEC §1).
+//! under it, plus `cellflow.yaml` at its root) or a single file.
 //! Loading reads and parses every file and merges the modules into one
 //! [`ast::Bot`]; parse problems are collected, not fatal. Only I/O problems
 //! (a path that does not exist, a directory with no flow files) are errors.

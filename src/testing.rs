@@ -1,4 +1,4 @@
-//! Conversation tests (SPEC §7): `*.test.yaml` files of scripted
+//! Conversation tests (docs/TESTING.md): `*.test.yaml` files of scripted
 //! conversations with expectations, run against a compiled bot.
 //!
 //! A test file is read through the same spanned YAML tree as flow files, so a

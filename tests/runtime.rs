@@ -1,5 +1,5 @@
 //! The runtime as hosts and users see it: whole conversations with the
-//! example bots (snapshotted transcripts), and the turn rules of SPEC §5.
+//! example bots (snapshotted transcripts), and the turn rules of docs/RUNTIME.md.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

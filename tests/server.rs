@@ -1,4 +1,4 @@
-//! `cellflow serve`: the API of SPEC §8 through real HTTP, its limits, the
+//! `cellflow serve`: the conversation API through real HTTP, its limits, the
 //! session stores (one conformance suite for all three), concurrency,
 //! restarts, store failures and reloads.
 //!

@@ -1,4 +1,4 @@
-//! Static checks (SPEC §4): everything that can be known about a bot
+//! Static checks: everything that can be known about a bot
 //! without running it.
 //!
 //! [`check`] merges a project, lowers it, and runs independent passes over

@@ -92,7 +92,7 @@ pub(crate) struct Args {
 
 #[derive(clap::Subcommand, Debug)]
 enum Command {
-    /// Check bots for errors and warnings (SPEC §4)
+    /// Check bots for errors and warnings
     Check(check::Check),
     /// Print flow files in their canonical layout, or convert between YAML and the DSL
     Fmt(fmt::Fmt),

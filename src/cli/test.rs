@@ -1,4 +1,4 @@
-//! `cellflow test PATH…`: run conversation tests (SPEC §7).
+//! `cellflow test PATH…`: run conversation tests (docs/TESTING.md).
 //!
 //! A path is a bot directory (its `*.test.yaml` files are its tests) or a
 //! test file (its bot is the directory it sits in). Prints each failure with

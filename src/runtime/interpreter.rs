@@ -1,4 +1,4 @@
-//! Running one turn (SPEC §5) over a compiled [`Program`].
+//! Running one turn (docs/RUNTIME.md) over a compiled [`Program`].
 //!
 //! A turn decides where to start (welcome, an event, the pending input or
 //! intent cell, or the classifier's choice), then executes cells until one

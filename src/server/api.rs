@@ -1,4 +1,4 @@
-//! The routes of SPEC §8, their JSON bodies and their errors.
+//! The routes of the conversation API (docs/SERVER.md), their JSON bodies and their errors.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -220,7 +220,7 @@ async fn authenticate_admin(
     Ok(next.run(request).await)
 }
 
-/// Reads a request of SPEC §5 from a body (an empty body is an empty
+/// Reads a turn request from a body (an empty body is an empty
 /// request: a new conversation's welcome).
 fn parse(state: &State, body: Result<Bytes, BytesRejection>) -> Result<Request, ApiError> {
     let bytes = body.map_err(|rejection| {
@@ -326,7 +326,7 @@ async fn proceed(
     Ok(json_body(StatusCode::OK, body))
 }
 
-/// The body of a turn's answer (SPEC §8), serialized straight from the
+/// The body of a turn's answer, serialized straight from the
 /// turn's response.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,4 +1,4 @@
-//! `cellflow serve`: the HTTP conversation API of SPEC §8 (docs/SERVER.md).
+//! `cellflow serve`: the HTTP conversation API (docs/SERVER.md).
 //!
 //! Requests are authenticated with bearer keys, bounded in size, and rate
 //! limited per key. A turn runs on the async worker that received it when

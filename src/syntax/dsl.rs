@@ -1,4 +1,4 @@
-//! The DSL front end: a `*.flow` file (SPEC §3) to a [`Module`].
+//! The DSL front end: a `*.flow` file (docs/LANGUAGE.md) to a [`Module`].
 //!
 //! The grammar is `grammar/flow.pest`. Each grammar rule that carries meaning
 //! has one function here that consumes its children in order; pest's `Pair`,

@@ -1,6 +1,6 @@
 //! Syntax: the two front ends, each turning one file into an [`ast::Module`].
 //!
-//! `yaml` reads SPEC §2's YAML; `dsl` reads the text DSL of SPEC §3 with the
+//! `yaml` reads the YAML format; `dsl` reads the text DSL with the
 //! pest grammar in `grammar/flow.pest`. Both report problems as diagnostics
 //! and keep going, and both produce the same AST for the same bot.
 //!

@@ -1,4 +1,4 @@
-//! The YAML front end: a `*.flow.yaml` file (SPEC §2) to a [`Module`].
+//! The YAML front end: a `*.flow.yaml` file (docs/LANGUAGE.md) to a [`Module`].
 //!
 //! It reads the file into a spanned tree (`node.rs`) and walks it, checking
 //! the shape of every construct: unknown or missing fields, values of the

@@ -1,0 +1,2 @@
+//! Secrets stay secret: masked values, hidden and read-only variables, and
+//! conversation ids.
