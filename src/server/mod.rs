@@ -304,3 +304,13 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
 }
+
+/// The conversation API as a router, without a listener or background
+/// tasks: for fuzzing the request handling in process.
+///
+/// # Errors
+/// See [`ServeError`].
+#[doc(hidden)]
+pub fn app(config: Config) -> Result<axum::Router, ServeError> {
+    Ok(api::router(state(config)?))
+}
