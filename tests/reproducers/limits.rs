@@ -5,15 +5,19 @@
 
 use std::fmt::Write as _;
 use std::io::{BufRead as _, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use cellflow::project::Project;
-use cellflow::runtime::Event;
+use cellflow::runtime::{Classifier as _, Event};
 use cellflow::{Bot, Request};
 
 use crate::support;
+
+fn reproducer(name: &str) -> PathBuf {
+    support::root().join("tests/reproducers").join(name)
+}
 
 fn project(name: &str, text: &str) -> Project {
     let mut project = Project::new();
@@ -173,4 +177,65 @@ fn the_server_survives_reloading_a_20000_cell_flow() {
     }
     assert_ne!(after, before, "the reload did not happen");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---- NLU ------------------------------------------------------------------------
+
+#[test]
+fn a_long_example_word_is_indexed_once_not_per_typo() {
+    // A 3,000-letter example word had 3,000 typo keys of 3,000 bytes each.
+    let long: String = ('a'..='z').cycle().take(3_000).collect();
+    let bot = bot_from(&format!(
+        "intent hi {{ examples [\"{long}\", \"hello there\"] }}\nflow hi on intent hi {{ answer \"hi\" }}\nflow fallback on fallback {{ answer \"fb\" }}\n"
+    ));
+    let nlu = &bot.program().nlu;
+    let key_bytes: usize = nlu.deletes.keys().map(String::len).sum();
+    let word_bytes: usize = nlu.words.iter().map(String::len).sum();
+    let most = (cellflow::compile::MAX_TYPO_WORD_CHARS + 1) * word_bytes;
+    assert!(
+        key_bytes <= most,
+        "{key_bytes} bytes of typo keys for {word_bytes} bytes of words"
+    );
+    // The long word matches exactly, not with a typo; short ones keep
+    // their typo tolerance.
+    let hi = |text: &str| {
+        cellflow::runtime::Builtin
+            .classify(bot.program(), text)
+            .intent
+    };
+    assert_eq!(hi(&long).as_deref(), Some("hi"));
+    assert_eq!(hi(&long[1..]), None);
+    assert_eq!(hi("helo there").as_deref(), Some("hi"));
+
+    // The reproducer: one 20,000-letter word.
+    let bot = Bot::load(reproducer("nlu_long_example_word_quadratic.flow")).unwrap();
+    let word = &bot.program().nlu.words[0];
+    assert!(word.chars().count() > cellflow::compile::MAX_TYPO_WORD_CHARS);
+    let nlu = cellflow::runtime::Builtin.classify(bot.program(), word);
+    assert_eq!(nlu.intent.as_deref(), Some("hi"));
+}
+
+#[test]
+fn a_long_message_word_is_looked_up_once_not_per_typo() {
+    // The longest message a turn takes, one word: the classifier looks it up
+    // by itself only, instead of by its 16,000 one-letter deletions.
+    let word = "y".repeat(cellflow::runtime::MAX_TEXT_BYTES);
+    assert_eq!(cellflow::compile::deletions(&word), vec![word.clone()]);
+    let bot = Bot::load(reproducer("nlu_long_example_word_quadratic.flow")).unwrap();
+    let mut session = bot.new_session();
+    let reply = bot.turn(&mut session, Request::text(word)).unwrap();
+    assert_eq!(reply.nlu.intent, None);
+    // Short words keep their typo tolerance.
+    let bot = bot_from(
+        "intent hi { examples [\"transfer money\"] }\nflow hi on intent hi { answer \"ok\" }\nflow fallback on fallback { answer \"fb\" }\n",
+    );
+    let mut session = bot.new_session();
+    let reply = bot
+        .turn(&mut session, Request::text("tranfser mony"))
+        .unwrap();
+    assert_eq!(reply.nlu.intent.as_deref(), Some("hi"));
+}
+
+fn bot_from(text: &str) -> Bot {
+    Bot::from_project(&mut project("a.flow", text)).expect("a valid bot")
 }
