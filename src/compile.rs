@@ -270,14 +270,10 @@ impl NluIndex {
             .flat_map(|i| i.patterns.iter().map(|p| p.value.as_str()))
             .collect();
         if !patterns.is_empty() {
-            let set = regex::RegexSetBuilder::new(&patterns)
-                .case_insensitive(true)
-                .size_limit(64 << 20)
-                .build()
-                .map_err(|e| CompileError::Regex {
-                    pattern: "(intent patterns)".into(),
-                    reason: e.to_string(),
-                })?;
+            let set = crate::pattern::intent_set(patterns).map_err(|e| CompileError::Regex {
+                pattern: "(intent patterns)".into(),
+                reason: e.to_string(),
+            })?;
             index.patterns = Some(set);
         }
         Ok(index)
@@ -395,11 +391,8 @@ impl Compiler<'_> {
         if let Some(r) = self.regexes.get(&key) {
             return Ok(r.clone());
         }
-        let built = regex::RegexBuilder::new(pattern)
-            .case_insensitive(case_insensitive)
-            .size_limit(1 << 20)
-            .build()
-            .map_err(|e| CompileError::Regex {
+        let built =
+            crate::pattern::build(pattern, case_insensitive).map_err(|e| CompileError::Regex {
                 pattern: pattern.to_owned(),
                 reason: e.to_string(),
             })?;

@@ -239,3 +239,39 @@ fn a_long_message_word_is_looked_up_once_not_per_typo() {
 fn bot_from(text: &str) -> Bot {
     Bot::from_project(&mut project("a.flow", text)).expect("a valid bot")
 }
+
+// ---- regexes ------------------------------------------------------------------------
+
+#[test]
+fn check_refuses_the_regexes_loading_refuses() {
+    let path = reproducer("regex_passes_check_fails_load.flow");
+    let out = support::Cmd::new().args(["check"]).args([&path]).run();
+    assert_eq!(out.status, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("cellflow::check::regex_too_big"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    // What check accepts, loading accepts: a smaller count fits.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let fits = text.replace(r"\w{1000}", r"\w{20}");
+    let mut fitting = project("fits.flow", &fits);
+    assert_eq!(errors(&support::check(&mut fitting)), Vec::<&str>::new());
+    bot_from(&fits);
+
+    // Intent patterns are compiled together, under their own limit: one
+    // that alone exceeds it is pointed at, and refused by loading too.
+    let intents = format!(
+        "{fits}intent order {{ examples [\"order\"] patterns ['^order \\w{{20000}}$'] }}\nflow order on intent order {{ answer \"ok\" }}\n"
+    );
+    let mut project = project("intents.flow", &intents);
+    let checked = support::check(&mut project);
+    assert_eq!(errors(&checked), ["cellflow::check::regex_too_big"]);
+    assert!(
+        checked.diagnostics[0].problem.label().contains("64 MiB"),
+        "{:?}",
+        checked.diagnostics[0]
+    );
+    assert!(Bot::from_ast(&checked.bot).is_err());
+}
