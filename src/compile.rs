@@ -204,21 +204,24 @@ pub struct NluIndex {
     pub pattern_intents: Vec<usize>,
 }
 
-/// The one-character deletions of a word (and the word), for typo lookups.
+/// Longest word, in characters, that the classifier matches with typos.
+/// Longer words (in examples and in messages) match only exactly: a word's
+/// typo keys take its length squared in bytes, so without a bound one long
+/// word would cost the index, or a turn, hundreds of megabytes.
+pub const MAX_TYPO_WORD_CHARS: usize = 32;
+
+/// The one-character deletions of a word (and the word), for typo lookups;
+/// only the word itself when it is shorter than 4 or longer than
+/// [`MAX_TYPO_WORD_CHARS`] characters.
 #[must_use]
 pub fn deletions(word: &str) -> Vec<String> {
-    let chars: Vec<char> = word.chars().collect();
     let mut out = vec![word.to_owned()];
-    if chars.len() >= 4 {
-        for i in 0..chars.len() {
-            out.push(
-                chars
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| *j != i)
-                    .map(|(_, c)| *c)
-                    .collect(),
-            );
+    if (4..=MAX_TYPO_WORD_CHARS).contains(&word.chars().count()) {
+        for (at, c) in word.char_indices() {
+            let mut shorter = String::with_capacity(word.len() - c.len_utf8());
+            shorter.push_str(&word[..at]);
+            shorter.push_str(&word[at + c.len_utf8()..]);
+            out.push(shorter);
         }
     }
     out
@@ -267,14 +270,10 @@ impl NluIndex {
             .flat_map(|i| i.patterns.iter().map(|p| p.value.as_str()))
             .collect();
         if !patterns.is_empty() {
-            let set = regex::RegexSetBuilder::new(&patterns)
-                .case_insensitive(true)
-                .size_limit(64 << 20)
-                .build()
-                .map_err(|e| CompileError::Regex {
-                    pattern: "(intent patterns)".into(),
-                    reason: e.to_string(),
-                })?;
+            let set = crate::pattern::intent_set(patterns).map_err(|e| CompileError::Regex {
+                pattern: "(intent patterns)".into(),
+                reason: e.to_string(),
+            })?;
             index.patterns = Some(set);
         }
         Ok(index)
@@ -392,11 +391,8 @@ impl Compiler<'_> {
         if let Some(r) = self.regexes.get(&key) {
             return Ok(r.clone());
         }
-        let built = regex::RegexBuilder::new(pattern)
-            .case_insensitive(case_insensitive)
-            .size_limit(1 << 20)
-            .build()
-            .map_err(|e| CompileError::Regex {
+        let built =
+            crate::pattern::build(pattern, case_insensitive).map_err(|e| CompileError::Regex {
                 pattern: pattern.to_owned(),
                 reason: e.to_string(),
             })?;

@@ -163,6 +163,11 @@ pub enum Problem {
     ScriptSyntax { message: String },
     #[error("invalid regular expression: {message}")]
     InvalidRegex { message: String },
+    #[error("regular expression too big to compile")]
+    RegexTooBig {
+        limit: usize,
+        intents_together: bool,
+    },
     #[error("invalid template: {reason}")]
     InvalidTemplate { reason: String },
     #[error("invalid input: {problem}")]
@@ -222,6 +227,7 @@ impl Problem {
             Problem::UnknownEntity { .. } => "cellflow::check::unknown_entity",
             Problem::ScriptSyntax { .. } => "cellflow::check::script_syntax",
             Problem::InvalidRegex { .. } => "cellflow::check::invalid_regex",
+            Problem::RegexTooBig { .. } => "cellflow::check::regex_too_big",
             Problem::InvalidTemplate { .. } => "cellflow::check::invalid_template",
             Problem::InvalidInput { .. } => "cellflow::check::invalid_input",
             Problem::InvalidUrl { .. } => "cellflow::check::invalid_url",
@@ -272,6 +278,14 @@ impl Problem {
             Problem::ScriptSyntax { message } | Problem::InvalidRegex { message } => {
                 message.clone()
             }
+            Problem::RegexTooBig {
+                limit,
+                intents_together: false,
+            } => format!("compiles to more than {}", crate::pattern::size(*limit)),
+            Problem::RegexTooBig { limit, .. } => format!(
+                "with the other intent patterns, compiles to more than {}",
+                crate::pattern::size(*limit)
+            ),
             Problem::InvalidTemplate { reason } | Problem::InvalidUrl { reason } => reason.clone(),
             Problem::InvalidInput { problem } => problem.to_string(),
             Problem::WaitlessLoop { .. } => "the loop starts here".into(),
@@ -328,6 +342,12 @@ impl Problem {
             Problem::UnknownEntity { suggestion, .. } => did_you_mean(suggestion, "define it under `entities:`"),
             Problem::ScriptSyntax { .. } => "scripts and conditions are rhai; see https://rhai.rs/book/".into(),
             Problem::InvalidRegex { .. } => "patterns use Rust regex syntax; escape special characters with `\\`".into(),
+            Problem::RegexTooBig { intents_together: false, .. } => {
+                "a counted repetition copies what it repeats (`\\w{1000}` is 1000 Unicode classes): use a smaller count or `+`, or `[a-zA-Z0-9_]` for `\\w`".into()
+            }
+            Problem::RegexTooBig { .. } => {
+                "the classifier matches all intent patterns at once: make the biggest smaller, or move some to input patterns".into()
+            }
             Problem::InvalidTemplate { .. } => {
                 "a template is `{{name}}`, `{{a.b}}` or `{{name | \"default\"}}`".into()
             }
@@ -587,7 +607,7 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, colour: bool, width:
 }
 
 /// Every diagnostic code, in the order of `docs/DIAGNOSTICS.md`.
-pub const CODES: [&str; 30] = [
+pub const CODES: [&str; 31] = [
     "cellflow::syntax::yaml",
     "cellflow::syntax::too_large",
     "cellflow::syntax::encoding",
@@ -607,6 +627,7 @@ pub const CODES: [&str; 30] = [
     "cellflow::check::unknown_entity",
     "cellflow::check::script_syntax",
     "cellflow::check::invalid_regex",
+    "cellflow::check::regex_too_big",
     "cellflow::check::invalid_template",
     "cellflow::check::invalid_input",
     "cellflow::check::invalid_url",

@@ -293,12 +293,17 @@ impl Graph {
     }
 
     /// The strongly connected components of the subgraph whose edges satisfy
-    /// `keep`, as lists of nodes (petgraph's Tarjan).
+    /// `keep`, as lists of nodes.
+    ///
+    /// petgraph's Kosaraju, not its Tarjan: Tarjan recurses once per node on
+    /// a path, so a flow of 20,000 cells in a row overflows a 2 MiB thread
+    /// stack (the server reloads bots on one); Kosaraju walks with explicit
+    /// stacks.
     pub fn components(&self, keep: impl Fn(CellId, Edge, CellId) -> bool) -> Vec<Vec<CellId>> {
         let filtered = petgraph::visit::EdgeFiltered::from_fn(&self.inner, |e| {
             keep(CellId(e.source()), *e.weight(), CellId(e.target()))
         });
-        petgraph::algo::tarjan_scc(&filtered)
+        petgraph::algo::kosaraju_scc(&filtered)
             .into_iter()
             .map(|c| c.into_iter().map(CellId).collect())
             .collect()

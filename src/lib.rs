@@ -40,6 +40,7 @@ pub mod fmt;
 pub mod generate;
 pub mod graph;
 pub mod lower;
+pub mod pattern;
 pub mod project;
 pub mod runtime;
 pub mod script;

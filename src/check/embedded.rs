@@ -182,11 +182,7 @@ impl<'a> Pass<'a> {
             valid_patterns: std::collections::HashSet::new(),
         };
         if first {
-            for intent in &ctx.bot.intents {
-                for pattern in &intent.patterns {
-                    pass.regex(pattern);
-                }
-            }
+            pass.intent_patterns();
             for entity in &ctx.bot.entities {
                 if let ast::EntityKind::Pattern(pattern) = &entity.kind {
                     pass.regex(pattern);
@@ -211,27 +207,61 @@ impl Pass<'_> {
         self.diagnostics.push(Diagnostic::new(problem, span));
     }
 
-    /// Validates a regex by parsing it (what the runtime compiles later).
-    /// Bots repeat patterns; each distinct one is parsed once.
+    /// Validates an input's or entity's regex by compiling it as the
+    /// runtime does, size limit included. Bots repeat patterns; each
+    /// distinct one is compiled once.
     fn regex(&mut self, pattern: &ast::Spanned<String>) {
         if self.valid_patterns.contains(&pattern.value) {
             return;
         }
-        match regex_syntax::Parser::new().parse(&pattern.value) {
+        match crate::pattern::build(&pattern.value, false) {
             Ok(_) => {
                 self.valid_patterns.insert(pattern.value.clone());
             }
-            Err(e) => {
-                let text = e.to_string();
-                let message = text
-                    .lines()
-                    .last()
-                    .unwrap_or("invalid syntax")
-                    .trim_start_matches("error: ")
-                    .to_owned();
-                self.report(Problem::InvalidRegex { message }, pattern.span);
+            Err(e) => self.pattern_error(e, pattern.span, false),
+        }
+    }
+
+    /// Validates the intents' patterns as the classifier compiles them: all
+    /// in one case-insensitive set. Each is first built alone, so that a
+    /// problem points at its pattern; then the whole set, whose size limit
+    /// only the patterns together can exceed.
+    fn intent_patterns(&mut self) {
+        let patterns: Vec<&ast::Spanned<String>> = self
+            .ctx
+            .bot
+            .intents
+            .iter()
+            .flat_map(|intent| &intent.patterns)
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        let mut all_valid = true;
+        for pattern in &patterns {
+            if !seen.insert(pattern.value.as_str()) {
+                continue;
+            }
+            if let Err(e) = crate::pattern::intent_set([pattern.value.as_str()]) {
+                self.pattern_error(e, pattern.span, false);
+                all_valid = false;
             }
         }
+        if all_valid
+            && let Some(first) = patterns.first()
+            && let Err(e) = crate::pattern::intent_set(patterns.iter().map(|p| p.value.as_str()))
+        {
+            self.pattern_error(e, first.span, true);
+        }
+    }
+
+    fn pattern_error(&mut self, error: crate::pattern::PatternError, span: Span, together: bool) {
+        let problem = match error {
+            crate::pattern::PatternError::Syntax(message) => Problem::InvalidRegex { message },
+            crate::pattern::PatternError::TooBig { limit } => Problem::RegexTooBig {
+                limit,
+                intents_together: together,
+            },
+        };
+        self.report(problem, span);
     }
 
     /// Parses a template, reporting errors and recording the variables it needs.

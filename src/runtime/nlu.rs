@@ -31,13 +31,18 @@ pub trait Classifier: Send + Sync {
 pub struct Builtin;
 
 /// How alike two words are, in [0, 1]: 1 when equal, less for a typo or two
-/// in a long enough word, 0 otherwise.
+/// in a long enough word, 0 otherwise. Words longer than
+/// [`MAX_TYPO_WORD_CHARS`](crate::compile::MAX_TYPO_WORD_CHARS) are equal
+/// or unlike: the edit distance costs the product of the lengths.
 fn word_similarity(a: &str, b: &str) -> f64 {
     if a == b {
         return 1.0;
     }
-    let shortest = a.chars().count().min(b.chars().count());
-    let allowed = match shortest {
+    let (a_chars, b_chars) = (a.chars().count(), b.chars().count());
+    if a_chars.max(b_chars) > crate::compile::MAX_TYPO_WORD_CHARS {
+        return 0.0;
+    }
+    let allowed = match a_chars.min(b_chars) {
         0..=3 => 0,
         4..=7 => 1,
         _ => 2,
@@ -238,5 +243,18 @@ mod tests {
     fn short_words_need_exact_matches() {
         assert!(word_similarity("sim", "sin").abs() < f64::EPSILON);
         assert!(word_similarity("saldo", "saldos") > 0.8);
+    }
+
+    #[test]
+    fn very_long_words_need_exact_matches() {
+        let limit = crate::compile::MAX_TYPO_WORD_CHARS;
+        let at_limit = "a".repeat(limit);
+        assert!(word_similarity(&at_limit, &format!("{}b", "a".repeat(limit - 1))) > 0.8);
+        let long = "a".repeat(limit + 1);
+        let typo = format!("{}b", "a".repeat(limit));
+        assert!(word_similarity(&long, &typo).abs() < f64::EPSILON);
+        assert!((word_similarity(&long, &long) - 1.0).abs() < f64::EPSILON);
+        assert_eq!(crate::compile::deletions(&at_limit).len(), limit + 1);
+        assert_eq!(crate::compile::deletions(&long), vec![long.clone()]);
     }
 }

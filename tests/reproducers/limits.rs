@@ -1,0 +1,277 @@
+//! Graph walks, the NLU, scripts and regexes, bounded: a flow of any length
+//! is walked without deep recursion, a long word costs its length (not its
+//! square), a turn's scripts stop at a wall-clock budget, and `check`
+//! refuses every regex that loading would refuse.
+
+use std::fmt::Write as _;
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use cellflow::project::Project;
+use cellflow::runtime::{Classifier as _, Event};
+use cellflow::{Bot, Request};
+
+use crate::support;
+
+fn reproducer(name: &str) -> PathBuf {
+    support::root().join("tests/reproducers").join(name)
+}
+
+fn project(name: &str, text: &str) -> Project {
+    let mut project = Project::new();
+    project.add_bytes(name, Path::new(name), text.as_bytes());
+    project
+}
+
+/// One flow of `cells` answers in a row, and a fallback.
+fn chain(cells: usize) -> String {
+    let mut text = String::from("flow welcome on welcome {\n");
+    for i in 0..cells {
+        writeln!(text, "  answer \"c{i}\"").unwrap();
+    }
+    text.push_str("}\nflow fallback on fallback { answer \"fb\" }\n");
+    text
+}
+
+fn errors(checked: &cellflow::check::Checked) -> Vec<&'static str> {
+    checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.problem.code())
+        .collect()
+}
+
+fn error_messages(response: &cellflow::Response) -> Vec<&str> {
+    response
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Error { message } => Some(message.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+// ---- graph walks --------------------------------------------------------------
+
+#[test]
+fn an_80000_cell_flow_checks_compiles_and_runs() {
+    // Test threads have 2 MiB stacks: a walk that recursed once per cell
+    // would overflow long before 80,000.
+    let text = chain(80_000);
+    let mut project = project("chain.flow", &text);
+    let checked = support::check(&mut project);
+    assert_eq!(errors(&checked), Vec::<&str>::new());
+    let artifact = cellflow::compile::write_artifact(&checked.bot).unwrap();
+    let bot = Bot::from_ast(&cellflow::compile::read_artifact(&artifact).unwrap())
+        .unwrap()
+        .with_max_steps(100_000);
+    let mut session = bot.new_session();
+    let reply = bot.turn(&mut session, Request::event("welcome")).unwrap();
+    assert_eq!(error_messages(&reply), Vec::<&str>::new());
+    assert_eq!(reply.answers.len(), 80_000);
+    assert_eq!(&*reply.answers[79_999].text, "c79999");
+    let graph = cellflow::export::render(
+        &checked.bot,
+        &checked.lowered.graph,
+        cellflow::export::Format::Dot,
+        None,
+    );
+    assert!(graph.contains("c79999"));
+}
+
+#[test]
+fn a_20000_cell_flow_checks_on_a_small_stack() {
+    // The server reloads a bot on a blocking-pool thread with a 2 MiB stack;
+    // give the check less than that.
+    let text = chain(20_000);
+    let checked = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || {
+            let mut project = project("chain.flow", &text);
+            let checked = support::check(&mut project);
+            errors(&checked).len()
+        })
+        .unwrap()
+        .join()
+        .expect("the check did not overflow its stack");
+    assert_eq!(checked, 0);
+}
+
+/// A running `cellflow serve` on a bot directory, stopped on drop.
+struct Serve(Child, String);
+
+impl Serve {
+    fn start(dir: &Path) -> Serve {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cellflow"))
+            .arg("serve")
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0", "--store", "memory"])
+            .env("CELLFLOW_API_KEYS", "test-key")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .strip_prefix("listening on ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("serve did not start: {line}"))
+            .to_owned();
+        Serve(child, base)
+    }
+
+    fn version(&self) -> Option<serde_json::Value> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let mut response = agent.get(format!("{}/healthz", self.1)).call().ok()?;
+        let text = response.body_mut().read_to_string().ok()?;
+        let body: serde_json::Value = serde_json::from_str(&text).ok()?;
+        Some(body["version"].clone())
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_server_survives_reloading_a_20000_cell_flow() {
+    let dir = std::env::temp_dir().join(format!("cellflow-limits-{}-reload", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let flow = dir.join("bot.flow");
+    std::fs::write(&flow, chain(3)).unwrap();
+    let mut server = Serve::start(&dir);
+    let before = server.version().expect("the server answers");
+    std::fs::write(&flow, chain(20_000)).unwrap();
+    Command::new("kill")
+        .args(["-HUP", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    let mut after = before.clone();
+    for _ in 0..600 {
+        if let Ok(Some(status)) = server.0.try_wait() {
+            panic!("the server died reloading: {status}");
+        }
+        match server.version() {
+            Some(version) if version != before => {
+                after = version;
+                break;
+            }
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+    assert_ne!(after, before, "the reload did not happen");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---- NLU ------------------------------------------------------------------------
+
+#[test]
+fn a_long_example_word_is_indexed_once_not_per_typo() {
+    // A 3,000-letter example word had 3,000 typo keys of 3,000 bytes each.
+    let long: String = ('a'..='z').cycle().take(3_000).collect();
+    let bot = bot_from(&format!(
+        "intent hi {{ examples [\"{long}\", \"hello there\"] }}\nflow hi on intent hi {{ answer \"hi\" }}\nflow fallback on fallback {{ answer \"fb\" }}\n"
+    ));
+    let nlu = &bot.program().nlu;
+    let key_bytes: usize = nlu.deletes.keys().map(String::len).sum();
+    let word_bytes: usize = nlu.words.iter().map(String::len).sum();
+    let most = (cellflow::compile::MAX_TYPO_WORD_CHARS + 1) * word_bytes;
+    assert!(
+        key_bytes <= most,
+        "{key_bytes} bytes of typo keys for {word_bytes} bytes of words"
+    );
+    // The long word matches exactly, not with a typo; short ones keep
+    // their typo tolerance.
+    let hi = |text: &str| {
+        cellflow::runtime::Builtin
+            .classify(bot.program(), text)
+            .intent
+    };
+    assert_eq!(hi(&long).as_deref(), Some("hi"));
+    assert_eq!(hi(&long[1..]), None);
+    assert_eq!(hi("helo there").as_deref(), Some("hi"));
+
+    // The reproducer: one 20,000-letter word.
+    let bot = Bot::load(reproducer("nlu_long_example_word_quadratic.flow")).unwrap();
+    let word = &bot.program().nlu.words[0];
+    assert!(word.chars().count() > cellflow::compile::MAX_TYPO_WORD_CHARS);
+    let nlu = cellflow::runtime::Builtin.classify(bot.program(), word);
+    assert_eq!(nlu.intent.as_deref(), Some("hi"));
+}
+
+#[test]
+fn a_long_message_word_is_looked_up_once_not_per_typo() {
+    // The longest message a turn takes, one word: the classifier looks it up
+    // by itself only, instead of by its 16,000 one-letter deletions.
+    let word = "y".repeat(cellflow::runtime::MAX_TEXT_BYTES);
+    assert_eq!(cellflow::compile::deletions(&word), vec![word.clone()]);
+    let bot = Bot::load(reproducer("nlu_long_example_word_quadratic.flow")).unwrap();
+    let mut session = bot.new_session();
+    let reply = bot.turn(&mut session, Request::text(word)).unwrap();
+    assert_eq!(reply.nlu.intent, None);
+    // Short words keep their typo tolerance.
+    let bot = bot_from(
+        "intent hi { examples [\"transfer money\"] }\nflow hi on intent hi { answer \"ok\" }\nflow fallback on fallback { answer \"fb\" }\n",
+    );
+    let mut session = bot.new_session();
+    let reply = bot
+        .turn(&mut session, Request::text("tranfser mony"))
+        .unwrap();
+    assert_eq!(reply.nlu.intent.as_deref(), Some("hi"));
+}
+
+fn bot_from(text: &str) -> Bot {
+    Bot::from_project(&mut project("a.flow", text)).expect("a valid bot")
+}
+
+// ---- regexes ------------------------------------------------------------------------
+
+#[test]
+fn check_refuses_the_regexes_loading_refuses() {
+    let path = reproducer("regex_passes_check_fails_load.flow");
+    let out = support::Cmd::new().args(["check"]).args([&path]).run();
+    assert_eq!(out.status, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("cellflow::check::regex_too_big"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    // What check accepts, loading accepts: a smaller count fits.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let fits = text.replace(r"\w{1000}", r"\w{20}");
+    let mut fitting = project("fits.flow", &fits);
+    assert_eq!(errors(&support::check(&mut fitting)), Vec::<&str>::new());
+    bot_from(&fits);
+
+    // Intent patterns are compiled together, under their own limit: one
+    // that alone exceeds it is pointed at, and refused by loading too.
+    let intents = format!(
+        "{fits}intent order {{ examples [\"order\"] patterns ['^order \\w{{20000}}$'] }}\nflow order on intent order {{ answer \"ok\" }}\n"
+    );
+    let mut project = project("intents.flow", &intents);
+    let checked = support::check(&mut project);
+    assert_eq!(errors(&checked), ["cellflow::check::regex_too_big"]);
+    assert!(
+        checked.diagnostics[0].problem.label().contains("64 MiB"),
+        "{:?}",
+        checked.diagnostics[0]
+    );
+    assert!(Bot::from_ast(&checked.bot).is_err());
+}
