@@ -435,6 +435,19 @@ fn converse(
                     "text_too_long",
                     e.to_string(),
                 ),
+                TurnError::ValueTooDeep { .. } => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "context_too_deep",
+                    e.to_string(),
+                ),
+                // Trying again cannot help.
+                TurnError::SessionMismatch(_) => ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "conversation_corrupt",
+                    format!(
+                        "{e}; it was not changed. Delete it (DELETE on this path) to start over"
+                    ),
+                ),
             })?;
         let exchange = Exchange {
             turn: next.session.turn,
