@@ -75,6 +75,10 @@ impl Redis {
         Some(redis)
     }
 
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub(crate) fn spawn(&mut self) {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
@@ -139,7 +143,25 @@ pub(crate) struct Serve {
 
 impl Serve {
     pub(crate) fn start(bot: &Path, args: &[&str]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cellflow"))
+        Serve::start_limited(bot, args, None)
+    }
+
+    /// Starts it with at most `open_files` file descriptors, when given
+    /// (what `ulimit -n` sets), so a test can run it out of them.
+    pub(crate) fn start_limited(bot: &Path, args: &[&str], open_files: Option<u32>) -> Serve {
+        let binary = env!("CARGO_BIN_EXE_cellflow");
+        let mut command = match open_files {
+            Some(limit) => {
+                let mut shell = Command::new("sh");
+                shell
+                    .arg("-c")
+                    .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                    .arg(binary);
+                shell
+            }
+            None => Command::new(binary),
+        };
+        let mut child = command
             .arg("serve")
             .arg(bot)
             .args(["--listen", "127.0.0.1:0"])
@@ -1004,6 +1026,13 @@ fn the_openapi_document_matches_the_server() {
             "/v1/conversations".into(),
             Some(KEY),
             Some(r#"{"event": "nope"}"#.into()),
+        ),
+        (
+            "POST",
+            "/v1/conversations",
+            "/v1/conversations".into(),
+            Some(KEY),
+            Some(r#"["hi", "welcome"]"#.into()),
         ),
         (
             "POST",
