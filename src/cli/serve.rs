@@ -56,6 +56,35 @@ pub(crate) struct Serve {
     /// Requests per second allowed per API key (429 beyond)
     #[arg(long, default_value_t = 1_000)]
     rate_limit: u32,
+    /// Seconds a connection may take to send a request's headers, or stay
+    /// idle between requests, before it is closed
+    #[arg(long, default_value_t = 10)]
+    header_timeout_secs: u64,
+    /// Seconds a request may take to send its body (408 beyond)
+    #[arg(long, default_value_t = 10)]
+    body_timeout_secs: u64,
+    /// Connections served at once; more wait to be accepted (keep it under
+    /// the limit of open files, `ulimit -n`)
+    #[arg(long, default_value_t = 512)]
+    max_connections: usize,
+    /// Milliseconds a Redis command, or connecting to Redis, may take (503
+    /// beyond)
+    #[arg(long, default_value_t = 1_000)]
+    redis_timeout_ms: u64,
+    /// Most keys in one request's `context` (422 beyond)
+    #[arg(long, default_value_t = 64)]
+    max_context_keys: usize,
+    /// Largest `context` in one request, in bytes of JSON (422 beyond)
+    #[arg(long, default_value_t = 16 * 1024)]
+    max_context_bytes: usize,
+    /// Most variables a conversation may hold (422 beyond; the turn is not
+    /// stored)
+    #[arg(long, default_value_t = 1_000)]
+    max_session_vars: usize,
+    /// Largest conversation state, in bytes of JSON (422 beyond; the turn is
+    /// not stored)
+    #[arg(long, default_value_t = 256 * 1024)]
+    max_session_bytes: usize,
 }
 
 /// Keys from a file (one per line, `#` comments) and an environment variable
@@ -96,15 +125,30 @@ impl Serve {
                     .unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
             ),
         };
+        let idle = self.idle_minutes.checked_mul(60).ok_or_else(|| {
+            CliError::Usage(format!(
+                "--idle-minutes {} is out of range: it must be from 1 to {}",
+                self.idle_minutes,
+                u64::MAX / 60
+            ))
+        })?;
         let config = Config {
             listen: self.listen,
             store,
             api_keys: keys(self.api_keys_file.as_ref(), "CELLFLOW_API_KEYS")?,
             admin_keys: keys(self.admin_keys_file.as_ref(), "CELLFLOW_ADMIN_KEYS")?,
-            idle: Duration::from_secs(self.idle_minutes.max(1) * 60),
+            idle: Duration::from_secs(idle),
             max_body_bytes: self.max_body_bytes,
             max_text_bytes: self.max_text_bytes,
             rate_limit: self.rate_limit,
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+            body_timeout: Duration::from_secs(self.body_timeout_secs),
+            max_connections: self.max_connections,
+            redis_timeout: Duration::from_millis(self.redis_timeout_ms),
+            max_context_keys: self.max_context_keys,
+            max_context_bytes: self.max_context_bytes,
+            max_session_vars: self.max_session_vars,
+            max_session_bytes: self.max_session_bytes,
             ..Config::new(self.path)
         };
         cellflow::server::serve(config).map_err(|e| CliError::Usage(e.to_string()))?;

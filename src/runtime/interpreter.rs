@@ -23,7 +23,7 @@ use super::input::Parsed;
 use super::message::{
     Answer, Awaiting, Button, Card, Event, MASK, Media, Nlu, Request, Response, Step,
 };
-use super::session::{Frame, Session, Wait};
+use super::session::{Frame, MAX_VALUE_DEPTH, Session, Wait, too_deep};
 use super::vars::Var;
 use super::{Bot, TurnError};
 
@@ -96,6 +96,19 @@ pub(super) fn run(
     {
         return Err(TurnError::UnknownEvent(event.clone()));
     }
+    if let Some((name, _)) = request
+        .context
+        .iter()
+        .find(|(_, value)| too_deep(value, MAX_VALUE_DEPTH))
+    {
+        return Err(TurnError::ValueTooDeep {
+            name: name.clone(),
+            limit: MAX_VALUE_DEPTH,
+        });
+    }
+    if let Some(reason) = misfit(program, session) {
+        return Err(TurnError::SessionMismatch(reason));
+    }
     let mut snapshot = SNAPSHOT.take();
     snapshot.clone_from(session);
     let mut events = Vec::new();
@@ -103,7 +116,9 @@ pub(super) fn run(
     // other cells. A paused session goes on where it was when every cell it
     // refers to still exists (by key), and restarts cleanly otherwise.
     if session.bot_version != program.version {
-        if session.bot_version != 0 && !rebase(program, session) {
+        // (A session that never ran has nothing to move, unless it is not
+        // what it claims: then it is moved like any other.)
+        if !rebase(program, session) {
             session.waiting = None;
             session.stack.clear();
             session.retries = 0;
@@ -151,6 +166,10 @@ pub(super) fn run(
             let nlu = std::mem::take(&mut turn.response.nlu);
             let trace = std::mem::take(&mut turn.response.trace);
             turn.session.clone_from(&snapshot);
+            // The failed turn still counts: a host numbering its history by
+            // turn never sees a number twice.
+            turn.session.turn += 1;
+            turn.session.last_activity = now;
             turn.response = Response {
                 answers: vec![Answer::text(bot.error_text())],
                 nlu,
@@ -534,6 +553,7 @@ impl Turn<'_> {
                 if success && let Some(var) = &service.save {
                     let body = body.unwrap_or_default();
                     let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+                    storable(var, &value)?;
                     self.session.vars.insert(var, value);
                 }
                 self.cover(
@@ -833,6 +853,7 @@ impl Turn<'_> {
             let json: Value = rhai::serde::from_dynamic(value)
                 .map_err(|e| Failure(format!("`{name}` cannot be stored: {e}")))?;
             if !self.session.vars.get(name).is_some_and(|v| v.is(&json)) {
+                storable(name, &json)?;
                 self.session.vars.insert(name, json);
             }
         }
@@ -850,6 +871,58 @@ impl Turn<'_> {
         self.response.ended = self.session.ended;
         self.response.awaiting = awaiting(self.program, self.session);
     }
+}
+
+/// A value may be kept in a variable only if the session still reads back
+/// with it (see [`MAX_VALUE_DEPTH`]).
+fn storable(name: &str, value: &Value) -> Result<(), Failure> {
+    if too_deep(value, MAX_VALUE_DEPTH) {
+        return Err(Failure(format!(
+            "`{name}` would nest arrays and objects more than {MAX_VALUE_DEPTH} levels deep, \
+             which a session cannot keep; it was not changed"
+        )));
+    }
+    Ok(())
+}
+
+/// The cell at `index`, if `program` has one there.
+fn cell_at(program: &Program, index: u32) -> Option<&crate::compile::Cell> {
+    program.cells.get(index as usize).and_then(Option::as_ref)
+}
+
+/// Whether `program` can wait at `wait` (a cell of the right kind there).
+fn can_wait(program: &Program, wait: Wait) -> bool {
+    matches!(
+        (wait, cell_at(program, wait.cell()).map(|c| &c.kind)),
+        (
+            Wait::Cell(_),
+            Some(Kind::Input { .. } | Kind::Intent { .. })
+        ) | (Wait::Agent(_), Some(Kind::Handoff { .. }))
+    )
+}
+
+/// Why a session cannot run on `program`, if it cannot: a host's session
+/// (or a store's) may be corrupt, or from another bot, and its cell
+/// indexes are followed without a lookup. Only a session that claims this
+/// version of the bot is checked here; one from another version (or none)
+/// is moved over by key (see [`rebase`]), which never trusts its indexes.
+fn misfit(program: &Program, session: &Session) -> Option<String> {
+    if session.bot_version != program.version {
+        return None;
+    }
+    if let Some(wait) = session.waiting
+        && !can_wait(program, wait)
+    {
+        return Some(format!(
+            "it waits on cell {}, where this bot has no cell that can wait that way",
+            wait.cell()
+        ));
+    }
+    session
+        .stack
+        .iter()
+        .find(|Frame(after, _)| *after != u32::MAX && cell_at(program, *after).is_none())
+        .map(|Frame(after, _)| format!("it returns to cell {after}, which this bot does not have"))
 }
 
 /// Moves a session saved by another version of the bot onto `program`'s
@@ -892,7 +965,7 @@ fn rebase(program: &Program, session: &mut Session) -> bool {
 pub(crate) fn waiting(program: &Program, session: &Session) -> Option<Wait> {
     let wait = session.waiting?;
     if session.bot_version == program.version {
-        return Some(wait);
+        return can_wait(program, wait).then_some(wait);
     }
     let &cell = program.cell_by_key.get(&session.waiting_key)?;
     let kind = &program.cell(cell).kind;

@@ -41,7 +41,7 @@ pub use message::{
     Answer, Awaiting, Button, Card, Event, MASK, Media, Nlu, Request, Response, Step,
 };
 pub use nlu::{Builtin, Classifier};
-pub use session::{Frame, Session, Wait};
+pub use session::{Frame, MAX_VALUE_DEPTH, Session, Wait};
 pub use vars::{Var, Vars};
 
 use crate::compile::{ArtifactError, CompileError, Program};
@@ -73,6 +73,14 @@ pub enum TurnError {
     UnknownEvent(String),
     #[error("the text is longer than {limit} bytes")]
     TextTooLong { limit: usize },
+    /// A `context` value nests deeper than a session can keep (see
+    /// [`MAX_VALUE_DEPTH`]).
+    #[error("`context.{name}` nests arrays and objects more than {limit} levels deep")]
+    ValueTooDeep { name: String, limit: usize },
+    /// The session refers to cells this bot does not have where it would
+    /// follow them: it is corrupt, or from another bot.
+    #[error("the session does not fit this bot: {0}")]
+    SessionMismatch(String),
 }
 
 /// A compiled bot, ready to run turns. Cheap to clone; share it between
@@ -206,7 +214,9 @@ impl Bot {
     /// was before the turn.
     ///
     /// # Errors
-    /// The request names an unknown event, or its text is too long; the
+    /// The request names an unknown event, its text is too long or its
+    /// context too deep, or the session does not fit this bot (corrupt, or
+    /// from another bot, with a cell index the bot does not have); the
     /// session is not changed.
     pub fn turn(&self, session: &mut Session, request: Request) -> Result<Response, TurnError> {
         interpreter::run(self, session, request, None)

@@ -5,8 +5,47 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::vars::Vars;
+
+/// How deeply arrays and objects may nest in a variable's value.
+///
+/// A session must read back after it is stored, and JSON readers refuse
+/// deep nesting (`serde_json` stops at 128 levels, two of which are the
+/// session's own); a turn that would store a deeper value fails instead,
+/// and a request whose `context` carries one is refused. The margin also
+/// keeps every response readable by clients with stricter readers.
+pub const MAX_VALUE_DEPTH: usize = 64;
+
+/// Whether `value` nests arrays and objects more than `limit` levels deep
+/// (a scalar is at depth 0, `[1]` at 1). Iterative, so no value is too
+/// deep to measure; scalars cost nothing.
+pub(crate) fn too_deep(value: &Value, limit: usize) -> bool {
+    fn compound(value: &Value) -> bool {
+        matches!(value, Value::Array(_) | Value::Object(_))
+    }
+    if !compound(value) {
+        return false;
+    }
+    let mut pending = vec![(value, 1)];
+    while let Some((value, depth)) = pending.pop() {
+        if depth > limit {
+            return true;
+        }
+        let inner = depth + 1;
+        match value {
+            Value::Array(items) => {
+                pending.extend(items.iter().filter(|v| compound(v)).map(|v| (v, inner)));
+            }
+            Value::Object(fields) => {
+                pending.extend(fields.values().filter(|v| compound(v)).map(|v| (v, inner)));
+            }
+            _ => {}
+        }
+    }
+    false
+}
 
 /// What the session is waiting for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

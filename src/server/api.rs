@@ -6,7 +6,9 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request as HttpRequest, State as Shared};
+use axum::extract::{
+    DefaultBodyLimit, FromRequest as _, MatchedPath, Path, Request as HttpRequest, State as Shared,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response as HttpResponse};
@@ -23,6 +25,8 @@ const ATTEMPTS: usize = 5;
 const MAX_CODE: usize = 64;
 /// How long a turn waits for another process's turn of the same conversation.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long `/healthz` waits for the store before it answers 503.
+const HEALTH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Releases a conversation's store lock when dropped.
 struct Unlock<'a> {
@@ -59,10 +63,35 @@ impl ApiError {
     }
 
     fn store(error: &StoreError) -> ApiError {
+        match error {
+            StoreError::TooLarge { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "session_too_large",
+                format!("{error} (--max-session-bytes); the turn was not stored"),
+            ),
+            StoreError::Corrupt(_) => ApiError::corrupt(error),
+            StoreError::Unconfirmed(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                format!(
+                    "{error}; the turn may still be stored, so read the conversation \
+                     before sending the message again"
+                ),
+            ),
+            StoreError::Conflict | StoreError::Unavailable(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                format!("{error}; the conversation was not changed, try again"),
+            ),
+        }
+    }
+
+    /// A stored conversation that cannot be used: trying again cannot help.
+    fn corrupt(error: &dyn std::fmt::Display) -> ApiError {
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store_unavailable",
-            format!("{error}; the conversation was not changed, try again"),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "conversation_corrupt",
+            format!("{error}; it was not changed. Delete it (DELETE on this path) to start over"),
         )
     }
 
@@ -220,6 +249,24 @@ async fn authenticate_admin(
     Ok(next.run(request).await)
 }
 
+/// Reads a request's body within the body timeout (and, through the
+/// router's `DefaultBodyLimit`, the size limit), then the turn request in
+/// it.
+async fn read(state: &State, request: HttpRequest) -> Result<Request, ApiError> {
+    let deadline = state.config.body_timeout;
+    match tokio::time::timeout(deadline, Bytes::from_request(request, &())).await {
+        Ok(body) => parse(state, body),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!(
+                "the body did not arrive within {} s (--body-timeout-secs)",
+                deadline.as_secs()
+            ),
+        )),
+    }
+}
+
 /// Reads a turn request from a body (an empty body is an empty
 /// request: a new conversation's welcome).
 fn parse(state: &State, body: Result<Bytes, BytesRejection>) -> Result<Request, ApiError> {
@@ -237,8 +284,17 @@ fn parse(state: &State, body: Result<Bytes, BytesRejection>) -> Result<Request, 
             ApiError::new(StatusCode::BAD_REQUEST, "bad_body", rejection.body_text())
         }
     })?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    let Some(&first) = bytes.trim_ascii_start().first() else {
         return Ok(Request::default());
+    };
+    // serde reads a struct from an array too (`["hi", "welcome"]` as text
+    // and event): only an object is a request.
+    if first != b'{' {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+            "the body must be a JSON object (a request), not an array, string, number or null",
+        ));
     }
     let request: Request = serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::new(
@@ -260,6 +316,9 @@ fn parse(state: &State, body: Result<Bytes, BytesRejection>) -> Result<Request, 
             ),
         ));
     }
+    if !request.context.is_empty() {
+        bounded_context(state, &request.context)?;
+    }
     if request
         .confidence
         .is_some_and(|c| !(0.0..=1.0).contains(&c))
@@ -271,6 +330,45 @@ fn parse(state: &State, body: Result<Bytes, BytesRejection>) -> Result<Request, 
         ));
     }
     Ok(request)
+}
+
+/// A request's `context` within `--max-context-keys` and
+/// `--max-context-bytes` (its JSON size, counted without a copy).
+fn bounded_context(
+    state: &State,
+    context: &std::collections::BTreeMap<String, Value>,
+) -> Result<(), ApiError> {
+    /// Counts what is written to it.
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let too_large =
+        |what: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "context_too_large", what);
+    let keys = state.config.max_context_keys;
+    if context.len() > keys {
+        return Err(too_large(format!(
+            "`context` has {} keys; the limit is {keys} per request (--max-context-keys)",
+            context.len()
+        )));
+    }
+    let mut size = Count(0);
+    // Writing parsed JSON to a counter cannot fail.
+    let _ = serde_json::to_writer(&mut size, context);
+    let bytes = state.config.max_context_bytes;
+    if size.0 > bytes {
+        return Err(too_large(format!(
+            "`context` is {} bytes of JSON; the limit is {bytes} per request (--max-context-bytes)",
+            size.0
+        )));
+    }
+    Ok(())
 }
 
 fn valid_code(code: &str) -> bool {
@@ -301,9 +399,9 @@ async fn off_workers_unless<T: Send + 'static>(
 
 async fn start(
     Shared(state): Shared<Arc<State>>,
-    body: Result<Bytes, BytesRejection>,
+    body: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let request = parse(&state, body)?;
+    let request = read(&state, body).await?;
     let bot = state.bot();
     let inline = state.turns_never_wait(&bot);
     let body = off_workers_unless(inline, move || converse(&state, &bot, None, request)).await?;
@@ -313,12 +411,12 @@ async fn start(
 async fn proceed(
     Shared(state): Shared<Arc<State>>,
     Path(code): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     if !valid_code(&code) {
         return Err(ApiError::not_found(&code));
     }
-    let request = parse(&state, body)?;
+    let request = read(&state, body).await?;
     let bot = state.bot();
     let inline = state.turns_never_wait(&bot);
     let body =
@@ -394,6 +492,7 @@ fn converse(
             }
         }
     }
+    let most_vars = state.config.max_session_vars;
     for _ in 0..ATTEMPTS {
         let current = if fresh {
             Record::new(crate::runtime::Session::new(id.clone()))
@@ -435,7 +534,26 @@ fn converse(
                     "text_too_long",
                     e.to_string(),
                 ),
+                TurnError::ValueTooDeep { .. } => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "context_too_deep",
+                    e.to_string(),
+                ),
+                TurnError::SessionMismatch(_) => ApiError::corrupt(&e),
             })?;
+        // Checked before anything is written: a conversation over the limit
+        // never reaches the store (the turn leaves it as it was).
+        if next.session.vars.len() > most_vars {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "session_too_large",
+                format!(
+                    "the turn would leave {} variables in the conversation; the limit is \
+                     {most_vars} (--max-session-vars); the turn was not stored",
+                    next.session.vars.len()
+                ),
+            ));
+        }
         let exchange = Exchange {
             turn: next.session.turn,
             at: now_secs(),
@@ -556,7 +674,9 @@ async fn remove(
 }
 
 async fn healthz(Shared(state): Shared<Arc<State>>) -> Result<axum::Json<Value>, ApiError> {
-    off_workers_unless(state.store.never_waits(), move || {
+    // A store that hangs fails the probe at the deadline (the read goes
+    // on, on the blocking pool, until the store's own timeout).
+    let probe = off_workers_unless(state.store.never_waits(), move || {
         // A read of a key nobody uses: proves the store answers.
         state
             .store
@@ -569,8 +689,19 @@ async fn healthz(Shared(state): Shared<Arc<State>>) -> Result<axum::Json<Value>,
             "version": format!("{:x}", bot.program().version),
             "store": state.store.name(),
         })))
-    })
-    .await
+    });
+    tokio::time::timeout(HEALTH_DEADLINE, probe)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                format!(
+                    "the session store did not answer within {} s",
+                    HEALTH_DEADLINE.as_secs()
+                ),
+            ))
+        })
 }
 
 async fn metrics(Shared(state): Shared<Arc<State>>) -> Result<HttpResponse, ApiError> {

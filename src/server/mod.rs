@@ -1,7 +1,10 @@
 //! `cellflow serve`: the HTTP conversation API (docs/SERVER.md).
 //!
-//! Requests are authenticated with bearer keys, bounded in size, and rate
-//! limited per key. A turn runs on the async worker that received it when
+//! Connections are limited in number, and each must send its headers, and
+//! its body, within a deadline, so clients that open connections and never
+//! finish a request cannot take the server down. Requests are authenticated
+//! with bearer keys, bounded in size (the body, its `text` and `context`,
+//! and the conversation state a turn leaves), and rate limited per key. A turn runs on the async worker that received it when
 //! nothing in it can wait (the memory or SQLite store, a bot without
 //! `service` cells), on the blocking pool otherwise: it takes the
 //! conversation's lock stripe (turns of one conversation in this process
@@ -51,6 +54,26 @@ pub struct Config {
     pub max_text_bytes: usize,
     /// Requests per second per API key (429 beyond), with bursts of as many.
     pub rate_limit: u32,
+    /// Longest wait for a request's headers, and for the next request on
+    /// an idle connection; the connection is closed after it.
+    pub header_timeout: Duration,
+    /// Longest wait for a request's whole body (408 beyond).
+    pub body_timeout: Duration,
+    /// Connections served at once; more wait to be accepted. Keep it under
+    /// the process's limit of open files.
+    pub max_connections: usize,
+    /// Longest wait for one Redis command, and for connecting (503 beyond).
+    pub redis_timeout: Duration,
+    /// Most `context` keys in one request (422 beyond).
+    pub max_context_keys: usize,
+    /// Largest `context` in one request, in bytes of JSON (422 beyond).
+    pub max_context_bytes: usize,
+    /// Most variables a conversation may hold after a turn (422 beyond;
+    /// the turn is not stored).
+    pub max_session_vars: usize,
+    /// Largest conversation state after a turn, in bytes of JSON (422
+    /// beyond; the turn is not stored).
+    pub max_session_bytes: usize,
 }
 
 impl Config {
@@ -67,7 +90,124 @@ impl Config {
             max_body_bytes: 64 * 1024,
             max_text_bytes: 4 * 1024,
             rate_limit: 1_000,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            max_connections: 512,
+            redis_timeout: store::DEFAULT_REDIS_TIMEOUT,
+            max_context_keys: 64,
+            max_context_bytes: 16 * 1024,
+            max_session_vars: 1_000,
+            max_session_bytes: store::DEFAULT_MAX_SESSION_BYTES,
         }
+    }
+
+    /// Refuses numbers the server or its store cannot honour, naming the
+    /// flag that sets each, before anything starts.
+    ///
+    /// # Errors
+    /// [`ServeError::Flag`] for the first number out of range.
+    pub fn check(&self) -> Result<(), ServeError> {
+        let flag = |name: &str, value: u128, least: u128, most: u128, why: &str| {
+            if (least..=most).contains(&value) {
+                Ok(())
+            } else {
+                Err(ServeError::Flag(format!(
+                    "--{name} {value} is out of range: it must be from {least} to {most}{why}"
+                )))
+            }
+        };
+        let hour = 3_600;
+        flag(
+            "idle-minutes",
+            u128::from(self.idle.as_secs() / 60),
+            1,
+            u128::from(u64::MAX / 60),
+            "",
+        )?;
+        if let StoreConfig::Redis(_) = self.store {
+            // Redis refuses a time to live that, added to its clock in
+            // milliseconds, leaves a signed 64-bit integer; keep to a
+            // century, far inside that and far beyond any idle timeout.
+            let century = 100 * 365 * 24 * 60;
+            flag(
+                "idle-minutes",
+                u128::from(self.idle.as_secs() / 60),
+                1,
+                century,
+                " with the Redis store (Redis refuses longer times to live)",
+            )?;
+        }
+        flag(
+            "header-timeout-secs",
+            u128::from(self.header_timeout.as_secs()),
+            1,
+            hour,
+            "",
+        )?;
+        flag(
+            "body-timeout-secs",
+            u128::from(self.body_timeout.as_secs()),
+            1,
+            hour,
+            "",
+        )?;
+        flag(
+            "redis-timeout-ms",
+            self.redis_timeout.as_millis(),
+            1,
+            hour * 1_000,
+            "",
+        )?;
+        flag(
+            "max-connections",
+            self.max_connections as u128,
+            1,
+            1_000_000,
+            "",
+        )?;
+        flag(
+            "rate-limit",
+            u128::from(self.rate_limit),
+            1,
+            u128::from(u32::MAX),
+            "",
+        )?;
+        flag(
+            "max-body-bytes",
+            self.max_body_bytes as u128,
+            1,
+            usize::MAX as u128,
+            "",
+        )?;
+        flag(
+            "max-text-bytes",
+            self.max_text_bytes as u128,
+            1,
+            crate::runtime::MAX_TEXT_BYTES as u128,
+            " (the runtime refuses longer texts)",
+        )?;
+        flag(
+            "max-session-vars",
+            self.max_session_vars as u128,
+            1,
+            usize::MAX as u128,
+            "",
+        )?;
+        // A session of a few variables takes a few hundred bytes; the most
+        // is what the store can keep in one value.
+        let (most, store) = match self.store {
+            StoreConfig::Memory => (usize::MAX as u128, ""),
+            StoreConfig::Sqlite(_) => (1_000_000_000, " with the SQLite store (its largest value)"),
+            StoreConfig::Redis(_) => (512 << 20, " with the Redis store (its largest value)"),
+        };
+        flag(
+            "max-session-bytes",
+            self.max_session_bytes as u128,
+            1_024,
+            most,
+            store,
+        )?;
+        Ok(())
     }
 }
 
@@ -87,6 +227,9 @@ pub enum ServeError {
     },
     #[error("the server failed: {0}")]
     Io(#[from] std::io::Error),
+    /// A number in the configuration is out of range.
+    #[error("{0}")]
+    Flag(String),
 }
 
 /// How many lock stripes serialize turns within a process.
@@ -155,11 +298,15 @@ fn load_bot(path: &std::path::Path) -> Result<Bot, String> {
 }
 
 fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>, StoreError> {
+    let most = config.max_session_bytes;
     Ok(match &config.store {
-        StoreConfig::Memory => Arc::new(MemoryStore::new(config.idle)),
-        StoreConfig::Sqlite(path) => Arc::new(SqliteStore::open(path, config.idle)?),
+        StoreConfig::Memory => Arc::new(MemoryStore::new(config.idle).with_max_session_bytes(most)),
+        StoreConfig::Sqlite(path) => {
+            Arc::new(SqliteStore::open(path, config.idle)?.with_max_session_bytes(most))
+        }
         StoreConfig::Redis(url) => {
-            let store = RedisStore::open(url)?;
+            let store = RedisStore::open_with_timeout(url, config.redis_timeout)?
+                .with_max_session_bytes(most);
             // Fail at start, not at the first request, when Redis is down.
             store.count()?;
             Arc::new(store)
@@ -170,8 +317,10 @@ fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>, StoreError> {
 /// Builds the shared state: loads the bot and opens the store.
 ///
 /// # Errors
-/// No API keys, a bot with errors, or a store that cannot be opened.
+/// A number out of range, no API keys, a bot with errors, or a store that
+/// cannot be opened.
 pub(crate) fn state(config: Config) -> Result<Arc<State>, ServeError> {
+    config.check()?;
     if config.api_keys.is_empty() {
         return Err(ServeError::NoKeys);
     }
@@ -219,16 +368,75 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
             );
             let _ = out.flush();
         }
-        // Answers go out at once: with Nagle's algorithm a response written
-        // in two parts can wait for the client's delayed ACK.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
-            let _ = stream.set_nodelay(true);
-        });
-        axum::serve(listener, api::router(Arc::clone(&state)))
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        accept(
+            &listener,
+            api::router(Arc::clone(&state)),
+            &state.config,
+            shutdown_signal(),
+        )
+        .await;
         Ok(())
     })
+}
+
+/// Serves connections from `listener` until `shutdown`, then lets the
+/// requests in flight finish.
+///
+/// At most `max_connections` are served at once: past that, new ones wait
+/// in the listen queue until one closes, so the process never runs out of
+/// file descriptors (which would also stop `/healthz`). Every connection
+/// must send a request's headers within `header_timeout`, and while idle
+/// between requests the next one within as long, or it is closed: a client
+/// that opens connections and never finishes its headers holds a slot that
+/// long at most.
+async fn accept(
+    listener: &tokio::net::TcpListener,
+    router: axum::Router,
+    config: &Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(config.max_connections));
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(config.header_timeout);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors or a connection reset before
+                    // it was accepted: pause rather than spin.
+                    eprintln!("cellflow serve: accepting a connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Answers go out at once: with Nagle's algorithm a response written
+        // in two parts can wait for the client's delayed ACK.
+        let _ = stream.set_nodelay(true);
+        let connection = http.serve_connection(
+            hyper_util::rt::TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(router.clone()),
+        );
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            // A failed connection (a timeout, a reset) concerns only its client.
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    connections.shutdown().await;
 }
 
 /// Store upkeep every second; removes expired conversations every minute.

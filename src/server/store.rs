@@ -56,6 +56,10 @@ pub struct Record {
 /// Exchanges kept per conversation; older ones are dropped.
 pub const HISTORY_LIMIT: usize = 100;
 
+/// The largest session a store keeps unless told otherwise, in bytes of
+/// JSON (`with_max_session_bytes` on each store).
+pub const DEFAULT_MAX_SESSION_BYTES: usize = 256 * 1024;
+
 impl Record {
     #[must_use]
     pub fn new(session: Session) -> Record {
@@ -65,8 +69,17 @@ impl Record {
         }
     }
 
-    fn encode(&self) -> Result<Vec<u8>, StoreError> {
-        serde_json::to_vec(&self.session).map_err(|e| StoreError::Corrupt(e.to_string()))
+    /// The session as JSON, refused when it is larger than `limit` bytes.
+    fn encode(&self, limit: usize) -> Result<Vec<u8>, StoreError> {
+        let bytes =
+            serde_json::to_vec(&self.session).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if bytes.len() > limit {
+            return Err(StoreError::TooLarge {
+                bytes: bytes.len(),
+                limit,
+            });
+        }
+        Ok(bytes)
     }
 
     /// A stored record, with the version its store keeps beside it.
@@ -97,6 +110,12 @@ pub enum StoreError {
     /// A stored record cannot be read back.
     #[error("a stored conversation is corrupt: {0}")]
     Corrupt(String),
+    /// The session is larger than the store's limit; nothing was written.
+    #[error("the conversation's state would take {bytes} bytes; the limit is {limit}")]
+    TooLarge { bytes: usize, limit: usize },
+    /// The store did not answer a write in time: it may still apply it.
+    #[error("the session store did not confirm the write in time: {0}")]
+    Unconfirmed(String),
 }
 
 /// A place to keep conversations. Implementations are blocking; the server
@@ -244,6 +263,7 @@ fn expired(record_time: u64, idle: Duration) -> bool {
 pub struct MemoryStore {
     shards: Vec<Mutex<HashMap<Box<str>, Stored>>>,
     idle: Duration,
+    max_session_bytes: usize,
 }
 
 struct Stored {
@@ -262,7 +282,16 @@ impl MemoryStore {
         MemoryStore {
             shards: (0..64).map(|_| Mutex::new(HashMap::new())).collect(),
             idle,
+            max_session_bytes: DEFAULT_MAX_SESSION_BYTES,
         }
+    }
+
+    /// Refuses to write a session larger than `bytes` of JSON
+    /// ([`StoreError::TooLarge`]).
+    #[must_use]
+    pub fn with_max_session_bytes(mut self, bytes: usize) -> MemoryStore {
+        self.max_session_bytes = bytes;
+        self
     }
 
     fn shard(
@@ -296,7 +325,7 @@ impl SessionStore for MemoryStore {
         exchange: &Exchange,
         _idle: Duration,
     ) -> Result<(), StoreError> {
-        let bytes = record.encode()?.into_boxed_slice();
+        let bytes = record.encode(self.max_session_bytes)?.into_boxed_slice();
         let said = exchange.encode()?.into_boxed_slice();
         let mut shard = self.shard(id)?;
         match (shard.get_mut(id), expected) {
@@ -386,6 +415,7 @@ pub struct SqliteStore {
     /// database (the only step that waits for the disk), so turns never do.
     checkpointer: Mutex<rusqlite::Connection>,
     idle: Duration,
+    max_session_bytes: usize,
 }
 
 fn sqlite_error(e: &rusqlite::Error) -> StoreError {
@@ -435,7 +465,16 @@ impl SqliteStore {
             connection: Mutex::new(connection),
             checkpointer: Mutex::new(checkpointer),
             idle,
+            max_session_bytes: DEFAULT_MAX_SESSION_BYTES,
         })
+    }
+
+    /// Refuses to write a session larger than `bytes` of JSON
+    /// ([`StoreError::TooLarge`]).
+    #[must_use]
+    pub fn with_max_session_bytes(mut self, bytes: usize) -> SqliteStore {
+        self.max_session_bytes = bytes;
+        self
     }
 
     fn connection(&self) -> Result<std::sync::MutexGuard<'_, rusqlite::Connection>, StoreError> {
@@ -479,7 +518,7 @@ impl SessionStore for SqliteStore {
         exchange: &Exchange,
         _idle: Duration,
     ) -> Result<(), StoreError> {
-        let bytes = record.encode()?;
+        let bytes = record.encode(self.max_session_bytes)?;
         let said = exchange.encode()?;
         let now = now_secs() as i64;
         let mut connection = self.connection()?;
@@ -612,10 +651,43 @@ fn remove(connection: &mut rusqlite::Connection, id: &str) -> rusqlite::Result<b
 /// Lua script makes compare-version, write and append atomic across
 /// processes.
 pub struct RedisStore {
-    pool: r2d2::Pool<redis::Client>,
+    pool: r2d2::Pool<RedisConnector>,
     save: redis::Script,
     unlock: redis::Script,
     lock_load: redis::Script,
+    max_session_bytes: usize,
+}
+
+/// How long a Redis command may take unless told otherwise.
+pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Opens the pool's connections with a time limit on connecting and on
+/// every command after, so a Redis that stops answering (frozen, or cut
+/// off by the network) fails requests after that long instead of holding
+/// them for as long as it is gone.
+struct RedisConnector {
+    client: redis::Client,
+    timeout: Duration,
+}
+
+impl r2d2::ManageConnection for RedisConnector {
+    type Connection = redis::Connection;
+    type Error = redis::RedisError;
+
+    fn connect(&self) -> Result<redis::Connection, redis::RedisError> {
+        let connection = self.client.get_connection_with_timeout(self.timeout)?;
+        connection.set_read_timeout(Some(self.timeout))?;
+        connection.set_write_timeout(Some(self.timeout))?;
+        Ok(connection)
+    }
+
+    fn is_valid(&self, connection: &mut redis::Connection) -> Result<(), redis::RedisError> {
+        redis::cmd("PING").query::<String>(connection).map(drop)
+    }
+
+    fn has_broken(&self, connection: &mut redis::Connection) -> bool {
+        !redis::ConnectionLike::is_open(connection)
+    }
 }
 
 const REDIS_PREFIX: &str = "cellflow:session:";
@@ -681,26 +753,46 @@ fn redis_error(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl RedisStore {
-    /// Connects to `url` (e.g. `redis://127.0.0.1:6379/0`).
+    /// Connects to `url` (e.g. `redis://127.0.0.1:6379/0`), with commands
+    /// limited to [`DEFAULT_REDIS_TIMEOUT`].
     ///
     /// # Errors
     /// The URL is invalid or the server does not answer.
     pub fn open(url: &str) -> Result<RedisStore, StoreError> {
+        RedisStore::open_with_timeout(url, DEFAULT_REDIS_TIMEOUT)
+    }
+
+    /// Connects to `url`; connecting and each command fail after `timeout`.
+    /// Taking a connection from the pool (which checks it with a `PING`)
+    /// waits at most 2 s, or twice `timeout` if that is longer.
+    ///
+    /// # Errors
+    /// The URL is invalid or the server does not answer.
+    pub fn open_with_timeout(url: &str, timeout: Duration) -> Result<RedisStore, StoreError> {
         let client = redis::Client::open(url).map_err(redis_error)?;
         let pool = r2d2::Pool::builder()
             .max_size(64)
-            .connection_timeout(Duration::from_secs(2))
-            .build(client)
+            .connection_timeout((timeout * 2).max(Duration::from_secs(2)))
+            .build(RedisConnector { client, timeout })
             .map_err(redis_error)?;
         Ok(RedisStore {
             pool,
             save: redis::Script::new(REDIS_SAVE),
             unlock: redis::Script::new(REDIS_UNLOCK),
             lock_load: redis::Script::new(REDIS_LOCK_LOAD),
+            max_session_bytes: DEFAULT_MAX_SESSION_BYTES,
         })
     }
 
-    fn connection(&self) -> Result<r2d2::PooledConnection<redis::Client>, StoreError> {
+    /// Refuses to write a session larger than `bytes` of JSON
+    /// ([`StoreError::TooLarge`]).
+    #[must_use]
+    pub fn with_max_session_bytes(mut self, bytes: usize) -> RedisStore {
+        self.max_session_bytes = bytes;
+        self
+    }
+
+    fn connection(&self) -> Result<r2d2::PooledConnection<RedisConnector>, StoreError> {
         self.pool.get().map_err(redis_error)
     }
 }
@@ -708,7 +800,7 @@ impl RedisStore {
 impl RedisStore {
     /// A version-checked write, releasing the lock `token` names after it.
     fn write(&self, id: &str, write: &Write<'_>, token: Option<&str>) -> Result<(), StoreError> {
-        let bytes = write.record.encode()?;
+        let bytes = write.record.encode(self.max_session_bytes)?;
         let said = write.exchange.encode()?;
         let (key, history) = redis_keys(id);
         let mut connection = self.connection()?;
@@ -727,7 +819,14 @@ impl RedisStore {
         if let Some(token) = token {
             invocation.key(redis_lock_key(id)).arg(token);
         }
-        let written: i64 = invocation.invoke(&mut *connection).map_err(redis_error)?;
+        let written: i64 = invocation.invoke(&mut *connection).map_err(|e| {
+            // Sent but not answered: Redis may still run the script.
+            if e.is_timeout() {
+                StoreError::Unconfirmed(e.to_string())
+            } else {
+                redis_error(e)
+            }
+        })?;
         if written == 1 {
             Ok(())
         } else {
