@@ -4,7 +4,12 @@
 //!
 //! Scripts are pure: no `eval`, no `import` (no module resolver at all), no
 //! output; and they run under limits so that a runaway script fails its turn
-//! instead of hanging it.
+//! instead of hanging it: operations, call depth, sizes, and the wall clock
+//! (an operation's cost varies: copying a deeply nested array is one
+//! operation, so an operation count alone does not bound the time).
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
 
 use rhai::{AST, ASTNode, Engine, Expr, OptimizationLevel, Position, Stmt};
 
@@ -18,6 +23,58 @@ pub const MAX_STRING_SIZE: usize = 64 * 1024;
 pub const MAX_COLLECTION_SIZE: usize = 10_000;
 /// Deepest expression nesting the parser accepts.
 pub const MAX_EXPR_DEPTH: usize = 64;
+/// Longest the scripts and conditions of one turn may run together, by the
+/// wall clock (the host can change it: `Bot::with_script_time`).
+pub const MAX_SCRIPT_TIME: Duration = Duration::from_millis(500);
+/// Operations between two looks at the clock: reading it costs about as
+/// much as an operation, and even the costliest operations the size limits
+/// allow take well under a millisecond each, so a script over its time
+/// stops within a few milliseconds.
+const CLOCK_EVERY: u64 = 16;
+
+thread_local! {
+    /// When the script running on this thread must stop, and the budget it
+    /// had (for the error message); `None` outside [`with_deadline`].
+    static DEADLINE: Cell<Option<(Instant, Duration)>> = const { Cell::new(None) };
+}
+
+/// Runs `run` (which evaluates scripts on this thread) so that a script
+/// still running at `deadline` stops with rhai's `ErrorTerminated`, whose
+/// token is the budget in milliseconds, `budget` (see [`time_budget`]).
+pub fn with_deadline<T>(deadline: Instant, budget: Duration, run: impl FnOnce() -> T) -> T {
+    /// Restores the outer deadline even if `run` unwinds.
+    struct Restore(Option<(Instant, Duration)>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DEADLINE.set(self.0);
+        }
+    }
+    let _restore = Restore(DEADLINE.replace(Some((deadline, budget))));
+    run()
+}
+
+/// The budget a script stopped by its deadline had, from the token of
+/// rhai's `ErrorTerminated`.
+#[must_use]
+pub fn time_budget(token: &rhai::Dynamic) -> Option<Duration> {
+    token
+        .as_int()
+        .ok()
+        .and_then(|ms| u64::try_from(ms).ok())
+        .map(Duration::from_millis)
+}
+
+/// rhai's progress callback: stops the script once its deadline has passed.
+fn past_deadline(operations: u64) -> Option<rhai::Dynamic> {
+    if operations % CLOCK_EVERY != 0 {
+        return None;
+    }
+    let (deadline, budget) = DEADLINE.get()?;
+    (Instant::now() >= deadline).then(|| {
+        let ms = rhai::INT::try_from(budget.as_millis()).unwrap_or(rhai::INT::MAX);
+        rhai::Dynamic::from_int(ms)
+    })
+}
 
 /// The variables every script can read without assigning them.
 pub const BUILTINS: [&str; 4] = ["input", "user", "bot", "session"];
@@ -33,6 +90,7 @@ pub fn engine() -> Engine {
     engine.on_print(|_| {});
     engine.on_debug(|_, _, _| {});
     engine.set_max_operations(MAX_OPERATIONS);
+    engine.on_progress(past_deadline);
     engine.set_max_call_levels(MAX_CALL_LEVELS);
     engine.set_max_string_size(MAX_STRING_SIZE);
     engine.set_max_array_size(MAX_COLLECTION_SIZE);

@@ -57,6 +57,8 @@ struct Turn<'a> {
     coverage: Option<&'a RefCell<Coverage>>,
     /// The cell being run (for what coverage records).
     at: u32,
+    /// What is left of the turn's wall-clock budget for scripts.
+    script_time: std::time::Duration,
 }
 
 thread_local! {
@@ -158,6 +160,7 @@ pub(super) fn run(
         trace: bot.tracing(),
         coverage,
         at: 0,
+        script_time: bot.script_time(),
     };
     let restarted = turn.response.events.contains(&Event::Restarted);
     match turn.start(restarted) {
@@ -824,12 +827,21 @@ impl Turn<'_> {
         Ok(scope)
     }
 
+    /// Runs a script against what is left of the turn's time budget.
+    fn timed<T>(&mut self, run: impl FnOnce(&rhai::Engine) -> T) -> T {
+        let engine = self.bot.engine();
+        let started = std::time::Instant::now();
+        let budget = self.bot.script_time();
+        let deadline = started + self.script_time;
+        let result = crate::script::with_deadline(deadline, budget, || run(engine));
+        self.script_time = self.script_time.saturating_sub(started.elapsed());
+        result
+    }
+
     fn condition(&mut self, condition: &Script) -> Result<bool, Failure> {
         let mut scope = self.scope(condition)?;
         let result = self
-            .bot
-            .engine()
-            .eval_ast_with_scope::<rhai::Dynamic>(&mut scope, &condition.ast)
+            .timed(|engine| engine.eval_ast_with_scope::<rhai::Dynamic>(&mut scope, &condition.ast))
             .map_err(|e| Failure(script_error(&e)))?;
         result
             .as_bool()
@@ -838,9 +850,7 @@ impl Turn<'_> {
 
     fn script(&mut self, script: &Script) -> Result<(), Failure> {
         let mut scope = self.scope(script)?;
-        self.bot
-            .engine()
-            .run_ast_with_scope(&mut scope, &script.ast)
+        self.timed(|engine| engine.run_ast_with_scope(&mut scope, &script.ast))
             .map_err(|e| Failure(script_error(&e)))?;
         for (name, constant, value) in scope.iter_raw() {
             if constant || name.starts_with('_') {
@@ -1026,6 +1036,13 @@ fn script_error(error: &rhai::EvalAltResult) -> String {
                 crate::script::MAX_OPERATIONS
             )
         }
+        rhai::EvalAltResult::ErrorTerminated(token, _) => match crate::script::time_budget(token) {
+            Some(budget) => format!(
+                "the turn's scripts ran longer than {} ms",
+                budget.as_millis()
+            ),
+            None => "a script was stopped".to_owned(),
+        },
         other => format!("a script failed: {other}"),
     }
 }

@@ -92,6 +92,7 @@ pub struct Bot {
     classifier: Arc<dyn Classifier>,
     http: Arc<dyn HttpClient>,
     max_steps: usize,
+    script_time: std::time::Duration,
     tracing: bool,
 }
 
@@ -164,6 +165,7 @@ impl Bot {
             classifier: Arc::new(Builtin),
             http: Arc::new(Network),
             max_steps: MAX_STEPS,
+            script_time: crate::script::MAX_SCRIPT_TIME,
             tracing: false,
         }
     }
@@ -193,6 +195,16 @@ impl Bot {
     #[must_use]
     pub fn with_max_steps(mut self, steps: usize) -> Bot {
         self.max_steps = steps.max(1);
+        self
+    }
+
+    /// Changes how long the scripts and conditions of one turn may run
+    /// together, by the wall clock (default
+    /// [`MAX_SCRIPT_TIME`](crate::script::MAX_SCRIPT_TIME)). A turn over it
+    /// fails like any script error: an error answer, the session as before.
+    #[must_use]
+    pub fn with_script_time(mut self, budget: std::time::Duration) -> Bot {
+        self.script_time = budget;
         self
     }
 
@@ -266,6 +278,9 @@ impl Bot {
     }
     pub(crate) fn max_steps(&self) -> usize {
         self.max_steps
+    }
+    pub(crate) fn script_time(&self) -> std::time::Duration {
+        self.script_time
     }
     pub(crate) fn tracing(&self) -> bool {
         self.tracing

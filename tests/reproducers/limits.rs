@@ -240,6 +240,47 @@ fn bot_from(text: &str) -> Bot {
     Bot::from_project(&mut project("a.flow", text)).expect("a valid bot")
 }
 
+// ---- scripts ----------------------------------------------------------------------
+
+const COUNTER: &str = "intent go { examples [\"go\"] }\nflow go on intent go {\n  code { count = 1; let n = 0; for i in 0..2000 { n += i; } total = n; }\n  answer \"{{total}}\"\n}\nflow fallback on fallback { answer \"fb\" }\n";
+
+#[test]
+fn a_turn_over_its_script_time_fails_and_keeps_the_session() {
+    let bot = bot_from(COUNTER);
+    let mut session = bot.new_session();
+    let reply = bot.turn(&mut session, Request::text("go")).unwrap();
+    assert_eq!(&*reply.answers[0].text, "1999000");
+    let before = session.clone();
+
+    // No time at all: the clock is read within the first few operations.
+    let hurried = bot.with_script_time(Duration::ZERO);
+    let reply = hurried.turn(&mut session, Request::text("go")).unwrap();
+    assert_eq!(
+        error_messages(&reply),
+        ["the turn's scripts ran longer than 0 ms"]
+    );
+    assert_eq!(session.vars, before.vars);
+}
+
+#[test]
+fn deep_nesting_in_a_script_is_stopped_in_time() {
+    // `m = [m]` 8,000 times copies an ever deeper array each time: 8,000
+    // operations, seconds of work. The turn fails within its time budget
+    // instead.
+    let bot = Bot::load(reproducer("rhai_deep_nesting_8000_cpu.flow")).unwrap();
+    let mut session = bot.new_session();
+    bot.turn(&mut session, Request::event("welcome")).unwrap();
+    let reply = bot.turn(&mut session, Request::text("local deep")).unwrap();
+    assert_eq!(
+        error_messages(&reply),
+        ["the turn's scripts ran longer than 500 ms"]
+    );
+    // A flat array of the same length is cheap and within every limit.
+    let reply = bot.turn(&mut session, Request::text("flat array")).unwrap();
+    assert_eq!(error_messages(&reply), Vec::<&str>::new());
+    assert_eq!(&*reply.answers[0].text, "flat done");
+}
+
 // ---- regexes ------------------------------------------------------------------------
 
 #[test]
