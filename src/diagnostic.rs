@@ -189,6 +189,8 @@ pub enum Problem {
     UnusedEntity { name: String },
     #[error("the bot has no fallback flow")]
     NoFallback,
+    #[error("`{name}` is {}, but the bot says it to the user", if *hidden { "hidden" } else { "masked" })]
+    SecretInAnswer { name: String, hidden: bool },
 
     // ---- conversation tests --------------------------------------------
     #[error("the mock names `{name}`, but no service cell has that id")]
@@ -232,6 +234,7 @@ impl Problem {
             Problem::UnusedIntent { .. } => "cellflow::check::unused_intent",
             Problem::UnusedEntity { .. } => "cellflow::check::unused_entity",
             Problem::NoFallback => "cellflow::check::no_fallback",
+            Problem::SecretInAnswer { .. } => "cellflow::check::secret_in_answer",
             Problem::UnknownMock { .. } => "cellflow::test::unknown_mock",
         }
     }
@@ -244,7 +247,8 @@ impl Problem {
             | Problem::DuplicateExample { .. }
             | Problem::UnusedIntent { .. }
             | Problem::UnusedEntity { .. }
-            | Problem::NoFallback => Severity::Warning,
+            | Problem::NoFallback
+            | Problem::SecretInAnswer { .. } => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -284,6 +288,8 @@ impl Problem {
             Problem::DuplicateExample { .. } => "also an example here".into(),
             Problem::UnusedIntent { .. } | Problem::UnusedEntity { .. } => "defined here".into(),
             Problem::NoFallback => "no flow here has `on: fallback`".into(),
+            Problem::SecretInAnswer { hidden: false, .. } => "a masked value, sent in clear".into(),
+            Problem::SecretInAnswer { hidden: true, .. } => "a hidden value, sent in clear".into(),
             Problem::UnknownMock { .. } => "no service cell has this id".into(),
         }
     }
@@ -358,6 +364,8 @@ impl Problem {
             Problem::UnusedIntent { .. } => "trigger a flow with `on: {intent: ...}`, route it in an `intent` cell, or remove it".into(),
             Problem::UnusedEntity { .. } => "use it in an input, a trigger or a template, or remove it".into(),
             Problem::NoFallback => "add a flow with `on: fallback` to answer messages the bot does not understand".into(),
+            Problem::SecretInAnswer { hidden: false, .. } => "answers reach the user's channel as written (history and logs keep them masked): leave the value out unless the user must see it".into(),
+            Problem::SecretInAnswer { hidden: true, .. } => "hidden variables stay out of what the channel sees, but answers reach it as written: leave the value out, or remove it from `bot.hidden`".into(),
             Problem::UnknownMock { suggestion, .. } => did_you_mean(suggestion, "mocks answer service cells by their `id`"),
         }
     }
@@ -587,7 +595,7 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, colour: bool, width:
 }
 
 /// Every diagnostic code, in the order of `docs/DIAGNOSTICS.md`.
-pub const CODES: [&str; 30] = [
+pub const CODES: [&str; 31] = [
     "cellflow::syntax::yaml",
     "cellflow::syntax::too_large",
     "cellflow::syntax::encoding",
@@ -617,6 +625,7 @@ pub const CODES: [&str; 30] = [
     "cellflow::check::unused_intent",
     "cellflow::check::unused_entity",
     "cellflow::check::no_fallback",
+    "cellflow::check::secret_in_answer",
     "cellflow::test::unknown_mock",
 ];
 

@@ -11,12 +11,14 @@
 //!   and assigns, for `dataflow`;
 //! - `flow`: loops that never wait for the user, unreachable cells;
 //! - `dataflow`: variables that may be unset where they are read;
-//! - `names`: unused intents and entities, shared examples, no fallback.
+//! - `names`: unused intents and entities, shared examples, no fallback;
+//! - `secrets`: answers that would show a masked or hidden value.
 
 mod dataflow;
 mod embedded;
 mod flow;
 mod names;
+pub(crate) mod secrets;
 
 use crate::ast;
 use crate::diagnostic::{self, Diagnostic};
@@ -76,6 +78,7 @@ pub fn check(project: &mut Project) -> Checked {
         diagnostics.extend(names::unused_entities(&ctx, &facts));
         diagnostics.extend(names::duplicate_examples(&ctx));
         diagnostics.extend(names::no_fallback(&ctx));
+        diagnostics.extend(secrets::secret_in_answer(&ctx, &facts));
     }
     diagnostic::sort(&mut diagnostics, &project.sources);
     diagnostics.dedup();

@@ -435,7 +435,13 @@ fn converse(
                     "text_too_long",
                     e.to_string(),
                 ),
+                TurnError::ReadOnly { .. } => {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "read_only", e.to_string())
+                }
             })?;
+        // History is for operators, not the user: masked values (and
+        // copies of them) are stored as the mask, wherever they appear.
+        let secrets = bot.secrets(&next.session);
         let exchange = Exchange {
             turn: next.session.turn,
             at: now_secs(),
@@ -443,11 +449,18 @@ fn converse(
                 if secret {
                     crate::runtime::MASK.to_owned()
                 } else {
-                    t.clone()
+                    secrets.redact(t).into_owned()
                 }
             }),
             event: request.event.clone(),
-            answers: response.answers.iter().map(|a| a.text.clone()).collect(),
+            answers: response
+                .answers
+                .iter()
+                .map(|a| match secrets.redact(&a.text) {
+                    std::borrow::Cow::Borrowed(_) => a.text.clone(),
+                    std::borrow::Cow::Owned(clean) => clean.into(),
+                })
+                .collect(),
         };
         let write = Write {
             record: &next,
@@ -525,7 +538,7 @@ async fn show(
             "sessionCode": code,
             "state": {
                 "awaiting": bot.awaiting(session),
-                "context": session.shown_vars(),
+                "context": bot.shown_vars(session),
                 "handedOff": session.handed_off(),
                 "ended": session.ended,
                 "turns": session.turn,
