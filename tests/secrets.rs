@@ -474,3 +474,22 @@ fn conversation_ids_are_well_formed_and_distinct() {
     });
     assert_eq!((ones, zeros), (u128::MAX, u128::MAX));
 }
+
+#[test]
+fn explore_shows_no_message_typed_into_a_masked_input() {
+    let out = Cmd::new()
+        .args(["explore".as_ref(), reproducer().as_os_str()])
+        .run();
+    let all = format!("{}{}", out.stdout, out.stderr);
+    // The PIN it tried fails to parse: the finding and its path say so
+    // without the value.
+    let failed = all
+        .lines()
+        .find(|l| l.starts_with("turn failed:"))
+        .unwrap_or_else(|| panic!("{all}"));
+    assert!(failed.contains(MASK), "{all}");
+    assert!(
+        all.contains(&format!("after: \"set pin\" → \"{MASK}\"")),
+        "{all}"
+    );
+}
