@@ -191,6 +191,12 @@ pub enum Problem {
     NoFallback,
     #[error("`{name}` is {}, but the bot says it to the user", if *hidden { "hidden" } else { "masked" })]
     SecretInAnswer { name: String, hidden: bool },
+    #[error("`{name}` is declared {list}, but no cell assigns it and the host does not provide it")]
+    UnknownVariable {
+        name: String,
+        list: &'static str,
+        suggestion: Option<String>,
+    },
 
     // ---- conversation tests --------------------------------------------
     #[error("the mock names `{name}`, but no service cell has that id")]
@@ -235,6 +241,7 @@ impl Problem {
             Problem::UnusedEntity { .. } => "cellflow::check::unused_entity",
             Problem::NoFallback => "cellflow::check::no_fallback",
             Problem::SecretInAnswer { .. } => "cellflow::check::secret_in_answer",
+            Problem::UnknownVariable { .. } => "cellflow::check::unknown_variable",
             Problem::UnknownMock { .. } => "cellflow::test::unknown_mock",
         }
     }
@@ -248,7 +255,8 @@ impl Problem {
             | Problem::UnusedIntent { .. }
             | Problem::UnusedEntity { .. }
             | Problem::NoFallback
-            | Problem::SecretInAnswer { .. } => Severity::Warning,
+            | Problem::SecretInAnswer { .. }
+            | Problem::UnknownVariable { .. } => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -290,6 +298,7 @@ impl Problem {
             Problem::NoFallback => "no flow here has `on: fallback`".into(),
             Problem::SecretInAnswer { hidden: false, .. } => "a masked value, sent in clear".into(),
             Problem::SecretInAnswer { hidden: true, .. } => "a hidden value, sent in clear".into(),
+            Problem::UnknownVariable { .. } => "no such variable".into(),
             Problem::UnknownMock { .. } => "no service cell has this id".into(),
         }
     }
@@ -366,6 +375,7 @@ impl Problem {
             Problem::NoFallback => "add a flow with `on: fallback` to answer messages the bot does not understand".into(),
             Problem::SecretInAnswer { hidden: false, .. } => "answers reach the user's channel as written (history and logs keep them masked): leave the value out unless the user must see it".into(),
             Problem::SecretInAnswer { hidden: true, .. } => "hidden variables stay out of what the channel sees, but answers reach it as written: leave the value out, or remove it from `bot.hidden`".into(),
+            Problem::UnknownVariable { suggestion, list, .. } => did_you_mean(suggestion, &format!("a name in `bot.{list}` protects nothing unless an input, a code cell or a service assigns it, or `bot.context` lists it")),
             Problem::UnknownMock { suggestion, .. } => did_you_mean(suggestion, "mocks answer service cells by their `id`"),
         }
     }
@@ -595,7 +605,7 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, colour: bool, width:
 }
 
 /// Every diagnostic code, in the order of `docs/DIAGNOSTICS.md`.
-pub const CODES: [&str; 31] = [
+pub const CODES: [&str; 32] = [
     "cellflow::syntax::yaml",
     "cellflow::syntax::too_large",
     "cellflow::syntax::encoding",
@@ -626,6 +636,7 @@ pub const CODES: [&str; 31] = [
     "cellflow::check::unused_entity",
     "cellflow::check::no_fallback",
     "cellflow::check::secret_in_answer",
+    "cellflow::check::unknown_variable",
     "cellflow::test::unknown_mock",
 ];
 

@@ -10,7 +10,8 @@
 //! with a secret; the runtime redacts any copy of the secret inside it by
 //! value.)
 //! The compiler runs it to tell the runtime what to mask; the checker runs
-//! it to warn where an answer templates such a value.
+//! it to warn where an answer templates such a value. The checker also
+//! warns about `hidden` and `readonly` names that match no variable.
 
 use crate::ast::CellKind;
 use crate::diagnostic::{Diagnostic, Problem};
@@ -60,6 +61,44 @@ pub(crate) fn spread(
         masked.sort();
         masked.dedup();
     }
+}
+
+/// Warns about names in `bot.hidden` and `bot.readonly` that no cell
+/// assigns and `bot.context` does not list: a typo there would leave the
+/// variable it meant unprotected, silently.
+pub(crate) fn unknown_variables(ctx: &Context<'_>, facts: &Facts) -> Vec<Diagnostic> {
+    let settings = &ctx.bot.settings;
+    let known = |name: &str| {
+        facts
+            .assigned_anywhere
+            .binary_search_by(|a| a.as_str().cmp(name))
+            .is_ok()
+            || settings.context.iter().any(|c| c.value == name)
+    };
+    let candidates = || {
+        facts
+            .assigned_anywhere
+            .iter()
+            .map(String::as_str)
+            .chain(settings.context.iter().map(|c| c.value.as_str()))
+    };
+    let mut diagnostics = Vec::new();
+    for (list, names) in [
+        ("hidden", &settings.hidden),
+        ("readonly", &settings.readonly),
+    ] {
+        for name in names.iter().filter(|n| !known(&n.value)) {
+            diagnostics.push(Diagnostic::new(
+                Problem::UnknownVariable {
+                    name: name.value.clone(),
+                    list,
+                    suggestion: crate::diagnostic::suggest(&name.value, candidates()),
+                },
+                name.span,
+            ));
+        }
+    }
+    diagnostics
 }
 
 /// The variables of the bot's masked inputs.
