@@ -73,6 +73,13 @@ pub struct Settings {
     pub threshold: Option<Spanned<f64>>,
     /// Variables the host promises to set in every request's context.
     pub context: Vec<Name>,
+    /// Variables never shown to the channel (`vars`, `context`, traces).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden: Vec<Name>,
+    /// Variables a request's context cannot change once set (nor set at
+    /// all, unless they are in `context`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub readonly: Vec<Name>,
     #[serde(skip)]
     pub span: Span,
 }

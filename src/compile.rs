@@ -320,6 +320,14 @@ pub struct Program {
     pub threshold: f64,
     /// Variables the host sets in every request.
     pub context: Vec<String>,
+    /// Variables that can hold a masked value, sorted: those of masked
+    /// inputs, and every variable a code cell may copy one into (see
+    /// `check::secrets`).
+    pub masked: Vec<String>,
+    /// Variables never shown to the channel, sorted.
+    pub hidden: Vec<String>,
+    /// Variables a request's context cannot change once set, sorted.
+    pub readonly: Vec<String>,
     pub cells: Vec<Option<Cell>>,
     /// [`Cell::key`] → cell index.
     pub cell_by_key: rustc_hash::FxHashMap<u64, u32>,
@@ -347,6 +355,30 @@ pub struct Program {
 }
 
 impl Program {
+    /// Whether `name` can hold a masked value.
+    #[must_use]
+    pub fn is_masked(&self, name: &str) -> bool {
+        self.masked
+            .binary_search_by(|m| m.as_str().cmp(name))
+            .is_ok()
+    }
+
+    /// Whether `name` is never shown to the channel.
+    #[must_use]
+    pub fn is_hidden(&self, name: &str) -> bool {
+        self.hidden
+            .binary_search_by(|m| m.as_str().cmp(name))
+            .is_ok()
+    }
+
+    /// Whether a request's context cannot change `name` once it is set.
+    #[must_use]
+    pub fn is_readonly(&self, name: &str) -> bool {
+        self.readonly
+            .binary_search_by(|m| m.as_str().cmp(name))
+            .is_ok()
+    }
+
     /// The cell at an index. Indexes come from this program, so a missing
     /// cell is a broken invariant.
     ///
@@ -383,6 +415,9 @@ pub enum CompileError {
 struct Compiler<'a> {
     engine: &'a rhai::Engine,
     regexes: HashMap<String, Regex>,
+    /// Per code cell: the variables it reads, and those it may assign
+    /// from them (masking follows values along these).
+    transfers: Vec<(Vec<String>, Vec<String>)>,
 }
 
 impl Compiler<'_> {
@@ -400,7 +435,7 @@ impl Compiler<'_> {
         Ok(built)
     }
 
-    fn script(&self, source: &str, expression: bool) -> Result<Script, CompileError> {
+    fn script(&mut self, source: &str, expression: bool) -> Result<Script, CompileError> {
         let compiled = if expression {
             self.engine.compile_expression(source)
         } else {
@@ -408,6 +443,12 @@ impl Compiler<'_> {
         };
         let ast = compiled.map_err(|e| CompileError::Script(e.to_string()))?;
         let effects = crate::script::effects(&ast);
+        if !expression {
+            self.transfers.push((
+                effects.reads.iter().map(|r| r.name.clone()).collect(),
+                effects.may_assign.clone(),
+            ));
+        }
         let mut builtins = Vec::new();
         let mut vars = effects.may_assign;
         for read in effects.reads {
@@ -456,6 +497,7 @@ pub fn compile(
     let mut compiler = Compiler {
         engine,
         regexes: HashMap::new(),
+        transfers: Vec::new(),
     };
     let goto = |id: crate::graph::CellId| {
         if id == graph.exit() {
@@ -557,6 +599,13 @@ pub fn compile(
     variables.sort();
     variables.dedup();
     let settings = &bot.settings;
+    let masked = masked_variables(&cells, &compiler.transfers);
+    let sorted = |names: &[ast::Name]| {
+        let mut names: Vec<String> = names.iter().map(|n| n.value.clone()).collect();
+        names.sort();
+        names.dedup();
+        names
+    };
     Ok(Program {
         name: settings
             .name
@@ -568,6 +617,9 @@ pub fn compile(
             .map_or_else(|| "en-US".to_owned(), |l| l.value.clone()),
         threshold: settings.threshold.as_ref().map_or(0.6, |t| t.value),
         context: settings.context.iter().map(|n| n.value.clone()).collect(),
+        masked,
+        hidden: sorted(&settings.hidden),
+        readonly: sorted(&settings.readonly),
         cells,
         cell_by_key,
         flows,
@@ -593,6 +645,33 @@ pub fn compile(
         version: version_of(bot),
         calls_services,
     })
+}
+
+/// The variables that can hold a masked value: those of masked inputs, and
+/// what code cells may copy them into. A service's reply is not masked
+/// whole for having been asked with a secret (a balance looked up by a
+/// masked account number is for the user to see); a copy of the secret
+/// inside it is redacted by value, like any other.
+fn masked_variables(cells: &[Option<Cell>], scripts: &[(Vec<String>, Vec<String>)]) -> Vec<String> {
+    let seeds: Vec<String> = cells
+        .iter()
+        .flatten()
+        .filter_map(|cell| match &cell.kind {
+            Kind::Input { input, .. } if input.mask => Some(input.var.to_string()),
+            _ => None,
+        })
+        .collect();
+    if seeds.is_empty() {
+        return seeds;
+    }
+    let transfers: Vec<crate::check::secrets::Transfer<'_>> = scripts
+        .iter()
+        .map(|(reads, writes)| crate::check::secrets::Transfer {
+            reads: reads.iter().map(String::as_str).collect(),
+            writes: writes.iter().map(String::as_str).collect(),
+        })
+        .collect();
+    crate::check::secrets::spread(seeds, &transfers)
 }
 
 /// A stable hash of the bot's program (spans and comments excluded).
@@ -860,7 +939,7 @@ fn compile_cell(
 }
 
 /// The artifact format version; bump when the stored AST changes shape.
-pub const ARTIFACT_VERSION: u32 = 1;
+pub const ARTIFACT_VERSION: u32 = 2;
 /// The first line of every artifact.
 pub const ARTIFACT_MAGIC: &str = "cellflow-artifact";
 

@@ -194,6 +194,14 @@ pub enum Problem {
     UnusedEntity { name: String },
     #[error("the bot has no fallback flow")]
     NoFallback,
+    #[error("`{name}` is {}, but the bot says it to the user", if *hidden { "hidden" } else { "masked" })]
+    SecretInAnswer { name: String, hidden: bool },
+    #[error("`{name}` is declared {list}, but no cell assigns it and the host does not provide it")]
+    UnknownVariable {
+        name: String,
+        list: &'static str,
+        suggestion: Option<String>,
+    },
 
     // ---- conversation tests --------------------------------------------
     #[error("the mock names `{name}`, but no service cell has that id")]
@@ -238,6 +246,8 @@ impl Problem {
             Problem::UnusedIntent { .. } => "cellflow::check::unused_intent",
             Problem::UnusedEntity { .. } => "cellflow::check::unused_entity",
             Problem::NoFallback => "cellflow::check::no_fallback",
+            Problem::SecretInAnswer { .. } => "cellflow::check::secret_in_answer",
+            Problem::UnknownVariable { .. } => "cellflow::check::unknown_variable",
             Problem::UnknownMock { .. } => "cellflow::test::unknown_mock",
         }
     }
@@ -250,7 +260,9 @@ impl Problem {
             | Problem::DuplicateExample { .. }
             | Problem::UnusedIntent { .. }
             | Problem::UnusedEntity { .. }
-            | Problem::NoFallback => Severity::Warning,
+            | Problem::NoFallback
+            | Problem::SecretInAnswer { .. }
+            | Problem::UnknownVariable { .. } => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -298,6 +310,9 @@ impl Problem {
             Problem::DuplicateExample { .. } => "also an example here".into(),
             Problem::UnusedIntent { .. } | Problem::UnusedEntity { .. } => "defined here".into(),
             Problem::NoFallback => "no flow here has `on: fallback`".into(),
+            Problem::SecretInAnswer { hidden: false, .. } => "a masked value, sent in clear".into(),
+            Problem::SecretInAnswer { hidden: true, .. } => "a hidden value, sent in clear".into(),
+            Problem::UnknownVariable { .. } => "no such variable".into(),
             Problem::UnknownMock { .. } => "no service cell has this id".into(),
         }
     }
@@ -378,6 +393,9 @@ impl Problem {
             Problem::UnusedIntent { .. } => "trigger a flow with `on: {intent: ...}`, route it in an `intent` cell, or remove it".into(),
             Problem::UnusedEntity { .. } => "use it in an input, a trigger or a template, or remove it".into(),
             Problem::NoFallback => "add a flow with `on: fallback` to answer messages the bot does not understand".into(),
+            Problem::SecretInAnswer { hidden: false, .. } => "answers reach the user's channel as written (history and logs keep them masked): leave the value out unless the user must see it".into(),
+            Problem::SecretInAnswer { hidden: true, .. } => "hidden variables stay out of what the channel sees, but answers reach it as written: leave the value out, or remove it from `bot.hidden`".into(),
+            Problem::UnknownVariable { suggestion, list, .. } => did_you_mean(suggestion, &format!("a name in `bot.{list}` protects nothing unless an input, a code cell or a service assigns it, or `bot.context` lists it")),
             Problem::UnknownMock { suggestion, .. } => did_you_mean(suggestion, "mocks answer service cells by their `id`"),
         }
     }
@@ -607,7 +625,7 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, colour: bool, width:
 }
 
 /// Every diagnostic code, in the order of `docs/DIAGNOSTICS.md`.
-pub const CODES: [&str; 31] = [
+pub const CODES: [&str; 33] = [
     "cellflow::syntax::yaml",
     "cellflow::syntax::too_large",
     "cellflow::syntax::encoding",
@@ -638,6 +656,8 @@ pub const CODES: [&str; 31] = [
     "cellflow::check::unused_intent",
     "cellflow::check::unused_entity",
     "cellflow::check::no_fallback",
+    "cellflow::check::secret_in_answer",
+    "cellflow::check::unknown_variable",
     "cellflow::test::unknown_mock",
 ];
 

@@ -257,9 +257,15 @@ fn dsl_settings(bot: &Settings) -> String {
     if let Some(t) = &bot.threshold {
         let _ = writeln!(out, "  threshold {}", number(t.value));
     }
-    if !bot.context.is_empty() {
-        let names: Vec<String> = bot.context.iter().map(|n| n.value.clone()).collect();
-        let _ = writeln!(out, "  context {}", dsl_list(&names, 2));
+    for (field, list) in [
+        ("context", &bot.context),
+        ("hidden", &bot.hidden),
+        ("readonly", &bot.readonly),
+    ] {
+        if !list.is_empty() {
+            let names: Vec<String> = list.iter().map(|n| n.value.clone()).collect();
+            let _ = writeln!(out, "  {field} {}", dsl_list(&names, 2));
+        }
     }
     out.push('}');
     out
@@ -699,13 +705,21 @@ fn yaml_settings(y: &mut YamlOut, bot: &Settings, indent: usize) {
         y.line(indent, "nlu:");
         y.field(indent + 2, "threshold", &number(t.value));
     }
-    if !bot.context.is_empty() {
-        y.strings(indent, "context", &bot.context);
+    for (field, list) in [
+        ("context", &bot.context),
+        ("hidden", &bot.hidden),
+        ("readonly", &bot.readonly),
+    ] {
+        if !list.is_empty() {
+            y.strings(indent, field, list);
+        }
     }
     if bot.name.is_none()
         && bot.locale.is_none()
         && bot.threshold.is_none()
         && bot.context.is_empty()
+        && bot.hidden.is_empty()
+        && bot.readonly.is_empty()
     {
         y.field(indent, "context", "[]");
     }

@@ -18,8 +18,8 @@ use serde_json::Value;
 use crate::coverage::Coverage;
 use crate::diagnostic::{Diagnostic, Problem};
 use crate::runtime::{
-    Awaiting, Bot, Event, FnClient, HttpError, HttpRequest, HttpResponse, Request, Response,
-    Session,
+    Awaiting, Bot, Event, FnClient, HttpError, HttpRequest, HttpResponse, MASK, Request, Response,
+    Secrets, Session,
 };
 use crate::source::{FileId, Span};
 use crate::syntax::node::{self, Node, Value as Yaml};
@@ -531,7 +531,15 @@ fn run_inner(bot: &Bot, test: &Test, coverage: Option<&RefCell<Coverage>>) -> Ve
         }));
     let mut session = Session::new("test");
     let mut failures = Vec::new();
+    // Every masked value the conversation held, and every message typed
+    // into a masked input: the report never shows them.
+    let mut secrets = Secrets::default();
     for (n, step) in test.steps.iter().enumerate() {
+        if let Some(user) = &step.user
+            && bot.awaits_secret(&session)
+        {
+            secrets.add(user);
+        }
         let what = match (&step.user, &step.event) {
             (Some(user), _) => format!("user: {user:?}"),
             (None, Some(event)) => format!("event: {event}"),
@@ -570,16 +578,23 @@ fn run_inner(bot: &Bot, test: &Test, coverage: Option<&RefCell<Coverage>>) -> Ve
                 )));
             }
         }
+        secrets.extend(bot.secrets(&session));
         failures.extend(
-            check(&step.expect, &response, &session)
+            check(&bot, &step.expect, &response, &session)
                 .into_iter()
                 .map(fail),
         );
     }
+    if !secrets.is_empty() {
+        for failure in &mut failures {
+            failure.what = secrets.redact(&failure.what).into_owned();
+            failure.message = secrets.redact(&failure.message).into_owned();
+        }
+    }
     failures
 }
 
-fn check(expect: &Expect, response: &Response, session: &Session) -> Vec<String> {
+fn check(bot: &Bot, expect: &Expect, response: &Response, session: &Session) -> Vec<String> {
     let mut problems = Vec::new();
     if let Some(expected) = &expect.answers {
         let actual: Vec<&str> = response.answers.iter().map(|a| a.text.as_str()).collect();
@@ -622,13 +637,27 @@ fn check(expect: &Expect, response: &Response, session: &Session) -> Vec<String>
             problems.push(format!("awaiting: expected {expected:?}, got {actual:?}"));
         }
     }
+    let program = bot.program();
     for (name, value) in &expect.vars {
         let actual = session.vars.get(name);
         if !actual.is_some_and(|a| a.is(value)) {
-            problems.push(format!(
-                "`{name}`: expected {value}, got {}",
-                actual.map_or("nothing".to_owned(), |a| a.to_value().to_string())
-            ));
+            let secret =
+                session.is_masked(name) || program.is_masked(name) || program.is_hidden(name);
+            problems.push(if secret {
+                format!(
+                    "`{name}` (masked or hidden): expected {MASK}, got {}",
+                    if actual.is_some() {
+                        "another value"
+                    } else {
+                        "nothing"
+                    }
+                )
+            } else {
+                format!(
+                    "`{name}`: expected {value}, got {}",
+                    actual.map_or("nothing".to_owned(), |a| a.to_value().to_string())
+                )
+            });
         }
     }
     for event in &expect.events {

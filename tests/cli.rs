@@ -233,7 +233,11 @@ fn compile_writes_an_artifact_that_runs_and_rejects_bad_ones() {
     let old = dir.join("old.cfa");
     std::fs::write(
         &old,
-        text.replacen("cellflow-artifact 1", "cellflow-artifact 0", 1),
+        text.replacen(
+            &format!("cellflow-artifact {}", cellflow::compile::ARTIFACT_VERSION),
+            "cellflow-artifact 0",
+            1,
+        ),
     )
     .unwrap();
     let err = cellflow::Bot::load(&old).unwrap_err().to_string();

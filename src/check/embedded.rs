@@ -30,6 +30,9 @@ pub(crate) struct CellFacts {
     pub assigns: Vec<String>,
     /// Per rule arm: the variable its condition proves set (`x != ()`).
     pub guards: Vec<Option<String>>,
+    /// Variables a code cell may assign: where the values it reads may go
+    /// (masking follows them).
+    pub writes: Vec<String>,
 }
 
 /// Facts for every cell, indexed by [`CellId::index`], plus bot-wide sets.
@@ -152,7 +155,11 @@ pub(crate) fn run(ctx: &Context<'_>) -> (Vec<Diagnostic>, Facts) {
     if let Some(other) = other {
         pass.diagnostics.extend(other.diagnostics);
         for (slot, facts) in cell_facts.iter_mut().zip(other.facts.cells) {
-            if !facts.uses.is_empty() || !facts.assigns.is_empty() || !facts.guards.is_empty() {
+            if !facts.uses.is_empty()
+                || !facts.assigns.is_empty()
+                || !facts.guards.is_empty()
+                || !facts.writes.is_empty()
+            {
                 *slot = facts;
             }
         }
@@ -344,6 +351,9 @@ impl Pass<'_> {
                     });
                 }
                 facts.assigns.extend(effects.assigns);
+                if !expression {
+                    facts.writes.extend(effects.may_assign.iter().cloned());
+                }
                 self.facts.assigned_anywhere.extend(effects.may_assign);
                 self.facts.properties.extend(effects.properties);
                 guard

@@ -11,12 +11,15 @@
 //!   and assigns, for `dataflow`;
 //! - `flow`: loops that never wait for the user, unreachable cells;
 //! - `dataflow`: variables that may be unset where they are read;
-//! - `names`: unused intents and entities, shared examples, no fallback.
+//! - `names`: unused intents and entities, shared examples, no fallback;
+//! - `secrets`: answers that would show a masked or hidden value, and
+//!   hidden or read-only names that match no variable.
 
 mod dataflow;
 mod embedded;
 mod flow;
 mod names;
+pub(crate) mod secrets;
 
 use crate::ast;
 use crate::diagnostic::{self, Diagnostic};
@@ -76,6 +79,8 @@ pub fn check(project: &mut Project) -> Checked {
         diagnostics.extend(names::unused_entities(&ctx, &facts));
         diagnostics.extend(names::duplicate_examples(&ctx));
         diagnostics.extend(names::no_fallback(&ctx));
+        diagnostics.extend(secrets::secret_in_answer(&ctx, &facts));
+        diagnostics.extend(secrets::unknown_variables(&ctx, &facts));
     }
     diagnostic::sort(&mut diagnostics, &project.sources);
     diagnostics.dedup();

@@ -10,8 +10,9 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use cellflow::Bot;
-use cellflow::explore::{Finding, Options, Path};
+use cellflow::explore::{Finding, Message, Options, Path};
 use cellflow::project::LoadError;
+use cellflow::runtime::Awaiting;
 use cellflow::source::SourceMap;
 
 use super::{CliError, EXIT_OK, EXIT_PROBLEMS};
@@ -31,13 +32,26 @@ pub(crate) struct Explore {
     emit_tests: Option<PathBuf>,
 }
 
-/// `event welcome → "2" → "yes"`.
-fn describe(path: &Path) -> String {
-    path.turns
-        .iter()
-        .map(|(m, _)| m.to_string())
-        .collect::<Vec<_>>()
-        .join(" → ")
+/// `event welcome → "2" → "yes"`; a message typed into a masked input
+/// shows as the mask.
+fn describe(bot: &Bot, path: &Path) -> String {
+    let program = bot.program();
+    let mut awaited: Option<&str> = None;
+    let mut said = Vec::with_capacity(path.turns.len());
+    for (message, response) in &path.turns {
+        let secret = matches!(message, Message::User(_))
+            && awaited.is_some_and(|var| program.is_masked(var));
+        said.push(if secret {
+            format!("{:?}", cellflow::runtime::MASK)
+        } else {
+            message.to_string()
+        });
+        awaited = match &response.awaiting {
+            Some(Awaiting::Input { var, .. }) => Some(var.as_str()),
+            _ => None,
+        };
+    }
+    said.join(" → ")
 }
 
 impl Explore {
@@ -83,7 +97,7 @@ impl Explore {
                     read.path
                 ),
             }
-            println!("  after: {}", describe(path));
+            println!("  after: {}", describe(&bot, path));
         }
         let report = exploration.coverage.report(program);
         println!(

@@ -8,7 +8,7 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::PathBuf;
 
-use cellflow::runtime::{Answer, Bot, Event, LoadError, Request, Response, Session};
+use cellflow::runtime::{Answer, Bot, Event, LoadError, MASK, Request, Response, Session};
 
 use super::check::render_human;
 use super::{CliError, EXIT_OK, EXIT_PROBLEMS};
@@ -97,6 +97,12 @@ fn show(out: &mut impl std::io::Write, response: &Response, trace: bool) {
     }
 }
 
+/// Whether a line is one of the runner's own commands (not a message).
+fn is_command(line: &str) -> bool {
+    let line = line.trim();
+    matches!(line, ":quit" | ":q" | ":vars" | ":reset") || line.starts_with(":event ")
+}
+
 impl Run {
     pub(crate) fn run(self) -> Result<u8, CliError> {
         let bot = match Bot::load(&self.path) {
@@ -131,7 +137,12 @@ impl Run {
                 let line =
                     line.map_err(|e| CliError::Usage(format!("cannot read standard input: {e}")))?;
                 let line = line.trim_end_matches('\r');
-                let _ = writeln!(out, "> {line}");
+                // A secret typed into a masked input is not echoed.
+                if bot.awaits_secret(&session) && !is_command(line) {
+                    let _ = writeln!(out, "> {MASK}");
+                } else {
+                    let _ = writeln!(out, "> {line}");
+                }
                 if !self.handle(&bot, &mut session, line, &mut out) {
                     break;
                 }
@@ -176,7 +187,7 @@ impl Run {
         let request = match line.trim() {
             ":quit" | ":q" => return false,
             ":vars" => {
-                let vars = session.shown_vars();
+                let vars = bot.shown_vars(session);
                 let _ = writeln!(
                     out,
                     "{}",

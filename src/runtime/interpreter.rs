@@ -111,6 +111,9 @@ pub(super) fn run(
     if let Some(reason) = misfit(program, session) {
         return Err(TurnError::SessionMismatch(reason));
     }
+    if !program.readonly.is_empty() {
+        read_only_untouched(program, session, &request)?;
+    }
     let mut snapshot = SNAPSHOT.take();
     snapshot.clone_from(session);
     let mut events = Vec::new();
@@ -168,6 +171,17 @@ pub(super) fn run(
         Err(Failure(message)) => {
             let nlu = std::mem::take(&mut turn.response.nlu);
             let trace = std::mem::take(&mut turn.response.trace);
+            // An error may quote any value the turn touched: the secrets
+            // the session held before the turn, those it gained, and the
+            // message itself when it answered a masked input.
+            let mut secrets = bot.secrets(turn.session);
+            secrets.extend(bot.secrets(&snapshot));
+            if bot.awaits_secret(&snapshot)
+                && let Some(text) = &request.text
+            {
+                secrets.add(text);
+            }
+            let message = secrets.redact(&message).into_owned();
             turn.session.clone_from(&snapshot);
             // The failed turn still counts: a host numbering its history by
             // turn never sees a number twice.
@@ -430,19 +444,24 @@ impl Turn<'_> {
 
     fn record(&mut self, cell: u32, before: &super::Vars) {
         let c = self.program.cell(cell);
+        let program = self.program;
+        let left_out = |name: &str| name.starts_with('_') || program.is_hidden(name);
+        let secrets = super::Secrets::of(program, self.session);
         let mut changed = BTreeMap::new();
         for (name, value) in self.session.vars.iter() {
-            if before.get(name) != Some(value) && !name.starts_with('_') {
-                let shown = if self.session.is_masked(name) {
+            if before.get(name) != Some(value) && !left_out(name) {
+                let shown = if self.session.is_masked(name) || program.is_masked(name) {
                     Value::String(MASK.into())
                 } else {
-                    value.to_value()
+                    let mut value = value.to_value();
+                    secrets.redact_value(&mut value);
+                    value
                 };
                 changed.insert(name.to_owned(), shown);
             }
         }
         for (name, _) in before.iter() {
-            if !self.session.vars.contains_key(name) && !name.starts_with('_') {
+            if !self.session.vars.contains_key(name) && !left_out(name) {
                 changed.insert(name.to_owned(), Value::Null);
             }
         }
@@ -877,7 +896,14 @@ impl Turn<'_> {
             .session
             .waiting
             .map_or(0, |w| self.program.cell(w.cell()).key);
-        self.response.vars = self.session.shown_vars();
+        // The session remembers which of its variables hold a masked
+        // value, whichever version of the bot it meets next.
+        for name in &self.program.masked {
+            if self.session.vars.contains_key(name) && !self.session.is_masked(name) {
+                self.session.masked.push(name.clone());
+            }
+        }
+        self.response.vars = self.bot.shown_vars(self.session);
         self.response.ended = self.session.ended;
         self.response.awaiting = awaiting(self.program, self.session);
     }
@@ -891,6 +917,34 @@ fn storable(name: &str, value: &Value) -> Result<(), Failure> {
             "`{name}` would nest arrays and objects more than {MAX_VALUE_DEPTH} levels deep, \
              which a session cannot keep; it was not changed"
         )));
+    }
+    Ok(())
+}
+
+/// Refuses a request whose context would change a read-only variable: one
+/// the session has (to another value), or one the host does not provide
+/// (not in `bot.context`) at all.
+fn read_only_untouched(
+    program: &Program,
+    session: &Session,
+    request: &Request,
+) -> Result<(), TurnError> {
+    for (name, value) in &request.context {
+        if !program.is_readonly(name) {
+            continue;
+        }
+        let current = if session.ended {
+            None
+        } else {
+            session.vars.get(name)
+        };
+        let allowed = match current {
+            Some(current) => current.is(value),
+            None => program.context.iter().any(|c| c == name),
+        };
+        if !allowed {
+            return Err(TurnError::ReadOnly { name: name.clone() });
+        }
     }
     Ok(())
 }

@@ -28,6 +28,7 @@ mod input;
 mod interpreter;
 mod message;
 mod nlu;
+mod secrets;
 mod session;
 mod vars;
 
@@ -41,6 +42,7 @@ pub use message::{
     Answer, Awaiting, Button, Card, Event, MASK, Media, Nlu, Request, Response, Step,
 };
 pub use nlu::{Builtin, Classifier};
+pub use secrets::Secrets;
 pub use session::{Frame, MAX_VALUE_DEPTH, Session, Wait};
 pub use vars::{Var, Vars};
 
@@ -81,6 +83,10 @@ pub enum TurnError {
     /// follow them: it is corrupt, or from another bot.
     #[error("the session does not fit this bot: {0}")]
     SessionMismatch(String),
+    /// The context tries to change a read-only variable (or to set one
+    /// the host does not provide).
+    #[error("`{name}` is read-only: a request's context cannot change it")]
+    ReadOnly { name: String },
 }
 
 /// A compiled bot, ready to run turns. Cheap to clone; share it between
@@ -267,6 +273,39 @@ impl Bot {
         }
     }
 
+    /// The session's variables as the channel may see them: no
+    /// `_temporaries`, no hidden variables, every variable that can hold a
+    /// masked value (copies included) shown as [`MASK`], and any masked
+    /// value inside another (a service reply that echoes it) redacted.
+    #[must_use]
+    pub fn shown_vars(&self, session: &Session) -> Vars {
+        let program = &self.program;
+        let shown = session.vars.visible_with(
+            |name| session.is_masked(name) || program.is_masked(name),
+            |name| program.is_hidden(name),
+        );
+        let secrets = Secrets::of(program, session);
+        if secrets.is_empty() {
+            return shown;
+        }
+        shown
+            .iter()
+            .map(|(name, value)| {
+                let mut value = value.to_value();
+                secrets.redact_value(&mut value);
+                (name, value)
+            })
+            .collect()
+    }
+
+    /// What the session holds that must not leave the server in clear:
+    /// redact with it anything stored or logged about the conversation
+    /// (the server's history does).
+    #[must_use]
+    pub fn secrets(&self, session: &Session) -> Secrets {
+        Secrets::of(&self.program, session)
+    }
+
     pub(crate) fn engine(&self) -> &rhai::Engine {
         &self.engine
     }
@@ -299,17 +338,20 @@ impl Bot {
     }
 }
 
-/// A random 128-bit session id, from the standard library's randomly seeded hasher.
+/// A session id: 128 bits from the operating system's cryptographic random
+/// source, as 32 lowercase hex digits. Whoever knows an id can continue the
+/// conversation (with an API key), so it must not be guessable.
+///
+/// # Panics
+/// If the operating system has no random source to give (a machine that
+/// cannot be trusted with sessions at all).
 pub(crate) fn new_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let mut parts = [0u64; 2];
-    for (i, part) in parts.iter_mut().enumerate() {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(count);
-        h.write_usize(i);
-        *part = h.finish();
+    use std::fmt::Write as _;
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random source works");
+    let mut id = String::with_capacity(32);
+    for byte in bytes {
+        let _ = write!(id, "{byte:02x}");
     }
-    format!("{:016x}{:016x}", parts[0], parts[1])
+    id
 }

@@ -107,7 +107,9 @@ pub struct Session {
     /// Per cell with `pick: sequence`: how many times it was said.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sequence: BTreeMap<u32, u32>,
-    /// Variables the user typed into masked inputs.
+    /// Variables that hold a masked value: typed into masked inputs, or
+    /// copied from one (kept here so a session shows them masked even
+    /// after a reload of the bot).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub masked: Vec<String>,
     /// The conversation ended; the next message starts a new one.
@@ -184,7 +186,8 @@ impl Session {
         self.masked.iter().any(|m| m == name)
     }
 
-    /// The visible variables as a host may show them: masked inputs masked.
+    /// The visible variables with masked ones masked. It does not know
+    /// the bot's hidden variables: hosts show [`super::Bot::shown_vars`].
     #[must_use]
     pub fn shown_vars(&self) -> Vars {
         self.vars.visible(&self.masked)

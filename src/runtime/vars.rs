@@ -287,15 +287,27 @@ impl Vars {
     /// values of `masked` variables replaced by [`super::MASK`].
     #[must_use]
     pub fn visible(&self, masked: &[String]) -> Vars {
-        let is_masked = |name: &str| masked.iter().any(|m| m == name);
+        self.visible_with(|name| masked.iter().any(|m| m == name), |_| false)
+    }
+
+    /// The variables a host or user may see: no `_temporaries`, none that
+    /// is `hidden`, and the values of `masked` ones replaced by
+    /// [`super::MASK`].
+    #[must_use]
+    pub fn visible_with(
+        &self,
+        is_masked: impl Fn(&str) -> bool,
+        is_hidden: impl Fn(&str) -> bool,
+    ) -> Vars {
+        let left_out = |name: &str| name.starts_with('_') || is_hidden(name);
         if !self
             .iter()
-            .any(|(name, _)| name.starts_with('_') || is_masked(name))
+            .any(|(name, _)| left_out(name) || is_masked(name))
         {
             return self.clone();
         }
         let mut shown = Vars::new();
-        for (name, value) in self.iter().filter(|(name, _)| !name.starts_with('_')) {
+        for (name, value) in self.iter().filter(|(name, _)| !left_out(name)) {
             shown.set(
                 name,
                 if is_masked(name) {

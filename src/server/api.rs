@@ -540,6 +540,9 @@ fn converse(
                     e.to_string(),
                 ),
                 TurnError::SessionMismatch(_) => ApiError::corrupt(&e),
+                TurnError::ReadOnly { .. } => {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "read_only", e.to_string())
+                }
             })?;
         // Checked before anything is written: a conversation over the limit
         // never reaches the store (the turn leaves it as it was).
@@ -554,6 +557,9 @@ fn converse(
                 ),
             ));
         }
+        // History is for operators, not the user: masked values (and
+        // copies of them) are stored as the mask, wherever they appear.
+        let secrets = bot.secrets(&next.session);
         let exchange = Exchange {
             turn: next.session.turn,
             at: now_secs(),
@@ -561,11 +567,18 @@ fn converse(
                 if secret {
                     crate::runtime::MASK.to_owned()
                 } else {
-                    t.clone()
+                    secrets.redact(t).into_owned()
                 }
             }),
             event: request.event.clone(),
-            answers: response.answers.iter().map(|a| a.text.clone()).collect(),
+            answers: response
+                .answers
+                .iter()
+                .map(|a| match secrets.redact(&a.text) {
+                    std::borrow::Cow::Borrowed(_) => a.text.clone(),
+                    std::borrow::Cow::Owned(clean) => clean.into(),
+                })
+                .collect(),
         };
         let write = Write {
             record: &next,
@@ -643,7 +656,7 @@ async fn show(
             "sessionCode": code,
             "state": {
                 "awaiting": bot.awaiting(session),
-                "context": session.shown_vars(),
+                "context": bot.shown_vars(session),
                 "handedOff": session.handed_off(),
                 "ended": session.ended,
                 "turns": session.turn,

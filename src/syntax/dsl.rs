@@ -170,7 +170,9 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
         | Rule::bot_name
         | Rule::bot_locale
         | Rule::bot_threshold
-        | Rule::bot_context => "a bot setting",
+        | Rule::bot_context
+        | Rule::bot_hidden
+        | Rule::bot_readonly => "a bot setting",
         Rule::intent_field | Rule::examples | Rule::patterns | Rule::global => {
             "`examples`, `patterns` or `global`"
         }
@@ -472,6 +474,12 @@ impl DslParser {
                         }
                     }
                 }
+                Rule::bot_hidden => settings
+                    .hidden
+                    .extend(value.into_inner().map(|p| self.ident(p))),
+                Rule::bot_readonly => settings
+                    .readonly
+                    .extend(value.into_inner().map(|p| self.ident(p))),
                 _ => settings
                     .context
                     .extend(value.into_inner().map(|p| self.ident(p))),

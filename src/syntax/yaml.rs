@@ -372,7 +372,7 @@ impl<'t> Walker<'t> {
             node,
             "bot",
             "bot settings",
-            &["name", "locale", "nlu", "context"],
+            &["name", "locale", "nlu", "context", "hidden", "readonly"],
         ) else {
             return settings;
         };
@@ -389,12 +389,18 @@ impl<'t> Walker<'t> {
                 settings.threshold = None;
             }
         }
-        if let Some(context) = fields.get("context") {
-            let items = self.items(context, "context");
-            settings.context = items
-                .iter()
-                .filter_map(|n| self.name(n, NameKind::Field, "context"))
-                .collect();
+        for (field, names) in [
+            ("context", &mut settings.context),
+            ("hidden", &mut settings.hidden),
+            ("readonly", &mut settings.readonly),
+        ] {
+            if let Some(list) = fields.get(field) {
+                let items = self.items(list, field);
+                *names = items
+                    .iter()
+                    .filter_map(|n| self.name(n, NameKind::Field, field))
+                    .collect();
+            }
         }
         settings
     }
