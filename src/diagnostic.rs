@@ -8,8 +8,9 @@
 //! serves the terminal, JSON and GitHub annotations.
 
 use std::fmt;
+use std::fmt::Write as _;
 
-use crate::source::{SourceMap, Span};
+use crate::source::{SourceFile, SourceMap, Span};
 
 /// How bad a problem is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -107,6 +108,8 @@ pub enum Problem {
     NotUtf8,
     #[error("syntax error: expected {expected}")]
     DslSyntax { expected: String },
+    #[error("`{escape}` names no Unicode character")]
+    InvalidEscape { escape: String },
     #[error("unknown cell kind `{found}`")]
     UnknownCellKind {
         found: String,
@@ -220,6 +223,7 @@ impl Problem {
             Problem::FileTooLarge { .. } => "cellflow::syntax::too_large",
             Problem::NotUtf8 => "cellflow::syntax::encoding",
             Problem::DslSyntax { .. } => "cellflow::syntax::dsl",
+            Problem::InvalidEscape { .. } => "cellflow::syntax::invalid_escape",
             Problem::UnknownCellKind { .. } => "cellflow::syntax::unknown_cell_kind",
             Problem::MultipleKinds { .. } => "cellflow::syntax::multiple_kinds",
             Problem::MissingKind => "cellflow::syntax::missing_kind",
@@ -274,6 +278,7 @@ impl Problem {
             Problem::YamlSyntax { .. } | Problem::DslSyntax { .. } => "here".into(),
             Problem::FileTooLarge { .. } => "this file".into(),
             Problem::NotUtf8 => "invalid UTF-8 starts here".into(),
+            Problem::InvalidEscape { .. } => "not a Unicode scalar value".into(),
             Problem::UnknownCellKind { .. } => "not a cell kind".into(),
             Problem::MultipleKinds { second, .. } => format!("`{second}` is a second kind"),
             Problem::MissingKind => "no kind key in this cell".into(),
@@ -329,6 +334,9 @@ impl Problem {
             Problem::FileTooLarge { limit, .. } => format!("split the bot into files of at most {limit} bytes"),
             Problem::NotUtf8 => "save the file as UTF-8".into(),
             Problem::DslSyntax { .. } => "see docs/LANGUAGE.md for the DSL syntax".into(),
+            Problem::InvalidEscape { .. } => {
+                "`\\u{...}` takes 1 to 6 hex digits up to 10FFFF, outside the surrogates D800-DFFF".into()
+            }
             Problem::UnknownCellKind { suggestion, .. } => did_you_mean(
                 suggestion,
                 "a cell is one of: answer, input, rule, code, jump, intent, service, handoff, end",
@@ -466,41 +474,112 @@ pub type LineCol = (usize, usize);
 pub struct Rendered<'a> {
     diagnostic: &'a Diagnostic,
     sources: &'a SourceMap,
-    source: Option<miette::NamedSource<String>>,
-    related: Vec<RelatedRendered>,
+    /// The main span's file, unless its snippet cannot be drawn.
+    source: Option<FileSource<'a>>,
+    related: Vec<RelatedRendered<'a>>,
 }
 
 /// A secondary span in another file, drawn as a related note.
 #[derive(Debug)]
-struct RelatedRendered {
+struct RelatedRendered<'a> {
     label: String,
     span: miette::SourceSpan,
-    source: miette::NamedSource<String>,
+    source: Option<FileSource<'a>>,
 }
 
-impl fmt::Display for RelatedRendered {
+impl fmt::Display for RelatedRendered<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.label)
     }
 }
-impl std::error::Error for RelatedRendered {}
-impl miette::Diagnostic for RelatedRendered {
+impl std::error::Error for RelatedRendered<'_> {}
+impl miette::Diagnostic for RelatedRendered<'_> {
     fn severity(&self) -> Option<miette::Severity> {
         Some(miette::Severity::Advice)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(&self.source)
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.source.as_ref()?;
         Some(Box::new(std::iter::once(
             miette::LabeledSpan::new_with_span(Some(self.label.clone()), self.span),
         )))
     }
 }
 
-fn named_source(sources: &SourceMap, span: Span) -> Option<miette::NamedSource<String>> {
-    let file = sources.get(span.file()?);
-    Some(miette::NamedSource::new(file.name(), file.text().to_owned()).with_language("yaml"))
+/// The widest column (in bytes from the start of its line) at which a label
+/// may start or end under a source snippet. miette pads to a label's column
+/// with a format width, which cannot exceed 65,535 (tabs count four); past
+/// this bound the diagnostic is drawn without its snippet, and its location
+/// is printed as `file:line:column` instead.
+pub const MAX_SNIPPET_COLUMN: usize = 4096;
+
+/// One file as miette reads it. miette finds a span's lines by scanning the
+/// text from its start, so drawing many diagnostics of one big file would be
+/// quadratic; this hands it only the lines around the span, found with the
+/// file's line index, and shifts the line numbers back.
+#[derive(Debug)]
+struct FileSource<'a> {
+    file: &'a SourceFile,
+}
+
+impl<'a> FileSource<'a> {
+    /// The file of `span`, if every one of `spans` in it can be drawn.
+    fn of(sources: &'a SourceMap, span: Span, spans: &[Span]) -> Option<Self> {
+        let file = sources.get(span.file()?);
+        // Bytes bound characters from above, so counting bytes is safe.
+        let column_ok = |at: usize| {
+            let at = at.min(file.text().len());
+            at - file.lines_range(file.line_of(at), file.line_of(at)).start <= MAX_SNIPPET_COLUMN
+        };
+        let drawable = |s: &Span| {
+            s.range()
+                .is_none_or(|r| column_ok(r.start) && column_ok(r.end))
+        };
+        spans
+            .iter()
+            .filter(|s| s.file() == span.file())
+            .all(drawable)
+            .then_some(FileSource { file })
+    }
+}
+
+impl miette::SourceCode for FileSource<'_> {
+    fn read_span<'b>(
+        &'b self,
+        span: &miette::SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'b> + 'b>, miette::MietteError> {
+        let text = self.file.text();
+        if span.offset() > text.len() {
+            return Err(miette::MietteError::OutOfBounds);
+        }
+        let end = (span.offset() + span.len()).min(text.len());
+        // One line more on each side than asked for, so miette's scan of the
+        // window stops exactly where its scan of the whole file would.
+        let first = self.file.line_of(span.offset()).saturating_sub(before + 1);
+        let last = self.file.line_of(end).saturating_add(after + 1);
+        let window = self.file.lines_range(first, last);
+        let shifted = miette::SourceSpan::new((span.offset() - window.start).into(), span.len());
+        let inner = miette::SourceCode::read_span(&text[window.clone()], &shifted, before, after)?;
+        let lines_before = self.file.line_of(window.start);
+        Ok(Box::new(
+            miette::MietteSpanContents::new_named(
+                self.file.name().to_owned(),
+                inner.data(),
+                miette::SourceSpan::new(
+                    (inner.span().offset() + window.start).into(),
+                    inner.span().len(),
+                ),
+                inner.line() + lines_before,
+                inner.column(),
+                inner.line_count() + lines_before,
+            )
+            .with_language("yaml"),
+        ))
+    }
 }
 
 fn source_span(span: Span) -> miette::SourceSpan {
@@ -511,17 +590,18 @@ fn source_span(span: Span) -> miette::SourceSpan {
 impl<'a> Rendered<'a> {
     #[must_use]
     pub fn new(diagnostic: &'a Diagnostic, sources: &'a SourceMap) -> Self {
-        let source = named_source(sources, diagnostic.span);
+        let spans: Vec<Span> = std::iter::once(diagnostic.span)
+            .chain(diagnostic.related.iter().map(|r| r.span))
+            .collect();
+        let source = FileSource::of(sources, diagnostic.span, &spans);
         let related = diagnostic
             .related
             .iter()
             .filter(|r| r.span.file().is_some() && r.span.file() != diagnostic.span.file())
-            .filter_map(|r| {
-                Some(RelatedRendered {
-                    label: r.label.clone(),
-                    span: source_span(r.span),
-                    source: named_source(sources, r.span)?,
-                })
+            .map(|r| RelatedRendered {
+                label: r.label.clone(),
+                span: source_span(r.span),
+                source: FileSource::of(sources, r.span, &[r.span]),
             })
             .collect();
         Rendered {
@@ -614,22 +694,31 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, colour: bool, width:
     let handler = miette::GraphicalReportHandler::new_themed(theme)
         .with_width(width)
         .with_links(false);
+    let rendered = Rendered::new(diagnostic, sources);
     let mut out = String::new();
-    if handler
-        .render_report(&mut out, &Rendered::new(diagnostic, sources))
-        .is_err()
-    {
+    if handler.render_report(&mut out, &rendered).is_err() {
         out = format!("{}: {}", diagnostic.problem.code(), diagnostic.problem);
+    }
+    // Too wide to draw: say where, and what the label would have said.
+    if rendered.source.is_none()
+        && let Some((file, (line, column), _)) = rendered.location()
+    {
+        let _ = write!(
+            out,
+            "\n  at {file}:{line}:{column}: {}",
+            diagnostic.problem.label()
+        );
     }
     out
 }
 
 /// Every diagnostic code, in the order of `docs/DIAGNOSTICS.md`.
-pub const CODES: [&str; 33] = [
+pub const CODES: [&str; 34] = [
     "cellflow::syntax::yaml",
     "cellflow::syntax::too_large",
     "cellflow::syntax::encoding",
     "cellflow::syntax::dsl",
+    "cellflow::syntax::invalid_escape",
     "cellflow::syntax::unknown_cell_kind",
     "cellflow::syntax::multiple_kinds",
     "cellflow::syntax::missing_kind",
@@ -675,4 +764,38 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         }
     }
     best.map(|(_, c)| c.to_owned())
+}
+
+#[cfg(test)]
+#[allow(clippy::format_collect)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snippet_reads_only_the_lines_around_its_span() {
+        let mut sources = SourceMap::new();
+        let text: String = (0..100_000).map(|i| format!("line {i}\n")).collect();
+        let offset = text.find("line 99990").unwrap();
+        let id = sources.add("big", "big", text);
+        let source = FileSource {
+            file: sources.get(id),
+        };
+        let contents = miette::SourceCode::read_span(&source, &(offset, 4).into(), 1, 1).unwrap();
+        // Only the span's line and one on each side, with the right numbers.
+        assert_eq!(
+            std::str::from_utf8(contents.data()).unwrap(),
+            "line 99989\nline 99990\nline 99991\n"
+        );
+        assert_eq!(contents.name(), Some("big"));
+        // And miette reading the whole file finds the same lines and numbers.
+        let whole =
+            miette::SourceCode::read_span(sources.get(id).text(), &(offset, 4).into(), 1, 1)
+                .unwrap();
+        assert_eq!(contents.data(), whole.data());
+        assert_eq!(contents.span(), whole.span());
+        assert_eq!(
+            (contents.line(), contents.column(), contents.line_count()),
+            (whole.line(), whole.column(), whole.line_count())
+        );
+    }
 }

@@ -4,7 +4,9 @@
 //! Both printers are total over the AST, and [`convert`] re-parses what it
 //! printed and compares the result with the input (spans aside), so a
 //! conversion is either lossless or refused; it never silently drops
-//! anything. Comments are not part of the AST and are not kept.
+//! anything. Comments are not part of the program, but the front ends
+//! attach them to nodes (`syntax::comments`) and the printers write each on
+//! its own line above its node; a comment YAML cannot hold is refused.
 
 use std::fmt::Write as _;
 
@@ -25,6 +27,9 @@ pub enum FormatError {
         "the printed {0} does not read back as the same bot (a cellflow bug; please report it)"
     )]
     NotLossless(&'static str),
+    /// The bot holds something the target syntax cannot write down.
+    #[error("{0}")]
+    Unrepresentable(String),
 }
 
 /// Prints a module in a syntax, checking that it reads back identically.
@@ -33,6 +38,9 @@ pub enum FormatError {
 /// [`FormatError::NotLossless`] if the printed text does not parse back to
 /// the same AST.
 pub fn convert(module: &Module, to: Syntax) -> Result<String, FormatError> {
+    if to == Syntax::Yaml {
+        yaml_can_hold_comments(module)?;
+    }
     let text = match to {
         Syntax::Dsl => to_dsl(module),
         Syntax::Yaml => to_yaml(module),
@@ -50,6 +58,43 @@ pub fn convert(module: &Module, to: Syntax) -> Result<String, FormatError> {
             Syntax::Yaml => "YAML",
         }))
     }
+}
+
+/// Whether YAML can hold a character as written (its printable set); the
+/// others need an escape inside a double-quoted scalar. NEL and the Unicode
+/// line and paragraph separators are escaped too, since YAML 1.1 readers
+/// take them for line breaks.
+fn yaml_printable(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{a0}'..='\u{fffd}' | '\u{10000}'..)
+        && !matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// YAML comments cannot escape anything: refuse a comment YAML cannot hold
+/// (the DSL's comments may hold any character but a line break).
+fn yaml_can_hold_comments(module: &Module) -> Result<(), FormatError> {
+    let all = module
+        .header
+        .iter()
+        .chain(&module.footer)
+        .chain(module.bot.iter().flat_map(|b| &b.comments))
+        .chain(module.intents.iter().flat_map(|i| &i.comments))
+        .chain(module.entities.iter().flat_map(|e| &e.comments))
+        .chain(module.flows.iter().flat_map(|f| {
+            f.comments
+                .iter()
+                .chain(f.cells.iter().flat_map(|c| &c.comments))
+        }));
+    for comment in all {
+        if let Some(c) = comment.chars().find(|c| *c != '\t' && !yaml_printable(*c)) {
+            return Err(FormatError::Unrepresentable(format!(
+                "the comment `{}` holds the character U+{:04X}, which a YAML comment cannot hold; \
+                 remove it from the comment, or keep the file in the DSL",
+                comment.escape_debug(),
+                c as u32
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Comment lines of `original` that `formatted` no longer has.
@@ -149,7 +194,9 @@ fn dsl_string_escaped(s: &str) -> String {
 
 fn dsl_block(script: &Script, indent: usize) -> String {
     let text = &script.source.value;
-    if !text.contains('\n') {
+    // A `//` comment runs to the end of its line: on one line it would hide
+    // the closing brace.
+    if !text.contains('\n') && !text.contains("//") {
         return if text.is_empty() {
             "{ }".to_owned()
         } else {
@@ -540,7 +587,7 @@ fn yaml_string(s: &str) -> String {
         && !yaml_special(s);
     let literal = (s.contains('\\') || s.contains('"'))
         && !s.contains('\'')
-        && !s.chars().any(char::is_control)
+        && !s.chars().any(|c| char::is_control(c) || !yaml_printable(c))
         && !s.starts_with(' ')
         && !s.ends_with(' ');
     if plain {
@@ -549,8 +596,26 @@ fn yaml_string(s: &str) -> String {
         // Single quotes keep regexes and expressions readable: no escapes inside.
         format!("'{s}'")
     } else {
-        serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
+        yaml_double_quoted(s)
     }
+}
+
+/// A double-quoted YAML scalar: JSON's escapes, which YAML shares, plus
+/// `\u` escapes for the characters YAML may not hold as written.
+fn yaml_double_quoted(s: &str) -> String {
+    let json = serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned());
+    if json.chars().all(yaml_printable) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        if yaml_printable(c) {
+            out.push(c);
+        } else {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        }
+    }
+    out
 }
 
 fn yaml_script(script: &Script, indent: usize) -> String {
@@ -559,6 +624,7 @@ fn yaml_script(script: &Script, indent: usize) -> String {
         && !text.starts_with([' ', '\t'])
         && !text.contains('\r')
         && !text.contains('\t')
+        && text.chars().all(yaml_printable)
     {
         let pad = " ".repeat(indent + 2);
         let mut out = String::from("|\n");

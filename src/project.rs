@@ -150,11 +150,7 @@ impl Project {
             diagnostics: Vec::new(),
         };
         for (done, path) in files.into_iter().enumerate() {
-            let bytes = std::fs::read(&path).map_err(|source| LoadError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            project.add_bytes(&display_name(&path), &path, &bytes);
+            project.add_path(&path)?;
             progress(done + 1, total);
         }
         Ok(project)
@@ -169,6 +165,43 @@ impl Project {
             settings: None,
             diagnostics: Vec::new(),
         }
+    }
+
+    /// Reads and parses one file. A file larger than
+    /// [`MAX_FILE_BYTES`](syntax::MAX_FILE_BYTES) is refused with a diagnostic
+    /// without being read whole: at most one byte past the limit is read, so
+    /// a huge file (or an endless one, like a device) costs no memory.
+    ///
+    /// # Errors
+    /// Only when the file cannot be read.
+    pub fn add_path(&mut self, path: &Path) -> Result<FileId, LoadError> {
+        use std::io::Read as _;
+        let io = |source| LoadError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let declared = file.metadata().map_or(0, |m| m.len());
+        let limit = syntax::MAX_FILE_BYTES;
+        let mut bytes = Vec::new();
+        if declared <= limit as u64 {
+            bytes.reserve_exact(usize::try_from(declared).unwrap_or(0));
+        }
+        file.take(limit as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        if bytes.len() > limit {
+            let size = usize::try_from(declared)
+                .unwrap_or(usize::MAX)
+                .max(bytes.len());
+            let id = self.sources.add(display_name(path), path, String::new());
+            self.diagnostics.push(Diagnostic::new(
+                Problem::FileTooLarge { size, limit },
+                Span::new(id, 0, 0),
+            ));
+            return Ok(id);
+        }
+        Ok(self.add_bytes(&display_name(path), path, &bytes))
     }
 
     /// Parses one file's content; its name decides the syntax (as on disk).

@@ -130,11 +130,36 @@ impl SourceFile {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
         let start = self.line_starts[line];
-        let column = self
-            .text
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count());
+        let column = self.text.get(start..offset).map_or(offset - start, |s| {
+            // A byte-order mark is not a column an editor shows.
+            s.strip_prefix('\u{feff}').unwrap_or(s).chars().count()
+        });
         (line + 1, column + 1)
+    }
+
+    /// The 0-based line of a byte offset (clamped to the file).
+    #[must_use]
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.line_starts
+            .partition_point(|&s| s <= offset.min(self.text.len()))
+            - 1
+    }
+
+    /// The bytes of 0-based lines `first..=last` (clamped to the file), each
+    /// with its line break.
+    #[must_use]
+    pub fn lines_range(&self, first: usize, last: usize) -> std::ops::Range<usize> {
+        let start = self
+            .line_starts
+            .get(first)
+            .copied()
+            .unwrap_or(self.text.len());
+        let end = self
+            .line_starts
+            .get(last.saturating_add(1))
+            .copied()
+            .unwrap_or(self.text.len());
+        start..end.max(start)
     }
 
     /// The byte offset of a 1-based line and column (in characters), clamped to the file.

@@ -3,11 +3,13 @@
 //! One file: prints it in canonical layout (in its own syntax, or `--to`'s)
 //! on standard output. `--write` rewrites files in place; `--check` lists
 //! files that are not in canonical layout and exits 1 if there are any.
-//! Every conversion is verified to read back as the same bot.
+//! Every conversion is verified to read back as the same bot, a byte-order
+//! mark is written back, and a file whose comments could not all be kept is
+//! refused (exit 1) rather than rewritten.
 
 use std::path::PathBuf;
 
-use cellflow::fmt::{self, FormatError};
+use cellflow::fmt;
 use cellflow::project::{self, Project};
 use cellflow::syntax::Syntax;
 
@@ -48,13 +50,11 @@ impl Fmt {
             ));
         }
         let mut status = EXIT_OK;
+        // One file at a time: each file's text, tree and output are dropped
+        // before the next is read, so memory stays that of the largest file.
         for path in files {
             let mut project = Project::new();
-            let bytes = std::fs::read(&path).map_err(|source| project::LoadError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            project.add_bytes(&project::display_name(&path), &path, &bytes);
+            project.add_path(&path)?;
             if !project.diagnostics.is_empty() {
                 for d in &project.diagnostics {
                     eprintln!("{}", render_human(d, &project.sources, false));
@@ -68,35 +68,28 @@ impl Fmt {
                 Some(Target::Dsl) => Syntax::Dsl,
                 None => syntax,
             };
+            let original = project.sources.get(file).text();
             let formatted = match fmt::convert(&module, to) {
+                // A byte-order mark the author's editor wrote stays.
+                Ok(text) if original.starts_with('\u{feff}') => format!("\u{feff}{text}"),
                 Ok(text) => text,
-                Err(FormatError::Invalid(_) | FormatError::NotLossless(_)) => {
-                    eprintln!(
-                        "error: {}: {}",
-                        path.display(),
-                        fmt::convert(&module, to)
-                            .err()
-                            .map(|e| e.to_string())
-                            .unwrap_or_default()
-                    );
+                Err(error) => {
+                    eprintln!("error: {}: {error}", project::display_name(&path));
                     status = EXIT_PROBLEMS;
                     continue;
                 }
             };
-            let original = project.sources.get(file).text();
             let lost = fmt::lost_comments(original, &formatted);
             if !lost.is_empty() {
                 eprintln!(
-                    "{}: {} comment line(s) sit inside a cell or between fields and would be dropped, e.g. `{}`; \
+                    "error: {}: {} comment line(s) would be dropped, e.g. `{}`; \
                      move them onto their own line above a flow, intent, entity or cell",
                     project::display_name(&path),
                     lost.len(),
                     lost[0]
                 );
-                if self.check || self.write {
-                    status = EXIT_PROBLEMS;
-                    continue;
-                }
+                status = EXIT_PROBLEMS;
+                continue;
             }
             if self.check {
                 if formatted != original {

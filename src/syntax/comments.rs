@@ -1,27 +1,42 @@
-//! Own-line comments, kept so that `fmt` can print them again.
+//! Comments, kept so that `fmt` can print them again.
 //!
 //! Comments are not part of the program (the AST's serialization skips
 //! them), but rewriting a file must not throw away what its author wrote.
 //! Both front ends call [`attach`] after parsing: the comment block at the top
-//! of the file becomes the module's header, a comment line elsewhere belongs
-//! to the next flow, intent, entity, settings block or cell, and comments after
-//! the last of those become the footer. Comment lines inside a cell (between
-//! its fields) are not attached; `fmt` notices and refuses to drop them.
+//! of the file becomes the module's header; a comment inside a cell (between
+//! its fields, or at the end of one of its lines) belongs to that cell; an
+//! end-of-line comment on the first line of a flow, intent, entity or
+//! settings block belongs to it; any other comment belongs to the next of
+//! those or of the cells; comments after the last become the footer. `fmt`
+//! prints each node's comments on their own lines above it.
+//!
+//! Most files have only comments on lines of their own, outside cells; those
+//! are found line by line. When a file has a `#` after other text on a line
+//! or a comment line inside a cell, its comments are found exactly instead,
+//! with the syntax's own rules for strings, code blocks and block scalars.
 
-use crate::ast::Module;
+use crate::ast::{CellKind, Module};
+use crate::syntax::Syntax;
+
+/// The lines of `text` with their byte offsets, trimmed. A line ends at LF,
+/// CRLF or a lone CR, as in both syntaxes, and a byte-order mark at the
+/// start of the file belongs to no line.
+fn lines_of(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    body.split_inclusive(['\n', '\r'])
+        .scan(text.len() - body.len(), |offset, line| {
+            let start = *offset;
+            *offset += line.len();
+            Some((start, line.trim()))
+        })
+}
 
 /// The lines of `text` that hold only a comment, as (byte offset, text).
 fn comment_lines(text: &str) -> Vec<(usize, String)> {
-    let mut offset = 0;
-    let mut out = Vec::new();
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim();
-        if trimmed.starts_with('#') {
-            out.push((offset, trimmed.to_owned()));
-        }
-        offset += line.len();
-    }
-    out
+    lines_of(text)
+        .filter(|(_, line)| line.starts_with('#'))
+        .map(|(offset, line)| (offset, line.to_owned()))
+        .collect()
 }
 
 /// Comment-looking lines of a text, for checking that none were lost.
@@ -39,10 +54,113 @@ enum Slot {
     Cell(usize, usize),
 }
 
+/// A comment: where its `#` is, its text, and whether it has a line of its own.
+struct Comment {
+    offset: usize,
+    text: String,
+    own_line: bool,
+}
+
+/// Whether only blanks precede `offset` on its line.
+fn starts_line(text: &str, offset: usize) -> bool {
+    text[..offset]
+        .rsplit(['\n', '\r'])
+        .next()
+        .is_none_or(|before| before.trim_start_matches('\u{feff}').trim().is_empty())
+}
+
+fn comment_at(text: &str, offset: usize, body: &str) -> Comment {
+    Comment {
+        offset,
+        text: body.trim_end().to_owned(),
+        own_line: starts_line(text, offset),
+    }
+}
+
+/// Every comment of a YAML file, by the YAML parser's own reading (a `#`
+/// inside a quoted or block scalar is text). `None` if the file does not parse.
+fn yaml_comments(text: &str) -> Option<Vec<Comment>> {
+    use serde_saphyr::granit_parser::{Event, Parser};
+    let mut options = serde_saphyr::granit_parser::Options::default();
+    options.emit_comments = true;
+    options.max_buffered_comment_events = usize::MAX;
+    options.block_nesting_limit = crate::syntax::MAX_DEPTH + 1;
+    let mut out = Vec::new();
+    for item in Parser::new_from_str_with_options(text, options) {
+        let (event, span) = item.ok()?;
+        if let Event::Comment(..) = event
+            && let Some(start) = span.start.byte_offset()
+            && let Some(end) = span.end.byte_offset()
+            && let Some(body) = text.get(start..end)
+        {
+            out.push(comment_at(text, start, body));
+        }
+    }
+    Some(out)
+}
+
+/// Every comment of a DSL file that parsed into `module`: a `#` outside
+/// strings and code blocks, to the end of its line. The code blocks are
+/// known from the module's scripts, so rhai's `#{...}` maps are not taken
+/// for comments.
+fn dsl_comments(text: &str, module: &Module) -> Vec<Comment> {
+    let mut scripts: Vec<std::ops::Range<usize>> = module
+        .flows
+        .iter()
+        .flat_map(|f| &f.cells)
+        .flat_map(|cell| match &cell.kind {
+            CellKind::Code(script) => vec![script.source.span],
+            CellKind::Rule(rule) => rule.arms.iter().map(|a| a.when.source.span).collect(),
+            _ => Vec::new(),
+        })
+        .filter_map(crate::source::Span::range)
+        .collect();
+    scripts.sort_by_key(|r| r.start);
+    let mut scripts = scripts.into_iter().peekable();
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        while scripts.peek().is_some_and(|r| r.end <= i) {
+            scripts.next();
+        }
+        if let Some(r) = scripts.peek()
+            && r.start <= i
+        {
+            i = r.end;
+            continue;
+        }
+        // Every byte that opens or closes a token here is ASCII, so `i`
+        // stays on a character boundary whenever it is used to slice.
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'\'' => {
+                i += 1 + text[i + 1..].find('\'').unwrap_or(text.len() - i - 1);
+                i += 1;
+            }
+            b'#' => {
+                let end = text[i..].find(['\n', '\r']).map_or(text.len(), |e| i + e);
+                out.push(comment_at(text, i, &text[i..end]));
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
 /// Attaches the comments of `text` to the nodes of `module` (see the module docs).
-pub fn attach(text: &str, module: &mut Module) {
-    let comments = comment_lines(text);
-    if comments.is_empty() {
+pub fn attach(syntax: Syntax, text: &str, module: &mut Module) {
+    let lines = comment_lines(text);
+    // A `#` after other text on some line: maybe an end-of-line comment.
+    let trailing = lines_of(text).any(|(_, l)| !l.starts_with('#') && l.contains('#'));
+    if lines.is_empty() && !trailing {
         return;
     }
     // Every attachable node with its start and, for cells, its end.
@@ -75,31 +193,60 @@ pub fn attach(text: &str, module: &mut Module) {
     }
     nodes.sort_by_key(|(s, _, _)| *s);
     // The header: the comment block at the very top, before any content.
-    let first_content = text
-        .split_inclusive('\n')
-        .scan(0, |offset, line| {
-            let start = *offset;
-            *offset += line.len();
-            Some((start, line.trim()))
-        })
+    let first_content = lines_of(text)
         .find(|(_, l)| !l.is_empty() && !l.starts_with('#'))
         .map_or(text.len(), |(start, _)| start);
-    for (offset, comment) in comments {
+    let line_start = |offset: usize| text[..offset].rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    // The cell a comment is inside: between its first and last byte, or at
+    // the end of one of its lines.
+    let inside_cell = |offset: usize, own_line: bool| {
+        nodes
+            .iter()
+            .find(|(s, e, slot)| {
+                matches!(slot, Slot::Cell(..))
+                    && *s < offset
+                    && (offset < *e || (!own_line && line_start(offset) <= *e))
+            })
+            .map(|(_, _, slot)| *slot)
+    };
+    let exact = (trailing || lines.iter().any(|(o, _)| inside_cell(*o, true).is_some()))
+        .then(|| match syntax {
+            Syntax::Yaml => yaml_comments(text),
+            Syntax::Dsl => Some(dsl_comments(text, module)),
+        })
+        .flatten();
+    let comments = exact.unwrap_or_else(|| {
+        lines
+            .into_iter()
+            .map(|(offset, text)| Comment {
+                offset,
+                text,
+                own_line: true,
+            })
+            .collect()
+    });
+    for comment in comments {
+        let offset = comment.offset;
         if offset < first_content {
-            module.header.push(comment);
+            module.header.push(comment.text);
             continue;
         }
-        // Inside a cell: a comment between its fields, or block-scalar text.
-        if nodes
-            .iter()
-            .any(|(s, e, slot)| matches!(slot, Slot::Cell(..)) && *s < offset && offset < *e)
-        {
-            continue;
-        }
-        let target = nodes
-            .iter()
-            .find(|(s, _, _)| *s > offset)
-            .map(|(_, _, slot)| *slot);
+        let target = inside_cell(offset, comment.own_line)
+            .or_else(|| {
+                // An end-of-line comment on the line a node starts on.
+                let line_start = line_start(offset);
+                nodes
+                    .iter()
+                    .rev()
+                    .find(|(s, _, _)| !comment.own_line && line_start <= *s && *s < offset)
+                    .map(|(_, _, slot)| *slot)
+            })
+            .or_else(|| {
+                nodes
+                    .iter()
+                    .find(|(s, _, _)| *s > offset)
+                    .map(|(_, _, slot)| *slot)
+            });
         let list = match target {
             Some(Slot::Settings) => module.bot.as_mut().map(|b| &mut b.comments),
             Some(Slot::Intent(i)) => Some(&mut module.intents[i].comments),
@@ -109,7 +256,7 @@ pub fn attach(text: &str, module: &mut Module) {
             None => Some(&mut module.footer),
         };
         if let Some(list) = list {
-            list.push(comment);
+            list.push(comment.text);
         }
     }
 }

@@ -37,26 +37,17 @@ pub fn parse(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
             vec![Diagnostic::new(problem, Span::new(file, 0, 0))],
         );
     }
-    // pest recurses once per nesting level: bound the nesting first so deep
-    // input is an error, never a stack overflow.
-    if let Some(offset) = too_deep(text) {
-        let problem = Problem::DslSyntax {
-            expected: format!("at most {MAX_NESTING} nested brackets"),
-        };
-        return (
-            Module::default(),
-            vec![Diagnostic::new(
-                problem,
-                Span::new(file, offset, offset + 1),
-            )],
-        );
-    }
     let mut parser = DslParser {
         file,
         diagnostics: Vec::new(),
     };
     let module = match Grammar::parse(Rule::file, text) {
-        Ok(mut pairs) => parser.file(pairs.next().expect("the file rule always yields a pair")),
+        Ok(mut pairs) => {
+            if text.contains("\\u") {
+                parser.check_escapes(pairs.clone());
+            }
+            parser.file(pairs.next().expect("the file rule always yields a pair"))
+        }
         Err(error) => {
             parser.diagnostics.push(syntax_error(file, text, &error));
             Module::default()
@@ -65,27 +56,8 @@ pub fn parse(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
     (module, parser.diagnostics)
 }
 
-/// Deepest bracket nesting accepted in a DSL file.
+/// Deepest nesting of brackets accepted in a JSON value.
 pub const MAX_NESTING: usize = 64;
-
-/// The offset of the first bracket nested deeper than [`MAX_NESTING`]. Counting
-/// brackets inside strings too only makes the bound stricter, never looser.
-fn too_deep(text: &str) -> Option<usize> {
-    let mut depth = 0usize;
-    for (i, b) in text.bytes().enumerate() {
-        match b {
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return Some(i);
-                }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    None
-}
 
 fn syntax_error(file: FileId, text: &str, error: &pest::error::Error<Rule>) -> Diagnostic {
     let start = match error.location {
@@ -112,6 +84,18 @@ fn syntax_error(file: FileId, text: &str, error: &pest::error::Error<Rule>) -> D
             suggestion: Some(suggestion),
         };
         return Diagnostic::new(problem, Span::new(file, start, start + word.len()));
+    }
+    // A block that opens but never closes: say so at its brace, rather than
+    // "expected a block" where one visibly starts.
+    if text[start..].starts_with('{')
+        && let pest::error::ErrorVariant::ParsingError { positives, .. } = &error.variant
+        && positives.contains(&Rule::block)
+    {
+        let problem = Problem::DslSyntax {
+            expected: "a `}` to close this block (is a string or `/*` comment in it left open?)"
+                .to_owned(),
+        };
+        return Diagnostic::new(problem, Span::new(file, start, start + 1));
     }
     let at_end = text[start..].trim().is_empty();
     let expected = match &error.variant {
@@ -146,7 +130,10 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
         Rule::string_list => "a list of strings `[...]`",
         Rule::name_list => "a list of names `[...]`",
         Rule::block => "a `{ ... }` block",
-        Rule::json | Rule::json_object | Rule::json_array | Rule::json_string => "a JSON value",
+        Rule::json | Rule::json_open | Rule::json_string | Rule::json_number => "a JSON value",
+        Rule::json_close => "`]` or `}`",
+        Rule::json_comma => "`,`",
+        Rule::json_colon => "`:`",
         Rule::item | Rule::bot | Rule::intent_def | Rule::entity_def | Rule::flow => {
             "`flow`, `intent`, `entity` or `bot`"
         }
@@ -260,6 +247,45 @@ impl DslParser {
 
     fn once<T>(&mut self, slot: &mut Option<T>, value: T, field: &str, span: Span) {
         set_once(slot, value, field, span, &mut self.diagnostics);
+    }
+
+    /// Reports every `\\u{...}` escape in a double-quoted string that names
+    /// no Unicode scalar value (a surrogate, or a number past U+10FFFF).
+    fn check_escapes(&mut self, pairs: pest::iterators::Pairs<'_, Rule>) {
+        for quoted in pairs.flatten().filter(|p| p.as_rule() == Rule::quoted) {
+            let start = quoted.as_span().start();
+            let raw = quoted.as_str();
+            // Escapes start with an ASCII backslash, which no multi-byte
+            // character contains, so stepping through bytes is safe.
+            let bytes = raw.as_bytes();
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] != b'\\' {
+                    i += 1;
+                    continue;
+                }
+                if bytes.get(i + 1) != Some(&b'u') {
+                    i += 2;
+                    continue;
+                }
+                // The grammar admits only `\\u{`, 1 to 6 hex digits and `}`.
+                let close = raw[i..].find('}').map_or(raw.len() - 1, |e| i + e);
+                let hex = raw.get(i + 3..close).unwrap_or("");
+                if u32::from_str_radix(hex, 16)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .is_none()
+                {
+                    self.report(
+                        Problem::InvalidEscape {
+                            escape: raw[i..=close].to_owned(),
+                        },
+                        Span::new(self.file, start + i, start + close + 1),
+                    );
+                }
+                i = close + 1;
+            }
+        }
     }
 
     /// The single meaningful child of a pair whose grammar guarantees one.
@@ -400,43 +426,160 @@ impl DslParser {
         }
     }
 
-    fn json(pair: Pair<'_, Rule>) -> serde_json::Value {
-        let inner = Self::only(pair);
-        match inner.as_rule() {
-            Rule::json_object => serde_json::Value::Object(
-                inner
-                    .into_inner()
-                    .map(|member| {
-                        let mut parts = member.into_inner();
-                        let key = parts.next().expect("a member has a key").as_str();
-                        let value = parts.next().expect("a member has a value");
-                        (unescape(&key[1..key.len() - 1]), Self::json(value))
-                    })
-                    .collect(),
+    /// A JSON scalar token as a value.
+    fn json_scalar(token: &Pair<'_, Rule>) -> serde_json::Value {
+        let text = token.as_str();
+        match token.as_rule() {
+            Rule::json_string => serde_json::Value::String(unescape(&text[1..text.len() - 1])),
+            Rule::json_number => text.parse::<i64>().map_or_else(
+                |_| {
+                    text.parse::<f64>()
+                        .ok()
+                        .and_then(serde_json::Number::from_f64)
+                        .map_or(serde_json::Value::Null, serde_json::Value::Number)
+                },
+                serde_json::Value::from,
             ),
-            Rule::json_array => {
-                serde_json::Value::Array(inner.into_inner().map(|p| Self::json(p)).collect())
-            }
-            Rule::json_string => {
-                let s = inner.as_str();
-                serde_json::Value::String(unescape(&s[1..s.len() - 1]))
-            }
-            Rule::json_number => {
-                let text = inner.as_str();
-                text.parse::<i64>().map_or_else(
-                    |_| {
-                        text.parse::<f64>()
-                            .ok()
-                            .and_then(serde_json::Number::from_f64)
-                            .map_or(serde_json::Value::Null, serde_json::Value::Number)
-                    },
-                    serde_json::Value::from,
-                )
-            }
             Rule::json_true => serde_json::Value::Bool(true),
             Rule::json_false => serde_json::Value::Bool(false),
             _ => serde_json::Value::Null,
         }
+    }
+
+    /// Builds a JSON value from the grammar's flat run of tokens, with an
+    /// explicit stack of open containers. The grammar has balanced the
+    /// brackets; this checks that each token stands where JSON allows it
+    /// (a trailing comma is accepted) and that nesting stays within
+    /// [`MAX_NESTING`]. A misplaced token is reported and the value is `null`.
+    fn json(&mut self, pair: Pair<'_, Rule>) -> serde_json::Value {
+        /// What may come next inside the innermost open container.
+        #[derive(Clone, Copy, PartialEq)]
+        enum Next {
+            /// A value, or the closing bracket (after `[` or a comma).
+            ValueOrClose,
+            /// A key, or the closing brace (after `{` or a comma).
+            KeyOrClose,
+            /// The `:` after a key.
+            Colon,
+            /// The value after a key's `:`.
+            Value,
+            /// A comma or the closing bracket (after a value).
+            CommaOrClose,
+        }
+        enum Container {
+            Array(Vec<serde_json::Value>),
+            Object(serde_json::Map<String, serde_json::Value>, String),
+        }
+        let mut tokens = pair.into_inner();
+        let first = tokens.next().expect("a JSON value has at least one token");
+        if first.as_rule() != Rule::json_open {
+            return Self::json_scalar(&first);
+        }
+        let container = |open: &Pair<'_, Rule>| match open.as_str() {
+            "{" => (
+                Container::Object(serde_json::Map::new(), String::new()),
+                Next::KeyOrClose,
+            ),
+            _ => (Container::Array(Vec::new()), Next::ValueOrClose),
+        };
+        let mut stack = vec![container(&first)];
+        let misplaced = |this: &mut Self, token: &Pair<'_, Rule>, expected: &str| {
+            let span = this.span(token);
+            this.report(
+                Problem::DslSyntax {
+                    expected: expected.to_owned(),
+                },
+                span,
+            );
+            serde_json::Value::Null
+        };
+        for token in tokens {
+            let Some((top, next)) = stack.last_mut() else {
+                break;
+            };
+            let expected = match (&*top, *next) {
+                (_, Next::Colon) => "`:`",
+                (_, Next::Value) => "a JSON value",
+                (Container::Array(_), Next::ValueOrClose) => "a JSON value or `]`",
+                (Container::Object(..), Next::KeyOrClose) => "a key string or `}`",
+                (Container::Array(_), _) => "`,` or `]`",
+                (Container::Object(..), _) => "`,` or `}`",
+            };
+            // A finished value goes into its container.
+            let value = match token.as_rule() {
+                Rule::json_comma if *next == Next::CommaOrClose => {
+                    *next = match top {
+                        Container::Array(_) => Next::ValueOrClose,
+                        Container::Object(..) => Next::KeyOrClose,
+                    };
+                    continue;
+                }
+                Rule::json_colon if *next == Next::Colon => {
+                    *next = Next::Value;
+                    continue;
+                }
+                Rule::json_string if *next == Next::KeyOrClose => {
+                    let text = token.as_str();
+                    if let Container::Object(_, key) = top {
+                        *key = unescape(&text[1..text.len() - 1]);
+                    }
+                    *next = Next::Colon;
+                    continue;
+                }
+                Rule::json_open if matches!(*next, Next::Value | Next::ValueOrClose) => {
+                    if stack.len() >= MAX_NESTING {
+                        return misplaced(
+                            self,
+                            &token,
+                            &format!("at most {MAX_NESTING} nested JSON brackets"),
+                        );
+                    }
+                    stack.push(container(&token));
+                    continue;
+                }
+                Rule::json_close
+                    if matches!(
+                        (&*top, *next, token.as_str()),
+                        (
+                            Container::Array(_),
+                            Next::ValueOrClose | Next::CommaOrClose,
+                            "]"
+                        ) | (
+                            Container::Object(..),
+                            Next::KeyOrClose | Next::CommaOrClose,
+                            "}"
+                        )
+                    ) =>
+                {
+                    match stack.pop().expect("a container is open").0 {
+                        Container::Array(items) => serde_json::Value::Array(items),
+                        Container::Object(map, _) => serde_json::Value::Object(map),
+                    }
+                }
+                Rule::json_string
+                | Rule::json_number
+                | Rule::json_true
+                | Rule::json_false
+                | Rule::json_null
+                    if matches!(*next, Next::Value | Next::ValueOrClose) =>
+                {
+                    Self::json_scalar(&token)
+                }
+                _ => return misplaced(self, &token, expected),
+            };
+            match stack.last_mut() {
+                Some((Container::Array(items), next)) => {
+                    items.push(value);
+                    *next = Next::CommaOrClose;
+                }
+                Some((Container::Object(map, key), next)) => {
+                    map.insert(std::mem::take(key), value);
+                    *next = Next::CommaOrClose;
+                }
+                None => return value,
+            }
+        }
+        serde_json::Value::Null
     }
 
     // ---- top level ---------------------------------------------------------
@@ -638,7 +781,7 @@ impl DslParser {
                     }
                 }
                 Rule::custom => {
-                    let value = Spanned::new(Self::json(Self::only(field)), field_span);
+                    let value = Spanned::new(self.json(Self::only(field)), field_span);
                     self.once(&mut custom, value, "custom", field_span);
                 }
                 _ => answer.evaluable = true,
@@ -914,7 +1057,7 @@ impl DslParser {
                         Body::Template(self.string(inner))
                     } else {
                         let s = self.span(&inner);
-                        Body::Json(Spanned::new(Self::json(inner), s))
+                        Body::Json(Spanned::new(self.json(inner), s))
                     };
                     self.once(&mut body, value, "body", field_span);
                 }

@@ -50,6 +50,6 @@ pub fn parse(
         Syntax::Yaml => yaml::parse(file, text),
         Syntax::Dsl => dsl::parse(file, text),
     };
-    comments::attach(text, &mut module);
+    comments::attach(syntax, text, &mut module);
     (module, diagnostics)
 }

@@ -9,6 +9,11 @@
 //! laughs" file stops at the expansion limit). Building is iterative — an
 //! explicit stack, no recursion — so no input can overflow the stack.
 //!
+//! An anchor costs nothing until it is used: the builder remembers where the
+//! anchored node sits in the tree (a path of child positions) and its size,
+//! and copies it only when an alias names it, after charging the copy to the
+//! expansion budget. Nested anchors that are never aliased are never copied.
+//!
 //! Scalars are typed by the YAML 1.2 core schema with only `true`/`false` as
 //! booleans: `on`, `yes` and `no` stay strings (`on:` is a flow field, and
 //! `yes`/`no` are common intent names).
@@ -93,6 +98,8 @@ enum Frame {
         start: usize,
         flow: bool,
         anchor: usize,
+        /// Nodes in this collection so far, itself included.
+        size: usize,
     },
     Map {
         entries: Vec<(Node, Node)>,
@@ -100,33 +107,69 @@ enum Frame {
         start: usize,
         flow: bool,
         anchor: usize,
+        size: usize,
     },
+}
+
+impl Frame {
+    /// The position the next child will take: an item's index, or for a
+    /// map `2 * entry` for a key and `2 * entry + 1` for a value.
+    fn next_position(&self) -> usize {
+        match self {
+            Frame::Seq { items, .. } => items.len(),
+            Frame::Map { entries, key, .. } => entries.len() * 2 + usize::from(key.is_some()),
+        }
+    }
+
+    /// The finished child at a position, if there is one yet.
+    fn child(&self, position: usize) -> Option<&Node> {
+        match self {
+            Frame::Seq { items, .. } => items.get(position),
+            Frame::Map { entries, key, .. } => match entries.get(position / 2) {
+                Some((k, v)) => Some(if position.is_multiple_of(2) { k } else { v }),
+                None if position == entries.len() * 2 => key.as_ref(),
+                None => None,
+            },
+        }
+    }
+
+    fn add_size(&mut self, n: usize) {
+        match self {
+            Frame::Seq { size, .. } | Frame::Map { size, .. } => *size += n,
+        }
+    }
+}
+
+/// The child of a finished node at a position (see [`Frame::next_position`]).
+fn child(node: &Node, position: usize) -> Option<&Node> {
+    match &node.value {
+        Value::Seq(items) => items.get(position),
+        Value::Map(entries) => entries
+            .get(position / 2)
+            .map(|(k, v)| if position.is_multiple_of(2) { k } else { v }),
+        _ => None,
+    }
+}
+
+/// Where an anchored node is: its path of positions from the root, and its
+/// size in nodes.
+struct Anchored {
+    path: Vec<usize>,
+    size: usize,
 }
 
 struct Builder<'t> {
     file: FileId,
     text: &'t str,
     stack: Vec<Frame>,
-    /// Anchored nodes with their size in nodes.
-    anchors: HashMap<usize, (Node, usize)>,
+    /// Where each anchored node is, by anchor id.
+    anchors: HashMap<usize, Anchored>,
     nodes: usize,
     aliases: usize,
     alias_nodes: usize,
+    /// Nodes copied for aliases, all within the alias budget.
+    copied: usize,
     root: Option<Node>,
-}
-
-fn node_count(node: &Node) -> usize {
-    let mut count = 0;
-    let mut pending = vec![node];
-    while let Some(n) = pending.pop() {
-        count += 1;
-        match &n.value {
-            Value::Seq(items) => pending.extend(items),
-            Value::Map(entries) => pending.extend(entries.iter().flat_map(|(k, v)| [k, v])),
-            _ => {}
-        }
-    }
-    count
 }
 
 /// A YAML problem at one character of the file.
@@ -146,6 +189,7 @@ impl<'t> Builder<'t> {
             nodes: 0,
             aliases: 0,
             alias_nodes: 0,
+            copied: 0,
             root: None,
         }
     }
@@ -174,11 +218,21 @@ impl<'t> Builder<'t> {
         Ok(())
     }
 
-    /// Places a finished node in its parent (or as the root).
-    fn place(&mut self, node: Node, anchor: usize) {
+    /// Places a finished node of `size` nodes in its parent (or as the root).
+    fn place(&mut self, node: Node, size: usize, anchor: usize) {
         if anchor != 0 {
-            let size = node_count(&node);
-            self.anchors.insert(anchor, (node.clone(), size));
+            // The path to where the node is about to go: each open
+            // collection's position in its parent, then the node's own.
+            let path = self
+                .stack
+                .windows(2)
+                .map(|pair| pair[0].next_position())
+                .chain(self.stack.last().map(Frame::next_position))
+                .collect();
+            self.anchors.insert(anchor, Anchored { path, size });
+        }
+        if let Some(parent) = self.stack.last_mut() {
+            parent.add_size(size);
         }
         match self.stack.last_mut() {
             Some(Frame::Seq { items, .. }) => items.push(node),
@@ -194,20 +248,22 @@ impl<'t> Builder<'t> {
         let Some(frame) = self.stack.pop() else {
             return;
         };
-        let (value, start, flow, anchor) = match frame {
+        let (value, start, flow, anchor, size) = match frame {
             Frame::Seq {
                 items,
                 start,
                 flow,
                 anchor,
-            } => (Value::Seq(items), start, flow, anchor),
+                size,
+            } => (Value::Seq(items), start, flow, anchor, size),
             Frame::Map {
                 entries,
                 start,
                 flow,
                 anchor,
+                size,
                 ..
-            } => (Value::Map(entries), start, flow, anchor),
+            } => (Value::Map(entries), start, flow, anchor, size),
         };
         // A flow collection ends at its bracket; a block collection ends
         // where its last child does (its end event sits at the next token).
@@ -229,15 +285,38 @@ impl<'t> Builder<'t> {
                 value,
                 span: Span::new(self.file, start, end.max(start)),
             },
+            size,
             anchor,
         );
     }
 
+    /// The anchored node at `path`: down the open collections while the
+    /// path leads into one, then down finished nodes.
+    fn resolve(&self, path: &[usize]) -> Option<&Node> {
+        let mut node: Option<&Node> = None;
+        for (depth, &position) in path.iter().enumerate() {
+            node = Some(match node {
+                Some(parent) => child(parent, position)?,
+                None => match self.stack.get(depth)?.child(position) {
+                    Some(found) => found,
+                    // Still open: the path goes on in the next frame.
+                    None => continue,
+                },
+            });
+        }
+        match node {
+            Some(found) => Some(found),
+            None if path.is_empty() => self.root.as_ref(),
+            None => None,
+        }
+    }
+
     fn alias(&mut self, id: usize, start: usize, end: usize) -> Result<(), Diagnostic> {
         self.aliases += 1;
-        let Some((node, size)) = self.anchors.get(&id) else {
+        let Some(Anchored { path, size }) = self.anchors.get(&id) else {
             return Err(self.error("an alias refers to an unknown anchor".into(), start));
         };
+        let size = *size;
         self.alias_nodes += size;
         if self.aliases > MAX_ALIASES || self.alias_nodes > MAX_ALIAS_NODES {
             return Err(self.error(
@@ -252,9 +331,14 @@ impl<'t> Builder<'t> {
                 start,
             ));
         }
+        // Charged to the budget above: only now is the node copied.
+        let Some(node) = self.resolve(path) else {
+            return Err(self.error("an alias refers to an unknown anchor".into(), start));
+        };
         let mut copy = node.clone();
         copy.span = Span::new(self.file, start, end);
-        self.place(copy, 0);
+        self.copied += size;
+        self.place(copy, size, 0);
         Ok(())
     }
 }
@@ -338,6 +422,10 @@ fn scan_error(file: FileId, text: &str, error: &ScanError) -> Diagnostic {
 
 /// Reads one YAML document. `Ok(None)` for a file with no content.
 pub(crate) fn parse(file: FileId, text: &str) -> Result<Option<Node>, Diagnostic> {
+    build(file, text).map(|builder| builder.root)
+}
+
+fn build(file: FileId, text: &str) -> Result<Builder<'_>, Diagnostic> {
     if text.len() > MAX_FILE_BYTES {
         return Err(Diagnostic::new(
             Problem::FileTooLarge {
@@ -378,6 +466,7 @@ pub(crate) fn parse(file: FileId, text: &str) -> Result<Option<Node>, Diagnostic
                         value,
                         span: Span::new(file, start, end),
                     },
+                    1,
                     anchor,
                 );
             }
@@ -389,6 +478,7 @@ pub(crate) fn parse(file: FileId, text: &str) -> Result<Option<Node>, Diagnostic
                         start,
                         flow,
                         anchor,
+                        size: 1,
                     },
                     start,
                 )?;
@@ -402,6 +492,7 @@ pub(crate) fn parse(file: FileId, text: &str) -> Result<Option<Node>, Diagnostic
                         start,
                         flow,
                         anchor,
+                        size: 1,
                     },
                     start,
                 )?;
@@ -416,5 +507,43 @@ pub(crate) fn parse(file: FileId, text: &str) -> Result<Option<Node>, Diagnostic
             _ => {}
         }
     }
-    Ok(builder.root)
+    Ok(builder)
+}
+
+#[cfg(test)]
+#[allow(clippy::format_collect)]
+mod tests {
+    use super::*;
+
+    fn file() -> FileId {
+        crate::source::SourceMap::new().add("t.yaml", "t.yaml", "")
+    }
+
+    #[test]
+    fn anchors_are_copied_only_when_aliased() {
+        // 60 nested anchors over 10,000 items: copying each anchored node
+        // when it is defined would copy some 600,000 nodes.
+        let text = format!(
+            "cells: {}{}{}\n",
+            (0..60).map(|i| format!("&a{i} [")).collect::<String>(),
+            vec!["x"; 10_000].join(","),
+            "]".repeat(60)
+        );
+        assert_eq!(build(file(), &text).unwrap().copied, 0);
+        // One alias of an inner anchor copies exactly its nodes, nested
+        // anchors and open collections included.
+        let text = "a: &outer [&inner [x, y], {k: &v z, w: *v}, *inner]\nb: [*outer, *inner]\n";
+        let builder = build(file(), text).unwrap();
+        // *v: 1; *inner in outer: 3; *outer: 1 + 3 + (1 + 4) + 3 = 12; *inner: 3.
+        assert_eq!(builder.copied, 1 + 3 + 12 + 3);
+        let root = builder.root.unwrap();
+        let json = root.to_json(text);
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "a": [["x", "y"], {"k": "z", "w": "z"}, ["x", "y"]],
+                "b": [[["x", "y"], {"k": "z", "w": "z"}, ["x", "y"]], ["x", "y"]],
+            })
+        );
+    }
 }
