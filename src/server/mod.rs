@@ -4,15 +4,16 @@
 //! its body, within a deadline, so clients that open connections and never
 //! finish a request cannot take the server down. Requests are authenticated
 //! with bearer keys, bounded in size (the body, its `text` and `context`,
-//! and the conversation state a turn leaves), and rate limited per key. A turn runs on the async worker that received it when
-//! nothing in it can wait (the memory or SQLite store, a bot without
-//! `service` cells), on the blocking pool otherwise: it takes the
-//! conversation's lock stripe (turns of one conversation in this process
-//! queue up), reads the record, runs the turn on a copy of the session, and
-//! writes the result conditionally on the version it read. A conflicting
-//! write (another process sharing the Redis store won the race) runs the turn
-//! again on the new state; a store failure answers 503 and leaves the stored
-//! conversation as it was.
+//! and the conversation state a turn leaves), and rate limited per key.
+//!
+//! A turn runs on the async worker that received it when nothing in it can
+//! wait (the memory or SQLite store, a bot without `service` cells), on the
+//! blocking pool otherwise: it takes the conversation's lock stripe (turns
+//! of one conversation in this process queue up), reads the record, runs
+//! the turn on a copy of the session, and writes the result conditionally
+//! on the version it read. A conflicting write (another process sharing the
+//! Redis store won the race) runs the turn again on the new state; a store
+//! failure answers 503 and leaves the stored conversation as it was.
 
 mod api;
 mod metrics;
