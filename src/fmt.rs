@@ -310,7 +310,28 @@ pub fn to_dsl(module: &Module) -> String {
     }
     let mut out = sections.join("\n\n");
     out.push('\n');
-    out
+    top_comments_as_header(&out)
+}
+
+/// Every comment above a file's first content is read back as its header,
+/// which is printed as one block and a blank line. Print the comments that
+/// lead the output (the header, then maybe the first node's own) that way,
+/// so that formatting twice gives what formatting once did.
+fn top_comments_as_header(text: &str) -> String {
+    let mut header = String::new();
+    let mut rest = text;
+    while let Some(line) = rest.split_inclusive('\n').next() {
+        if line.starts_with('#') {
+            header.push_str(line);
+        } else if !line.trim().is_empty() {
+            break;
+        }
+        rest = &rest[line.len()..];
+    }
+    if header.is_empty() || rest.is_empty() {
+        return format!("{header}{rest}");
+    }
+    format!("{header}\n{rest}")
 }
 
 /// Comment lines, each on its own line at `indent`.
@@ -773,7 +794,7 @@ pub fn to_yaml(module: &Module) -> String {
         section(&mut y);
         y.out.push_str(&comments(&module.footer, 0));
     }
-    y.out
+    top_comments_as_header(&y.out)
 }
 
 /// Prints `cellflow.yaml`'s content (settings at the top level).
