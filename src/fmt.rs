@@ -48,8 +48,7 @@ pub fn convert(module: &Module, to: Syntax) -> Result<String, FormatError> {
     let mut sources = SourceMap::new();
     let file = sources.add("<formatted>", "<formatted>", text.clone());
     let (reparsed, diagnostics) = syntax::parse(to, file, sources.get(file).text());
-    let same = diagnostics.is_empty()
-        && serde_json::to_value(&reparsed).ok() == serde_json::to_value(module).ok();
+    let same = diagnostics.is_empty() && same_program(module, &reparsed);
     if same {
         Ok(text)
     } else {
@@ -58,6 +57,37 @@ pub fn convert(module: &Module, to: Syntax) -> Result<String, FormatError> {
             Syntax::Yaml => "YAML",
         }))
     }
+}
+
+/// Whether two modules serialize identically (spans and comments are not
+/// serialized). The second is compared as it is written, against the bytes
+/// of the first: no JSON tree is built, so checking a big file costs one
+/// buffer, not two trees many times its size.
+fn same_program(a: &Module, b: &Module) -> bool {
+    struct Compare<'e> {
+        expected: &'e [u8],
+        same: bool,
+    }
+    impl std::io::Write for Compare<'_> {
+        fn write(&mut self, written: &[u8]) -> std::io::Result<usize> {
+            match self.expected.strip_prefix(written) {
+                Some(rest) if self.same => self.expected = rest,
+                _ => self.same = false,
+            }
+            Ok(written.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let Ok(expected) = serde_json::to_vec(a) else {
+        return false;
+    };
+    let mut compare = Compare {
+        expected: &expected,
+        same: true,
+    };
+    serde_json::to_writer(&mut compare, b).is_ok() && compare.same && compare.expected.is_empty()
 }
 
 /// Whether YAML can hold a character as written (its printable set); the
@@ -280,7 +310,28 @@ pub fn to_dsl(module: &Module) -> String {
     }
     let mut out = sections.join("\n\n");
     out.push('\n');
-    out
+    top_comments_as_header(&out)
+}
+
+/// Every comment above a file's first content is read back as its header,
+/// which is printed as one block and a blank line. Print the comments that
+/// lead the output (the header, then maybe the first node's own) that way,
+/// so that formatting twice gives what formatting once did.
+fn top_comments_as_header(text: &str) -> String {
+    let mut header = String::new();
+    let mut rest = text;
+    while let Some(line) = rest.split_inclusive('\n').next() {
+        if line.starts_with('#') {
+            header.push_str(line);
+        } else if !line.trim().is_empty() {
+            break;
+        }
+        rest = &rest[line.len()..];
+    }
+    if header.is_empty() || rest.is_empty() {
+        return format!("{header}{rest}");
+    }
+    format!("{header}\n{rest}")
 }
 
 /// Comment lines, each on its own line at `indent`.
@@ -749,7 +800,7 @@ pub fn to_yaml(module: &Module) -> String {
         section(&mut y);
         y.out.push_str(&comments(&module.footer, 0));
     }
-    y.out
+    top_comments_as_header(&y.out)
 }
 
 /// Prints `cellflow.yaml`'s content (settings at the top level).

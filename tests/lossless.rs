@@ -244,3 +244,55 @@ fn an_invalid_unicode_escape_is_a_diagnostic_not_a_replacement_character() {
     assert_eq!(out.status, 1);
     assert!(!out.stdout.contains('\u{fffd}'), "{}", out.stdout);
 }
+
+// Comments that move (end-of-line ones, ones that end up at the top) land
+// where a second run leaves them: formatting is idempotent in both syntaxes.
+#[test]
+fn moved_comments_stay_put_on_a_second_run() {
+    let yaml = "\
+bot:  # settings
+  name: X  # the name
+intents:
+  hello:  # hi
+    examples: [hi]  # ex
+flows:
+  welcome:
+    on: welcome  # trig
+    cells:  # list
+      - answer: hi
+      - intent:
+          hello: welcome  # route
+  fallback:
+    on: fallback
+    cells:
+      - end  # done
+# footer
+";
+    let [dsl, yaml_once] = convert_both("m.flow.yaml", yaml.as_bytes()).map(Result::unwrap);
+    let [dsl_twice, yaml_from_dsl] = convert_both("m.flow", dsl.as_bytes()).map(Result::unwrap);
+    assert_eq!(dsl_twice, dsl);
+    assert_eq!(yaml_from_dsl, yaml_once);
+    let [_, yaml_twice] = convert_both("m2.flow.yaml", yaml_once.as_bytes()).map(Result::unwrap);
+    assert_eq!(yaml_twice, yaml_once);
+    for comment in [
+        "# settings",
+        "# the name",
+        "# hi",
+        "# ex",
+        "# trig",
+        "# list",
+        "# route",
+        "# done",
+        "# footer",
+    ] {
+        assert_eq!(dsl.matches(comment).count(), 1, "{comment}\n{dsl}");
+        assert_eq!(
+            yaml_once.matches(comment).count(),
+            1,
+            "{comment}\n{yaml_once}"
+        );
+    }
+    // A comment that ends on the line after a DSL cell belongs to the next.
+    let route = dsl.find("# route").unwrap();
+    assert!(dsl[route..].starts_with("# route\n  intent {"), "{dsl}");
+}

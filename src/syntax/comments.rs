@@ -4,11 +4,11 @@
 //! them), but rewriting a file must not throw away what its author wrote.
 //! Both front ends call [`attach`] after parsing: the comment block at the top
 //! of the file becomes the module's header; a comment inside a cell (between
-//! its fields, or at the end of one of its lines) belongs to that cell; an
-//! end-of-line comment on the first line of a flow, intent, entity or
-//! settings block belongs to it; any other comment belongs to the next of
-//! those or of the cells; comments after the last become the footer. `fmt`
-//! prints each node's comments on their own lines above it.
+//! its fields, or at the end of one of its lines) belongs to that cell; any
+//! other end-of-line comment belongs to the flow, intent, entity, settings
+//! block or cell it follows; a comment on its own line belongs to the next
+//! of those; comments after the last become the footer. `fmt` prints each
+//! node's comments on their own lines above it.
 //!
 //! Most files have only comments on lines of their own, outside cells; those
 //! are found line by line. When a file has a `#` after other text on a line
@@ -155,6 +155,21 @@ fn dsl_comments(text: &str, module: &Module) -> Vec<Comment> {
     out
 }
 
+/// Where a DSL cell really ends. The grammar skips blanks and comments
+/// while looking for an optional `-> next`, so a cell's span can run over
+/// the comment lines below it, which belong to the next cell: cut them off.
+fn dsl_cell_end(text: &str, start: usize, mut end: usize) -> usize {
+    loop {
+        let body = text[start..end].trim_end();
+        let line_start = body.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+        end = start + body.len();
+        if line_start == 0 || !body[line_start..].trim_start().starts_with('#') {
+            return end;
+        }
+        end = start + line_start;
+    }
+}
+
 /// Attaches the comments of `text` to the nodes of `module` (see the module docs).
 pub fn attach(syntax: Syntax, text: &str, module: &mut Module) {
     let lines = comment_lines(text);
@@ -187,6 +202,10 @@ pub fn attach(syntax: Syntax, text: &str, module: &mut Module) {
         }
         for (j, cell) in flow.cells.iter().enumerate() {
             if let Some((s, e)) = start_end(cell.span) {
+                let e = match syntax {
+                    Syntax::Dsl => dsl_cell_end(text, s, e),
+                    Syntax::Yaml => e,
+                };
                 nodes.push((s, e, Slot::Cell(i, j)));
             }
         }
@@ -233,12 +252,11 @@ pub fn attach(syntax: Syntax, text: &str, module: &mut Module) {
         }
         let target = inside_cell(offset, comment.own_line)
             .or_else(|| {
-                // An end-of-line comment on the line a node starts on.
-                let line_start = line_start(offset);
+                // An end-of-line comment belongs to the node it follows.
                 nodes
                     .iter()
                     .rev()
-                    .find(|(s, _, _)| !comment.own_line && line_start <= *s && *s < offset)
+                    .find(|(s, _, _)| !comment.own_line && *s < offset)
                     .map(|(_, _, slot)| *slot)
             })
             .or_else(|| {
