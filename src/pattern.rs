@@ -29,7 +29,7 @@ pub enum PatternError {
 /// A size limit as people write it: `1 MiB`, `640 KiB`.
 #[must_use]
 pub fn size(bytes: usize) -> String {
-    if bytes % (1 << 20) == 0 {
+    if bytes.is_multiple_of(1 << 20) {
         format!("{} MiB", bytes >> 20)
     } else {
         format!("{} KiB", bytes.div_ceil(1024))

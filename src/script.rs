@@ -66,7 +66,7 @@ pub fn time_budget(token: &rhai::Dynamic) -> Option<Duration> {
 
 /// rhai's progress callback: stops the script once its deadline has passed.
 fn past_deadline(operations: u64) -> Option<rhai::Dynamic> {
-    if operations % CLOCK_EVERY != 0 {
+    if !operations.is_multiple_of(CLOCK_EVERY) {
         return None;
     }
     let (deadline, budget) = DEADLINE.get()?;

@@ -92,9 +92,16 @@ struct Analysis<'a> {
 impl Analysis<'_> {
     /// What holds at the start of each cell reached from `entries`, and
     /// at completion (`None` where nothing reaches).
+    ///
+    /// With `into_calls`, the walk also goes into each callee (the states
+    /// inside it are reported on). A callee's summary does not: it needs
+    /// only what holds when its own cells complete, which calls' summaries
+    /// give, and walking into every nested callee again made a chain of
+    /// calls quadratic.
     fn solve(
         &mut self,
         entries: &[(CellId, Vars)],
+        into_calls: bool,
     ) -> (HashMap<CellId, Option<Vars>>, Option<Vars>) {
         let exit = self.graph.exit();
         // Sparse: a callee's summary visits only the cells it reaches.
@@ -125,6 +132,9 @@ impl Analysis<'_> {
             };
             for i in 0..self.successors[node.index()].len() {
                 let (edge, to) = self.successors[node.index()][i];
+                if edge == Edge::Call && !into_calls {
+                    continue;
+                }
                 let mut out = current.clone();
                 if edge == Edge::Return {
                     let Some(callee) = self.calls.callee(node) else {
@@ -160,7 +170,7 @@ impl Analysis<'_> {
         self.in_progress.push(entry);
         // Nested calls recurse through here; grow the stack for long chains.
         let (_, at_exit) = stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
-            self.solve(&[(entry, Vars::default())])
+            self.solve(&[(entry, Vars::default())], false)
         });
         self.in_progress.pop();
         self.summaries.insert(entry, at_exit.clone());
@@ -246,7 +256,7 @@ pub(crate) fn maybe_unset(ctx: &Context<'_>, facts: &Facts, calls: &Calls) -> Ve
         summaries: HashMap::default(),
         in_progress: Vec::new(),
     };
-    let (state, _) = analysis.solve(&entries);
+    let (state, _) = analysis.solve(&entries, true);
     let mut diagnostics = Vec::new();
     for (id, _) in graph.cells() {
         let Some(Some(assigned)) = state.get(&id) else {

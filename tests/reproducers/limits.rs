@@ -101,6 +101,32 @@ fn a_20000_cell_flow_checks_on_a_small_stack() {
     assert_eq!(checked, 0);
 }
 
+#[test]
+fn a_long_chain_of_calls_checks_on_a_small_stack() {
+    // Each flow calls the next and comes back: what a call assigns is
+    // worked out callee first, 5,000 calls deep.
+    let mut text =
+        String::from("flow welcome on welcome {\n  jump f0 return\n  answer \"{{x0}}\"\n}\n");
+    for i in 0..5_000 {
+        writeln!(
+            text,
+            "flow f{i} {{\n  jump f{} return\n  code {{ x{i} = 1; }}\n}}",
+            i + 1
+        )
+        .unwrap();
+    }
+    text.push_str(
+        "flow f5000 { answer \"deepest\" }\nflow fallback on fallback { answer \"fb\" }\n",
+    );
+    let found = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || errors(&support::check(&mut project("calls.flow", &text))).len())
+        .unwrap()
+        .join()
+        .expect("the check did not overflow its stack");
+    assert_eq!(found, 0);
+}
+
 /// A running `cellflow serve` on a bot directory, stopped on drop.
 struct Serve(Child, String);
 
