@@ -879,6 +879,11 @@ impl Turn<'_> {
                 self.session.vars.remove(name);
                 continue;
             }
+            // Checked before converting: the conversion recurses once per
+            // level, and a script can nest a value thousands deep.
+            if dynamic_deeper_than(value, MAX_VALUE_DEPTH) {
+                return Err(too_deep_failure(name));
+            }
             let json: Value = rhai::serde::from_dynamic(value)
                 .map_err(|e| Failure(format!("`{name}` cannot be stored: {e}")))?;
             if !self.session.vars.get(name).is_some_and(|v| v.is(&json)) {
@@ -913,12 +918,35 @@ impl Turn<'_> {
 /// with it (see [`MAX_VALUE_DEPTH`]).
 fn storable(name: &str, value: &Value) -> Result<(), Failure> {
     if too_deep(value, MAX_VALUE_DEPTH) {
-        return Err(Failure(format!(
-            "`{name}` would nest arrays and objects more than {MAX_VALUE_DEPTH} levels deep, \
-             which a session cannot keep; it was not changed"
-        )));
+        return Err(too_deep_failure(name));
     }
     Ok(())
+}
+
+fn too_deep_failure(name: &str) -> Failure {
+    Failure(format!(
+        "`{name}` would nest arrays and objects more than {MAX_VALUE_DEPTH} levels deep, \
+         which a session cannot keep; it was not changed"
+    ))
+}
+
+/// Whether a script's value nests arrays and maps more than `limit` levels
+/// deep. It recurses, but never more than `limit` calls deep, however deep
+/// the value is.
+fn dynamic_deeper_than(value: &rhai::Dynamic, limit: usize) -> bool {
+    if !value.is_array() && !value.is_map() {
+        return false;
+    }
+    if limit == 0 {
+        return true;
+    }
+    if let Some(items) = value.read_lock::<rhai::Array>() {
+        return items.iter().any(|v| dynamic_deeper_than(v, limit - 1));
+    }
+    if let Some(fields) = value.read_lock::<rhai::Map>() {
+        return fields.values().any(|v| dynamic_deeper_than(v, limit - 1));
+    }
+    false
 }
 
 /// Refuses a request whose context would change a read-only variable: one

@@ -346,8 +346,12 @@ pub(crate) fn state(config: Config) -> Result<Arc<State>, ServeError> {
 /// # Errors
 /// See [`ServeError`].
 pub fn serve(config: Config) -> Result<(), ServeError> {
+    // Turns (scripts, parsers) get the stack a main thread has, not tokio's
+    // 2 MiB: a script may nest values as deep as its time budget allows.
+    // Untouched stack pages cost no memory.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(8 * 1024 * 1024)
         .build()?;
     runtime.block_on(async move {
         let addr = config.listen;

@@ -342,3 +342,36 @@ fn check_refuses_the_regexes_loading_refuses() {
     );
     assert!(Bot::from_ast(&checked.bot).is_err());
 }
+
+#[test]
+fn a_deeply_nested_script_value_fails_its_turn_on_a_small_stack() {
+    // A script may nest a value thousands of levels deep within its time
+    // budget; storing it used to convert it level by level, recursively,
+    // and overflow a 2 MiB thread (the server's threads had 2 MiB). Its
+    // depth is now measured first, never recursing past the session's
+    // limit, and the turn fails with the session as it was.
+    let bot = bot_from(
+        "flow welcome on welcome {\n  input go text { prompt \"go?\" }\n  code { let _m = []; for i in 0..3000 { _m = [_m]; } deep = _m; }\n  answer \"stored\"\n}\n",
+    )
+    .with_script_time(Duration::from_secs(120));
+    let reply = std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || {
+            let mut session = bot.new_session();
+            bot.turn(&mut session, Request::event("welcome")).unwrap();
+            let before = session.vars.clone();
+            let reply = bot.turn(&mut session, Request::text("yes")).unwrap();
+            assert!(session.vars.get("deep").is_none());
+            assert_eq!(session.vars.len(), before.len());
+            reply
+        })
+        .unwrap()
+        .join()
+        .expect("the turn did not overflow its stack");
+    assert_eq!(
+        error_messages(&reply),
+        [
+            "`deep` would nest arrays and objects more than 64 levels deep, which a session cannot keep; it was not changed"
+        ]
+    );
+}
