@@ -2,10 +2,7 @@
 //! conversation ids.
 
 use std::collections::HashSet;
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -14,6 +11,7 @@ use cellflow::runtime::{
     Bot, Event, FnClient, HttpRequest, HttpResponse, MASK, Request, Session, TurnError,
 };
 
+use crate::server::Serve;
 use crate::support::{self, Cmd};
 
 /// What the reproducer's user types as a PIN.
@@ -334,78 +332,38 @@ tests:
 
 // ---- the server ------------------------------------------------------------
 
-/// A `cellflow serve` with a memory store.
-struct Serve {
-    child: std::process::Child,
-    base: String,
+/// Calls a server's conversation API with its key.
+fn call(serve: &Serve, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    let body = body.map(Value::to_string);
+    crate::server::call(
+        method,
+        &format!("{}{path}", serve.base),
+        Some(crate::server::KEY),
+        body.as_deref(),
+    )
 }
 
-impl Serve {
-    fn start(bot: &Path) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cellflow"))
-            .arg("serve")
-            .arg(bot)
-            .args(["--listen", "127.0.0.1:0", "--store", "memory"])
-            .env("CELLFLOW_API_KEYS", "secret-test-key")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the binary runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .strip_prefix("listening on ")
-            .and_then(|rest| rest.split(' ').next())
-            .unwrap_or_else(|| panic!("serve did not start: {line}"))
-            .to_owned();
-        Serve { child, base }
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(20)))
-            .build()
-            .into();
-        let request = ureq::http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base))
-            .header("Authorization", "Bearer secret-test-key")
-            .body(body.map(Value::to_string).unwrap_or_default())
-            .unwrap();
-        let mut response = agent.run(request).expect("the server answers");
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn serve(bot: &Path) -> Serve {
+    Serve::start(bot, &["--store", "memory"])
 }
 
 #[test]
 fn the_server_keeps_masked_and_hidden_values_out_of_history_and_state() {
-    let serve = Serve::start(&reproducer());
-    let (status, reply) = serve.call("POST", "/v1/conversations", Some(&json!({})));
+    let serve = serve(&reproducer());
+    let (status, reply) = call(&serve, "POST", "/v1/conversations", Some(&json!({})));
     assert_eq!(status, 201, "{reply}");
     let code = reply["sessionCode"].as_str().unwrap().to_owned();
     let path = format!("/v1/conversations/{code}");
     for text in ["card", CARD] {
-        let (status, reply) = serve.call("POST", &path, Some(&json!({"text": text})));
+        let (status, reply) = call(&serve, "POST", &path, Some(&json!({"text": text})));
         assert_eq!(status, 200, "{reply}");
     }
     // The answer templates the card's last digits: the channel got them...
-    let (_, reply) = serve.call("POST", &path, Some(&json!({"text": "card"})));
+    let (_, reply) = call(&serve, "POST", &path, Some(&json!({"text": "card"})));
     assert_eq!(reply["context"]["last4"], MASK, "{reply}");
     assert_eq!(reply["context"]["copy"], MASK, "{reply}");
     // ...and the stored history has the mask in their place.
-    let (status, shown) = serve.call("GET", &path, None);
+    let (status, shown) = call(&serve, "GET", &path, None);
     assert_eq!(status, 200, "{shown}");
     let all = shown.to_string();
     assert!(!all.contains(CARD) && !all.contains("4444"), "{all}");
@@ -424,9 +382,10 @@ fn the_server_refuses_a_read_only_change_and_hides_hidden_context() {
         "bot {\n  context [api_token, customer_id]\n  hidden [api_token]\n  readonly [customer_id]\n}\nflow welcome on welcome {\n  input word text { prompt \"Say something.\" }\n  answer \"Hi {{customer_id}}\"\n}\nflow fallback on fallback {\n  answer \"?\"\n}\n",
     )
     .unwrap();
-    let serve = Serve::start(&file);
+    let serve = serve(&file);
     let context = json!({"api_token": "tok-live-1", "customer_id": "c-1"});
-    let (status, reply) = serve.call(
+    let (status, reply) = call(
+        &serve,
         "POST",
         "/v1/conversations",
         Some(&json!({"context": context})),
@@ -439,10 +398,10 @@ fn the_server_refuses_a_read_only_change_and_hides_hidden_context() {
         reply["sessionCode"].as_str().unwrap()
     );
     let forged = json!({"text": "hi", "context": {"customer_id": "c-2"}});
-    let (status, error) = serve.call("POST", &path, Some(&forged));
+    let (status, error) = call(&serve, "POST", &path, Some(&forged));
     assert_eq!(status, 422, "{error}");
     assert_eq!(error["error"]["code"], "read_only", "{error}");
-    let (_, shown) = serve.call("GET", &path, None);
+    let (_, shown) = call(&serve, "GET", &path, None);
     assert_eq!(shown["state"]["context"]["customer_id"], "c-1", "{shown}");
     assert!(!shown.to_string().contains("tok-live"), "{shown}");
     drop(serve);

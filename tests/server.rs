@@ -189,6 +189,11 @@ impl Serve {
         self.child.id()
     }
 
+    /// How it exited, if it has.
+    pub(crate) fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

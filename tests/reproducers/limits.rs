@@ -4,15 +4,15 @@
 //! refuses every regex that loading would refuse.
 
 use std::fmt::Write as _;
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use cellflow::project::Project;
 use cellflow::runtime::{Classifier as _, Event};
 use cellflow::{Bot, Request};
 
+use crate::server::Serve;
 use crate::support;
 
 fn reproducer(name: &str) -> PathBuf {
@@ -127,50 +127,11 @@ fn a_long_chain_of_calls_checks_on_a_small_stack() {
     assert_eq!(found, 0);
 }
 
-/// A running `cellflow serve` on a bot directory, stopped on drop.
-struct Serve(Child, String);
-
-impl Serve {
-    fn start(dir: &Path) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cellflow"))
-            .arg("serve")
-            .arg(dir)
-            .args(["--listen", "127.0.0.1:0", "--store", "memory"])
-            .env("CELLFLOW_API_KEYS", "test-key")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .strip_prefix("listening on ")
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("serve did not start: {line}"))
-            .to_owned();
-        Serve(child, base)
-    }
-
-    fn version(&self) -> Option<serde_json::Value> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .into();
-        let mut response = agent.get(format!("{}/healthz", self.1)).call().ok()?;
-        let text = response.body_mut().read_to_string().ok()?;
-        let body: serde_json::Value = serde_json::from_str(&text).ok()?;
-        Some(body["version"].clone())
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// The bot version a server's `/healthz` reports, if it answers.
+fn version(server: &Serve) -> Option<serde_json::Value> {
+    let (status, body) =
+        crate::server::call("GET", &format!("{}/healthz", server.base), None, None);
+    (status == 200).then(|| body["version"].clone())
 }
 
 #[cfg(unix)]
@@ -181,19 +142,19 @@ fn the_server_survives_reloading_a_20000_cell_flow() {
     std::fs::create_dir_all(&dir).unwrap();
     let flow = dir.join("bot.flow");
     std::fs::write(&flow, chain(3)).unwrap();
-    let mut server = Serve::start(&dir);
-    let before = server.version().expect("the server answers");
+    let mut server = Serve::start(&dir, &["--store", "memory"]);
+    let before = version(&server).expect("the server answers");
     std::fs::write(&flow, chain(20_000)).unwrap();
     Command::new("kill")
-        .args(["-HUP", &server.0.id().to_string()])
+        .args(["-HUP", &server.pid().to_string()])
         .status()
         .unwrap();
     let mut after = before.clone();
     for _ in 0..600 {
-        if let Ok(Some(status)) = server.0.try_wait() {
+        if let Some(status) = server.try_wait() {
             panic!("the server died reloading: {status}");
         }
-        match server.version() {
+        match version(&server) {
             Some(version) if version != before => {
                 after = version;
                 break;
