@@ -38,8 +38,9 @@ pub enum FormatError {
 /// [`FormatError::NotLossless`] if the printed text does not parse back to
 /// the same AST.
 pub fn convert(module: &Module, to: Syntax) -> Result<String, FormatError> {
-    if to == Syntax::Yaml {
-        yaml_can_hold_comments(module)?;
+    match to {
+        Syntax::Yaml => yaml_can_hold_comments(module)?,
+        Syntax::Dsl => dsl_can_hold_scripts(module)?,
     }
     let text = match to {
         Syntax::Dsl => to_dsl(module),
@@ -121,6 +122,31 @@ fn yaml_can_hold_comments(module: &Module) -> Result<(), FormatError> {
                  remove it from the comment, or keep the file in the DSL",
                 comment.escape_debug(),
                 c as u32
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A DSL block ends at its closing brace: refuse a script whose braces,
+/// strings or comments do not close (YAML holds any text).
+fn dsl_can_hold_scripts(module: &Module) -> Result<(), FormatError> {
+    let scripts = module
+        .flows
+        .iter()
+        .flat_map(|f| &f.cells)
+        .flat_map(|cell| match &cell.kind {
+            CellKind::Code(script) => vec![script],
+            CellKind::Rule(rule) => rule.arms.iter().map(|arm| &arm.when).collect(),
+            _ => Vec::new(),
+        });
+    for script in scripts {
+        if !syntax::dsl::fits_in_block(&script.source.value) {
+            return Err(FormatError::Unrepresentable(format!(
+                "the script `{}` cannot be written as a DSL block: its braces, strings or \
+                 comments do not close (rhai cannot run it either); fix it, or keep the file \
+                 in YAML",
+                script.source.value.escape_debug()
             )));
         }
     }

@@ -146,6 +146,42 @@ fn a_comment_yaml_cannot_hold_is_refused_clearly() {
 }
 
 #[test]
+fn a_script_a_dsl_block_cannot_hold_is_refused_clearly() {
+    // Found by the `yaml` fuzz target: YAML holds a script with an unclosed
+    // string, but a DSL block would run on to the end of the file. Every
+    // other script converts; this one is refused by name, not as a bug.
+    let text = b"flows:\n  welcome:\n    on: welcome\n    cells:\n      - code: |\n          verified =\"true;\n      - answer: \"Hi\"\n";
+    let [dsl, yaml] = convert_both("unclosed.flow.yaml", text);
+    yaml.unwrap();
+    let error = dsl.unwrap_err().to_string();
+    assert!(
+        error.contains("cannot be written as a DSL block") && !error.contains("bug"),
+        "{error}"
+    );
+    for fits in [
+        "x = \"}\";",
+        "// a } in a comment",
+        "if a { b } /* { */",
+        "s = `{`;",
+    ] {
+        assert!(cellflow::syntax::dsl::fits_in_block(fits), "{fits}");
+    }
+    for unfit in ["x = \"a;", "y = 1; }", "if a {", "/* open"] {
+        assert!(!cellflow::syntax::dsl::fits_in_block(unfit), "{unfit}");
+    }
+    let dir = tempdir("unclosed");
+    let path = dir.join("unclosed.flow.yaml");
+    std::fs::write(&path, text).unwrap();
+    let out = Cmd::new().args(["fmt", "--to", "dsl"]).args([&path]).run();
+    assert_eq!(out.status, 1, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("cannot be written as a DSL block"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn valid_files_are_never_refused_as_a_cellflow_bug() {
     let cases: [(&str, &[u8]); 5] = [
         (

@@ -56,6 +56,21 @@ pub fn parse(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
     (module, parser.diagnostics)
 }
 
+/// Whether a script can stand as the body of a DSL block (`code { … }`,
+/// `when { … }`) and read back the same: its braces balance and its strings
+/// and comments close. A script rhai could not run either may fail this; a
+/// YAML file can still hold it.
+#[must_use]
+pub fn fits_in_block(script: &str) -> bool {
+    // The line break keeps a final `//` comment off the closing brace, as
+    // the printer does.
+    let wrapped = format!("{{{script}\n}}");
+    Grammar::parse(Rule::block, &wrapped)
+        .ok()
+        .and_then(|mut pairs| pairs.next())
+        .is_some_and(|block| block.as_span().end() == wrapped.len())
+}
+
 /// Deepest nesting of brackets accepted in a JSON value.
 pub const MAX_NESTING: usize = 64;
 
