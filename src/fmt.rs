@@ -40,7 +40,7 @@ pub enum FormatError {
 pub fn convert(module: &Module, to: Syntax) -> Result<String, FormatError> {
     match to {
         Syntax::Yaml => yaml_can_hold_comments(module)?,
-        Syntax::Dsl => dsl_can_hold_scripts(module)?,
+        Syntax::Dsl => dsl_can_hold(module)?,
     }
     let text = match to {
         Syntax::Dsl => to_dsl(module),
@@ -128,20 +128,36 @@ fn yaml_can_hold_comments(module: &Module) -> Result<(), FormatError> {
     Ok(())
 }
 
-/// A DSL block ends at its closing brace: refuse a script whose braces,
-/// strings or comments do not close (YAML holds any text).
-fn dsl_can_hold_scripts(module: &Module) -> Result<(), FormatError> {
-    let scripts = module
-        .flows
-        .iter()
-        .flat_map(|f| &f.cells)
-        .flat_map(|cell| match &cell.kind {
+/// What YAML holds as any text but the DSL writes bare: a script is a
+/// block that ends at its closing brace, so its braces, strings and
+/// comments must close; an input's type is a name. (Both are errors for
+/// `check` too, but a file that has them still reads and formats.)
+fn dsl_can_hold(module: &Module) -> Result<(), FormatError> {
+    let cells = module.flows.iter().flat_map(|f| &f.cells);
+    for cell in cells {
+        let scripts = match &cell.kind {
             CellKind::Code(script) => vec![script],
             CellKind::Rule(rule) => rule.arms.iter().map(|arm| &arm.when).collect(),
+            CellKind::Input(input) => {
+                if let Some(ty) = input
+                    .ty
+                    .as_ref()
+                    .filter(|ty| !crate::ast::is_name(&ty.value))
+                {
+                    return Err(FormatError::Unrepresentable(format!(
+                        "the input type `{}` cannot be written in the DSL, where a type is a \
+                         name; use one of the input types, or keep the file in YAML",
+                        ty.value.escape_debug()
+                    )));
+                }
+                Vec::new()
+            }
             _ => Vec::new(),
-        });
-    for script in scripts {
-        if !syntax::dsl::fits_in_block(&script.source.value) {
+        };
+        if let Some(script) = scripts
+            .into_iter()
+            .find(|script| !syntax::dsl::fits_in_block(&script.source.value))
+        {
             return Err(FormatError::Unrepresentable(format!(
                 "the script `{}` cannot be written as a DSL block: its braces, strings or \
                  comments do not close (rhai cannot run it either); fix it, or keep the file \

@@ -182,6 +182,22 @@ fn a_script_a_dsl_block_cannot_hold_is_refused_clearly() {
 }
 
 #[test]
+fn an_input_type_the_dsl_cannot_name_is_refused_clearly() {
+    // Found by the `yaml` fuzz target: `op#x` is one plain YAML scalar (a
+    // `#` is a comment only after a space), an unknown type `check`
+    // reports, but no DSL name.
+    let text = b"flows:\n  welcome:\n    on: welcome\n    cells:\n      - input:\n          var: choice\n          type: op# expect:tions\n";
+    let [dsl, yaml] = convert_both("type.flow.yaml", text);
+    yaml.unwrap();
+    let error = dsl.unwrap_err().to_string();
+    assert!(
+        error.contains("the input type `op# expect:tions` cannot be written in the DSL")
+            && !error.contains("bug"),
+        "{error}"
+    );
+}
+
+#[test]
 fn valid_files_are_never_refused_as_a_cellflow_bug() {
     let cases: [(&str, &[u8]); 5] = [
         (
