@@ -122,7 +122,7 @@ fn converse_with(bot: &Bot, context: &[(&str, &str)], lines: &[&str]) -> String 
         let response = bot.turn(&mut session, request).expect("valid requests");
         describe(&mut out, &response);
     }
-    let vars = session.shown_vars();
+    let vars = bot.shown_vars(&session);
     let _ = writeln!(out, "vars: {}", serde_json::to_string(&vars).unwrap());
     out
 }

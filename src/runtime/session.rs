@@ -185,11 +185,4 @@ impl Session {
     pub fn is_masked(&self, name: &str) -> bool {
         self.masked.iter().any(|m| m == name)
     }
-
-    /// The visible variables with masked ones masked. It does not know
-    /// the bot's hidden variables: hosts show [`super::Bot::shown_vars`].
-    #[must_use]
-    pub fn shown_vars(&self) -> Vars {
-        self.vars.visible(&self.masked)
-    }
 }

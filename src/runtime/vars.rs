@@ -283,13 +283,6 @@ impl Vars {
         self.compact_if_wasteful();
     }
 
-    /// The variables a host or user may see: no `_temporaries`, and the
-    /// values of `masked` variables replaced by [`super::MASK`].
-    #[must_use]
-    pub fn visible(&self, masked: &[String]) -> Vars {
-        self.visible_with(|name| masked.iter().any(|m| m == name), |_| false)
-    }
-
     /// The variables a host or user may see: no `_temporaries`, none that
     /// is `hidden`, and the values of `masked` ones replaced by
     /// [`super::MASK`].
@@ -507,13 +500,13 @@ mod tests {
         vars.insert("_tmp", json!(1));
         vars.insert("pin", json!("1234"));
         vars.insert("name", json!("Ana"));
-        let shown = vars.visible(&["pin".to_owned()]);
+        let shown = vars.visible_with(|name| name == "pin", |_| false);
         assert_eq!(
             serde_json::to_value(&shown).unwrap(),
             json!({"name": "Ana", "pin": super::super::MASK})
         );
         vars.remove("_tmp");
-        assert_eq!(vars.visible(&[]), vars);
+        assert_eq!(vars.visible_with(|_| false, |_| false), vars);
     }
 
     #[test]
