@@ -200,8 +200,7 @@ pub struct NluIndex {
     /// Per intent, per example: its words as ids.
     pub examples: Vec<Vec<Vec<u32>>>,
     /// Every intent pattern, and the intent each belongs to.
-    pub patterns: Option<regex::RegexSet>,
-    pub pattern_intents: Vec<usize>,
+    pub patterns: crate::pattern::IntentPatterns,
 }
 
 /// Longest word, in characters, that the classifier matches with typos.
@@ -261,21 +260,15 @@ impl NluIndex {
                 examples.push(ids);
             }
             index.examples.push(examples);
-            index
-                .pattern_intents
-                .extend(intent.patterns.iter().map(|_| i));
         }
-        let patterns: Vec<&str> = intents
-            .iter()
-            .flat_map(|i| i.patterns.iter().map(|p| p.value.as_str()))
-            .collect();
-        if !patterns.is_empty() {
-            let set = crate::pattern::intent_set(patterns).map_err(|e| CompileError::Regex {
-                pattern: "(intent patterns)".into(),
+        index.patterns =
+            crate::pattern::IntentPatterns::new(intents.iter().enumerate().flat_map(
+                |(i, intent)| intent.patterns.iter().map(move |p| (p.value.as_str(), i)),
+            ))
+            .map_err(|(pattern, e)| CompileError::Regex {
+                pattern,
                 reason: e.to_string(),
             })?;
-            index.patterns = Some(set);
-        }
         Ok(index)
     }
 }

@@ -167,10 +167,7 @@ pub enum Problem {
     #[error("invalid regular expression: {message}")]
     InvalidRegex { message: String },
     #[error("regular expression too big to compile")]
-    RegexTooBig {
-        limit: usize,
-        intents_together: bool,
-    },
+    RegexTooBig { limit: usize },
     #[error("invalid template: {reason}")]
     InvalidTemplate { reason: String },
     #[error("invalid input: {problem}")]
@@ -295,14 +292,9 @@ impl Problem {
             Problem::ScriptSyntax { message } | Problem::InvalidRegex { message } => {
                 message.clone()
             }
-            Problem::RegexTooBig {
-                limit,
-                intents_together: false,
-            } => format!("compiles to more than {}", crate::pattern::size(*limit)),
-            Problem::RegexTooBig { limit, .. } => format!(
-                "with the other intent patterns, compiles to more than {}",
-                crate::pattern::size(*limit)
-            ),
+            Problem::RegexTooBig { limit } => {
+                format!("compiles to more than {}", crate::pattern::size(*limit))
+            }
             Problem::InvalidTemplate { reason } | Problem::InvalidUrl { reason } => reason.clone(),
             Problem::InvalidInput { problem } => problem.to_string(),
             Problem::WaitlessLoop { .. } => "the loop starts here".into(),
@@ -365,11 +357,8 @@ impl Problem {
             Problem::UnknownEntity { suggestion, .. } => did_you_mean(suggestion, "define it under `entities:`"),
             Problem::ScriptSyntax { .. } => "scripts and conditions are rhai; see https://rhai.rs/book/".into(),
             Problem::InvalidRegex { .. } => "patterns use Rust regex syntax; escape special characters with `\\`".into(),
-            Problem::RegexTooBig { intents_together: false, .. } => {
-                "a counted repetition copies what it repeats (`\\w{1000}` is 1000 Unicode classes): use a smaller count or `+`, or `[a-zA-Z0-9_]` for `\\w`".into()
-            }
             Problem::RegexTooBig { .. } => {
-                "the classifier matches all intent patterns at once: make the biggest smaller, or move some to input patterns".into()
+                "a counted repetition copies what it repeats (`\\w{1000}` is 1000 Unicode classes): use a smaller count or `+`, or `[a-zA-Z0-9_]` for `\\w`".into()
             }
             Problem::InvalidTemplate { .. } => {
                 "a template is `{{name}}`, `{{a.b}}` or `{{name | \"default\"}}`".into()

@@ -276,11 +276,7 @@ impl Walker<'_> {
     /// else a string made from its first pattern.
     fn example(&self, intent: usize) -> Option<String> {
         let nlu = &self.program.nlu;
-        let from_pattern = || {
-            let set = nlu.patterns.as_ref()?;
-            let index = nlu.pattern_intents.iter().position(|i| *i == intent)?;
-            sample(&set.patterns()[index])
-        };
+        let from_pattern = || sample(nlu.patterns.first_of(intent)?);
         self.program.intents[intent]
             .example
             .clone()

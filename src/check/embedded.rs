@@ -225,48 +225,31 @@ impl Pass<'_> {
             Ok(_) => {
                 self.valid_patterns.insert(pattern.value.clone());
             }
-            Err(e) => self.pattern_error(e, pattern.span, false),
+            Err(e) => self.pattern_error(e, pattern.span),
         }
     }
 
-    /// Validates the intents' patterns as the classifier compiles them: all
-    /// in one case-insensitive set. Each is first built alone, so that a
-    /// problem points at its pattern; then the whole set, whose size limit
-    /// only the patterns together can exceed.
+    /// Validates the intents' patterns as the classifier compiles them:
+    /// each on its own, case-insensitively, under the same limit as any
+    /// other pattern (the classifier never compiles them together).
     fn intent_patterns(&mut self) {
-        let patterns: Vec<&ast::Spanned<String>> = self
-            .ctx
-            .bot
-            .intents
-            .iter()
-            .flat_map(|intent| &intent.patterns)
-            .collect();
         let mut seen = std::collections::HashSet::new();
-        let mut all_valid = true;
-        for pattern in &patterns {
-            if !seen.insert(pattern.value.as_str()) {
-                continue;
+        for intent in &self.ctx.bot.intents {
+            for pattern in &intent.patterns {
+                if !seen.insert(pattern.value.as_str()) {
+                    continue;
+                }
+                if let Err(e) = crate::pattern::check_intent(&pattern.value) {
+                    self.pattern_error(e, pattern.span);
+                }
             }
-            if let Err(e) = crate::pattern::intent_set([pattern.value.as_str()]) {
-                self.pattern_error(e, pattern.span, false);
-                all_valid = false;
-            }
-        }
-        if all_valid
-            && let Some(first) = patterns.first()
-            && let Err(e) = crate::pattern::intent_set(patterns.iter().map(|p| p.value.as_str()))
-        {
-            self.pattern_error(e, first.span, true);
         }
     }
 
-    fn pattern_error(&mut self, error: crate::pattern::PatternError, span: Span, together: bool) {
+    fn pattern_error(&mut self, error: crate::pattern::PatternError, span: Span) {
         let problem = match error {
             crate::pattern::PatternError::Syntax(message) => Problem::InvalidRegex { message },
-            crate::pattern::PatternError::TooBig { limit } => Problem::RegexTooBig {
-                limit,
-                intents_together: together,
-            },
+            crate::pattern::PatternError::TooBig { limit } => Problem::RegexTooBig { limit },
         };
         self.report(problem, span);
     }

@@ -132,13 +132,7 @@ impl Builtin {
         let index = &program.nlu;
         let allowed = |intent: usize| only.is_none_or(|o| o.binary_search(&intent).is_ok());
         // A pattern match is a sure hit.
-        if let Some(set) = &index.patterns
-            && let Some(hit) = set
-                .matches(text)
-                .iter()
-                .map(|p| index.pattern_intents[p])
-                .find(|&i| allowed(i))
-        {
+        if let Some(hit) = index.patterns.first_match(text, allowed) {
             return Some((hit, 1.0));
         }
         // Each message word's matching vocabulary words, with their similarity.

@@ -288,8 +288,8 @@ fn check_refuses_the_regexes_loading_refuses() {
     assert_eq!(errors(&support::check(&mut fitting)), Vec::<&str>::new());
     bot_from(&fits);
 
-    // Intent patterns are compiled together, under their own limit: one
-    // that alone exceeds it is pointed at, and refused by loading too.
+    // Intent patterns are compiled one by one, under the same limit as any
+    // pattern: one over it is pointed at, and refused by loading too.
     let intents = format!(
         "{fits}intent order {{ examples [\"order\"] patterns ['^order \\w{{20000}}$'] }}\nflow order on intent order {{ answer \"ok\" }}\n"
     );
@@ -297,7 +297,7 @@ fn check_refuses_the_regexes_loading_refuses() {
     let checked = support::check(&mut project);
     assert_eq!(errors(&checked), ["cellflow::check::regex_too_big"]);
     assert!(
-        checked.diagnostics[0].problem.label().contains("64 MiB"),
+        checked.diagnostics[0].problem.label().contains("1 MiB"),
         "{:?}",
         checked.diagnostics[0]
     );
