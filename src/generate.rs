@@ -15,6 +15,12 @@ pub const HELPERS: usize = 10;
 /// A DSL bot with about `cells` cells.
 #[must_use]
 pub fn dsl_bot(cells: usize) -> String {
+    dsl_bot_with(cells, |k| format!(r"\bitem[- ]?{k}\b"))
+}
+
+/// The same bot with intent `k`'s one pattern made by `pattern(k)`.
+#[must_use]
+pub fn dsl_bot_with(cells: usize, pattern: impl Fn(usize) -> String) -> String {
     let flows = (cells / CELLS_PER_FLOW).max(2);
     let mut out = String::with_capacity(cells * 80);
     let _ = writeln!(
@@ -24,7 +30,8 @@ pub fn dsl_bot(cells: usize) -> String {
     for k in 0..flows {
         let _ = writeln!(
             out,
-            "intent i{k} {{\n  examples [\"request number {k}\", \"i need item {k} please\", \"item {k}\"]\n  patterns ['\\bitem[- ]?{k}\\b']\n}}\n"
+            "intent i{k} {{\n  examples [\"request number {k}\", \"i need item {k} please\", \"item {k}\"]\n  patterns ['{}']\n}}\n",
+            pattern(k)
         );
     }
     for h in 0..HELPERS {
@@ -67,6 +74,28 @@ pub fn dsl_bot(cells: usize) -> String {
     out.push_str("flow give_up {\n  end \"Let us try again later.\"\n}\n\n");
     out.push_str("flow fallback on fallback {\n  answer \"Sorry?\"\n}\n");
     out
+}
+
+/// Intent pattern number `k` of a varied set, as authors write them: words
+/// and numbers with word boundaries, alternations, optional parts, anchors,
+/// `\d+`, and one in a hundred with no literal text at all (`^[a-z]{3}\d{4}$`).
+/// Each names its own number, as real intents name their own words.
+#[must_use]
+pub fn varied_pattern(k: usize) -> String {
+    match k % 100 {
+        9 => format!(r"^[a-z]{{{}}}\d{{{}}}$", 2 + k / 100 % 7, 3 + k / 700 % 5),
+        n => match n % 9 {
+            0 => format!(r"\border (number )?#?{k}\b"),
+            1 => format!(r"^(hi|hello|hey),? agent {k}$"),
+            2 => format!(r"\btrack(ing)? (my )?parcel {k}\b"),
+            3 => format!(r"\b(cancel|stop|end) plan {k}\b"),
+            4 => format!(r"invoice\s*#?{k}\d*"),
+            5 => format!(r"^ticket[- ]?{k}$"),
+            6 => format!(r"\bcode {k}[a-z]?\b"),
+            7 => format!(r"refund (for|of) (item|order) {k}"),
+            _ => format!(r"(?:^|\s)promo{k}(?:\s|$)"),
+        },
+    }
 }
 
 /// The same bot in YAML (converted through the AST, so it is the same program).

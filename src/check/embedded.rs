@@ -234,12 +234,13 @@ impl Pass<'_> {
     /// other pattern (the classifier never compiles them together).
     fn intent_patterns(&mut self) {
         let mut seen = std::collections::HashSet::new();
+        let validator = crate::pattern::IntentValidator::default();
         for intent in &self.ctx.bot.intents {
             for pattern in &intent.patterns {
                 if !seen.insert(pattern.value.as_str()) {
                     continue;
                 }
-                if let Err(e) = crate::pattern::check_intent(&pattern.value) {
+                if let Err(e) = validator.check(&pattern.value) {
                     self.pattern_error(e, pattern.span);
                 }
             }

@@ -59,7 +59,7 @@ struct IntentPattern {
     source: String,
     intent: usize,
     /// Compiled on first use. `None` only for a pattern that
-    /// [`super::check_intent`] would refuse, which loading refuses first.
+    /// [`super::IntentValidator`] would refuse, which loading refuses first.
     regex: OnceLock<Option<Regex>>,
 }
 
@@ -78,7 +78,7 @@ impl IntentPatterns {
     /// none is compiled yet.
     ///
     /// # Errors
-    /// The first pattern that [`super::check_intent`] refuses, with the reason.
+    /// The first pattern that an [`super::IntentValidator`] refuses, with the reason.
     ///
     /// # Panics
     /// With 2^32 patterns or more (they could not fit in a bot's files).
@@ -89,10 +89,13 @@ impl IntentPatterns {
         let mut literal_ids: rustc_hash::FxHashMap<Vec<u8>, u32> = rustc_hash::FxHashMap::default();
         let mut literal_owners: Vec<Vec<u32>> = Vec::new();
         let mut unfiltered: Vec<u32> = Vec::new();
+        let validator = super::IntentValidator::default();
         for (source, intent) in patterns {
-            super::check_intent(source).map_err(|e| (source.to_owned(), e))?;
+            let hir = validator
+                .check(source)
+                .map_err(|e| (source.to_owned(), e))?;
             let index = u32::try_from(out.patterns.len()).expect("fewer than 2^32 patterns");
-            match required_literals(source) {
+            match required_literals(&hir) {
                 Some(literals) => {
                     for literal in literals {
                         let next =
@@ -258,15 +261,15 @@ impl IntentPatterns {
     }
 }
 
-/// Byte strings, one of which occurs in any text that `pattern` matches
+/// Byte strings, one of which occurs in any text that a pattern matches
 /// case-insensitively, spelled for an ASCII-case-insensitive search; `None`
 /// when there is no such set small enough to be worth searching for.
-fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    // Parsed case-sensitively: the literals come out as written, and each is
-    // then spelled in every case below, instead of the extractor multiplying
-    // out a class per letter.
-    let hir = regex_automata::util::syntax::parse(pattern).ok()?;
-    let seq = covering(&hir)?;
+///
+/// `hir` is the pattern parsed as written (case-sensitively): the literals
+/// come out as written, and each is then spelled in every case below,
+/// instead of the extractor multiplying out a class per letter.
+fn required_literals(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    let seq = covering(hir)?;
     let mut out: Vec<Vec<u8>> = Vec::new();
     for literal in seq.literals()? {
         for spelling in spellings(literal.as_bytes())? {
@@ -295,17 +298,27 @@ fn covering(hir: &Hir) -> Option<Seq> {
         }
         // Any match of the whole contains a match of each tail of it, which
         // starts with one of the tail's prefixes: take the best tail, so
-        // that `(^|\s)order` is filtered by `order`.
-        HirKind::Concat(parts) => (0..parts.len().min(MAX_STARTS))
-            .filter_map(|start| {
-                let tail = if start == 0 {
-                    hir.clone()
-                } else {
-                    Hir::concat(parts[start..].to_vec())
-                };
-                usable(Extractor::new().extract(&tail))
-            })
-            .max_by_key(quality),
+        // that `(^|\s)order` is filtered by `order`. A tail's prefixes are
+        // its parts' prefixes multiplied out, as the extractor does for a
+        // whole concatenation, with each part extracted once.
+        HirKind::Concat(parts) => {
+            let extractor = Extractor::new();
+            let prefixes: Vec<Seq> = parts.iter().map(|part| extractor.extract(part)).collect();
+            (0..parts.len().min(MAX_STARTS))
+                .filter_map(|start| {
+                    let mut seq = prefixes[start].clone();
+                    for next in &prefixes[start + 1..] {
+                        if !seq.is_exact()
+                            || seq.max_cross_len(next).is_none_or(|n| n > MAX_LITERALS)
+                        {
+                            break;
+                        }
+                        seq.cross_forward(&mut next.clone());
+                    }
+                    usable(seq)
+                })
+                .max_by_key(quality)
+        }
         _ => usable(Extractor::new().extract(hir)),
     }
 }
@@ -363,6 +376,15 @@ fn spellings(literal: &[u8]) -> Option<Vec<Vec<u8>>> {
 /// The characters a case-insensitive regex treats as `c`, with all ASCII
 /// ones represented by the lowercase one.
 fn case_variants(c: char) -> Vec<char> {
+    static ASCII: OnceLock<Vec<Vec<char>>> = OnceLock::new();
+    if c.is_ascii() {
+        let ascii = ASCII.get_or_init(|| ('\0'..='\x7f').map(fold).collect());
+        return ascii[c as usize].clone();
+    }
+    fold(c)
+}
+
+fn fold(c: char) -> Vec<char> {
     let mut class = ClassUnicode::new([ClassUnicodeRange::new(c, c)]);
     class.case_fold_simple();
     let mut out: Vec<char> = Vec::new();
@@ -388,7 +410,7 @@ mod tests {
     #[test]
     fn literals_are_found_inside_patterns() {
         let lits = |p: &str| {
-            required_literals(p).map(|ls| {
+            required_literals(&regex_automata::util::syntax::parse(p).unwrap()).map(|ls| {
                 let mut ls: Vec<String> = ls
                     .into_iter()
                     .map(|l| String::from_utf8(l).unwrap())

@@ -9,8 +9,8 @@
 //!
 //! Intent patterns, of which a bot may have thousands, are matched through
 //! [`IntentPatterns`] (in `intents`), which compiles each on first use; the
-//! checker and loading validate them with [`check_intent`], which costs a
-//! small fraction of compiling them.
+//! checker and loading validate them with an [`IntentValidator`], which
+//! costs a small fraction of compiling them.
 
 mod intents;
 
@@ -78,44 +78,136 @@ pub fn build(pattern: &str, case_insensitive: bool) -> Result<Regex, PatternErro
         .map_err(|e| PatternError::from_regex(e, MAX_PATTERN_BYTES))
 }
 
-/// Validates one intent pattern as [`IntentPatterns`] will compile it
-/// (case-insensitively, with [`build`]), without compiling it: a pattern
+/// Validates intent patterns as [`IntentPatterns`] will compile them
+/// (case-insensitively, with [`build`]), without compiling them: a pattern
 /// this accepts always builds.
 ///
-/// Compiling a regex builds several engines; of those only the two
-/// automata the limit applies to, forward and reverse, can fail, and they
-/// are a small part of the work. This builds just those two with the
-/// regex crate's own settings, so checking thousands of intent patterns
-/// costs milliseconds, not seconds.
-///
-/// # Errors
-/// Invalid syntax, or more than [`MAX_PATTERN_BYTES`] compiled.
-pub fn check_intent(pattern: &str) -> Result<(), PatternError> {
-    let syntax = regex_automata::util::syntax::Config::new()
-        .case_insensitive(true)
-        .utf8(true);
-    let hir = regex_automata::util::syntax::parse_with(pattern, &syntax)
-        .map_err(|e| PatternError::syntax(&e.to_string()))?;
-    let forward = thompson::Config::new()
-        .utf8(true)
-        .shrink(false)
-        .nfa_size_limit(Some(MAX_PATTERN_BYTES));
-    let reverse = forward
-        .clone()
-        .reverse(true)
-        .which_captures(thompson::WhichCaptures::None);
-    for config in [forward, reverse] {
-        thompson::Compiler::new()
-            .configure(config)
-            .build_from_hir(&hir)
-            .map_err(|e| match e.size_limit() {
-                Some(_) => PatternError::TooBig {
-                    limit: MAX_PATTERN_BYTES,
-                },
-                None => PatternError::syntax(&e.to_string()),
-            })?;
+/// Compiling a regex builds several engines, of which only the two
+/// automata the size limit applies to, forward and reverse, can fail. A
+/// pattern is parsed (as written, which is also what the literal prefilter
+/// needs) and its automata's size bounded from above by walking its syntax
+/// tree; only a pattern whose bound exceeds the limit, rare in practice
+/// (`\w{50}`), has the two automata built with the regex crate's own
+/// settings for the exact answer. Thousands of patterns take milliseconds
+/// instead of seconds.
+#[derive(Debug)]
+pub struct IntentValidator {
+    syntax: regex_automata::util::syntax::Config,
+    forward: thompson::Compiler,
+    reverse: thompson::Compiler,
+}
+
+/// Bytes an automaton may take besides its states.
+const AUTOMATON_OVERHEAD: usize = 8 << 10;
+/// Upper bound on the bytes one state or one transition takes.
+const BYTES_PER_UNIT: usize = 32;
+/// Upper bound on the states and transitions one contiguous range of
+/// characters compiles to: up to 9 UTF-8 byte sequences of up to 4 byte
+/// ranges, each a state and a transition.
+const UNITS_PER_RANGE: usize = 9 * 4 * 2;
+
+impl Default for IntentValidator {
+    fn default() -> IntentValidator {
+        let forward = thompson::Config::new()
+            .utf8(true)
+            .shrink(false)
+            .nfa_size_limit(Some(MAX_PATTERN_BYTES));
+        let reverse = forward
+            .clone()
+            .reverse(true)
+            .which_captures(thompson::WhichCaptures::None);
+        // Reused from one pattern to the next: the first non-ASCII class a
+        // builder meets allocates a cache that costs more than a small
+        // pattern's whole automaton; a reused builder only clears it.
+        let compiler = |config| {
+            let mut compiler = thompson::Compiler::new();
+            compiler.configure(config);
+            compiler
+        };
+        IntentValidator {
+            syntax: regex_automata::util::syntax::Config::new()
+                .case_insensitive(true)
+                .utf8(true),
+            forward: compiler(forward),
+            reverse: compiler(reverse),
+        }
     }
-    Ok(())
+}
+
+impl IntentValidator {
+    /// `pattern` parsed as written (case-sensitively), if it is a valid
+    /// intent pattern.
+    ///
+    /// # Errors
+    /// Invalid syntax, or more than [`MAX_PATTERN_BYTES`] compiled.
+    pub fn check(&self, pattern: &str) -> Result<regex_syntax::hir::Hir, PatternError> {
+        // Case changes what a pattern matches, never whether it parses.
+        let hir = regex_automata::util::syntax::parse(pattern)
+            .map_err(|e| PatternError::syntax(&e.to_string()))?;
+        let bound = AUTOMATON_OVERHEAD
+            .saturating_add(pattern.len())
+            .saturating_add(units(&hir).saturating_mul(BYTES_PER_UNIT));
+        if bound > MAX_PATTERN_BYTES {
+            self.check_exactly(pattern)?;
+        }
+        Ok(hir)
+    }
+
+    /// Builds both automata of `pattern` under the limit.
+    fn check_exactly(&self, pattern: &str) -> Result<(), PatternError> {
+        let hir = regex_automata::util::syntax::parse_with(pattern, &self.syntax)
+            .map_err(|e| PatternError::syntax(&e.to_string()))?;
+        for compiler in [&self.forward, &self.reverse] {
+            compiler
+                .build_from_hir(&hir)
+                .map_err(|e| match e.size_limit() {
+                    Some(_) => PatternError::TooBig {
+                        limit: MAX_PATTERN_BYTES,
+                    },
+                    None => PatternError::syntax(&e.to_string()),
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// An upper bound on the states and transitions `hir`, parsed as written,
+/// compiles to case-insensitively, in either direction.
+fn units(hir: &regex_syntax::hir::Hir) -> usize {
+    use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, HirKind};
+    let unicode_class = |class: &ClassUnicode| {
+        let mut class = class.clone();
+        class.case_fold_simple();
+        class.ranges().len().saturating_mul(UNITS_PER_RANGE) + 4
+    };
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => 4,
+        HirKind::Literal(literal) => match std::str::from_utf8(&literal.0) {
+            Ok(text) => text
+                .chars()
+                .map(|c| unicode_class(&ClassUnicode::new([ClassUnicodeRange::new(c, c)])))
+                .fold(4, usize::saturating_add),
+            // Bytes outside UTF-8 (with `(?-u)`): each a state, ASCII letters
+            // in both cases.
+            Err(_) => literal.0.len().saturating_mul(4) + 4,
+        },
+        HirKind::Class(Class::Unicode(class)) => unicode_class(class),
+        HirKind::Class(Class::Bytes(class)) => class.ranges().len().saturating_mul(8) + 4,
+        HirKind::Repetition(repetition) => {
+            let copies = repetition
+                .max
+                .unwrap_or(repetition.min.saturating_add(1))
+                .max(1);
+            units(&repetition.sub)
+                .saturating_add(8)
+                .saturating_mul(copies as usize)
+        }
+        HirKind::Capture(capture) => units(&capture.sub).saturating_add(16),
+        HirKind::Concat(parts) | HirKind::Alternation(parts) => parts
+            .iter()
+            .map(|part| units(part).saturating_add(8))
+            .fold(4, usize::saturating_add),
+    }
 }
 
 #[cfg(test)]
@@ -136,6 +228,7 @@ mod tests {
 
     #[test]
     fn intent_patterns_are_refused_exactly_when_they_would_not_build() {
+        let validator = IntentValidator::default();
         for pattern in [
             r"^\d{4}$",
             r"\w{1000}",
@@ -151,10 +244,77 @@ mod tests {
             "",
         ] {
             assert_eq!(
-                check_intent(pattern),
+                validator.check(pattern).map(|_| ()),
                 build(pattern, true).map(|_| ()),
                 "{pattern}"
             );
         }
+    }
+
+    #[test]
+    fn the_size_bound_is_never_below_the_real_size() {
+        // Patterns checked without building their automata must really be
+        // small: the bound is compared with the built automata.
+        let validator = IntentValidator::default();
+        let pieces = [
+            "a",
+            "k",
+            "é",
+            "ß",
+            "ſ",
+            r"\w",
+            r"\d",
+            r"\s",
+            ".",
+            "[^a]",
+            r"\p{Greek}",
+            r"\p{L}",
+            "[a-z]",
+            "(?-u:[a-z])",
+            r"(?-u:\x7f)",
+            r"\b",
+            "^",
+            "x*",
+            "(?:ab)+",
+            "(a|bc)",
+            "(q)",
+            "o{3}",
+            r"\w{2,4}",
+            "(?i)K",
+            "[kK]{0,2}",
+            " ",
+        ];
+        let mut state = 3_u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            usize::try_from(state >> 33).unwrap()
+        };
+        let mut checked = 0;
+        for _ in 0..500 {
+            let pattern: String = (0..=next() % 6)
+                .map(|_| pieces[next() % pieces.len()])
+                .collect();
+            // Case never decides whether a pattern parses.
+            let cs = regex_automata::util::syntax::parse(&pattern);
+            let ci = regex_automata::util::syntax::parse_with(&pattern, &validator.syntax);
+            assert_eq!(cs.is_ok(), ci.is_ok(), "{pattern}");
+            let (Ok(hir), Ok(ci)) = (cs, ci) else {
+                continue;
+            };
+            let bound = AUTOMATON_OVERHEAD + pattern.len() + units(&hir) * BYTES_PER_UNIT;
+            for compiler in [&validator.forward, &validator.reverse] {
+                if let Ok(nfa) = compiler.build_from_hir(&ci) {
+                    assert!(
+                        nfa.memory_usage() <= bound,
+                        "{pattern}: {} > {bound}",
+                        nfa.memory_usage()
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 700, "{checked}");
     }
 }
