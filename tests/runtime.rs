@@ -731,3 +731,68 @@ fn a_json_body_fills_placeholders_and_keeps_their_types() {
         })
     );
 }
+
+// ---- intent patterns at scale --------------------------------------------------------
+
+/// The first answer of a text turn in a fresh session.
+fn first_answer(bot: &Bot, text: &str) -> String {
+    let mut session = bot.new_session();
+    let response = bot.turn(&mut session, Request::text(text)).unwrap();
+    response.answers.first().map_or_else(
+        || format!("no answer: {response:?}"),
+        |a| a.text.to_string(),
+    )
+}
+
+#[test]
+fn ten_thousand_intent_patterns_load_and_route_by_pattern() {
+    // Intents with patterns only (no examples), so only a pattern routes.
+    let mut text = String::new();
+    for k in 0..10_000 {
+        let _ = writeln!(
+            text,
+            "intent i{k} {{ patterns ['{}'] }}\nflow f{k} on intent i{k} {{ answer \"f{k}\" }}",
+            cellflow::generate::varied_pattern(k)
+        );
+    }
+    text.push_str("flow fallback on fallback { answer \"fallback\" }\n");
+    let bot = inline(&text);
+    assert_eq!(bot.program().nlu.patterns.len(), 10_000);
+    for (message, answer) in [
+        // `\b(cancel|stop|end) plan 4321\b`, in any case.
+        ("Please cancel plan 4321 now", "f4321"),
+        ("PLEASE STOP PLAN 4321", "f4321"),
+        ("cancel plan 43210", "fallback"),
+        // `^(hi|hello|hey),? agent 1$`
+        ("Hello, agent 1", "f1"),
+        ("hello agent 1 please", "fallback"),
+        // `\btrack(ing)? (my )?parcel 2\b`, with a Kelvin sign for the k.
+        ("trac\u{212a}ing my parcel 2", "f2"),
+        // The first of the patterns with no literal that matches:
+        // `^[a-z]{3}\d{4}$` (intent 809; 109 is `^[a-z]{3}\d{3}$`).
+        ("abc1234", "f809"),
+        ("xyz123", "f109"),
+        ("where is my parcel, I ordered it weeks ago", "fallback"),
+    ] {
+        assert_eq!(first_answer(&bot, message), answer, "{message:?}");
+    }
+}
+
+#[test]
+fn a_pending_input_is_interrupted_only_by_a_global_intents_pattern() {
+    // `order` is declared first and its pattern matches too; while the
+    // input waits only the global `help` may interrupt it.
+    let bot = inline(
+        "intent order { patterns ['\\border\\b'] }\n\
+         intent help { patterns ['\\bhelp\\b'] global }\n\
+         flow welcome on welcome { input name text { prompt \"Name?\" } answer \"Hi {{name}}\" }\n\
+         flow ordering on intent order { answer \"ordering\" }\n\
+         flow helping on intent help { answer \"helping\" }\n\
+         flow fallback on fallback { answer \"fallback\" }\n",
+    );
+    assert_eq!(first_answer(&bot, "order help"), "ordering");
+    let t = converse(&bot, &[":event welcome", "an order? help"]);
+    assert!(t.contains("> an order? help\nbot: helping"), "{t}");
+    let t = converse(&bot, &[":event welcome", "order"]);
+    assert!(t.contains("> order\nbot: Hi order"), "{t}");
+}
