@@ -65,8 +65,7 @@ impl PatternError {
     }
 }
 
-/// Compiles an input's or an entity's pattern (or, case-insensitively, one
-/// intent pattern on its own).
+/// Compiles an input's or an entity's pattern.
 ///
 /// # Errors
 /// Invalid syntax, or more than [`MAX_PATTERN_BYTES`] compiled.
@@ -79,8 +78,8 @@ pub fn build(pattern: &str, case_insensitive: bool) -> Result<Regex, PatternErro
 }
 
 /// Validates intent patterns as [`IntentPatterns`] will compile them
-/// (case-insensitively, with [`build`]), without compiling them: a pattern
-/// this accepts always builds.
+/// (case-insensitively, under the limit [`build`] applies), without
+/// compiling them: a pattern this accepts always builds.
 ///
 /// Compiling a regex builds several engines, of which only the two
 /// automata the size limit applies to, forward and reverse, can fail. A
