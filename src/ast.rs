@@ -71,6 +71,10 @@ pub struct Settings {
     pub name: Option<Text>,
     pub locale: Option<Spanned<String>>,
     pub threshold: Option<Spanned<f64>>,
+    /// Messages that are none of the bot's intents: they train the
+    /// classifier's reject class.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub out_of_scope: Vec<Spanned<String>>,
     /// Variables the host promises to set in every request's context.
     pub context: Vec<Name>,
     /// Variables never shown to the channel (`vars`, `context`, traces).

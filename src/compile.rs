@@ -15,8 +15,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use regex::Regex;
+use serde::{Deserialize, Serialize};
 
 use crate::ast::{self, CellKind, InputType, Method, Pick};
+use crate::classifier::Model;
 use crate::graph::Edge;
 use crate::lower::Lowered;
 use crate::template::{self, Template};
@@ -184,84 +186,67 @@ pub struct Flow {
     pub entry: Goto,
 }
 
-/// The classifier's index over every intent's examples and patterns, built
-/// once so that classifying a message costs about what it shares with the
-/// examples, not the number of intents.
+/// What the built-in classifier needs: the trained model, the examples
+/// that are sure hits, and the patterns.
 #[derive(Debug, Default)]
 pub struct NluIndex {
-    /// Every distinct example word.
-    pub words: Vec<String>,
-    pub word_ids: HashMap<String, u32>,
-    /// Per word: the (intent, example) pairs that contain it.
-    pub postings: Vec<Vec<(u32, u32)>>,
-    /// Each word with one character deleted, and each word itself → words:
-    /// two words within one or two edits share a key.
-    pub deletes: HashMap<String, Vec<u32>>,
-    /// Per intent, per example: its words as ids.
-    pub examples: Vec<Vec<Vec<u32>>>,
+    /// The model trained on the intents' examples (and the out-of-scope
+    /// ones); none when no intent has an example.
+    pub model: Option<Model>,
+    /// Each normalised example → the classes it is an example of, in order
+    /// (`intents.len()` for an out-of-scope example): a message equal to
+    /// one is a sure hit.
+    pub exact: rustc_hash::FxHashMap<Box<str>, Vec<u32>>,
     /// Every intent pattern, and the intent each belongs to.
     pub patterns: crate::pattern::IntentPatterns,
 }
 
-/// Longest word, in characters, that the classifier matches with typos.
-/// Longer words (in examples and in messages) match only exactly: a word's
-/// typo keys take its length squared in bytes, so without a bound one long
-/// word would cost the index, or a turn, hundreds of megabytes.
-pub const MAX_TYPO_WORD_CHARS: usize = 32;
-
-/// The one-character deletions of a word (and the word), for typo lookups;
-/// only the word itself when it is shorter than 4 or longer than
-/// [`MAX_TYPO_WORD_CHARS`] characters.
-#[must_use]
-pub fn deletions(word: &str) -> Vec<String> {
-    let mut out = vec![word.to_owned()];
-    if (4..=MAX_TYPO_WORD_CHARS).contains(&word.chars().count()) {
-        for (at, c) in word.char_indices() {
-            let mut shorter = String::with_capacity(word.len() - c.len_utf8());
-            shorter.push_str(&word[..at]);
-            shorter.push_str(&word[at + c.len_utf8()..]);
-            out.push(shorter);
-        }
-    }
-    out
-}
-
 impl NluIndex {
-    fn build(intents: &[ast::Intent]) -> Result<NluIndex, CompileError> {
-        let mut index = NluIndex::default();
-        for (i, intent) in intents.iter().enumerate() {
-            let mut examples = Vec::new();
-            for (e, example) in intent.examples.iter().enumerate() {
-                let normalized = crate::text::normalize(&example.value);
-                let mut ids = Vec::new();
-                for word in normalized.split(' ').filter(|w| !w.is_empty()) {
-                    let id = match index.word_ids.get(word) {
-                        Some(&id) => id,
-                        None => {
-                            let id = u32::try_from(index.words.len()).unwrap_or(u32::MAX);
-                            index.words.push(word.to_owned());
-                            index.word_ids.insert(word.to_owned(), id);
-                            index.postings.push(Vec::new());
-                            for key in deletions(word) {
-                                index.deletes.entry(key).or_default().push(id);
-                            }
-                            id
-                        }
-                    };
-                    let posting = (
-                        u32::try_from(i).unwrap_or(u32::MAX),
-                        u32::try_from(e).unwrap_or(u32::MAX),
-                    );
-                    if index.postings[id as usize].last() != Some(&posting) {
-                        index.postings[id as usize].push(posting);
-                    }
-                    ids.push(id);
-                }
-                examples.push(ids);
+    /// Indexes the examples and patterns and, unless an artifact brought
+    /// one, trains the model.
+    fn build(
+        intents: &[ast::Intent],
+        out_of_scope: &[ast::Spanned<String>],
+        model: Option<Model>,
+    ) -> Result<NluIndex, CompileError> {
+        let count = u32::try_from(intents.len()).unwrap_or(u32::MAX);
+        let labelled = || {
+            intents
+                .iter()
+                .zip(0..)
+                .flat_map(|(intent, class)| intent.examples.iter().map(move |e| (e, class)))
+                .chain(out_of_scope.iter().map(|e| (e, count)))
+        };
+        let mut exact: rustc_hash::FxHashMap<Box<str>, Vec<u32>> = rustc_hash::FxHashMap::default();
+        for (example, class) in labelled() {
+            let classes = exact
+                .entry(crate::text::normalize(&example.value).into_boxed_str())
+                .or_default();
+            if !classes.contains(&class) {
+                classes.push(class);
             }
-            index.examples.push(examples);
         }
-        index.patterns =
+        let model = match model {
+            Some(model) => {
+                if model.intents() != intents.len() || !model.is_consistent() {
+                    return Err(CompileError::Model(
+                        "it does not fit the bot's intents".into(),
+                    ));
+                }
+                Some(model)
+            }
+            None if intents.iter().any(|i| !i.examples.is_empty()) => {
+                let examples: Vec<crate::classifier::Example<'_>> = labelled()
+                    .map(|(e, class)| crate::classifier::Example {
+                        text: &e.value,
+                        class,
+                    })
+                    .collect();
+                Some(crate::classifier::train(&examples, count))
+            }
+            None => None,
+        };
+        let patterns =
             crate::pattern::IntentPatterns::new(intents.iter().enumerate().flat_map(
                 |(i, intent)| intent.patterns.iter().map(move |p| (p.value.as_str(), i)),
             ))
@@ -269,7 +254,11 @@ impl NluIndex {
                 pattern,
                 reason: e.to_string(),
             })?;
-        Ok(index)
+        Ok(NluIndex {
+            model,
+            exact,
+            patterns,
+        })
     }
 }
 
@@ -403,6 +392,8 @@ pub enum CompileError {
     Script(String),
     #[error("a template no longer parses: {0}")]
     Template(String),
+    #[error("the artifact's classifier model cannot be used: {0}")]
+    Model(String),
 }
 
 struct Compiler<'a> {
@@ -485,6 +476,20 @@ pub fn compile(
     bot: &ast::Bot,
     lowered: &Lowered,
     engine: &rhai::Engine,
+) -> Result<Program, CompileError> {
+    compile_with_model(bot, lowered, engine, None)
+}
+
+/// [`compile`], with the classifier model an artifact brought instead of
+/// training one.
+///
+/// # Errors
+/// As [`compile`]; also a model that does not fit the bot.
+pub fn compile_with_model(
+    bot: &ast::Bot,
+    lowered: &Lowered,
+    engine: &rhai::Engine,
+    model: Option<Model>,
 ) -> Result<Program, CompileError> {
     let graph = &lowered.graph;
     let mut compiler = Compiler {
@@ -593,6 +598,7 @@ pub fn compile(
     variables.dedup();
     let settings = &bot.settings;
     let masked = masked_variables(&cells, &compiler.transfers);
+    let nlu = NluIndex::build(&bot.intents, &settings.out_of_scope, model)?;
     let sorted = |names: &[ast::Name]| {
         let mut names: Vec<String> = names.iter().map(|n| n.value.clone()).collect();
         names.sort();
@@ -608,7 +614,15 @@ pub fn compile(
             .locale
             .as_ref()
             .map_or_else(|| "en-US".to_owned(), |l| l.value.clone()),
-        threshold: settings.threshold.as_ref().map_or(0.6, |t| t.value),
+        threshold: settings.threshold.as_ref().map_or_else(
+            || {
+                nlu.model.as_ref().map_or(
+                    f64::from(crate::classifier::train::DEFAULT_THRESHOLD),
+                    |m| f64::from(m.calibration.threshold),
+                )
+            },
+            |t| t.value,
+        ),
         context: settings.context.iter().map(|n| n.value.clone()).collect(),
         masked,
         hidden: sorted(&settings.hidden),
@@ -631,7 +645,7 @@ pub fn compile(
         },
         intent_flows,
         entity_flows,
-        nlu: NluIndex::build(&bot.intents)?,
+        nlu,
         intents,
         entities,
         variables,
@@ -931,19 +945,41 @@ fn compile_cell(
     })
 }
 
-/// The artifact format version; bump when the stored AST changes shape.
-pub const ARTIFACT_VERSION: u32 = 2;
+/// The artifact format version; bump when the stored AST or model changes
+/// shape.
+pub const ARTIFACT_VERSION: u32 = 3;
 /// The first line of every artifact.
 pub const ARTIFACT_MAGIC: &str = "cellflow-artifact";
 
-/// Writes a checked bot as an artifact: a header line, then the merged AST as JSON.
+/// What an artifact holds: the checked bot's merged AST, and the classifier
+/// model trained from it (so loading an artifact does not train again).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Artifact {
+    pub bot: ast::Bot,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<Model>,
+}
+
+/// Writes a checked bot as an artifact: a header line, then the merged AST
+/// and the program's classifier model as JSON. The same bot always gives
+/// the same bytes.
 ///
 /// # Errors
 /// If the bot cannot be serialized (it always can).
-pub fn write_artifact(bot: &ast::Bot) -> Result<String, serde_json::Error> {
+pub fn write_artifact(bot: &ast::Bot, program: &Program) -> Result<String, serde_json::Error> {
+    #[derive(Serialize)]
+    struct Written<'a> {
+        bot: &'a ast::Bot,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        model: Option<&'a Model>,
+    }
+    let written = Written {
+        bot,
+        model: program.nlu.model.as_ref(),
+    };
     Ok(format!(
         "{ARTIFACT_MAGIC} {ARTIFACT_VERSION}\n{}\n",
-        serde_json::to_string(bot)?
+        serde_json::to_string(&written)?
     ))
 }
 
@@ -960,11 +996,11 @@ pub enum ArtifactError {
     Corrupt(String),
 }
 
-/// Reads an artifact back into the bot's AST.
+/// Reads an artifact back.
 ///
 /// # Errors
 /// A file that is not an artifact, of another format version, or corrupt.
-pub fn read_artifact(text: &str) -> Result<ast::Bot, ArtifactError> {
+pub fn read_artifact(text: &str) -> Result<Artifact, ArtifactError> {
     let (header, body) = text.split_once('\n').ok_or(ArtifactError::NotAnArtifact)?;
     let version = header
         .strip_prefix(ARTIFACT_MAGIC)

@@ -30,6 +30,7 @@
 
 pub mod ast;
 pub mod check;
+pub mod classifier;
 pub mod compile;
 pub mod coverage;
 pub mod diagnostic;

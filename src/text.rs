@@ -7,6 +7,14 @@ use unicode_normalization::UnicodeNormalization;
 #[must_use]
 pub fn normalize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    normalize_into(text, &mut out);
+    out
+}
+
+/// [`normalize`], appended to a buffer (which a caller reuses between
+/// texts).
+pub fn normalize_into(text: &str, out: &mut String) {
+    let start = out.len();
     let mut space = true;
     for c in text.nfd() {
         if unicode_normalization::char::is_combining_mark(c) {
@@ -20,10 +28,9 @@ pub fn normalize(text: &str) -> String {
             space = true;
         }
     }
-    if out.ends_with(' ') {
+    if out.len() > start && out.ends_with(' ') {
         out.pop();
     }
-    out
 }
 
 #[cfg(test)]

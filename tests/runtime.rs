@@ -316,14 +316,15 @@ fn the_classifier_scores_near_misses_and_rejects_noise() {
         .turn(&mut session, Request::text("cuanto tengo en mi cueta"))
         .unwrap();
     assert_eq!(near.nlu.intent.as_deref(), Some("balance"));
+    let threshold = bot.program().threshold;
     assert!(
-        near.nlu.confidence >= 0.6 && near.nlu.confidence < 1.0,
-        "{:?}",
+        near.nlu.confidence >= threshold && near.nlu.confidence < 1.0,
+        "{:?} (threshold {threshold})",
         near.nlu
     );
     let mut session = bot.new_session();
     let noise = bot.turn(&mut session, Request::text("zzz qqq")).unwrap();
-    assert!(noise.nlu.confidence < 0.6, "{:?}", noise.nlu);
+    assert!(noise.nlu.confidence < threshold, "{:?}", noise.nlu);
     assert_eq!(noise.answers[0].text, "No entendí tu mensaje.");
     let sure = bot
         .turn(&mut session, Request::text("mi saldo por favor"))

@@ -263,8 +263,9 @@ fn hidden_and_read_only_survive_an_artifact() {
         &[support::root().join("tests/clean/secrets_kept_out_of_answers.flow.yaml")],
     );
     let checked = support::check(&mut project);
-    let artifact = cellflow::compile::write_artifact(&checked.bot).unwrap();
-    let loaded = Bot::from_ast(&cellflow::compile::read_artifact(&artifact).unwrap()).unwrap();
+    let compiled = Bot::from_ast(&checked.bot).unwrap();
+    let artifact = cellflow::compile::write_artifact(&checked.bot, compiled.program()).unwrap();
+    let loaded = Bot::from_artifact(cellflow::compile::read_artifact(&artifact).unwrap()).unwrap();
     let program = loaded.program();
     assert_eq!(program.hidden, ["account", "api_token"]);
     assert_eq!(program.readonly, ["customer_id", "verified"]);

@@ -104,7 +104,7 @@ fn coverage_lists_flows_and_what_was_never_reached() {
     assert!(report.contains("never reached:"), "{report}");
     // An unreached cell names its file and line.
     assert!(
-        report.contains("<dir>/pizza.flow:139  kitchen_down#1 (answer)"),
+        report.contains("<dir>/pizza.flow:138  kitchen_down#1 (answer)"),
         "{report}"
     );
     // A reached input lists the branches it never took.

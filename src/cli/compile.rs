@@ -32,9 +32,11 @@ impl Compile {
             }
             return Ok(EXIT_PROBLEMS);
         }
-        // Compiling proves the artifact will load.
-        cellflow::Bot::from_ast(&checked.bot).map_err(|e| CliError::Usage(e.to_string()))?;
-        let artifact = cellflow::compile::write_artifact(&checked.bot)
+        // Compiling proves the artifact will load, and trains the
+        // classifier model the artifact carries.
+        let bot =
+            cellflow::Bot::from_ast(&checked.bot).map_err(|e| CliError::Usage(e.to_string()))?;
+        let artifact = cellflow::compile::write_artifact(&checked.bot, bot.program())
             .map_err(|e| CliError::Usage(e.to_string()))?;
         std::fs::write(&self.output, artifact).map_err(|source| CliError::Write {
             path: self.output.clone(),

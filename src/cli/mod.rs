@@ -7,6 +7,7 @@ mod compile;
 mod explore;
 mod fmt;
 mod graph;
+mod nlu;
 mod run;
 mod serve;
 mod test;
@@ -62,6 +63,30 @@ pub(crate) fn load_checked(
     }
 }
 
+/// Loads a bot (a directory, flow file or artifact) for a command that runs
+/// it. A bot with errors has them printed on stderr and gives `None`.
+pub(crate) fn load_bot(path: &std::path::Path) -> Result<Option<cellflow::Bot>, CliError> {
+    use cellflow::runtime::LoadError;
+    use std::io::IsTerminal as _;
+    match cellflow::Bot::load(path) {
+        Ok(bot) => Ok(Some(bot)),
+        Err(LoadError::Invalid {
+            diagnostics,
+            sources,
+        }) => {
+            for d in diagnostics.iter().filter(|d| d.is_error()) {
+                eprintln!(
+                    "{}",
+                    check::render_human(d, &sources, std::io::stderr().is_terminal())
+                );
+            }
+            Ok(None)
+        }
+        Err(LoadError::Read(e)) => Err(CliError::Load(e)),
+        Err(other) => Err(CliError::Usage(other.to_string())),
+    }
+}
+
 /// Files at which a run starts showing progress.
 pub(crate) const PROGRESS_FILES: usize = 20;
 
@@ -108,6 +133,8 @@ enum Command {
     Explore(explore::Explore),
     /// Serve the HTTP conversation API (docs/SERVER.md)
     Serve(serve::Serve),
+    /// Measure and debug the built-in intent classifier (docs/NLU.md)
+    Nlu(nlu::NluCmd),
 }
 
 pub(crate) fn run(args: Args) -> Result<u8, CliError> {
@@ -120,5 +147,6 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
         Command::Test(cmd) => cmd.run(),
         Command::Explore(cmd) => cmd.run(),
         Command::Serve(cmd) => cmd.run(),
+        Command::Nlu(cmd) => cmd.run(),
     }
 }

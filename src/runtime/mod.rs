@@ -41,7 +41,7 @@ pub use interpreter::{MAX_STEPS, MAX_TEXT_BYTES};
 pub use message::{
     Answer, Awaiting, Button, Card, Event, MASK, Media, Nlu, Request, Response, Step,
 };
-pub use nlu::{Builtin, Classifier};
+pub use nlu::{Builtin, Classifier, MAX_TYPO_WORD_CHARS, Ranking, rank};
 pub use secrets::Secrets;
 pub use session::{Frame, MAX_VALUE_DEPTH, Session, Wait};
 pub use vars::{Var, Vars};
@@ -127,8 +127,8 @@ impl Bot {
             if bytes.starts_with(crate::compile::ARTIFACT_MAGIC.as_bytes()) {
                 let text =
                     String::from_utf8(bytes).map_err(|e| ArtifactError::Corrupt(e.to_string()))?;
-                let bot = crate::compile::read_artifact(&text)?;
-                return Bot::from_ast(&bot);
+                let artifact = crate::compile::read_artifact(&text)?;
+                return Bot::from_artifact(artifact);
             }
         }
         let mut project = Project::load(&[path.to_owned()])?;
@@ -161,6 +161,19 @@ impl Bot {
         let lowered = crate::lower::lower(bot);
         let engine = crate::script::engine();
         let program = crate::compile::compile(bot, &lowered, &engine)?;
+        Ok(Bot::new(program, engine))
+    }
+
+    /// Compiles an artifact's AST with the classifier model it carries
+    /// (trained when it was written), without checking or training again.
+    ///
+    /// # Errors
+    /// The AST does not lower and compile, or the model does not fit it.
+    pub fn from_artifact(artifact: crate::compile::Artifact) -> Result<Bot, LoadError> {
+        let lowered = crate::lower::lower(&artifact.bot);
+        let engine = crate::script::engine();
+        let program =
+            crate::compile::compile_with_model(&artifact.bot, &lowered, &engine, artifact.model)?;
         Ok(Bot::new(program, engine))
     }
 

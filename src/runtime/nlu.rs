@@ -1,14 +1,17 @@
 //! Natural-language understanding: which intent a message expresses, and
 //! which entities it mentions.
 //!
-//! The built-in classifier normalises text (case, accents, punctuation) and
-//! scores each intent: a pattern match or an exact example is a sure hit
-//! (1.0); otherwise a word-level similarity against each example that ignores
-//! word order and tolerates small typos (a Dice coefficient over fuzzily
-//! matched words). Hosts with their own NLU implement [`Classifier`], or send
+//! The built-in classifier: a pattern match or a message equal to an example
+//! (after normalising case, accents and punctuation) is a sure hit (1.0);
+//! otherwise the linear model trained when the bot was compiled gives each
+//! intent a calibrated probability (see [`crate::classifier`] and
+//! docs/NLU.md). Hosts with their own NLU implement [`Classifier`], or send
 //! pre-classified requests.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+
+use crate::classifier::Scratch;
 
 use crate::compile::{Entity, Program};
 
@@ -30,16 +33,19 @@ pub trait Classifier: Send + Sync {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Builtin;
 
+/// Longest word, in characters, that an entity synonym matches with a typo:
+/// the edit distance costs the product of the lengths.
+pub const MAX_TYPO_WORD_CHARS: usize = 32;
+
 /// How alike two words are, in [0, 1]: 1 when equal, less for a typo or two
 /// in a long enough word, 0 otherwise. Words longer than
-/// [`MAX_TYPO_WORD_CHARS`](crate::compile::MAX_TYPO_WORD_CHARS) are equal
-/// or unlike: the edit distance costs the product of the lengths.
+/// [`MAX_TYPO_WORD_CHARS`] are equal or unlike.
 fn word_similarity(a: &str, b: &str) -> f64 {
     if a == b {
         return 1.0;
     }
     let (a_chars, b_chars) = (a.chars().count(), b.chars().count());
-    if a_chars.max(b_chars) > crate::compile::MAX_TYPO_WORD_CHARS {
+    if a_chars.max(b_chars) > MAX_TYPO_WORD_CHARS {
         return 0.0;
     }
     let allowed = match a_chars.min(b_chars) {
@@ -119,78 +125,101 @@ pub(crate) fn entities(
     found
 }
 
+thread_local! {
+    /// The classifier's buffers, reused by every message on this thread.
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// How the classifier saw a message: what `cellflow nlu classify` shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ranking {
+    /// The intent whose pattern matched, if one did (a sure hit).
+    pub pattern: Option<usize>,
+    /// The classes the message is an example of, if it is one (a sure hit;
+    /// `intents.len()` for an out-of-scope example).
+    pub exact: Vec<usize>,
+    /// Every intent with its probability, most likely first.
+    pub intents: Vec<(usize, f64)>,
+    /// The probability that it is none of them.
+    pub out_of_scope: f64,
+}
+
+/// Ranks every intent for a message.
+#[must_use]
+pub fn rank(program: &Program, text: &str) -> Ranking {
+    let index = &program.nlu;
+    let pattern = index.patterns.first_match(text, |_| true);
+    SCRATCH.with_borrow_mut(|scratch| {
+        scratch.load(text);
+        let exact = index
+            .exact
+            .get(scratch.normalized())
+            .map(|classes| classes.iter().map(|&c| c as usize).collect())
+            .unwrap_or_default();
+        let (mut intents, out_of_scope) = match &index.model {
+            Some(model) => {
+                let rest = model.probabilities(scratch);
+                let ranked: Vec<(usize, f64)> = scratch
+                    .scores
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &p)| (i, f64::from(p)))
+                    .collect();
+                (ranked, f64::from(rest))
+            }
+            None => (Vec::new(), 1.0),
+        };
+        intents.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ranking {
+            pattern,
+            exact,
+            intents,
+            out_of_scope,
+        }
+    })
+}
+
 impl Builtin {
-    /// Scores intents against a message through the program's index. With
-    /// `only`, intents outside it are ignored. Returns the best intent and
-    /// its score.
-    fn best(
-        program: &Program,
-        text: &str,
-        words: &[&str],
-        only: Option<&[usize]>,
-    ) -> Option<(usize, f64)> {
+    /// The best intent for a message and its confidence. With `only`
+    /// (sorted), intents outside it are ignored, but probabilities stay
+    /// those of the whole model: a message that is clearly another intent
+    /// is not forced into one of these.
+    fn best(program: &Program, text: &str, only: Option<&[usize]>) -> Option<(usize, f64)> {
         let index = &program.nlu;
         let allowed = |intent: usize| only.is_none_or(|o| o.binary_search(&intent).is_ok());
         // A pattern match is a sure hit.
         if let Some(hit) = index.patterns.first_match(text, allowed) {
             return Some((hit, 1.0));
         }
-        // Each message word's matching vocabulary words, with their similarity.
-        let mut matches: Vec<Vec<(u32, f64)>> = Vec::with_capacity(words.len());
-        let mut best_for_word: std::collections::HashMap<u32, f64> =
-            std::collections::HashMap::new();
-        for word in words {
-            let mut found: Vec<(u32, f64)> = Vec::new();
-            for key in crate::compile::deletions(word) {
-                for &id in index.deletes.get(&key).map_or(&[][..], Vec::as_slice) {
-                    if found.iter().any(|(f, _)| *f == id) {
-                        continue;
-                    }
-                    let sim = word_similarity(word, &index.words[id as usize]);
-                    if sim > 0.0 {
-                        found.push((id, sim));
-                        let entry = best_for_word.entry(id).or_insert(0.0);
-                        *entry = entry.max(sim);
-                    }
+        SCRATCH.with_borrow_mut(|scratch| {
+            scratch.load(text);
+            // So is an example, unless it is an out-of-scope one.
+            if let Some(classes) = index.exact.get(scratch.normalized()) {
+                let intents = program.intents.len();
+                if classes.iter().any(|&c| c as usize == intents) {
+                    return None;
+                }
+                if let Some(&class) = classes.iter().find(|&&c| allowed(c as usize)) {
+                    return Some((class as usize, 1.0));
                 }
             }
-            matches.push(found);
-        }
-        // Only examples sharing a (near) word can score; score those.
-        let mut candidates: Vec<(u32, u32)> = best_for_word
-            .keys()
-            .flat_map(|&id| index.postings[id as usize].iter().copied())
-            .collect();
-        candidates.sort_unstable();
-        candidates.dedup();
-        let mut best: Option<(usize, f64)> = None;
-        for (intent, example) in candidates {
-            let intent = intent as usize;
-            if !allowed(intent) {
-                continue;
-            }
-            let ids = &index.examples[intent][example as usize];
-            let forward: f64 = ids
+            let model = index.model.as_ref()?;
+            model.probabilities(scratch);
+            scratch
+                .scores
                 .iter()
-                .map(|id| best_for_word.get(id).copied().unwrap_or(0.0))
-                .sum();
-            let backward: f64 = matches
-                .iter()
-                .map(|m| {
-                    m.iter()
-                        .filter(|(id, _)| ids.contains(id))
-                        .map(|(_, s)| *s)
-                        .fold(0.0, f64::max)
+                .enumerate()
+                .filter(|(i, _)| allowed(*i))
+                .fold(None, |best: Option<(usize, f64)>, (i, &p)| {
+                    let p = f64::from(p);
+                    // Ties keep the first intent.
+                    if best.is_none_or(|(_, b)| p > b) {
+                        Some((i, p))
+                    } else {
+                        best
+                    }
                 })
-                .sum();
-            #[allow(clippy::cast_precision_loss)]
-            let score = (forward + backward) / (ids.len() + words.len()) as f64;
-            // Candidates come in intent order, so a tie keeps the first intent.
-            if best.is_none_or(|(_, s)| score > s) {
-                best = Some((intent, score));
-            }
-        }
-        best
+        })
     }
 
     fn result(
@@ -215,16 +244,14 @@ impl Builtin {
 
 impl Classifier for Builtin {
     fn classify(&self, program: &Program, text: &str) -> Nlu {
+        let best = Builtin::best(program, text, None);
         let normalized = crate::text::normalize(text);
         let words: Vec<&str> = normalized.split(' ').filter(|w| !w.is_empty()).collect();
-        let best = Builtin::best(program, text, &words, None);
         Builtin::result(program, best, entities(program, text, &words))
     }
 
     fn classify_global(&self, program: &Program, text: &str) -> Nlu {
-        let normalized = crate::text::normalize(text);
-        let words: Vec<&str> = normalized.split(' ').filter(|w| !w.is_empty()).collect();
-        let best = Builtin::best(program, text, &words, Some(&program.global_intents));
+        let best = Builtin::best(program, text, Some(&program.global_intents));
         Builtin::result(program, best, BTreeMap::new())
     }
 }
@@ -241,14 +268,12 @@ mod tests {
 
     #[test]
     fn very_long_words_need_exact_matches() {
-        let limit = crate::compile::MAX_TYPO_WORD_CHARS;
+        let limit = MAX_TYPO_WORD_CHARS;
         let at_limit = "a".repeat(limit);
         assert!(word_similarity(&at_limit, &format!("{}b", "a".repeat(limit - 1))) > 0.8);
         let long = "a".repeat(limit + 1);
         let typo = format!("{}b", "a".repeat(limit));
         assert!(word_similarity(&long, &typo).abs() < f64::EPSILON);
         assert!((word_similarity(&long, &long) - 1.0).abs() < f64::EPSILON);
-        assert_eq!(crate::compile::deletions(&at_limit).len(), limit + 1);
-        assert_eq!(crate::compile::deletions(&long), vec![long.clone()]);
     }
 }

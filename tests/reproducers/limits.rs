@@ -65,8 +65,9 @@ fn an_80000_cell_flow_checks_compiles_and_runs() {
     let mut project = project("chain.flow", &text);
     let checked = support::check(&mut project);
     assert_eq!(errors(&checked), Vec::<&str>::new());
-    let artifact = cellflow::compile::write_artifact(&checked.bot).unwrap();
-    let bot = Bot::from_ast(&cellflow::compile::read_artifact(&artifact).unwrap())
+    let compiled = Bot::from_ast(&checked.bot).unwrap();
+    let artifact = cellflow::compile::write_artifact(&checked.bot, compiled.program()).unwrap();
+    let bot = Bot::from_artifact(cellflow::compile::read_artifact(&artifact).unwrap())
         .unwrap()
         .with_max_steps(100_000);
     let mut session = bot.new_session();
@@ -169,52 +170,60 @@ fn the_server_survives_reloading_a_20000_cell_flow() {
 // ---- NLU ------------------------------------------------------------------------
 
 #[test]
-fn a_long_example_word_is_indexed_once_not_per_typo() {
-    // A 3,000-letter example word had 3,000 typo keys of 3,000 bytes each.
+fn a_long_example_word_is_one_feature_not_thousands() {
+    // A 3,000-letter example word once had 3,000 typo keys of 3,000 bytes
+    // each; cut into character n-grams it would still be 12,000 features.
     let long: String = ('a'..='z').cycle().take(3_000).collect();
+    let short = bot_from(
+        "intent hi { examples [\"hello there\"] }\nflow hi on intent hi { answer \"hi\" }\nflow fallback on fallback { answer \"fb\" }\n",
+    );
     let bot = bot_from(&format!(
         "intent hi {{ examples [\"{long}\", \"hello there\"] }}\nflow hi on intent hi {{ answer \"hi\" }}\nflow fallback on fallback {{ answer \"fb\" }}\n"
     ));
-    let nlu = &bot.program().nlu;
-    let key_bytes: usize = nlu.deletes.keys().map(String::len).sum();
-    let word_bytes: usize = nlu.words.iter().map(String::len).sum();
-    let most = (cellflow::compile::MAX_TYPO_WORD_CHARS + 1) * word_bytes;
+    let features = |bot: &Bot| bot.program().nlu.model.as_ref().unwrap().features();
     assert!(
-        key_bytes <= most,
-        "{key_bytes} bytes of typo keys for {word_bytes} bytes of words"
+        features(&bot) <= features(&short) + 2,
+        "{} features, {} without the long word",
+        features(&bot),
+        features(&short)
     );
-    // The long word matches exactly, not with a typo; short ones keep
-    // their typo tolerance.
     let hi = |text: &str| {
         cellflow::runtime::Builtin
             .classify(bot.program(), text)
             .intent
     };
     assert_eq!(hi(&long).as_deref(), Some("hi"));
-    assert_eq!(hi(&long[1..]), None);
     assert_eq!(hi("helo there").as_deref(), Some("hi"));
 
     // The reproducer: one 20,000-letter word.
     let bot = Bot::load(reproducer("nlu_long_example_word_quadratic.flow")).unwrap();
-    let word = &bot.program().nlu.words[0];
-    assert!(word.chars().count() > cellflow::compile::MAX_TYPO_WORD_CHARS);
+    let text = std::fs::read_to_string(reproducer("nlu_long_example_word_quadratic.flow")).unwrap();
+    let word = text
+        .split('"')
+        .find(|w| w.len() >= 20_000)
+        .expect("the reproducer's long word");
+    assert!(word.chars().count() > cellflow::classifier::features::MAX_NGRAM_WORD_CHARS);
     let nlu = cellflow::runtime::Builtin.classify(bot.program(), word);
     assert_eq!(nlu.intent.as_deref(), Some("hi"));
 }
 
 #[test]
-fn a_long_message_word_is_looked_up_once_not_per_typo() {
-    // The longest message a turn takes, one word: the classifier looks it up
-    // by itself only, instead of by its 16,000 one-letter deletions.
+fn a_long_message_word_costs_one_lookup() {
+    // The longest message a turn takes, one word: looked up as a word, not
+    // cut into 64,000 character n-grams.
     let word = "y".repeat(cellflow::runtime::MAX_TEXT_BYTES);
-    assert_eq!(cellflow::compile::deletions(&word), vec![word.clone()]);
     let bot = Bot::load(reproducer("nlu_long_example_word_quadratic.flow")).unwrap();
     let mut session = bot.new_session();
     let reply = bot.turn(&mut session, Request::text(word)).unwrap();
-    assert_eq!(reply.nlu.intent, None);
+    assert!(
+        reply.nlu.confidence < bot.program().threshold,
+        "{:?}",
+        reply.nlu
+    );
+    assert_eq!(reply.answers[0].text, "fb");
     // Short words keep their typo tolerance.
     let bot = bot_from(
-        "intent hi { examples [\"transfer money\"] }\nflow hi on intent hi { answer \"ok\" }\nflow fallback on fallback { answer \"fb\" }\n",
+        "intent hi { examples [\"transfer money\"] }\nintent bye { examples [\"goodbye\"] }\nflow hi on intent hi { answer \"ok\" }\nflow fallback on fallback { answer \"fb\" }\n",
     );
     let mut session = bot.new_session();
     let reply = bot

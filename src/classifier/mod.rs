@@ -1,0 +1,194 @@
+//! The built-in intent classifier: a linear model over word and character
+//! n-grams, trained when the bot is compiled (docs/NLU.md).
+//!
+//! Scoring a message normalises it, looks its features up in the vocabulary
+//! and adds each feature's row of class weights: time proportional to the
+//! message's length times the number of classes, whatever the number of
+//! examples. Scores become probabilities through a softmax that also has a
+//! "none of these" option fixed at score 0 (the margin every class was
+//! trained against), at a temperature cross-validation chose, so confidence
+//! is a calibrated probability and a message unlike every intent gets a low
+//! one.
+
+pub mod features;
+pub mod train;
+
+use serde::{Deserialize, Serialize};
+
+pub use features::Scratch;
+use features::Vocabulary;
+pub use train::{Example, train};
+
+/// What cross-validation chose.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Scores are divided by it before the softmax.
+    pub temperature: f32,
+    /// The confidence below which a message is not understood, unless the
+    /// bot sets its own.
+    pub threshold: f32,
+}
+
+/// A trained model; part of the compiled program and of its artifact.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Model {
+    vocabulary: Vocabulary,
+    /// Intent classes; a class after them, if any, is out of scope.
+    intents: u32,
+    classes: u32,
+    /// Per feature, per class: the weight divided by the feature's scale,
+    /// rounded to a byte (a model a quarter the size, and no accuracy lost
+    /// that we could measure).
+    #[serde(with = "bytes")]
+    weights: Vec<i8>,
+    /// Per feature: what its bytes are multiplied by.
+    scales: Vec<f32>,
+    /// Per class.
+    bias: Vec<f32>,
+    pub calibration: Calibration,
+}
+
+impl Model {
+    /// Rounds feature-major weights (the bias as the last feature) to bytes,
+    /// one scale per feature.
+    fn quantize(
+        vocabulary: Vocabulary,
+        intents: u32,
+        classes: u32,
+        trained: &[f32],
+        calibration: Calibration,
+    ) -> Model {
+        let k = classes as usize;
+        let features = vocabulary.len();
+        let mut weights = Vec::with_capacity(features * k);
+        let mut scales = Vec::with_capacity(features);
+        for row in trained.chunks_exact(k).take(features) {
+            let largest = row.iter().map(|w| w.abs()).fold(0.0f32, f32::max);
+            let scale = largest / 127.0;
+            scales.push(scale);
+            weights.extend(row.iter().map(|&w| {
+                #[allow(clippy::cast_possible_truncation)]
+                let q = if scale > 0.0 {
+                    (w / scale).round().clamp(-127.0, 127.0) as i8
+                } else {
+                    0
+                };
+                q
+            }));
+        }
+        Model {
+            vocabulary,
+            intents,
+            classes,
+            weights,
+            scales,
+            bias: trained[features * k..].to_vec(),
+            calibration,
+        }
+    }
+
+    /// How many intents it tells apart.
+    #[must_use]
+    pub fn intents(&self) -> usize {
+        self.intents as usize
+    }
+
+    /// How many features it knows.
+    #[must_use]
+    pub fn features(&self) -> usize {
+        self.vocabulary.len()
+    }
+
+    /// Whether a model read from an artifact fits together: every table the
+    /// length the others say.
+    #[must_use]
+    pub fn is_consistent(&self) -> bool {
+        let classes = self.classes as usize;
+        let features = self.vocabulary.len();
+        self.vocabulary.is_consistent()
+            && (self.classes == self.intents || self.classes == self.intents + 1)
+            && self.bias.len() == classes
+            && self.scales.len() == features
+            && self.weights.len() == features.saturating_mul(classes)
+            && self.calibration.temperature > 0.0
+            && self.calibration.temperature.is_finite()
+            && self.scales.iter().chain(&self.bias).all(|w| w.is_finite())
+    }
+
+    /// Scores the text in `scratch` (after [`Scratch::load`]): leaves each
+    /// intent's probability in `scratch.scores` and returns the probability
+    /// that the message is none of them.
+    pub fn probabilities(&self, scratch: &mut Scratch) -> f32 {
+        scratch.featurize(&self.vocabulary);
+        let (word_scale, char_scale) = self.vocabulary.scales(scratch);
+        let classes = self.classes as usize;
+        let mut raw = std::mem::take(&mut scratch.raw);
+        raw.clear();
+        raw.extend_from_slice(&self.bias);
+        for (ids, scale) in [(&scratch.words, word_scale), (&scratch.chars, char_scale)] {
+            for &id in ids {
+                let id = id as usize;
+                let x = self.vocabulary.idf[id] * scale * self.scales[id];
+                let row = &self.weights[id * classes..(id + 1) * classes];
+                for (score, &w) in raw.iter_mut().zip(row) {
+                    *score += x * f32::from(w);
+                }
+            }
+        }
+        let reject = softmax(
+            &raw,
+            self.intents as usize,
+            self.calibration.temperature,
+            &mut scratch.scores,
+        );
+        scratch.raw = raw;
+        reject
+    }
+}
+
+/// Turns class scores into intent probabilities in `out` (one per intent),
+/// against a "none" option at score 0; returns the rest of the probability:
+/// none, plus the out-of-scope class when there is one.
+pub(crate) fn softmax(scores: &[f32], intents: usize, temperature: f32, out: &mut Vec<f32>) -> f32 {
+    let top = scores
+        .iter()
+        .map(|s| s / temperature)
+        .fold(0.0f32, f32::max);
+    out.clear();
+    let none = (-top).exp();
+    let mut total = none;
+    let mut rest = none;
+    for (class, s) in scores.iter().enumerate() {
+        let e = (s / temperature - top).exp();
+        total += e;
+        if class < intents {
+            out.push(e);
+        } else {
+            rest += e;
+        }
+    }
+    for p in out.iter_mut() {
+        *p /= total;
+    }
+    rest / total
+}
+
+/// Bytes in JSON as base64.
+mod bytes {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[allow(clippy::ptr_arg)]
+    pub(super) fn serialize<S: Serializer>(bytes: &Vec<i8>, s: S) -> Result<S::Ok, S::Error> {
+        let raw: Vec<u8> = bytes.iter().map(|&b| b.cast_unsigned()).collect();
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(raw))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i8>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)?;
+        Ok(raw.into_iter().map(u8::cast_signed).collect())
+    }
+}

@@ -1,0 +1,444 @@
+//! Training: one linear support vector machine per class (one against the
+//! rest, squared hinge loss), fitted by dual coordinate descent, then a
+//! temperature and a threshold chosen by cross-validation.
+//!
+//! Dual coordinate descent (Hsieh et al., ICML 2008, the method behind
+//! LIBLINEAR) suits this job: sparse text features, a few thousand to a few
+//! tens of thousands of examples, and no learning rate to tune. Examples
+//! whose margin is already comfortable drop out of the active set after the
+//! first passes (shrinking), which is what keeps BANKING77 (10,003 examples,
+//! 77 classes) well under a second on one core. The crates we measured
+//! (linfa-svm's SMO solver, linfa-logistic's L-BFGS over dense arrays) either
+//! need dense features or take tens of seconds on that data; see
+//! docs/PERFORMANCE.md.
+//!
+//! Everything here is deterministic: the example order of each pass comes
+//! from a fixed-seed generator, vocabularies are sorted, and no hash map is
+//! iterated, so the same bot always gives the same model, byte for byte.
+
+use super::features::{Scratch, Vocabulary};
+use super::{Calibration, Model};
+
+/// The penalty for a margin violation (LIBLINEAR's `C`): chosen by
+/// cross-validation on BANKING77's training set; see docs/NLU.md.
+const C: f32 = 0.5;
+/// Most passes over the data per class.
+const MAX_PASSES: usize = 60;
+/// Stop when the projected gradients span less than this (LIBLINEAR's
+/// default for the dual problem).
+const TOLERANCE: f32 = 0.1;
+/// Most examples cross-validation looks at: beyond this, a stratified
+/// sample, so calibration costs a bounded share of the training time.
+const CALIBRATION_SAMPLE: usize = 3000;
+/// Fewer held-out predictions than this, or fewer examples per intent on
+/// average than [`MIN_PER_INTENT`], and the temperature and threshold stay
+/// at their defaults: with three examples per intent, the one held out
+/// shares little with the other two, so cross-validation would judge the
+/// model far less sure than it is on messages like its examples.
+const MIN_HELD_OUT: usize = 40;
+const MIN_PER_INTENT: usize = 6;
+/// The threshold when cross-validation has too little to go on: the point
+/// where a calibrated prediction is as likely right as wrong.
+pub const DEFAULT_THRESHOLD: f32 = 0.5;
+/// The temperature when cross-validation has too little to go on: an
+/// example's own intent (score about +1) then gets most of the probability,
+/// and a message that shares nothing with the examples (every score about
+/// −1) gets little.
+const DEFAULT_TEMPERATURE: f32 = 0.3;
+/// The range a chosen temperature is kept in.
+const TEMPERATURE_RANGE: (f64, f64) = (0.05, 1.0);
+/// The range a chosen threshold is kept in. Without out-of-scope examples,
+/// cross-validation sees only messages the bot should understand, so the
+/// lowest threshold it may choose is higher.
+const THRESHOLD_RANGE: (f32, f32) = (0.15, 0.9);
+const THRESHOLD_FLOOR_WITHOUT_OUT_OF_SCOPE: f32 = 0.3;
+
+/// A labelled text: its class is an intent's index, or the number of intents
+/// for an out-of-scope example.
+#[derive(Clone, Copy, Debug)]
+pub struct Example<'a> {
+    pub text: &'a str,
+    pub class: u32,
+}
+
+/// The examples as sparse rows: feature ids and values, the bias last.
+struct Matrix {
+    starts: Vec<usize>,
+    ids: Vec<u32>,
+    values: Vec<f32>,
+    /// Per row: its squared length (bias included).
+    squared: Vec<f32>,
+    /// Number of features plus one (the bias).
+    width: usize,
+}
+
+impl Matrix {
+    fn build(vocabulary: &Vocabulary, texts: impl Iterator<Item = impl AsRef<str>>) -> Matrix {
+        let bias = u32::try_from(vocabulary.len()).unwrap_or(u32::MAX);
+        let mut matrix = Matrix {
+            starts: vec![0],
+            ids: Vec::new(),
+            values: Vec::new(),
+            squared: Vec::new(),
+            width: vocabulary.len() + 1,
+        };
+        let mut scratch = Scratch::default();
+        for text in texts {
+            scratch.load(text.as_ref());
+            scratch.featurize(vocabulary);
+            let (word_scale, char_scale) = vocabulary.scales(&scratch);
+            let mut squared = 1.0;
+            for (ids, scale) in [(&scratch.words, word_scale), (&scratch.chars, char_scale)] {
+                for &id in ids {
+                    let value = vocabulary.idf[id as usize] * scale;
+                    matrix.ids.push(id);
+                    matrix.values.push(value);
+                    squared += value * value;
+                }
+            }
+            matrix.ids.push(bias);
+            matrix.values.push(1.0);
+            matrix.squared.push(squared);
+            matrix.starts.push(matrix.ids.len());
+        }
+        matrix
+    }
+
+    fn row(&self, row: usize) -> (&[u32], &[f32]) {
+        let range = self.starts[row]..self.starts[row + 1];
+        (&self.ids[range.clone()], &self.values[range])
+    }
+}
+
+/// A fixed-seed generator for the order of each pass (SplitMix64): part of
+/// the model's definition, so it is spelled out here rather than taken from
+/// a crate whose sequence may change between versions.
+struct Order(u64);
+
+impl Order {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            #[allow(clippy::cast_possible_truncation)]
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            items.swap(i, j);
+        }
+    }
+}
+
+/// Fits every class against the rest on the given rows, all at once: one
+/// pass visits each example and updates its dual variable for every class.
+/// The classes' problems are independent, so this is the same descent as
+/// fitting them one by one, but the weights are kept feature by feature
+/// (`weights[feature * classes + class]`, the bias as the last feature), so
+/// scoring an example for every class and updating every class's weights
+/// are contiguous runs the compiler vectorises.
+fn fit(matrix: &Matrix, rows: &[usize], labels: &[u32], classes: u32) -> Vec<f32> {
+    let k = classes as usize;
+    let mut weights = vec![0.0f32; matrix.width * k];
+    let diagonal = 0.5 / C;
+    let mut alpha = vec![0.0f32; rows.len() * k];
+    let mut index: Vec<usize> = (0..rows.len()).collect();
+    let mut order = Order(u64::from(classes));
+    let mut scores = vec![0.0f32; k];
+    let mut steps: Vec<(usize, f32)> = Vec::with_capacity(k);
+    for _ in 0..MAX_PASSES {
+        let (mut max_pg, mut min_pg) = (f32::NEG_INFINITY, f32::INFINITY);
+        order.shuffle(&mut index);
+        for &i in &index {
+            let row = rows[i];
+            let (ids, values) = matrix.row(row);
+            scores.fill(0.0);
+            for (&id, &v) in ids.iter().zip(values) {
+                let w = &weights[id as usize * k..(id as usize + 1) * k];
+                for (s, &w) in scores.iter_mut().zip(w) {
+                    *s += w * v;
+                }
+            }
+            let alphas = &mut alpha[i * k..(i + 1) * k];
+            let q = matrix.squared[row] + diagonal;
+            steps.clear();
+            for (class, (&s, a)) in scores.iter().zip(alphas.iter_mut()).enumerate() {
+                let sign = if labels[row] as usize == class {
+                    1.0
+                } else {
+                    -1.0
+                };
+                let g = sign * s - 1.0 + diagonal * *a;
+                let projected = if *a == 0.0 { g.min(0.0) } else { g };
+                max_pg = max_pg.max(projected);
+                min_pg = min_pg.min(projected);
+                if projected.abs() > 1e-12 {
+                    let old = *a;
+                    *a = (old - g / q).max(0.0);
+                    steps.push((class, (*a - old) * sign));
+                }
+            }
+            // Most classes do not move: update only those that do.
+            for (&id, &v) in ids.iter().zip(values) {
+                let w = &mut weights[id as usize * k..(id as usize + 1) * k];
+                for &(class, step) in &steps {
+                    w[class] += step * v;
+                }
+            }
+        }
+        if max_pg - min_pg <= TOLERANCE {
+            break;
+        }
+    }
+    weights
+}
+
+/// A row's score for every class, from feature-major weights.
+fn scores(matrix: &Matrix, row: usize, weights: &[f32], classes: usize) -> Vec<f32> {
+    let mut scores = vec![0.0f32; classes];
+    let (ids, values) = matrix.row(row);
+    for (&id, &v) in ids.iter().zip(values) {
+        let w = &weights[id as usize * classes..(id as usize + 1) * classes];
+        for (s, &w) in scores.iter_mut().zip(w) {
+            *s += w * v;
+        }
+    }
+    scores
+}
+
+/// Trains a model. `intents` is the number of intent classes; examples of
+/// class `intents` are out of scope. The row of the message with no known
+/// feature is always added, as out of scope: a message the bot has no word
+/// for should not be read as one of its intents.
+#[must_use]
+pub fn train(examples: &[Example<'_>], intents: u32) -> Model {
+    let vocabulary = Vocabulary::build(examples.iter().map(|e| e.text));
+    let out_of_scope = examples.iter().any(|e| e.class == intents);
+    let classes = intents + u32::from(out_of_scope);
+    let mut matrix = Matrix::build(&vocabulary, examples.iter().map(|e| e.text));
+    // The empty message: only the bias.
+    matrix
+        .ids
+        .push(u32::try_from(vocabulary.len()).unwrap_or(u32::MAX));
+    matrix.values.push(1.0);
+    matrix.squared.push(1.0);
+    matrix.starts.push(matrix.ids.len());
+    let mut labels: Vec<u32> = examples.iter().map(|e| e.class).collect();
+    labels.push(intents);
+
+    let calibration = calibrate(&matrix, &labels, intents, classes);
+    let rows: Vec<usize> = (0..labels.len()).collect();
+    let weights = fit(&matrix, &rows, &labels, classes);
+    Model::quantize(vocabulary, intents, classes, &weights, calibration)
+}
+
+/// Splits rows into folds, each class spread evenly, in a fixed shuffled
+/// order; classes with one example stay in every training part. At most
+/// [`CALIBRATION_SAMPLE`] rows take part.
+fn folds(labels: &[u32], classes: u32, count: usize) -> Vec<Vec<usize>> {
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); classes as usize + 1];
+    for (row, &label) in labels.iter().enumerate() {
+        by_class[label as usize].push(row);
+    }
+    let mut order = Order(0x5EED);
+    let keep = CALIBRATION_SAMPLE as f64 / labels.len().max(1) as f64;
+    let mut folds = vec![Vec::new(); count];
+    let mut next = 0;
+    for rows in &mut by_class {
+        order.shuffle(rows);
+        if keep < 1.0 {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let kept = ((rows.len() as f64 * keep).ceil() as usize).max(2);
+            rows.truncate(kept);
+        }
+        if rows.len() < 2 {
+            continue;
+        }
+        for &row in rows.iter() {
+            folds[next % count].push(row);
+            next += 1;
+        }
+    }
+    folds
+}
+
+/// Cross-validates to choose the temperature and the threshold.
+fn calibrate(matrix: &Matrix, labels: &[u32], intents: u32, classes: u32) -> Calibration {
+    let count = if labels.len() <= 1000 { 5 } else { 3 };
+    let folds = folds(labels, classes, count);
+    let sampled: Vec<usize> = {
+        let mut all: Vec<usize> = folds.iter().flatten().copied().collect();
+        all.sort_unstable();
+        all
+    };
+    // Rows in no fold (classes with one example, rows left out of the
+    // sample) train every fold's model only when not sampled out.
+    let always: Vec<usize> = {
+        let mut counts = vec![0usize; classes as usize + 1];
+        for &l in labels {
+            counts[l as usize] += 1;
+        }
+        (0..labels.len())
+            .filter(|r| counts[labels[*r] as usize] < 2 && sampled.binary_search(r).is_err())
+            .collect()
+    };
+    let mut held_out: Vec<(Vec<f32>, u32)> = Vec::new();
+    for (f, fold) in folds.iter().enumerate() {
+        if fold.is_empty() {
+            continue;
+        }
+        let mut rows: Vec<usize> = folds
+            .iter()
+            .enumerate()
+            .filter(|(g, _)| *g != f)
+            .flat_map(|(_, rows)| rows.iter().copied())
+            .chain(always.iter().copied())
+            .collect();
+        rows.sort_unstable();
+        let weights = fit(matrix, &rows, labels, classes);
+        for &row in fold {
+            held_out.push((scores(matrix, row, &weights, classes as usize), labels[row]));
+        }
+    }
+    let examples = labels.iter().filter(|&&l| l < intents).count();
+    if held_out.len() < MIN_HELD_OUT || examples < MIN_PER_INTENT * intents as usize {
+        return Calibration {
+            temperature: DEFAULT_TEMPERATURE,
+            threshold: DEFAULT_THRESHOLD,
+        };
+    }
+    let temperature = fit_temperature(&held_out, intents);
+    let threshold = choose_threshold(&held_out, intents, temperature);
+    Calibration {
+        temperature,
+        threshold,
+    }
+}
+
+/// The negative log-likelihood of the held-out labels at a temperature.
+fn loss(held_out: &[(Vec<f32>, u32)], intents: u32, temperature: f32) -> f64 {
+    let mut probabilities = Vec::new();
+    held_out
+        .iter()
+        .map(|(scores, label)| {
+            let reject = super::softmax(scores, intents as usize, temperature, &mut probabilities);
+            let p = if *label < intents {
+                probabilities[*label as usize]
+            } else {
+                reject
+            };
+            -f64::from(p.max(1e-9)).ln()
+        })
+        .sum()
+}
+
+/// The temperature that makes held-out probabilities most likely: a golden
+/// section search over its logarithm.
+fn fit_temperature(held_out: &[(Vec<f32>, u32)], intents: u32) -> f32 {
+    let (mut low, mut high) = (TEMPERATURE_RANGE.0.ln(), TEMPERATURE_RANGE.1.ln());
+    let ratio = (5f64.sqrt() - 1.0) / 2.0;
+    #[allow(clippy::cast_possible_truncation)]
+    let at = |x: f64| loss(held_out, intents, x.exp() as f32);
+    let mut a = high - ratio * (high - low);
+    let mut b = low + ratio * (high - low);
+    let (mut fa, mut fb) = (at(a), at(b));
+    for _ in 0..40 {
+        if fa < fb {
+            high = b;
+            b = a;
+            fb = fa;
+            a = high - ratio * (high - low);
+            fa = at(a);
+        } else {
+            low = a;
+            a = b;
+            fa = fb;
+            b = low + ratio * (high - low);
+            fb = at(b);
+        }
+    }
+    #[allow(clippy::cast_possible_truncation)]
+    let t = ((low + high) / 2.0).exp() as f32;
+    t
+}
+
+/// The threshold that does most good on the held-out predictions: each
+/// accepted right answer counts +1, each accepted wrong one (another intent,
+/// or an out-of-scope message taken for an intent) −1, a rejection 0. With
+/// calibrated probabilities this lands near 0.5, lower when the bot's
+/// mistakes come with low confidence, higher when they come with high.
+fn choose_threshold(held_out: &[(Vec<f32>, u32)], intents: u32, temperature: f32) -> f32 {
+    let mut probabilities = Vec::new();
+    let mut predictions: Vec<(f32, i32)> = held_out
+        .iter()
+        .map(|(scores, label)| {
+            super::softmax(scores, intents as usize, temperature, &mut probabilities);
+            let (best, p) = probabilities.iter().enumerate().fold(
+                (0, f32::NEG_INFINITY),
+                |(bi, bp), (i, &p)| {
+                    if p > bp { (i, p) } else { (bi, bp) }
+                },
+            );
+            let right = *label < intents && best == *label as usize;
+            (p, if right { 1 } else { -1 })
+        })
+        .collect();
+    predictions.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+    let (mut best_gain, mut best_at, mut gain) = (0, 0, 0);
+    for (i, (_, value)) in predictions.iter().enumerate() {
+        gain += value;
+        if gain > best_gain {
+            best_gain = gain;
+            best_at = i + 1;
+        }
+    }
+    let threshold = match best_at {
+        0 => predictions.first().map_or(DEFAULT_THRESHOLD, |p| p.0),
+        n if n == predictions.len() => predictions[n - 1].0 * 0.9,
+        n => f32::midpoint(predictions[n - 1].0, predictions[n].0),
+    };
+    // (The empty message always trains, never is held out.)
+    let out_of_scope = held_out.iter().any(|(_, l)| *l >= intents);
+    let floor = if out_of_scope {
+        THRESHOLD_RANGE.0
+    } else {
+        THRESHOLD_FLOOR_WITHOUT_OUT_OF_SCOPE
+    };
+    threshold.clamp(floor, THRESHOLD_RANGE.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn examples<'a>(data: &'a [(&'a str, u32)]) -> Vec<Example<'a>> {
+        data.iter()
+            .map(|&(text, class)| Example { text, class })
+            .collect()
+    }
+
+    #[test]
+    fn the_same_examples_give_the_same_model() {
+        let data = [
+            ("what is my balance", 0),
+            ("how much money do I have", 0),
+            ("show my balance please", 0),
+            ("send money to Ana", 1),
+            ("transfer 20 dollars", 1),
+            ("make a transfer", 1),
+        ];
+        let a = serde_json::to_string(&train(&examples(&data), 2)).unwrap();
+        let b = serde_json::to_string(&train(&examples(&data), 2)).unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn the_generator_is_fixed() {
+        let mut order = Order(1);
+        // SplitMix64's published first output for seed 1.
+        assert_eq!(order.next(), 0x910A_2DEC_8902_5CC1);
+    }
+}
