@@ -12,6 +12,8 @@ mod explore;
 mod grammar;
 mod hardening;
 mod lossless;
+mod nlu;
+mod nlu_eval;
 mod reproducers;
 mod robustness;
 mod roundtrip;

@@ -372,7 +372,7 @@ fn fit_temperature(held_out: &[(Vec<f32>, u32)], intents: u32) -> f32 {
 /// mistakes come with low confidence, higher when they come with high.
 fn choose_threshold(held_out: &[(Vec<f32>, u32)], intents: u32, temperature: f32) -> f32 {
     let mut probabilities = Vec::new();
-    let mut predictions: Vec<(f32, i32)> = held_out
+    let mut predictions: Vec<(f32, bool)> = held_out
         .iter()
         .map(|(scores, label)| {
             super::softmax(scores, intents as usize, temperature, &mut probabilities);
@@ -383,23 +383,10 @@ fn choose_threshold(held_out: &[(Vec<f32>, u32)], intents: u32, temperature: f32
                 },
             );
             let right = *label < intents && best == *label as usize;
-            (p, if right { 1 } else { -1 })
+            (p, right)
         })
         .collect();
-    predictions.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
-    let (mut best_gain, mut best_at, mut gain) = (0, 0, 0);
-    for (i, (_, value)) in predictions.iter().enumerate() {
-        gain += value;
-        if gain > best_gain {
-            best_gain = gain;
-            best_at = i + 1;
-        }
-    }
-    let threshold = match best_at {
-        0 => predictions.first().map_or(DEFAULT_THRESHOLD, |p| p.0),
-        n if n == predictions.len() => predictions[n - 1].0 * 0.9,
-        n => f32::midpoint(predictions[n - 1].0, predictions[n].0),
-    };
+    let threshold = best_threshold(&mut predictions).unwrap_or(DEFAULT_THRESHOLD);
     // (The empty message always trains, never is held out.)
     let out_of_scope = held_out.iter().any(|(_, l)| *l >= intents);
     let floor = if out_of_scope {
@@ -408,6 +395,29 @@ fn choose_threshold(held_out: &[(Vec<f32>, u32)], intents: u32, temperature: f32
         THRESHOLD_FLOOR_WITHOUT_OUT_OF_SCOPE
     };
     threshold.clamp(floor, THRESHOLD_RANGE.1)
+}
+
+/// The confidence threshold that does most good on labelled predictions
+/// (the top intent's confidence, and whether accepting it would be right):
+/// each accepted right answer counts +1, each accepted wrong one −1, a
+/// rejection 0. Halfway between the last prediction accepted and the first
+/// rejected; `None` without predictions.
+#[must_use]
+pub fn best_threshold(predictions: &mut [(f32, bool)]) -> Option<f32> {
+    predictions.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+    let (mut best_gain, mut best_at, mut gain) = (0, 0, 0);
+    for (i, (_, right)) in predictions.iter().enumerate() {
+        gain += if *right { 1 } else { -1 };
+        if gain > best_gain {
+            best_gain = gain;
+            best_at = i + 1;
+        }
+    }
+    Some(match best_at {
+        0 => predictions.first()?.0,
+        n if n == predictions.len() => predictions[n - 1].0 * 0.9,
+        n => f32::midpoint(predictions[n - 1].0, predictions[n].0),
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,2 @@
+//! `cellflow nlu eval` and `cellflow nlu classify`: reports, exit codes,
+//! formats.
