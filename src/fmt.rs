@@ -397,6 +397,9 @@ fn dsl_settings(bot: &Settings) -> String {
     if let Some(t) = &bot.threshold {
         let _ = writeln!(out, "  threshold {}", number(t.value));
     }
+    if !bot.out_of_scope.is_empty() {
+        let _ = writeln!(out, "  out_of_scope {}", dsl_strings(&bot.out_of_scope, 2));
+    }
     for (field, list) in [
         ("context", &bot.context),
         ("hidden", &bot.hidden),
@@ -860,9 +863,14 @@ fn yaml_settings(y: &mut YamlOut, bot: &Settings, indent: usize) {
     if let Some(locale) = &bot.locale {
         y.field(indent, "locale", &yaml_string(&locale.value));
     }
-    if let Some(t) = &bot.threshold {
+    if bot.threshold.is_some() || !bot.out_of_scope.is_empty() {
         y.line(indent, "nlu:");
+    }
+    if let Some(t) = &bot.threshold {
         y.field(indent + 2, "threshold", &number(t.value));
+    }
+    if !bot.out_of_scope.is_empty() {
+        y.strings(indent + 2, "out_of_scope", &bot.out_of_scope);
     }
     for (field, list) in [
         ("context", &bot.context),
@@ -876,6 +884,7 @@ fn yaml_settings(y: &mut YamlOut, bot: &Settings, indent: usize) {
     if bot.name.is_none()
         && bot.locale.is_none()
         && bot.threshold.is_none()
+        && bot.out_of_scope.is_empty()
         && bot.context.is_empty()
         && bot.hidden.is_empty()
         && bot.readonly.is_empty()

@@ -120,6 +120,12 @@ impl Model {
     /// that the message is none of them.
     pub fn probabilities(&self, scratch: &mut Scratch) -> f32 {
         scratch.featurize(&self.vocabulary);
+        if scratch.words.is_empty() && scratch.chars.is_empty() {
+            // Nothing in common with any example: none of them.
+            scratch.scores.clear();
+            scratch.scores.resize(self.intents as usize, 0.0);
+            return 1.0;
+        }
         let (word_scale, char_scale) = self.vocabulary.scales(scratch);
         let classes = self.classes as usize;
         let mut raw = std::mem::take(&mut scratch.raw);
@@ -146,16 +152,22 @@ impl Model {
     }
 }
 
+/// The score of the "none of these" option. Every class was trained to
+/// score +1 or more on its examples and −1 or less on the others', so 0 is
+/// where a class's own model is undecided; the option sits below that
+/// because a message that shares only part of an example (one word of it, a
+/// typo) scores a little under 0 for its intent, and should still win over
+/// "none" when nothing else is near.
+pub const NONE_SCORE: f32 = -0.3;
+
 /// Turns class scores into intent probabilities in `out` (one per intent),
-/// against a "none" option at score 0; returns the rest of the probability:
-/// none, plus the out-of-scope class when there is one.
+/// against a "none" option at [`NONE_SCORE`]; returns the rest of the
+/// probability: none, plus the out-of-scope class when there is one.
 pub(crate) fn softmax(scores: &[f32], intents: usize, temperature: f32, out: &mut Vec<f32>) -> f32 {
-    let top = scores
-        .iter()
-        .map(|s| s / temperature)
-        .fold(0.0f32, f32::max);
+    let none = NONE_SCORE / temperature;
+    let top = scores.iter().map(|s| s / temperature).fold(none, f32::max);
     out.clear();
-    let none = (-top).exp();
+    let none = (none - top).exp();
     let mut total = none;
     let mut rest = none;
     for (class, s) in scores.iter().enumerate() {

@@ -328,14 +328,16 @@ impl Turn<'_> {
         let today = i64::try_from(self.session.last_activity / 86_400).unwrap_or(0);
         let parsed = super::input::parse(self.program, input, text, today);
         // A global intent abandons the question ("cancel" works anywhere),
-        // unless the message is one of the options offered and the intent
-        // is not a sure hit: picking "Transferencia a Ejecutivo" from a menu
-        // answers the menu, even though it sounds like asking for an agent.
+        // unless the message is a valid answer of a typed question (an
+        // option, a number, an email...) and the intent is not a sure hit:
+        // picking "Transferencia a Ejecutivo" from a menu answers the menu,
+        // even though it sounds like asking for an agent. Any text answers
+        // a free-text question, so there the intent always wins.
         if let Some(intent) = self.confident_intent()
             && self.program.intents[intent].global
             && let Some(&flow) = self.program.intent_flows.get(&intent)
             && (self.response.nlu.confidence >= 1.0
-                || input.ty != crate::ast::InputType::Options
+                || input.ty == crate::ast::InputType::Text
                 || parsed.is_none())
         {
             return self.start_flow(Some(flow));

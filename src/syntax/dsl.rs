@@ -172,6 +172,7 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
         | Rule::bot_name
         | Rule::bot_locale
         | Rule::bot_threshold
+        | Rule::bot_out_of_scope
         | Rule::bot_context
         | Rule::bot_hidden
         | Rule::bot_readonly => "a bot setting",
@@ -632,6 +633,7 @@ impl DslParser {
                         }
                     }
                 }
+                Rule::bot_out_of_scope => settings.out_of_scope.extend(self.string_list(value)),
                 Rule::bot_hidden => settings
                     .hidden
                     .extend(value.into_inner().map(|p| self.ident(p))),

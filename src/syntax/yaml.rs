@@ -379,8 +379,12 @@ impl<'t> Walker<'t> {
         settings.name = self.opt_string(&fields, "name");
         settings.locale = self.opt_string(&fields, "locale");
         if let Some(nlu) = fields.get("nlu")
-            && let Some(nlu) = self.fields(nlu, "nlu", "NLU settings", &["threshold"])
+            && let Some(nlu) =
+                self.fields(nlu, "nlu", "NLU settings", &["threshold", "out_of_scope"])
         {
+            if let Some(list) = nlu.get("out_of_scope") {
+                settings.out_of_scope = self.strings(list, "out_of_scope");
+            }
             settings.threshold = self.number(&nlu, "threshold");
             if let Some(t) = &settings.threshold
                 && !(0.0..=1.0).contains(&t.value)
