@@ -188,6 +188,8 @@ pub enum Problem {
         first: String,
         second: String,
     },
+    #[error("the intent `{name}` has only {count} different example{}", if *count == 1 { "" } else { "s" })]
+    FewExamples { name: String, count: usize },
     #[error("the intent `{name}` is never used")]
     UnusedIntent { name: String },
     #[error("the entity `{name}` is never used")]
@@ -244,6 +246,7 @@ impl Problem {
             Problem::UnreachableCell => "cellflow::check::unreachable_cell",
             Problem::MaybeUnset { .. } => "cellflow::check::maybe_unset",
             Problem::DuplicateExample { .. } => "cellflow::check::duplicate_example",
+            Problem::FewExamples { .. } => "cellflow::check::few_examples",
             Problem::UnusedIntent { .. } => "cellflow::check::unused_intent",
             Problem::UnusedEntity { .. } => "cellflow::check::unused_entity",
             Problem::NoFallback => "cellflow::check::no_fallback",
@@ -259,6 +262,7 @@ impl Problem {
             Problem::UnreachableCell
             | Problem::MaybeUnset { .. }
             | Problem::DuplicateExample { .. }
+            | Problem::FewExamples { .. }
             | Problem::UnusedIntent { .. }
             | Problem::UnusedEntity { .. }
             | Problem::NoFallback
@@ -305,6 +309,7 @@ impl Problem {
             } => "never assigned anywhere".into(),
             Problem::MaybeUnset { .. } => "read here".into(),
             Problem::DuplicateExample { .. } => "also an example here".into(),
+            Problem::FewExamples { .. } => "too few to learn from".into(),
             Problem::UnusedIntent { .. } | Problem::UnusedEntity { .. } => "defined here".into(),
             Problem::NoFallback => "no flow here has `on: fallback`".into(),
             Problem::SecretInAnswer { hidden: false, .. } => "a masked value, sent in clear".into(),
@@ -387,6 +392,10 @@ impl Problem {
                 format!("assign `{name}` on every path before this, or give the template a default: `{{{{{name} | \"...\"}}}}`")
             }
             Problem::DuplicateExample { .. } => "keep the example in one intent, or the classifier cannot tell them apart".into(),
+            Problem::FewExamples { .. } => format!(
+                "give it at least {} different ways people say it (10 or more is better; see docs/NLU.md), or a pattern",
+                crate::check::MIN_EXAMPLES
+            ),
             Problem::UnusedIntent { .. } => "trigger a flow with `on: {intent: ...}`, route it in an `intent` cell, or remove it".into(),
             Problem::UnusedEntity { .. } => "use it in an input, a trigger or a template, or remove it".into(),
             Problem::NoFallback => "add a flow with `on: fallback` to answer messages the bot does not understand".into(),
@@ -702,7 +711,7 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, colour: bool, width:
 }
 
 /// Every diagnostic code, in the order of `docs/DIAGNOSTICS.md`.
-pub const CODES: [&str; 34] = [
+pub const CODES: [&str; 35] = [
     "cellflow::syntax::yaml",
     "cellflow::syntax::too_large",
     "cellflow::syntax::encoding",
@@ -731,6 +740,7 @@ pub const CODES: [&str; 34] = [
     "cellflow::check::unreachable_cell",
     "cellflow::check::maybe_unset",
     "cellflow::check::duplicate_example",
+    "cellflow::check::few_examples",
     "cellflow::check::unused_intent",
     "cellflow::check::unused_entity",
     "cellflow::check::no_fallback",

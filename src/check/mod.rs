@@ -29,6 +29,11 @@ use crate::source::SourceMap;
 
 pub use embedded::locate;
 
+/// Fewer different examples than this (and no pattern) and an intent gets
+/// `check::few_examples`: cross-validation on small bots shows an intent
+/// with one or two examples is mostly missed unless a message repeats one.
+pub const MIN_EXAMPLES: usize = 3;
+
 /// A checked bot: its AST, its graph, and every problem found.
 #[derive(Debug)]
 pub struct Checked {
@@ -78,6 +83,7 @@ pub fn check(project: &mut Project) -> Checked {
         diagnostics.extend(names::unused_intents(&ctx));
         diagnostics.extend(names::unused_entities(&ctx, &facts));
         diagnostics.extend(names::duplicate_examples(&ctx));
+        diagnostics.extend(names::few_examples(&ctx));
         diagnostics.extend(names::no_fallback(&ctx));
         diagnostics.extend(secrets::secret_in_answer(&ctx, &facts));
         diagnostics.extend(secrets::unknown_variables(&ctx, &facts));

@@ -107,6 +107,35 @@ pub(crate) fn duplicate_examples(ctx: &Context<'_>) -> Vec<Diagnostic> {
     diagnostics
 }
 
+/// Intents with examples, but too few different ones for the classifier to
+/// learn from (patterns are sure hits, so an intent with one needs none).
+pub(crate) fn few_examples(ctx: &Context<'_>) -> Vec<Diagnostic> {
+    first_definitions(ctx.bot.intents.iter().map(|i| &i.name))
+        .filter_map(|name| {
+            let intent = ctx
+                .bot
+                .intents
+                .iter()
+                .find(|i| i.name.value == name.value)?;
+            let distinct: HashSet<String> = intent
+                .examples
+                .iter()
+                .map(|e| crate::text::normalize(&e.value))
+                .collect();
+            let count = distinct.len();
+            (count > 0 && count < super::MIN_EXAMPLES && intent.patterns.is_empty()).then(|| {
+                Diagnostic::new(
+                    Problem::FewExamples {
+                        name: name.value.clone(),
+                        count,
+                    },
+                    name.span,
+                )
+            })
+        })
+        .collect()
+}
+
 pub(crate) fn no_fallback(ctx: &Context<'_>) -> Vec<Diagnostic> {
     match (ctx.lowered.fallback, ctx.bot.flows.first()) {
         (None, Some(first)) => vec![Diagnostic::new(Problem::NoFallback, first.name.span)],

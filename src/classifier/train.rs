@@ -23,13 +23,13 @@ use super::{Calibration, Model};
 /// cross-validation on BANKING77's training set; see docs/NLU.md.
 const C: f32 = 0.5;
 /// Most passes over the data per class.
-const MAX_PASSES: usize = 60;
+const MAX_PASSES: usize = 10;
 /// Stop when the projected gradients span less than this (LIBLINEAR's
 /// default for the dual problem).
 const TOLERANCE: f32 = 0.1;
 /// Most examples cross-validation looks at: beyond this, a stratified
 /// sample, so calibration costs a bounded share of the training time.
-const CALIBRATION_SAMPLE: usize = 3000;
+const CALIBRATION_SAMPLE: usize = 2000;
 /// Fewer held-out predictions than this, or fewer examples per intent on
 /// average than [`MIN_PER_INTENT`], and the temperature and threshold stay
 /// at their defaults: with three examples per intent, the one held out
