@@ -965,20 +965,29 @@ fn write_plot(path: &Path, program: &Program, matrix: &ConfusionMatrix) -> Resul
     })
 }
 
-/// The colour of a share in [0, 1]: white to dark blue.
-fn shade(share: f64) -> plotters::style::RGBColor {
-    let mix = |low: f64, high: f64| {
+/// The colour of a share in [0, 1]: white to dark blue for right
+/// answers, white to dark red for mistakes. The square root lifts small
+/// shares: one mistake in forty messages still shows.
+fn shade(share: f64, right: bool) -> plotters::style::RGBColor {
+    let (r, g, b) = if right {
+        (8.0, 48.0, 107.0)
+    } else {
+        (165.0, 15.0, 21.0)
+    };
+    let t = share.clamp(0.0, 1.0).sqrt();
+    let mix = |high: f64| {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let channel = (low + (high - low) * share.clamp(0.0, 1.0)).round() as u8;
+        let channel = (255.0 + (high - 255.0) * t).round() as u8;
         channel
     };
-    plotters::style::RGBColor(mix(255.0, 8.0), mix(255.0, 48.0), mix(255.0, 107.0))
+    plotters::style::RGBColor(mix(r), mix(g), mix(b))
 }
 
 /// The confusion matrix as an SVG picture: a row per label that occurs
 /// (out of scope last), a column per intent and one for "not understood";
-/// each cell shaded by its share of the row, with the count written in it
-/// while the cells are big enough to hold it, and a colour scale beside.
+/// each cell shaded by its share of the row (blue where the bot was right,
+/// red where it was wrong), with the count written in it while the cells
+/// are big enough to hold it, and the two colour scales beside.
 fn confusion_svg(
     names: &[&str],
     matrix: &ConfusionMatrix,
@@ -1018,7 +1027,7 @@ fn confusion_svg(
     let top = 60 + char_width * longest(&mut columns.iter().map(|&c| column_label(c)));
     let size = |count: usize| i32::try_from(count).unwrap_or(i32::MAX / 64) * cell;
     let (grid_w, grid_h) = (size(columns.len()), size(rows.len()));
-    let width = left + grid_w + 120;
+    let width = (left + grid_w + 130).max(560);
     let height = (top + grid_h + 40).max(top + 240);
 
     let mut svg = String::new();
@@ -1077,7 +1086,7 @@ fn confusion_svg(
                 let x = left + size(c);
                 root.draw(&Rectangle::new(
                     [(x, y), (x + cell, y + cell)],
-                    shade(share).filled(),
+                    shade(share, truth == outcome).filled(),
                 ))?;
                 // The diagonal, outlined, is where right answers fall.
                 let (outline, line) = if truth == outcome {
@@ -1090,7 +1099,7 @@ fn confusion_svg(
                     outline.stroke_width(line),
                 ))?;
                 if count > 0 && cell >= 18 {
-                    let colour = if share > 0.5 { WHITE } else { BLACK };
+                    let colour = if share > 0.3 { WHITE } else { BLACK };
                     root.draw(&Text::new(
                         count.to_string(),
                         (x + cell / 2, y + cell / 2),
@@ -1101,23 +1110,35 @@ fn confusion_svg(
                 }
             }
         }
-        // The colour scale: the share of a row's messages.
-        let (bar_x, bar_y, bar_h) = (left + grid_w + 30, top, 200);
-        for step in 0..bar_h {
-            let share = 1.0 - f64::from(step) / f64::from(bar_h - 1);
+        // The colour scales: the share of a row's messages.
+        let (bar_x, bar_y, bar_h) = (left + grid_w + 24, top, 200);
+        for (n, (label, right)) in [("right", true), ("wrong", false)].into_iter().enumerate() {
+            let x = bar_x + 22 * i32::try_from(n).unwrap_or(0);
+            for step in 0..bar_h {
+                let share = 1.0 - f64::from(step) / f64::from(bar_h - 1);
+                root.draw(&Rectangle::new(
+                    [(x, bar_y + step), (x + 16, bar_y + step + 1)],
+                    shade(share, right).filled(),
+                ))?;
+            }
             root.draw(&Rectangle::new(
-                [(bar_x, bar_y + step), (bar_x + 16, bar_y + step + 1)],
-                shade(share).filled(),
+                [(x, bar_y), (x + 16, bar_y + bar_h)],
+                RGBColor(90, 90, 90).stroke_width(1),
             ))?;
+            root.draw(&Text::new(label, (x + 8, bar_y - 6), rotated.clone()))?;
         }
-        root.draw(&Rectangle::new(
-            [(bar_x, bar_y), (bar_x + 16, bar_y + bar_h)],
-            RGBColor(90, 90, 90).stroke_width(1),
-        ))?;
-        for (label, at) in [("100 %", 0), ("50 %", bar_h / 2), ("0 %", bar_h)] {
+        for (label, share) in [
+            ("100 %", 1.0f64),
+            ("25 %", 0.25),
+            ("5 %", 0.05),
+            ("0 %", 0.0),
+        ] {
+            // Where the square-root scale puts this share.
+            #[allow(clippy::cast_possible_truncation)]
+            let at = (f64::from(bar_h) * (1.0 - share.sqrt())).round() as i32;
             root.draw(&Text::new(
                 label,
-                (bar_x + 22, bar_y + at),
+                (bar_x + 46, bar_y + at),
                 style(font, HPos::Left),
             ))?;
         }
