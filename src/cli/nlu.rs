@@ -503,9 +503,15 @@ fn resolve(data: &Path, rows: Vec<Raw>, program: &Program) -> Result<Vec<Labelle
             .map(|n| (strsim::jaro_winkler(label, n), *n))
             .filter(|(similarity, _)| *similarity >= 0.85)
             .max_by(|a, b| a.0.total_cmp(&b.0));
+        // A YAML place already names the label.
+        let place = if place.starts_with(&format!("`{label}`")) {
+            String::new()
+        } else {
+            format!("{place}: ")
+        };
         let _ = write!(
             message,
-            "{}: {place}: `{label}` is not an intent of the bot",
+            "{}: {place}`{label}` is not an intent of the bot",
             data.display()
         );
         if let Some((_, name)) = near {
