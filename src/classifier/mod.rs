@@ -10,6 +10,7 @@
 //! is a calibrated probability and a message unlike every intent gets a low
 //! one.
 
+pub mod eval;
 pub mod features;
 pub mod train;
 
