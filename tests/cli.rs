@@ -265,7 +265,7 @@ fn compile_writes_an_artifact_that_runs_and_rejects_bad_ones() {
 fn long_runs_stay_quiet_when_not_on_a_terminal() {
     let dir = tempdir("many");
     for i in 0..25 {
-        std::fs::write(dir.join(format!("f{i}.flow")), format!("flow f{i} on intent i{i} {{\n  answer \"hi\"\n}}\nintent i{i} {{\n  examples [\"hello number {i}\"]\n}}\n")).unwrap();
+        std::fs::write(dir.join(format!("f{i}.flow")), format!("flow f{i} on intent i{i} {{\n  answer \"hi\"\n}}\nintent i{i} {{\n  examples [\"hello number {i}\", \"hi number {i}\", \"hey number {i}\"]\n}}\n")).unwrap();
     }
     std::fs::write(
         dir.join("fallback.flow"),

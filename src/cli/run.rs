@@ -63,8 +63,21 @@ fn show_answer(out: &mut impl std::io::Write, answer: &Answer) {
     }
 }
 
-fn show(out: &mut impl std::io::Write, response: &Response, trace: bool) {
-    if trace {
+fn show(out: &mut impl std::io::Write, response: &Response, trace: Option<f64>) {
+    if let Some(threshold) = trace {
+        // What the classifier made of the message, when it saw one.
+        if let Some(intent) = &response.nlu.intent {
+            let verdict = if response.nlu.confidence >= threshold {
+                ""
+            } else {
+                ", under the threshold: not understood"
+            };
+            let _ = writeln!(
+                out,
+                "  · intent {intent} ({:.3}{verdict})",
+                response.nlu.confidence
+            );
+        }
         for step in &response.trace {
             let name = step
                 .cell
@@ -128,7 +141,8 @@ impl Run {
         let welcome = bot
             .turn(&mut session, Request::event("welcome"))
             .map_err(|e| CliError::Usage(e.to_string()))?;
-        show(&mut out, &welcome, self.trace);
+        let trace = self.trace.then_some(bot.program().threshold);
+        show(&mut out, &welcome, trace);
         if std::io::stdin().is_terminal() {
             drop(out);
             self.interactive(&bot, &mut session)
@@ -210,7 +224,11 @@ impl Run {
             text => Request::text(text),
         };
         match bot.turn(session, request) {
-            Ok(response) => show(out, &response, self.trace),
+            Ok(response) => show(
+                out,
+                &response,
+                self.trace.then_some(bot.program().threshold),
+            ),
             Err(e) => {
                 let _ = writeln!(out, "(error: {e})");
             }
