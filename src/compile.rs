@@ -235,7 +235,9 @@ impl NluIndex {
                 }
                 Some(model)
             }
-            None if intents.iter().any(|i| !i.examples.is_empty()) => {
+            None if intents.iter().any(|i| !i.examples.is_empty())
+                && crate::classifier::fits(labelled().count(), intents.len() + 1) =>
+            {
                 let examples: Vec<crate::classifier::Example<'_>> = labelled()
                     .map(|(e, class)| crate::classifier::Example {
                         text: &e.value,

@@ -298,3 +298,22 @@ fn accuracy_on_a_banking77_sample_stays_above_its_floor() {
         "top-1 accuracy {accuracy:.4} is under the 74 % floor"
     );
 }
+
+#[test]
+fn a_bot_too_big_to_train_still_loads_and_matches_examples_and_patterns() {
+    // 2,000 intents × 3 examples is over the training bound: compiling it
+    // must not take minutes and gigabytes.
+    let mut text = String::new();
+    for i in 0..2_000 {
+        text.push_str(&format!(
+            "intent i{i} {{ examples [\"ask {i}\", \"want {i}\", \"need {i}\"] patterns [\"^code{i}$\"] }}\nflow f{i} on intent i{i} {{ answer \"{i}\" }}\n"
+        ));
+    }
+    text.push_str("flow fallback on fallback { answer \"?\" }\n");
+    assert!(!cellflow::classifier::fits(6_000, 2_001));
+    let bot = bot_from("big.flow", &text);
+    assert!(bot.program().nlu.model.is_none());
+    assert_eq!(answer(&bot, "Need 1234!"), "1234");
+    assert_eq!(answer(&bot, "code77"), "77");
+    assert_eq!(answer(&bot, "something else"), "?");
+}

@@ -100,6 +100,12 @@ fn render(program: &cellflow::compile::Program, text: &str, top: usize) -> Strin
     }
     if !ranking.intents.is_empty() {
         let _ = writeln!(out, "  {:>6.3}  (none of them)", ranking.out_of_scope);
+    } else if program.intents.iter().any(|i| i.example.is_some()) {
+        let _ = writeln!(
+            out,
+            "  (no trained model: the bot has more examples × intents than {}, so only patterns and exact examples match)",
+            cellflow::classifier::MAX_TRAINING_SIZE
+        );
     }
     for (entity, value) in &nlu.entities {
         let _ = writeln!(out, "  entity {entity} = {value}");
