@@ -40,7 +40,10 @@ fn bot_source(intents: &[(String, Vec<String>)]) -> String {
     text
 }
 
-fn banking77() -> Option<(Vec<(String, Vec<String>)>, Vec<String>)> {
+/// Intents with their examples, and messages to classify.
+type Data = (Vec<(String, Vec<String>)>, Vec<String>);
+
+fn banking77() -> Option<Data> {
     let dir = std::env::var_os("CELLFLOW_BANKING77")
         .map_or_else(|| PathBuf::from("../shared/data/banking77"), PathBuf::from);
     let read = |name: &str| -> Option<Vec<(String, String)>> {
@@ -72,7 +75,7 @@ fn banking77() -> Option<(Vec<(String, Vec<String>)>, Vec<String>)> {
 /// 150 intents × 100 examples over a generated vocabulary: each intent has
 /// a few words of its own, and every example mixes them with words all
 /// intents share, so a message shares words with every intent.
-fn generated() -> (Vec<(String, Vec<String>)>, Vec<String>) {
+fn generated() -> Data {
     let mut state = 42u64;
     let mut next = move |n: u64| {
         state ^= state << 13;

@@ -1,3 +1,4 @@
+#![allow(clippy::cast_precision_loss, clippy::doc_markdown)]
 //! Trains the built-in classifier on BANKING77 and reports top-1 accuracy on
 //! its test split, with the time training took: the protocol behind the
 //! figures in docs/NLU.md.

@@ -244,13 +244,18 @@ fn folds(labels: &[u32], classes: u32, count: usize) -> Vec<Vec<usize>> {
         by_class[label as usize].push(row);
     }
     let mut order = Order(0x5EED);
+    #[allow(clippy::cast_precision_loss)]
     let keep = CALIBRATION_SAMPLE as f64 / labels.len().max(1) as f64;
     let mut folds = vec![Vec::new(); count];
     let mut next = 0;
     for rows in &mut by_class {
         order.shuffle(rows);
         if keep < 1.0 {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss
+            )]
             let kept = ((rows.len() as f64 * keep).ceil() as usize).max(2);
             rows.truncate(kept);
         }
@@ -361,7 +366,7 @@ fn fit_temperature(held_out: &[(Vec<f32>, u32)], intents: u32) -> f32 {
         }
     }
     #[allow(clippy::cast_possible_truncation)]
-    let t = ((low + high) / 2.0).exp() as f32;
+    let t = f64::midpoint(low, high).exp() as f32;
     t
 }
 
