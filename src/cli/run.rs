@@ -8,9 +8,8 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::PathBuf;
 
-use cellflow::runtime::{Answer, Bot, Event, LoadError, MASK, Request, Response, Session};
+use cellflow::runtime::{Answer, Bot, Event, MASK, Request, Response, Session};
 
-use super::check::render_human;
 use super::{CliError, EXIT_OK, EXIT_PROBLEMS};
 
 #[derive(clap::Args, Debug)]
@@ -118,23 +117,10 @@ fn is_command(line: &str) -> bool {
 
 impl Run {
     pub(crate) fn run(self) -> Result<u8, CliError> {
-        let bot = match Bot::load(&self.path) {
-            Ok(bot) => bot.with_tracing(self.trace),
-            Err(LoadError::Invalid {
-                diagnostics,
-                sources,
-            }) => {
-                for d in diagnostics.iter().filter(|d| d.is_error()) {
-                    eprintln!(
-                        "{}",
-                        render_human(d, &sources, std::io::stderr().is_terminal())
-                    );
-                }
-                return Ok(EXIT_PROBLEMS);
-            }
-            Err(LoadError::Read(e)) => return Err(CliError::Load(e)),
-            Err(other) => return Err(CliError::Usage(other.to_string())),
+        let Some(bot) = super::load_bot(&self.path)? else {
+            return Ok(EXIT_PROBLEMS);
         };
+        let bot = bot.with_tracing(self.trace);
         let mut session = bot.new_session();
         let stdout = std::io::stdout();
         let mut out = stdout.lock();

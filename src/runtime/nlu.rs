@@ -183,43 +183,46 @@ impl Builtin {
     /// The best intent for a message and its confidence. With `only`
     /// (sorted), intents outside it are ignored, but probabilities stay
     /// those of the whole model: a message that is clearly another intent
-    /// is not forced into one of these.
-    fn best(program: &Program, text: &str, only: Option<&[usize]>) -> Option<(usize, f64)> {
+    /// is not forced into one of these. `scratch` holds the message
+    /// ([`Scratch::load`]).
+    fn best(
+        program: &Program,
+        text: &str,
+        scratch: &mut Scratch,
+        only: Option<&[usize]>,
+    ) -> Option<(usize, f64)> {
         let index = &program.nlu;
         let allowed = |intent: usize| only.is_none_or(|o| o.binary_search(&intent).is_ok());
         // A pattern match is a sure hit.
         if let Some(hit) = index.patterns.first_match(text, allowed) {
             return Some((hit, 1.0));
         }
-        SCRATCH.with_borrow_mut(|scratch| {
-            scratch.load(text);
-            // So is an example, unless it is an out-of-scope one.
-            if let Some(classes) = index.exact.get(scratch.normalized()) {
-                let intents = program.intents.len();
-                if classes.iter().any(|&c| c as usize == intents) {
-                    return None;
-                }
-                if let Some(&class) = classes.iter().find(|&&c| allowed(c as usize)) {
-                    return Some((class as usize, 1.0));
-                }
+        // So is an example, unless it is an out-of-scope one.
+        if let Some(classes) = index.exact.get(scratch.normalized()) {
+            let intents = program.intents.len();
+            if classes.iter().any(|&c| c as usize == intents) {
+                return None;
             }
-            let model = index.model.as_ref()?;
-            model.probabilities(scratch);
-            scratch
-                .scores
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| allowed(*i))
-                .fold(None, |best: Option<(usize, f64)>, (i, &p)| {
-                    let p = f64::from(p);
-                    // Ties keep the first intent.
-                    if best.is_none_or(|(_, b)| p > b) {
-                        Some((i, p))
-                    } else {
-                        best
-                    }
-                })
-        })
+            if let Some(&class) = classes.iter().find(|&&c| allowed(c as usize)) {
+                return Some((class as usize, 1.0));
+            }
+        }
+        let model = index.model.as_ref()?;
+        model.probabilities(scratch);
+        scratch
+            .scores
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| allowed(*i))
+            .fold(None, |best: Option<(usize, f64)>, (i, &p)| {
+                let p = f64::from(p);
+                // Ties keep the first intent.
+                if best.is_none_or(|(_, b)| p > b) {
+                    Some((i, p))
+                } else {
+                    best
+                }
+            })
     }
 
     fn result(
@@ -244,15 +247,25 @@ impl Builtin {
 
 impl Classifier for Builtin {
     fn classify(&self, program: &Program, text: &str) -> Nlu {
-        let best = Builtin::best(program, text, None);
-        let normalized = crate::text::normalize(text);
-        let words: Vec<&str> = normalized.split(' ').filter(|w| !w.is_empty()).collect();
-        Builtin::result(program, best, entities(program, text, &words))
+        SCRATCH.with_borrow_mut(|scratch| {
+            scratch.load(text);
+            let best = Builtin::best(program, text, scratch, None);
+            // The entities read the same normalised text.
+            let words: Vec<&str> = scratch
+                .normalized()
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .collect();
+            Builtin::result(program, best, entities(program, text, &words))
+        })
     }
 
     fn classify_global(&self, program: &Program, text: &str) -> Nlu {
-        let best = Builtin::best(program, text, Some(&program.global_intents));
-        Builtin::result(program, best, BTreeMap::new())
+        SCRATCH.with_borrow_mut(|scratch| {
+            scratch.load(text);
+            let best = Builtin::best(program, text, scratch, Some(&program.global_intents));
+            Builtin::result(program, best, BTreeMap::new())
+        })
     }
 }
 
