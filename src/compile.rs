@@ -327,6 +327,9 @@ pub struct Program {
     /// Entity index → the flow it triggers.
     pub entity_flows: Vec<(usize, u32)>,
     pub intents: Vec<Intent>,
+    /// Intent name → its index: a routed turn finds its intent in constant
+    /// time, whatever the number of intents.
+    pub intent_by_name: rustc_hash::FxHashMap<String, usize>,
     pub nlu: NluIndex,
     pub entities: Vec<Entity>,
     /// Every variable some cell may assign (temporaries included): scripts
@@ -648,6 +651,11 @@ pub fn compile_with_model(
         intent_flows,
         entity_flows,
         nlu,
+        intent_by_name: intents
+            .iter()
+            .enumerate()
+            .map(|(i, intent)| (intent.name.clone(), i))
+            .collect(),
         intents,
         entities,
         variables,

@@ -110,13 +110,15 @@ pub(crate) fn duplicate_examples(ctx: &Context<'_>) -> Vec<Diagnostic> {
 /// Intents with examples, but too few different ones for the classifier to
 /// learn from (patterns are sure hits, so an intent with one needs none).
 pub(crate) fn few_examples(ctx: &Context<'_>) -> Vec<Diagnostic> {
-    first_definitions(ctx.bot.intents.iter().map(|i| &i.name))
-        .filter_map(|name| {
-            let intent = ctx
-                .bot
-                .intents
-                .iter()
-                .find(|i| i.name.value == name.value)?;
+    // The first definition of each name only (a second one is reported as
+    // a duplicate name), found in one pass.
+    let mut seen = HashSet::new();
+    ctx.bot
+        .intents
+        .iter()
+        .filter(|i| seen.insert(i.name.value.as_str()))
+        .filter_map(|intent| {
+            let name = &intent.name;
             let distinct: HashSet<String> = intent
                 .examples
                 .iter()

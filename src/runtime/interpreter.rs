@@ -314,7 +314,7 @@ impl Turn<'_> {
             return None;
         }
         let name = nlu.intent.as_deref()?;
-        self.program.intents.iter().position(|i| i.name == name)
+        self.program.intent_by_name.get(name).copied()
     }
 
     fn answer_input(
