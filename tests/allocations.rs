@@ -75,3 +75,38 @@ fn a_plain_turn_makes_a_handful_of_allocations() {
     // response's copy of the variables (names and values: two buffers).
     assert!(n <= 4, "a plain turn made {n} allocations");
 }
+
+#[test]
+fn classifying_a_message_allocates_only_the_answer() {
+    // A trained model, list and pattern entities: classifying reuses its
+    // thread's buffers, and allocates only what the answer owns.
+    let bot = bot(concat!(
+        "intent balance { examples [\"what is my balance\", \"how much money do I have\", ",
+        "\"show my balance please\", \"balance of my savings account\"] }\n",
+        "intent transfer { examples [\"send money to Ana\", \"transfer 20 dollars\", ",
+        "\"make a transfer\", \"wire money to my checking account\"] }\n",
+        "entity account {\n  value \"savings\" [\"savings account\", \"ahorro\"]\n",
+        "  value \"checking\" [\"checking account\"]\n}\n",
+        "flow b on intent balance { answer \"b\" }\n",
+        "flow t on intent transfer { answer \"t\" }\n",
+        "flow fallback on fallback { answer \"?\" }\n",
+    ));
+    let classify = |text: &str| {
+        cellflow::runtime::Classifier::classify(&cellflow::runtime::Builtin, bot.program(), text)
+    };
+    for _ in 0..3 {
+        classify("how much is in my savings account?");
+    }
+    let mut nlu = None;
+    let n = allocations(|| nlu = Some(classify("how much money is in my savngs account")));
+    let nlu = nlu.unwrap();
+    assert_eq!(nlu.intent.as_deref(), Some("balance"));
+    assert!(!nlu.entities.is_empty(), "{nlu:?}");
+    // The intent's name, and the entity found (its name, its value and the
+    // map's node).
+    assert!(n <= 4, "classifying made {n} allocations");
+    let mut nlu = None;
+    let n = allocations(|| nlu = Some(classify("what about the weather tomorrow")));
+    assert!(nlu.unwrap().entities.is_empty());
+    assert!(n <= 1, "classifying a message with no entity made {n} allocations");
+}

@@ -7,8 +7,10 @@
 //! characters) is weighted by inverse document frequency and scaled to unit
 //! length on its own, so neither block drowns the other.
 
+use foldhash::fast::FixedState;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
+use std::hash::BuildHasher as _;
 
 /// Shortest and longest character n-gram.
 pub const CHAR_NGRAMS: std::ops::RangeInclusive<usize> = 2..=5;
@@ -19,24 +21,41 @@ pub const CHAR_NGRAMS: std::ops::RangeInclusive<usize> = 2..=5;
 /// length and no more.
 pub const MAX_NGRAM_WORD_CHARS: usize = 32;
 
-/// The vocabulary: each feature string and its id, with its weight.
+/// The two blocks of features, each hashed with its own fixed seed, so a
+/// word and a character n-gram with the same letters are different
+/// features.
+const WORD_SEED: u64 = 0x0057_4f52_4453;
+const CHAR_SEED: u64 = 0x0043_4841_5253;
+
+/// A feature's 64-bit fingerprint. Messages are looked up by fingerprint
+/// alone, so a lookup hashes a slice of the message once and compares two
+/// integers, never strings. Two of a bot's features with the same
+/// fingerprint would share one weight; with 64 bits and a few hundred
+/// thousand features that has a chance of about one in 10^8 per bot, and
+/// the bot is then classified the same way every time.
+fn fingerprint(seed: u64, feature: &str) -> u64 {
+    FixedState::with_seed(seed).hash_one(feature)
+}
+
+/// The vocabulary: each feature and its id, with its weight.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(from = "Stored", into = "Stored")]
 pub struct Vocabulary {
-    /// Word unigrams and bigrams (`card`, `my card`).
-    words: FxHashMap<Box<str>, u32>,
+    /// Word unigrams and bigrams (`card`, `my card`), in id order: ids
+    /// `0..words.len()`. Kept to write the artifact.
+    words: Vec<Box<str>>,
     /// Character n-grams, with the space that marks a word's edge
-    /// (` ca`, `card `).
-    chars: FxHashMap<Box<str>, u32>,
+    /// (` ca`, `card `), in id order after the words.
+    chars: Vec<Box<str>>,
+    /// Fingerprint → id, for both blocks.
+    index: FxHashMap<u64, u32>,
     /// Per feature id: its inverse document frequency.
     pub(crate) idf: Vec<f32>,
-    /// How many ids the feature strings were given (an artifact's lists
-    /// may not match its `idf`; such a model is refused).
-    #[serde(skip)]
-    assigned: usize,
 }
 
 /// The vocabulary as written in an artifact: feature strings in id order.
+/// Fingerprints are not stored but computed again when it is read, so the
+/// hash function may change without changing artifacts.
 #[derive(Serialize, Deserialize)]
 struct Stored {
     words: Vec<Box<str>>,
@@ -46,36 +65,15 @@ struct Stored {
 
 impl From<Stored> for Vocabulary {
     fn from(stored: Stored) -> Vocabulary {
-        let mut words = FxHashMap::default();
-        let mut chars = FxHashMap::default();
-        let mut id = 0u32;
-        for word in stored.words {
-            words.insert(word, id);
-            id += 1;
-        }
-        for gram in stored.chars {
-            chars.insert(gram, id);
-            id += 1;
-        }
-        Vocabulary {
-            words,
-            chars,
-            idf: stored.idf,
-            assigned: id as usize,
-        }
+        Vocabulary::new(stored.words, stored.chars, stored.idf)
     }
 }
 
 impl From<Vocabulary> for Stored {
     fn from(vocabulary: Vocabulary) -> Stored {
-        let in_order = |map: FxHashMap<Box<str>, u32>| {
-            let mut pairs: Vec<(Box<str>, u32)> = map.into_iter().collect();
-            pairs.sort_unstable_by_key(|(_, id)| *id);
-            pairs.into_iter().map(|(s, _)| s).collect()
-        };
         Stored {
-            words: in_order(vocabulary.words),
-            chars: in_order(vocabulary.chars),
+            words: vocabulary.words,
+            chars: vocabulary.chars,
             idf: vocabulary.idf,
         }
     }
@@ -88,9 +86,14 @@ pub struct Scratch {
     padded: String,
     /// Byte offsets of the characters of the word being cut into n-grams.
     bounds: Vec<usize>,
-    /// The message's word features, then its character features.
+    /// The message's word features, then its character features, each
+    /// once, in the order they first occur.
     pub(crate) words: Vec<u32>,
     pub(crate) chars: Vec<u32>,
+    /// Per feature id, the last message it was seen in (`generation`):
+    /// each feature is kept once without sorting the lists.
+    seen: Vec<u32>,
+    generation: u32,
     /// The class scores.
     pub(crate) raw: Vec<f32>,
     /// Each intent's probability.
@@ -101,6 +104,12 @@ impl Scratch {
     /// The normalised text, as the last [`Scratch::load`] left it.
     pub(crate) fn normalized(&self) -> &str {
         self.padded.trim()
+    }
+
+    /// The normalised text with a space before and after it: a phrase is
+    /// one of its words or runs of words when ` phrase ` occurs in it.
+    pub(crate) fn padded(&self) -> &str {
+        &self.padded
     }
 
     /// Normalises a message into the buffer.
@@ -130,6 +139,22 @@ impl Scratch {
             previous = Some(start);
             // The word with its edge spaces, cut into character n-grams.
             let edged = &text[start - 1..=start + word.len()];
+            if edged.is_ascii() {
+                // One byte a character: no offsets to collect.
+                let count = edged.len();
+                if count <= MAX_NGRAM_WORD_CHARS + 2 {
+                    for n in CHAR_NGRAMS {
+                        if n > count {
+                            break;
+                        }
+                        for at in 0..=count - n {
+                            each(false, &edged[at..at + n]);
+                        }
+                    }
+                }
+                start += word.len() + 1;
+                continue;
+            }
             self.bounds.clear();
             self.bounds.extend(edged.char_indices().map(|(i, _)| i));
             self.bounds.push(edged.len());
@@ -150,34 +175,64 @@ impl Scratch {
         }
     }
 
-    /// Turns the loaded text into sorted, distinct feature ids.
+    /// Turns the loaded text into the distinct ids of its known features.
     pub(crate) fn featurize(&mut self, vocabulary: &Vocabulary) {
-        let (mut words, mut chars) = (
+        let (mut words, mut chars, mut seen) = (
             std::mem::take(&mut self.words),
             std::mem::take(&mut self.chars),
+            std::mem::take(&mut self.seen),
         );
         words.clear();
         chars.clear();
+        if seen.len() < vocabulary.len() {
+            seen.resize(vocabulary.len(), 0);
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            seen.fill(0);
+            self.generation = 1;
+        }
+        let generation = self.generation;
         self.for_each_feature(|is_word, feature| {
-            let (map, ids) = if is_word {
-                (&vocabulary.words, &mut words)
+            let (block_seed, ids) = if is_word {
+                (WORD_SEED, &mut words)
             } else {
-                (&vocabulary.chars, &mut chars)
+                (CHAR_SEED, &mut chars)
             };
-            if let Some(&id) = map.get(feature) {
-                ids.push(id);
+            if let Some(&id) = vocabulary.index.get(&fingerprint(block_seed, feature)) {
+                let stamp = &mut seen[id as usize];
+                if *stamp != generation {
+                    *stamp = generation;
+                    ids.push(id);
+                }
             }
         });
-        for ids in [&mut words, &mut chars] {
-            ids.sort_unstable();
-            ids.dedup();
-        }
         self.words = words;
         self.chars = chars;
+        self.seen = seen;
     }
 }
 
 impl Vocabulary {
+    /// A vocabulary of these features in id order, words first.
+    fn new(words: Vec<Box<str>>, chars: Vec<Box<str>>, idf: Vec<f32>) -> Vocabulary {
+        let mut index = FxHashMap::default();
+        index.reserve(words.len() + chars.len());
+        let mut id = 0u32;
+        for (seed, block) in [(WORD_SEED, &words), (CHAR_SEED, &chars)] {
+            for feature in block {
+                index.insert(fingerprint(seed, feature), id);
+                id = id.saturating_add(1);
+            }
+        }
+        Vocabulary {
+            words,
+            chars,
+            index,
+            idf,
+        }
+    }
+
     /// Builds the vocabulary of a corpus: every feature of every text, with
     /// ids in sorted order (so the same texts always give the same ids).
     pub(crate) fn build<'a>(texts: impl IntoIterator<Item = &'a str>) -> Vocabulary {
@@ -210,25 +265,25 @@ impl Vocabulary {
             pairs.sort_unstable();
             pairs
         };
-        let mut vocabulary = Vocabulary::default();
-        let mut id = 0u32;
-        for (feature, df) in sorted(words) {
-            vocabulary.idf.push(idf(df));
-            vocabulary.words.insert(feature, id);
-            id += 1;
-        }
-        for (feature, df) in sorted(chars) {
-            vocabulary.idf.push(idf(df));
-            vocabulary.chars.insert(feature, id);
-            id += 1;
-        }
-        vocabulary.assigned = id as usize;
-        vocabulary
+        let mut weights = Vec::with_capacity(words.len() + chars.len());
+        let mut block = |map| -> Vec<Box<str>> {
+            sorted(map)
+                .into_iter()
+                .map(|(feature, df)| {
+                    weights.push(idf(df));
+                    feature
+                })
+                .collect()
+        };
+        let words = block(words);
+        let chars = block(chars);
+        Vocabulary::new(words, chars, weights)
     }
 
     /// Whether every feature string has an id with a weight.
     pub(crate) fn is_consistent(&self) -> bool {
-        self.assigned == self.idf.len() && self.idf.iter().all(|w| w.is_finite())
+        self.words.len() + self.chars.len() == self.idf.len()
+            && self.idf.iter().all(|w| w.is_finite())
     }
 
     /// How many features there are.
@@ -311,6 +366,9 @@ mod tests {
         scratch.load("Card, arrived!");
         scratch.featurize(&back);
         assert_eq!(scratch.words.len(), 3);
-        assert!(scratch.words.windows(2).all(|w| w[0] < w[1]));
+        let mut distinct = scratch.words.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 3);
     }
 }

@@ -4,13 +4,16 @@
 //!
 //! Dual coordinate descent (Hsieh et al., ICML 2008, the method behind
 //! LIBLINEAR) suits this job: sparse text features, a few thousand to a few
-//! tens of thousands of examples, and no learning rate to tune. Examples
-//! whose margin is already comfortable drop out of the active set after the
-//! first passes (shrinking), which is what keeps BANKING77 (10,003 examples,
-//! 77 classes) well under a second on one core. The crates we measured
-//! (linfa-svm's SMO solver, linfa-logistic's L-BFGS over dense arrays) either
-//! need dense features or take tens of seconds on that data; see
-//! docs/PERFORMANCE.md.
+//! tens of thousands of examples, and no learning rate to tune. Every class
+//! is fitted in the same pass, so scoring an example against all of them is
+//! one run over contiguous weights. LIBLINEAR's own way, one class at a
+//! time with shrinking, was measured here too: run to its tolerance it took
+//! 5.2 s on BANKING77, against 0.97 s for five passes of this, because its
+//! examples stay active for most passes and each class then reads their
+//! weights one scattered value at a time. The linfa crates were not
+//! measured: by their documentation, linfa-svm's SMO solver and
+//! linfa-logistic's L-BFGS work on dense arrays, and BANKING77's 36,000
+//! features × 10,000 examples are 99.5 % zeros.
 //!
 //! Everything here is deterministic: the example order of each pass comes
 //! from a fixed-seed generator, vocabularies are sorted, and no hash map is
@@ -22,8 +25,10 @@ use super::{Calibration, Model};
 /// The penalty for a margin violation (LIBLINEAR's `C`): chosen by
 /// cross-validation on BANKING77's training set; see docs/NLU.md.
 const C: f32 = 0.5;
-/// Most passes over the data per class.
-const MAX_PASSES: usize = 10;
+/// Most passes over the data. Five-fold cross-validation on BANKING77's
+/// training split gives the same accuracy at 5 passes as at 10 (90.42 %;
+/// 3 passes: 90.27 %), in half the time.
+const MAX_PASSES: usize = 5;
 /// Stop when the projected gradients span less than this (LIBLINEAR's
 /// default for the dual problem).
 const TOLERANCE: f32 = 0.1;

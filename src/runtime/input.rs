@@ -148,14 +148,13 @@ fn phone(text: &str) -> Option<Value> {
 fn choose(program: &Program, input: &Input, text: &str) -> Option<Value> {
     let normalized = crate::text::normalize(text);
     if let Some(entity) = input.entity.and_then(|e| program.entities.get(e)) {
-        let words: Vec<&str> = normalized.split(' ').filter(|w| !w.is_empty()).collect();
         if let Entity::List { values, .. } = entity {
             for (canonical, synonyms) in values {
                 if synonyms.contains(&normalized) {
                     return Some(Value::String(canonical.clone()));
                 }
             }
-            let found = super::nlu::entities(program, text, &words);
+            let found = super::nlu::entities(program, text, &format!(" {normalized} "));
             return found.get(entity.name()).cloned();
         }
         return None;

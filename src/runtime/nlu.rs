@@ -56,7 +56,10 @@ fn word_similarity(a: &str, b: &str) -> f64 {
     if allowed == 0 {
         return 0.0;
     }
-    let distance = strsim::levenshtein(a, b);
+    if a_chars.abs_diff(b_chars) > allowed {
+        return 0.0;
+    }
+    let distance = typo_distance(a, b);
     if distance <= allowed {
         #[allow(clippy::cast_precision_loss)]
         let penalty = distance as f64 * 0.15;
@@ -66,26 +69,73 @@ fn word_similarity(a: &str, b: &str) -> f64 {
     }
 }
 
-/// Finds a normalised phrase in the words, exactly or (single long words)
-/// with a typo.
-fn contains_phrase(words: &[&str], phrase: &str) -> bool {
-    let parts: Vec<&str> = phrase.split(' ').filter(|p| !p.is_empty()).collect();
-    if parts.is_empty() || parts.len() > words.len() {
+/// The edit distance between two words of at most [`MAX_TYPO_WORD_CHARS`]
+/// characters, where inserting, deleting or changing a letter, or swapping
+/// two neighbours ("corrinete"), is one edit (optimal string alignment, as
+/// `strsim::osa_distance` counts), computed on the stack: every word of a
+/// message is compared with every one-word synonym of the bot, and this
+/// allocates nothing.
+fn typo_distance(a: &str, b: &str) -> usize {
+    const N: usize = MAX_TYPO_WORD_CHARS + 1;
+    let chars = |word: &str| {
+        let mut out = ['\0'; MAX_TYPO_WORD_CHARS];
+        let mut len = 0;
+        for (slot, c) in out.iter_mut().zip(word.chars()) {
+            *slot = c;
+            len += 1;
+        }
+        (out, len)
+    };
+    let ((a, la), (b, lb)) = (chars(a), chars(b));
+    // Three rows of the table: two back, the last, this one.
+    let (mut before, mut last, mut row) = ([0usize; N], [0usize; N], [0usize; N]);
+    for (j, cell) in last.iter_mut().enumerate().take(lb + 1) {
+        *cell = j;
+    }
+    for i in 1..=la {
+        row[0] = i;
+        for j in 1..=lb {
+            let change = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (last[j] + 1).min(row[j - 1] + 1).min(last[j - 1] + change);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(before[j - 2] + 1);
+            }
+            row[j] = best;
+        }
+        before = last;
+        last = row;
+    }
+    last[lb]
+}
+
+/// Finds a normalised phrase in a normalised text with a space before and
+/// after it (` word word `): as a run of whole words, or (a single word of
+/// five characters or more) as one word with a typo. Allocates nothing.
+fn contains_phrase(padded: &str, phrase: &str) -> bool {
+    if phrase.is_empty() {
         return false;
     }
-    if words.windows(parts.len()).any(|w| w == parts.as_slice()) {
+    let bytes = padded.as_bytes();
+    let whole = padded.match_indices(phrase).any(|(at, _)| {
+        at > 0 && bytes[at - 1] == b' ' && bytes.get(at + phrase.len()) == Some(&b' ')
+    });
+    if whole {
         return true;
     }
-    parts.len() == 1
-        && parts[0].chars().count() >= 5
-        && words.iter().any(|w| word_similarity(w, parts[0]) >= 0.85)
+    !phrase.contains(' ')
+        && phrase.chars().nth(4).is_some()
+        && padded
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .any(|w| word_similarity(w, phrase) >= 0.85)
 }
 
 /// The entities a message mentions, by name.
+/// `padded` is the message normalised, with a space before and after it.
 pub(crate) fn entities(
     program: &Program,
     text: &str,
-    words: &[&str],
+    padded: &str,
 ) -> BTreeMap<String, serde_json::Value> {
     let mut found = BTreeMap::new();
     for entity in &program.entities {
@@ -95,7 +145,7 @@ pub(crate) fn entities(
                 let hit = values
                     .iter()
                     .flat_map(|(canonical, synonyms)| synonyms.iter().map(move |s| (canonical, s)))
-                    .filter(|(_, s)| contains_phrase(words, s))
+                    .filter(|(_, s)| contains_phrase(padded, s))
                     .max_by_key(|(_, s)| s.len());
                 if let Some((canonical, _)) = hit {
                     found.insert(name.clone(), serde_json::Value::String(canonical.clone()));
@@ -251,12 +301,7 @@ impl Classifier for Builtin {
             scratch.load(text);
             let best = Builtin::best(program, text, scratch, None);
             // The entities read the same normalised text.
-            let words: Vec<&str> = scratch
-                .normalized()
-                .split(' ')
-                .filter(|w| !w.is_empty())
-                .collect();
-            Builtin::result(program, best, entities(program, text, &words))
+            Builtin::result(program, best, entities(program, text, scratch.padded()))
         })
     }
 
@@ -272,6 +317,31 @@ impl Classifier for Builtin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phrases_are_whole_words_or_one_long_word_with_a_typo() {
+        assert!(contains_phrase(" cuenta corriente ", "cuenta corriente"));
+        assert!(contains_phrase(" mi cuenta corriente ", "corriente"));
+        assert!(!contains_phrase(" cuentas corrientes ", "cuenta corriente"));
+        assert!(!contains_phrase(" subcuenta ", "cuenta"));
+        assert!(contains_phrase(" la corrinete ", "corriente"));
+        assert!(!contains_phrase(" la corrinete ", "la corriente"));
+        assert!(!contains_phrase(" ahorro ", ""));
+        assert!(!contains_phrase(" ", "ahorro"));
+    }
+
+    #[test]
+    fn typo_distance_counts_as_strsim_does() {
+        let words = [
+            "", "a", "ab", "ba", "corriente", "corrinete", "coriente", "savings", "savngs",
+            "ahorro", "ahorros", "pepperoni", "peperoni", "ñandú", "nandu", "abcdef", "badcfe",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(typo_distance(a, b), strsim::osa_distance(a, b), "{a} / {b}");
+            }
+        }
+    }
 
     #[test]
     fn short_words_need_exact_matches() {
