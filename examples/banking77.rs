@@ -8,7 +8,10 @@
 //! DIR holds `train.csv` and `test.csv` (columns `text,category`). With
 //! `--per-intent N`, a fixed seeded sample of N training examples per intent.
 //! With `--folds K`, the test split is not read: K-fold cross-validation on
-//! the training split instead (for tuning).
+//! the training split instead (for tuning). With `--per-intent N --rest S`,
+//! the test split is not read either: for each of S seeds, a sample of N
+//! per intent is trained on and the rest of the training split classified
+//! (tuning for small bots).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -73,12 +76,13 @@ fn accuracy(model: &Model, data: &[(String, u32)]) -> (f64, f64) {
 fn main() {
     let mut args = std::env::args().skip(1);
     let dir = PathBuf::from(args.next().expect("the BANKING77 directory"));
-    let (mut per_intent, mut folds) = (None, None);
+    let (mut per_intent, mut folds, mut rest) = (None, None, None);
     while let Some(flag) = args.next() {
         let value: usize = args.next().and_then(|v| v.parse().ok()).expect("a number");
         match flag.as_str() {
             "--per-intent" => per_intent = Some(value),
             "--folds" => folds = Some(value),
+            "--rest" => rest = Some(value),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -97,6 +101,33 @@ fn main() {
             .collect()
     };
     let mut training = labelled(train_rows);
+    let intents = u32::try_from(classes.len()).unwrap();
+    if let (Some(n), Some(seeds)) = (per_intent, rest) {
+        let mut total = 0.0;
+        for seed in 0..seeds as u64 {
+            let mut taken = vec![0; classes.len()];
+            let (sample, others): (Vec<_>, Vec<_>) =
+                shuffled(training.clone(), 1000 + seed)
+                    .into_iter()
+                    .partition(|(_, c)| {
+                        taken[*c as usize] += 1;
+                        taken[*c as usize] <= n
+                    });
+            let examples: Vec<Example<'_>> = sample
+                .iter()
+                .map(|(text, class)| Example {
+                    text,
+                    class: *class,
+                })
+                .collect();
+            let model = train(&examples, intents);
+            let (acc, _) = accuracy(&model, &others);
+            println!("seed {seed}: {:.2} %", acc * 100.0);
+            total += acc;
+        }
+        println!("mean: {:.2} %", total / seeds as f64 * 100.0);
+        return;
+    }
     if let Some(n) = per_intent {
         let mut taken = vec![0; classes.len()];
         training = shuffled(training, 77)
@@ -107,7 +138,6 @@ fn main() {
             })
             .collect();
     }
-    let intents = u32::try_from(classes.len()).unwrap();
     if let Some(k) = folds {
         let data = shuffled(training, 7);
         let mut total = 0.0;
