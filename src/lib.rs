@@ -45,6 +45,7 @@ pub mod pattern;
 pub mod project;
 pub mod runtime;
 pub mod script;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod source;
 pub mod syntax;
