@@ -45,6 +45,15 @@ fn shuffled<T>(mut items: Vec<T>, seed: u64) -> Vec<T> {
     items
 }
 
+fn examples(rows: &[(String, u32)]) -> Vec<Example<'_>> {
+    rows.iter()
+        .map(|(text, class)| Example {
+            text,
+            class: *class,
+        })
+        .collect()
+}
+
 fn accuracy(model: &Model, data: &[(String, u32)]) -> (f64, f64) {
     let mut scratch = Scratch::default();
     let (mut right, mut accepted_right, mut accepted) = (0, 0, 0);
@@ -113,14 +122,7 @@ fn main() {
                         taken[*c as usize] += 1;
                         taken[*c as usize] <= n
                     });
-            let examples: Vec<Example<'_>> = sample
-                .iter()
-                .map(|(text, class)| Example {
-                    text,
-                    class: *class,
-                })
-                .collect();
-            let model = train(&examples, intents);
+            let model = train(&examples(&sample), intents);
             let (acc, _) = accuracy(&model, &others);
             println!("seed {seed}: {:.2} %", acc * 100.0);
             total += acc;
@@ -160,13 +162,7 @@ fn main() {
         println!("mean: {:.2} %", total / k as f64 * 100.0);
         return;
     }
-    let examples: Vec<Example<'_>> = training
-        .iter()
-        .map(|(text, class)| Example {
-            text,
-            class: *class,
-        })
-        .collect();
+    let examples = examples(&training);
     let start = Instant::now();
     let model = train(&examples, intents);
     let took = start.elapsed();

@@ -14,30 +14,30 @@ pub fn normalize(text: &str) -> String {
 /// [`normalize`], appended to a buffer (which a caller reuses between
 /// texts).
 pub fn normalize_into(text: &str, out: &mut String) {
+    if text.is_ascii() {
+        // Most messages: no accents to take apart.
+        fold_into(text.chars(), out);
+    } else {
+        fold_into(
+            text.nfd()
+                .filter(|&c| !unicode_normalization::char::is_combining_mark(c)),
+            out,
+        );
+    }
+}
+
+/// Appends the characters lower-cased, with every run of what is not a
+/// letter or digit turned into one space, and none at either end.
+fn fold_into(chars: impl Iterator<Item = char>, out: &mut String) {
     let start = out.len();
     let mut space = true;
-    if text.is_ascii() {
-        // Most messages: no accents to take apart, one byte a character.
-        for &b in text.as_bytes() {
-            if b.is_ascii_alphanumeric() {
-                out.push(char::from(b.to_ascii_lowercase()));
-                space = false;
-            } else if !space {
-                out.push(' ');
-                space = true;
-            }
-        }
-        if out.len() > start && out.ends_with(' ') {
-            out.pop();
-        }
-        return;
-    }
-    for c in text.nfd() {
-        if unicode_normalization::char::is_combining_mark(c) {
-            continue;
-        }
+    for c in chars {
         if c.is_alphanumeric() {
-            out.extend(c.to_lowercase());
+            if c.is_ascii() {
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.extend(c.to_lowercase());
+            }
             space = false;
         } else if !space {
             out.push(' ');
