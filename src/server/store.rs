@@ -661,6 +661,10 @@ pub struct RedisStore {
 /// How long a Redis command may take unless told otherwise.
 pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// Connections the Redis pool keeps open while idle; it grows to 64 under
+/// load.
+const REDIS_IDLE_CONNECTIONS: u32 = 4;
+
 /// Opens the pool's connections with a time limit on connecting and on
 /// every command after, so a Redis that stops answering (frozen, or cut
 /// off by the network) fails requests after that long instead of holding
@@ -772,6 +776,11 @@ impl RedisStore {
         let client = redis::Client::open(url).map_err(redis_error)?;
         let pool = r2d2::Pool::builder()
             .max_size(64)
+            // Keep a few connections open, and open the rest as turns need
+            // them: by default the pool keeps all 64 open, so starting
+            // meant 64 connections within the deadline, which a busy
+            // machine can miss with a short --redis-timeout-ms.
+            .min_idle(Some(REDIS_IDLE_CONNECTIONS))
             .connection_timeout((timeout * 2).max(Duration::from_secs(2)))
             .build(RedisConnector { client, timeout })
             .map_err(redis_error)?;
