@@ -1,8 +1,9 @@
 //! Which cells and branches of a bot some conversations exercised.
 //!
-//! The interpreter records into a [`Coverage`] when a host asks it to
-//! ([`Bot::turn_covered`](crate::Bot::turn_covered)); conversation tests and
-//! `cellflow explore` do. A [`Report`] then compares what was hit with every
+//! A [`Coverage`] is a turn's observer ([`crate::runtime::Observer`]): the
+//! interpreter tells it each cell and branch when a host asks
+//! ([`Bot::turn_covered`](crate::Bot::turn_covered)), as conversation tests
+//! and `cellflow explore` do. A [`Report`] then compares what was hit with every
 //! cell and branch the program has, per flow and in total.
 //!
 //! Branches are the choices a cell makes: each rule arm and the rule's
@@ -16,28 +17,7 @@ use crate::ast::InputType;
 use crate::compile::{Cell, Kind, Program};
 use crate::source::{SourceMap, Span};
 
-/// A choice a cell can make.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Branch {
-    /// The rule arm with this index was taken.
-    Arm(u32),
-    /// No arm matched (the rule's `else`, or the next cell).
-    Else,
-    /// The intent cell routed on the route with this index.
-    Route(u32),
-    /// The intent cell took its `else`.
-    Unrouted,
-    /// An input got a value it accepts.
-    Valid,
-    /// An input got a value it rejects, and asks again.
-    Invalid,
-    /// An input ran out of retries (`on_fail`).
-    Fail,
-    /// A service call succeeded.
-    Success,
-    /// A service call failed (`on_error`).
-    Error,
-}
+pub use crate::compile::Branch;
 
 /// The branches a cell has.
 #[must_use]
@@ -84,22 +64,28 @@ pub struct Coverage {
     unset: BTreeSet<UnsetRead>,
 }
 
+/// Coverage is what a turn's observer sees.
+impl crate::runtime::Observer for Coverage {
+    fn cell(&mut self, cell: u32) {
+        self.cells.insert(cell);
+    }
+
+    fn branch(&mut self, cell: u32, branch: Branch) {
+        self.branches.insert((cell, branch));
+    }
+
+    fn unset(&mut self, cell: u32, path: &str) {
+        self.unset.insert(UnsetRead {
+            cell,
+            path: path.to_owned(),
+        });
+    }
+}
+
 impl Coverage {
     #[must_use]
     pub fn new() -> Coverage {
         Coverage::default()
-    }
-
-    pub(crate) fn cell(&mut self, cell: u32) {
-        self.cells.insert(cell);
-    }
-
-    pub(crate) fn branch(&mut self, cell: u32, branch: Branch) {
-        self.branches.insert((cell, branch));
-    }
-
-    pub(crate) fn unset(&mut self, cell: u32, path: String) {
-        self.unset.insert(UnsetRead { cell, path });
     }
 
     /// Adds what another run exercised.

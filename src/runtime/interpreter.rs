@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::ast::{InputType, MediaKind};
 use crate::compile::{Answer as CAnswer, Body, Goto, Input, Kind, Program, Script};
-use crate::coverage::{Branch, Coverage};
+use crate::compile::Branch;
 use crate::template::{JsonTemplate, Part, Segment, Template};
 
 use super::http::{HttpError, HttpRequest};
@@ -25,7 +25,7 @@ use super::message::{
 };
 use super::session::{Frame, MAX_VALUE_DEPTH, Session, Wait, too_deep};
 use super::vars::Var;
-use super::{Bot, TurnError};
+use super::{Bot, Observer, TurnError};
 
 /// Most cells one turn may execute before it is stopped as a runaway loop.
 pub const MAX_STEPS: usize = 1_000;
@@ -54,8 +54,8 @@ struct Turn<'a> {
     user: std::cell::OnceCell<Value>,
     trace: bool,
     /// Where cells and branches taken are recorded, when the host asked.
-    coverage: Option<&'a RefCell<Coverage>>,
-    /// The cell being run (for what coverage records).
+    observer: Option<&'a RefCell<dyn Observer>>,
+    /// The cell being run (for what the observer is told).
     at: u32,
     /// What is left of the turn's wall-clock budget for scripts.
     script_time: std::time::Duration,
@@ -79,7 +79,7 @@ pub(super) fn run(
     bot: &Bot,
     session: &mut Session,
     request: Request,
-    coverage: Option<&RefCell<Coverage>>,
+    observer: Option<&RefCell<dyn Observer>>,
 ) -> Result<Response, TurnError> {
     if request
         .text
@@ -161,7 +161,7 @@ pub(super) fn run(
         input: std::cell::OnceCell::new(),
         user: std::cell::OnceCell::new(),
         trace: bot.tracing(),
-        coverage,
+        observer,
         at: 0,
         script_time: bot.script_time(),
     };
@@ -203,11 +203,11 @@ pub(super) fn run(
 
 impl Turn<'_> {
     fn cover(&self, cell: u32, branch: Option<Branch>) {
-        if let Some(coverage) = self.coverage {
-            let mut coverage = coverage.borrow_mut();
+        if let Some(observer) = self.observer {
+            let mut observer = observer.borrow_mut();
             match branch {
-                Some(branch) => coverage.branch(cell, branch),
-                None => coverage.cell(cell),
+                Some(branch) => observer.branch(cell, branch),
+                None => observer.cell(cell),
             }
         }
     }
@@ -728,8 +728,8 @@ impl Turn<'_> {
                 Part::Text(t) => out.push_str(t),
                 Part::Var(var) => self.with_value(&var.path, |value| match value {
                     None if var.default.is_none() => {
-                        if let Some(coverage) = self.coverage {
-                            coverage.borrow_mut().unset(self.at, var.to_string());
+                        if let Some(observer) = self.observer {
+                            observer.borrow_mut().unset(self.at, &var.to_string());
                         }
                     }
                     Some(Var::Null) | None => out.push_str(var.default.as_deref().unwrap_or("")),

@@ -111,6 +111,17 @@ impl std::fmt::Debug for Bot {
     }
 }
 
+/// What a turn reports as it runs, to a host that asks
+/// ([`Bot::turn_covered`]): conversation tests record coverage through it.
+pub trait Observer {
+    /// A cell ran.
+    fn cell(&mut self, cell: u32);
+    /// A cell took one of its branches (it ran, too).
+    fn branch(&mut self, cell: u32, branch: crate::compile::Branch);
+    /// A cell's text read a variable with no value, as `path` (`a.b`).
+    fn unset(&mut self, cell: u32, path: &str);
+}
+
 impl Bot {
     /// Loads a bot from a directory, a flow file, or a compiled artifact.
     ///
@@ -253,8 +264,9 @@ impl Bot {
         interpreter::run(self, session, request, None)
     }
 
-    /// Runs one turn like [`Bot::turn`], recording the cells and branches
-    /// it takes (and placeholders that rendered with no value) in `coverage`.
+    /// Runs one turn like [`Bot::turn`], telling `observer` the cells and
+    /// branches it takes and the placeholders that rendered with no value
+    /// (conversation tests pass their coverage).
     ///
     /// # Errors
     /// As [`Bot::turn`].
@@ -262,9 +274,9 @@ impl Bot {
         &self,
         session: &mut Session,
         request: Request,
-        coverage: &std::cell::RefCell<crate::coverage::Coverage>,
+        observer: &std::cell::RefCell<dyn Observer>,
     ) -> Result<Response, TurnError> {
-        interpreter::run(self, session, request, Some(coverage))
+        interpreter::run(self, session, request, Some(observer))
     }
 
     /// What the session waits for (as [`Response::awaiting`] says).
