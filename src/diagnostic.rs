@@ -394,7 +394,7 @@ impl Problem {
             Problem::DuplicateExample { .. } => "keep the example in one intent, or the classifier cannot tell them apart".into(),
             Problem::FewExamples { .. } => format!(
                 "give it at least {} different ways people say it (10 or more is better; see docs/NLU.md), or a pattern",
-                crate::check::MIN_EXAMPLES
+                crate::classifier::MIN_EXAMPLES
             ),
             Problem::UnusedIntent { .. } => "trigger a flow with `on: {intent: ...}`, route it in an `intent` cell, or remove it".into(),
             Problem::UnusedEntity { .. } => "use it in an input, a trigger or a template, or remove it".into(),

@@ -30,9 +30,8 @@ use crate::source::SourceMap;
 pub use embedded::locate;
 
 /// Fewer different examples than this (and no pattern) and an intent gets
-/// `check::few_examples`: cross-validation on small bots shows an intent
-/// with one or two examples is mostly missed unless a message repeats one.
-pub const MIN_EXAMPLES: usize = 3;
+/// `check::few_examples`.
+pub use crate::classifier::MIN_EXAMPLES;
 
 /// A checked bot: its AST, its graph, and every problem found.
 #[derive(Debug)]

@@ -20,6 +20,12 @@ pub use features::Scratch;
 use features::Vocabulary;
 pub use train::{Example, train};
 
+/// The fewest different examples an intent without a pattern should have:
+/// cross-validation on small bots shows an intent with one or two examples
+/// is mostly missed unless a message repeats one (`check::few_examples`
+/// warns below it).
+pub const MIN_EXAMPLES: usize = 3;
+
 /// Most examples × classes the classifier is trained on. Training costs
 /// time in proportion to this (every example is scored against every
 /// class on each pass), and memory in proportion to the features times the
