@@ -115,13 +115,12 @@ fn main() {
         let mut total = 0.0;
         for seed in 0..seeds as u64 {
             let mut taken = vec![0; classes.len()];
-            let (sample, others): (Vec<_>, Vec<_>) =
-                shuffled(training.clone(), 1000 + seed)
-                    .into_iter()
-                    .partition(|(_, c)| {
-                        taken[*c as usize] += 1;
-                        taken[*c as usize] <= n
-                    });
+            let (sample, others): (Vec<_>, Vec<_>) = shuffled(training.clone(), 1000 + seed)
+                .into_iter()
+                .partition(|(_, c)| {
+                    taken[*c as usize] += 1;
+                    taken[*c as usize] <= n
+                });
             let model = train(&examples(&sample), intents);
             let (acc, _) = accuracy(&model, &others);
             println!("seed {seed}: {:.2} %", acc * 100.0);

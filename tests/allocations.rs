@@ -108,5 +108,8 @@ fn classifying_a_message_allocates_only_the_answer() {
     let mut nlu = None;
     let n = allocations(|| nlu = Some(classify("what about the weather tomorrow")));
     assert!(nlu.unwrap().entities.is_empty());
-    assert!(n <= 1, "classifying a message with no entity made {n} allocations");
+    assert!(
+        n <= 1,
+        "classifying a message with no entity made {n} allocations"
+    );
 }

@@ -28,7 +28,9 @@ fn words(cell: &str) -> Vec<String> {
 /// The rows of the first table after `heading` (header and rule skipped),
 /// up to the end of that table.
 fn table<'a>(page: &'a str, after: &str) -> Vec<&'a str> {
-    let start = page.find(after).unwrap_or_else(|| panic!("{after:?} in the page"));
+    let start = page
+        .find(after)
+        .unwrap_or_else(|| panic!("{after:?} in the page"));
     page[start..]
         .lines()
         .skip_while(|l| !l.starts_with('|'))
@@ -123,7 +125,11 @@ fn modules_use_only_what_their_layer_may() {
     let mut broken = Vec::new();
     let mut seen_exceptions = BTreeSet::new();
     for file in &files {
-        let relative = file.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+        let relative = file
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
         let inside = relative.strip_prefix("src/").unwrap();
         let module = inside.split('/').next().unwrap().trim_end_matches(".rs");
         // The binary may use everything; the crate root declares modules.
@@ -152,7 +158,11 @@ fn modules_use_only_what_their_layer_may() {
             }
         }
     }
-    assert!(broken.is_empty(), "imports that break the layers:\n{}", broken.join("\n"));
+    assert!(
+        broken.is_empty(),
+        "imports that break the layers:\n{}",
+        broken.join("\n")
+    );
     let stale: Vec<String> = allowed_exceptions
         .difference(&seen_exceptions)
         .map(|(file, used)| format!("{file} uses {used}"))

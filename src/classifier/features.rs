@@ -139,39 +139,31 @@ impl Scratch {
             previous = Some(start);
             // The word with its edge spaces, cut into character n-grams.
             let edged = &text[start - 1..=start + word.len()];
-            if edged.is_ascii() {
-                // One byte a character: no offsets to collect.
-                let count = edged.len();
-                if count <= MAX_NGRAM_WORD_CHARS + 2 {
-                    for n in CHAR_NGRAMS {
-                        if n > count {
-                            break;
-                        }
-                        for at in 0..=count - n {
-                            each(false, &edged[at..at + n]);
-                        }
-                    }
-                }
-                start += word.len() + 1;
-                continue;
+            start += word.len() + 1;
+            // ASCII is one byte a character: no offsets to collect.
+            let ascii = edged.is_ascii();
+            if !ascii {
+                self.bounds.clear();
+                self.bounds.extend(edged.char_indices().map(|(i, _)| i));
+                self.bounds.push(edged.len());
             }
-            self.bounds.clear();
-            self.bounds.extend(edged.char_indices().map(|(i, _)| i));
-            self.bounds.push(edged.len());
-            let count = self.bounds.len() - 1;
+            let count = if ascii {
+                edged.len()
+            } else {
+                self.bounds.len() - 1
+            };
             if count > MAX_NGRAM_WORD_CHARS + 2 {
-                start += word.len() + 1;
                 continue;
             }
+            let offset = |at: usize| if ascii { at } else { self.bounds[at] };
             for n in CHAR_NGRAMS {
                 if n > count {
                     break;
                 }
                 for at in 0..=count - n {
-                    each(false, &edged[self.bounds[at]..self.bounds[at + n]]);
+                    each(false, &edged[offset(at)..offset(at + n)]);
                 }
             }
-            start += word.len() + 1;
         }
     }
 

@@ -456,7 +456,12 @@ mod tests {
         all.push(r"code9000x");
         let set = patterns(&all);
         assert_eq!(set.literals.len(), 3);
-        for i in [0, LITERALS_PER_AUTOMATON - 1, LITERALS_PER_AUTOMATON, count - 1] {
+        for i in [
+            0,
+            LITERALS_PER_AUTOMATON - 1,
+            LITERALS_PER_AUTOMATON,
+            count - 1,
+        ] {
             let message = format!("please CODE{i}X now");
             assert_eq!(set.first_match(&message, |_| true), Some(i), "{message}");
         }

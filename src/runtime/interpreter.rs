@@ -14,8 +14,8 @@ use arcstr::{ArcStr, literal};
 use serde_json::Value;
 
 use crate::ast::{InputType, MediaKind};
-use crate::compile::{Answer as CAnswer, Body, Goto, Input, Kind, Program, Script};
 use crate::compile::Branch;
+use crate::compile::{Answer as CAnswer, Body, Goto, Input, Kind, Program, Script};
 use crate::template::{JsonTemplate, Part, Segment, Template};
 
 use super::http::{HttpError, HttpRequest};

@@ -333,8 +333,23 @@ mod tests {
     #[test]
     fn typo_distance_counts_as_strsim_does() {
         let words = [
-            "", "a", "ab", "ba", "corriente", "corrinete", "coriente", "savings", "savngs",
-            "ahorro", "ahorros", "pepperoni", "peperoni", "ñandú", "nandu", "abcdef", "badcfe",
+            "",
+            "a",
+            "ab",
+            "ba",
+            "corriente",
+            "corrinete",
+            "coriente",
+            "savings",
+            "savngs",
+            "ahorro",
+            "ahorros",
+            "pepperoni",
+            "peperoni",
+            "ñandú",
+            "nandu",
+            "abcdef",
+            "badcfe",
         ];
         for a in words {
             for b in words {
