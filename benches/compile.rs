@@ -11,7 +11,7 @@ use cellflow::project::Project;
 fn check(name: &str, text: &str) -> usize {
     let mut project = Project::new();
     project.add_bytes(name, Path::new(name), text.as_bytes());
-    let checked = cellflow::check::check(&mut project);
+    let checked = cellflow::check::check(project);
     assert!(checked.diagnostics.is_empty(), "generated bots are clean");
     checked.lowered.graph.node_count()
 }

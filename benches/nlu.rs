@@ -18,7 +18,9 @@ use cellflow::{Bot, Request};
 fn load(text: &str) -> Bot {
     let mut project = Project::new();
     project.add_bytes("bench.flow", Path::new("bench.flow"), text.as_bytes());
-    Bot::from_project(&mut project).expect("the benchmark bot is valid")
+    cellflow::compile::load_project(project)
+        .map(cellflow::Bot::new)
+        .expect("the benchmark bot is valid")
 }
 
 fn quoted(text: &str) -> String {

@@ -19,7 +19,9 @@ const NOT_MATCHING: &str = "where is my parcel, I ordered it weeks ago";
 fn load(text: &str) -> Bot {
     let mut project = Project::new();
     project.add_bytes("bench.flow", Path::new("bench.flow"), text.as_bytes());
-    Bot::from_project(&mut project).expect("the generated bot is valid")
+    cellflow::compile::load_project(project)
+        .map(cellflow::Bot::new)
+        .expect("the generated bot is valid")
 }
 
 fn patterns(c: &mut Criterion) {

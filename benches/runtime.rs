@@ -13,7 +13,9 @@ use cellflow::{Bot, Request, Session};
 fn bot(text: &str) -> Bot {
     let mut project = Project::new();
     project.add_bytes("bench.flow", Path::new("bench.flow"), text.as_bytes());
-    Bot::from_project(&mut project).expect("benchmark bots are valid")
+    cellflow::compile::load_project(project)
+        .map(cellflow::Bot::new)
+        .expect("benchmark bots are valid")
 }
 
 /// A bot whose turn answers a pending input and comes back to it through

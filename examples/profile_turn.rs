@@ -28,7 +28,9 @@ fn main() {
         .unwrap_or(100_000);
     let mut project = Project::new();
     project.add_bytes("bench.flow", Path::new("bench.flow"), BOT.as_bytes());
-    let bot = Bot::from_project(&mut project).expect("the bot is valid");
+    let bot = cellflow::compile::load_project(project)
+        .map(Bot::new)
+        .expect("the bot is valid");
     let mut session = bot.new_session();
     bot.turn(&mut session, Request::event("welcome"))
         .expect("welcome runs");

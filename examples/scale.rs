@@ -18,7 +18,7 @@ fn main() {
         let mut project = cellflow::project::Project::new();
         project.add_bytes(name, Path::new(name), text.as_bytes());
         let parsed = start.elapsed();
-        let checked = cellflow::check::check(&mut project);
+        let checked = cellflow::check::check(project);
         let total = start.elapsed();
         let graph = &checked.lowered.graph;
         let real_cells = graph.node_count() - 1;

@@ -4,7 +4,9 @@ fn main() {
     let text = "flow welcome on welcome {\n  ask: input name text { prompt \"Name?\" }\n  answer \"Noted.\"\n  answer \"Hi {{name}}\"\n  jump ask\n}\nflow fallback on fallback {\n  answer \"?\"\n}\n";
     let mut project = cellflow::project::Project::new();
     project.add_bytes("b.flow", Path::new("b.flow"), text.as_bytes());
-    let bot = cellflow::Bot::from_project(&mut project).unwrap();
+    let bot = cellflow::compile::load_project(project)
+        .map(cellflow::Bot::new)
+        .unwrap();
     let mut session = bot.new_session();
     bot.turn(&mut session, cellflow::Request::event("welcome"))
         .unwrap();

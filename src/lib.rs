@@ -40,6 +40,7 @@ pub mod fmt;
 #[doc(hidden)]
 pub mod generate;
 pub mod graph;
+pub mod kinds;
 pub mod lower;
 pub mod pattern;
 pub mod project;

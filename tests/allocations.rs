@@ -49,7 +49,9 @@ fn allocations(f: impl FnOnce()) -> usize {
 fn bot(text: &str) -> Bot {
     let mut project = Project::new();
     project.add_bytes("a.flow", Path::new("a.flow"), text.as_bytes());
-    Bot::from_project(&mut project).expect("valid bot")
+    cellflow::compile::load_project(project)
+        .map(cellflow::Bot::new)
+        .expect("valid bot")
 }
 
 #[test]

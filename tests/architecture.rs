@@ -54,7 +54,7 @@ fn layers(page: &str) -> Vec<Layer> {
 }
 
 fn exceptions(page: &str) -> BTreeSet<(String, String)> {
-    table(page, "Exceptions that exist today")
+    table(page, "Exceptions, each a debt to pay off")
         .into_iter()
         .map(|row| {
             let cells = cells(row);

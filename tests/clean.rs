@@ -4,13 +4,13 @@
 use crate::support;
 
 fn assert_clean(path: std::path::PathBuf) {
-    let mut project = support::load(&support::root(), std::slice::from_ref(&path));
-    let checked = support::check(&mut project);
+    let project = support::load(&support::root(), std::slice::from_ref(&path));
+    let checked = support::check(project);
     assert!(
         checked.diagnostics.is_empty(),
         "{} should be clean:\n{}",
         path.display(),
-        support::render_all(&checked, &project)
+        support::render_all(&checked)
     );
 }
 

@@ -59,8 +59,8 @@ fn source_of(path: &Path, base: &Path) -> String {
 fn each_case_produces_its_codes_and_renders_stably() {
     let base = support::root().join("tests/diagnostics");
     for case in cases() {
-        let mut project = support::load(&base, std::slice::from_ref(&case));
-        let checked = support::check(&mut project);
+        let project = support::load(&base, std::slice::from_ref(&case));
+        let checked = support::check(project);
         let produced: Vec<&str> = checked
             .diagnostics
             .iter()
@@ -81,7 +81,7 @@ fn each_case_produces_its_codes_and_renders_stably() {
         let snapshot = format!(
             "{}\n---\n{}",
             source_of(&case, &base),
-            support::render_all(&checked, &project)
+            support::render_all(&checked)
         );
         support::snapshot("diagnostics", &name, &snapshot);
     }
@@ -133,13 +133,13 @@ fn oversized_file_is_reported() {
         text.push_str("  # padding padding padding padding padding padding padding padding\n");
     }
     project.add_bytes("big.flow.yaml", Path::new("big.flow.yaml"), text.as_bytes());
-    let checked = support::check(&mut project);
+    let checked = support::check(project);
     let codes: Vec<&str> = checked
         .diagnostics
         .iter()
         .map(|d| d.problem.code())
         .collect();
     assert_eq!(codes, ["cellflow::syntax::too_large"]);
-    let rendered = support::render_all(&checked, &project);
+    let rendered = support::render_all(&checked);
     support::snapshot("diagnostics", "too_large", &rendered);
 }

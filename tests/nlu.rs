@@ -12,7 +12,9 @@ use crate::support;
 fn bot_from(name: &str, text: &str) -> Bot {
     let mut project = Project::new();
     project.add_bytes(name, Path::new(name), text.as_bytes());
-    Bot::from_project(&mut project).expect("the test bot is valid")
+    cellflow::compile::load_project(project)
+        .map(cellflow::Bot::new)
+        .expect("the test bot is valid")
 }
 
 fn small() -> String {
@@ -104,7 +106,7 @@ flows:
 "#;
     let mut project = Project::new();
     project.add_bytes("bot.flow.yaml", Path::new("bot.flow.yaml"), yaml.as_bytes());
-    let checked = support::check(&mut project);
+    let checked = support::check(project);
     let examples: Vec<&str> = checked
         .bot
         .settings

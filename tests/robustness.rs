@@ -10,9 +10,9 @@ use crate::support;
 fn check_bytes(name: &str, bytes: &[u8]) -> usize {
     let mut project = Project::new();
     project.add_bytes(name, std::path::Path::new(name), bytes);
-    let checked = cellflow::check::check(&mut project);
+    let checked = cellflow::check::check(project);
     // Rendering must not panic either.
-    let _ = support::render_all(&checked, &project);
+    let _ = support::render_all(&checked);
     checked.diagnostics.len()
 }
 
@@ -101,8 +101,8 @@ proptest! {
 fn codes(name: &str, text: &str) -> Vec<&'static str> {
     let mut project = Project::new();
     project.add_bytes(name, std::path::Path::new(name), text.as_bytes());
-    let checked = cellflow::check::check(&mut project);
-    let _ = support::render_all(&checked, &project);
+    let checked = cellflow::check::check(project);
+    let _ = support::render_all(&checked);
     checked
         .diagnostics
         .iter()
@@ -257,8 +257,8 @@ fn a_diagnostic_at_any_column_renders() {
     ] {
         let mut project = Project::new();
         project.add_bytes(file, std::path::Path::new(file), text.as_bytes());
-        let checked = cellflow::check::check(&mut project);
-        let rendered = support::render_all(&checked, &project);
+        let checked = cellflow::check::check(project);
+        let rendered = support::render_all(&checked);
         assert!(
             rendered.contains(location),
             "{}",
@@ -285,7 +285,7 @@ fn many_diagnostics_in_one_file_render_with_their_lines() {
         std::path::Path::new("many.flow"),
         text.as_bytes(),
     );
-    let checked = cellflow::check::check(&mut project);
+    let checked = cellflow::check::check(project);
     let unknown: Vec<_> = checked
         .diagnostics
         .iter()
@@ -293,7 +293,7 @@ fn many_diagnostics_in_one_file_render_with_their_lines() {
         .collect();
     assert_eq!(unknown.len(), n);
     for (i, d) in unknown.iter().enumerate().step_by(997) {
-        let out = cellflow::diagnostic::render(d, &project.sources, false, 100);
+        let out = cellflow::diagnostic::render(d, &checked.sources, false, 100);
         assert!(out.contains(&format!("[many.flow:{}:8]", i + 2)), "{out}");
         assert!(out.contains(&format!("jump nowhere{i}")), "{out}");
     }

@@ -45,7 +45,7 @@ fn inline(text: &str) -> Bot {
         "bot.flow"
     };
     project.add_bytes(name, Path::new(name), text.as_bytes());
-    match Bot::from_project(&mut project) {
+    match cellflow::compile::load_project(project).map(cellflow::Bot::new) {
         Ok(bot) => bot,
         Err(cellflow::runtime::LoadError::Invalid {
             diagnostics,

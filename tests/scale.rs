@@ -9,7 +9,7 @@ use cellflow::project::Project;
 fn check(name: &str, text: &str) -> cellflow::check::Checked {
     let mut project = Project::new();
     project.add_bytes(name, Path::new(name), text.as_bytes());
-    cellflow::check::check(&mut project)
+    cellflow::check::check(project)
 }
 
 #[test]

@@ -26,7 +26,7 @@ fn reproducer() -> PathBuf {
 fn inline(text: &str) -> Bot {
     let mut project = Project::new();
     project.add_bytes("bot.flow", Path::new("bot.flow"), text.as_bytes());
-    match Bot::from_project(&mut project) {
+    match cellflow::compile::load_project(project).map(cellflow::Bot::new) {
         Ok(bot) => bot,
         Err(e) => panic!("inline bot does not load: {e:?}"),
     }
@@ -258,12 +258,14 @@ fn a_requests_context_cannot_change_a_read_only_variable() {
 
 #[test]
 fn hidden_and_read_only_survive_an_artifact() {
-    let mut project = support::load(
+    let project = support::load(
         &support::root(),
         &[support::root().join("tests/clean/secrets_kept_out_of_answers.flow.yaml")],
     );
-    let checked = support::check(&mut project);
-    let compiled = Bot::from_ast(&checked.bot).unwrap();
+    let checked = support::check(project);
+    let compiled = cellflow::compile::load_ast(&checked.bot)
+        .map(Bot::new)
+        .unwrap();
     let artifact = cellflow::compile::write_artifact(&checked.bot, compiled.program()).unwrap();
     let loaded = Bot::from_artifact(cellflow::compile::read_artifact(&artifact).unwrap()).unwrap();
     let program = loaded.program();

@@ -27,16 +27,16 @@ pub(crate) fn load(base: &Path, paths: &[PathBuf]) -> Project {
     project
 }
 
-pub(crate) fn check(project: &mut Project) -> Checked {
+pub(crate) fn check(project: Project) -> Checked {
     cellflow::check::check(project)
 }
 
 /// Renders every diagnostic without colour at a fixed width.
-pub(crate) fn render_all(checked: &Checked, project: &Project) -> String {
+pub(crate) fn render_all(checked: &Checked) -> String {
     checked
         .diagnostics
         .iter()
-        .map(|d| cellflow::diagnostic::render(d, &project.sources, false, 100))
+        .map(|d| cellflow::diagnostic::render(d, &checked.sources, false, 100))
         .collect::<Vec<_>>()
         .join("\n")
 }

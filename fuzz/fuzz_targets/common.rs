@@ -23,15 +23,17 @@ pub fn front_end(name: &str, bytes: &[u8]) {
             }
         }
     }
-    let checked = cellflow::check::check(&mut project);
+    let checked = cellflow::check::check(project);
     for diagnostic in &checked.diagnostics {
-        let _ = cellflow::diagnostic::render(diagnostic, &project.sources, false, 80);
+        let _ = cellflow::diagnostic::render(diagnostic, &checked.sources, false, 80);
     }
     if checked.has_errors() {
         return;
     }
-    if let Ok(bot) = Bot::from_project(&mut project) {
-        converse(&bot, &["hello", "1", "yes", ""]);
+    if let Ok(program) =
+        cellflow::compile::compile(&checked.bot, &checked.lowered, checked.prepared)
+    {
+        converse(&Bot::new(program), &["hello", "1", "yes", ""]);
     }
 }
 

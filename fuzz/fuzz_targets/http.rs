@@ -44,7 +44,12 @@ fn send(method: &str, uri: &str, body: &[u8]) -> (StatusCode, Vec<u8>) {
         .body(Body::from(body.to_vec()))
         .expect("a well-formed request");
     SERVER.runtime.block_on(async {
-        let response = SERVER.app.clone().oneshot(request).await.expect("infallible");
+        let response = SERVER
+            .app
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
         let status = response.status();
         let body = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await

@@ -14,6 +14,7 @@ use crate::source::{SourceMap, Span};
 use crate::template;
 
 use super::Context;
+use super::prepared::Prepared;
 
 /// A read of a session variable that needs it to be set.
 #[derive(Clone, Debug)]
@@ -122,14 +123,14 @@ struct Pass<'a> {
     engine: rhai::Engine,
     diagnostics: Vec<Diagnostic>,
     facts: Facts,
-    valid_patterns: std::collections::HashSet<String>,
+    prepared: Prepared,
 }
 
 /// Bots with more cells than this are checked on two threads: compiling
 /// rhai dominates this pass and each cell is independent.
 const PARALLEL_CELLS: usize = 4_000;
 
-pub(crate) fn run(ctx: &Context<'_>) -> (Vec<Diagnostic>, Facts) {
+pub(crate) fn run(ctx: &Context<'_>) -> (Vec<Diagnostic>, Facts, Prepared) {
     let graph = &ctx.lowered.graph;
     let cells: Vec<(CellId, usize, usize)> = graph
         .cells()
@@ -154,6 +155,7 @@ pub(crate) fn run(ctx: &Context<'_>) -> (Vec<Diagnostic>, Facts) {
     let mut cell_facts = std::mem::take(&mut pass.facts.cells);
     if let Some(other) = other {
         pass.diagnostics.extend(other.diagnostics);
+        pass.prepared.merge(other.prepared);
         for (slot, facts) in cell_facts.iter_mut().zip(other.facts.cells) {
             if !facts.uses.is_empty()
                 || !facts.assigns.is_empty()
@@ -171,7 +173,7 @@ pub(crate) fn run(ctx: &Context<'_>) -> (Vec<Diagnostic>, Facts) {
     pass.facts.cells = cell_facts;
     pass.facts.assigned_anywhere.sort();
     pass.facts.assigned_anywhere.dedup();
-    (pass.diagnostics, pass.facts)
+    (pass.diagnostics, pass.facts, pass.prepared)
 }
 
 impl<'a> Pass<'a> {
@@ -186,7 +188,7 @@ impl<'a> Pass<'a> {
                 cells: vec![CellFacts::default(); ctx.lowered.graph.node_count()],
                 ..Facts::default()
             },
-            valid_patterns: std::collections::HashSet::new(),
+            prepared: Prepared::default(),
         };
         if first {
             pass.intent_patterns();
@@ -218,13 +220,11 @@ impl Pass<'_> {
     /// runtime does, size limit included. Bots repeat patterns; each
     /// distinct one is compiled once.
     fn regex(&mut self, pattern: &ast::Spanned<String>) {
-        if self.valid_patterns.contains(&pattern.value) {
+        if self.prepared.has_regex(&pattern.value) {
             return;
         }
         match crate::pattern::build(&pattern.value, false) {
-            Ok(_) => {
-                self.valid_patterns.insert(pattern.value.clone());
-            }
+            Ok(regex) => self.prepared.add_regex(&pattern.value, regex),
             Err(e) => self.pattern_error(e, pattern.span),
         }
     }
@@ -232,18 +232,36 @@ impl Pass<'_> {
     /// Validates the intents' patterns as the classifier compiles them:
     /// each on its own, case-insensitively, under the same limit as any
     /// other pattern (the classifier never compiles them together).
+    /// What each pattern parses to is kept for compiling, when all are valid.
     fn intent_patterns(&mut self) {
-        let mut seen = std::collections::HashSet::new();
+        let mut seen: rustc_hash::FxHashMap<&str, Option<usize>> = rustc_hash::FxHashMap::default();
         let validator = crate::pattern::IntentValidator::default();
+        let mut parsed = Vec::new();
+        let mut valid = true;
         for intent in &self.ctx.bot.intents {
             for pattern in &intent.patterns {
-                if !seen.insert(pattern.value.as_str()) {
+                if let Some(&earlier) = seen.get(pattern.value.as_str()) {
+                    if let Some(earlier) = earlier {
+                        let hir = parsed.get(earlier).cloned();
+                        parsed.extend(hir);
+                    }
                     continue;
                 }
-                if let Err(e) = validator.check(&pattern.value) {
-                    self.pattern_error(e, pattern.span);
+                match validator.check(&pattern.value) {
+                    Ok(hir) => {
+                        seen.insert(&pattern.value, Some(parsed.len()));
+                        parsed.push(hir);
+                    }
+                    Err(e) => {
+                        seen.insert(&pattern.value, None);
+                        valid = false;
+                        self.pattern_error(e, pattern.span);
+                    }
                 }
             }
+        }
+        if valid {
+            self.prepared.set_intent_patterns(parsed);
         }
     }
 
@@ -256,8 +274,16 @@ impl Pass<'_> {
     }
 
     /// Parses a template, reporting errors and recording the variables it needs.
+    /// A text seen before is not parsed again; every template parsed is
+    /// kept for compiling.
     fn text(&mut self, text: &Text, uses: &mut Vec<Use>) -> Option<template::Template> {
-        match template::parse(&text.value) {
+        let parsed = match self.prepared.template(&text.value) {
+            Some(known) => Ok(known),
+            None => template::parse(&text.value).inspect(|parsed| {
+                self.prepared.add_template(&text.value, parsed.clone());
+            }),
+        };
+        match parsed {
             Ok(parsed) => {
                 for var in parsed.vars() {
                     if let [
@@ -305,10 +331,14 @@ impl Pass<'_> {
         facts: &mut CellFacts,
     ) -> Option<String> {
         let source = &script.source;
-        let compiled = if expression {
-            self.engine.compile_expression(&source.value)
-        } else {
-            self.engine.compile(&source.value)
+        let compiled = match self.prepared.script(&source.value, expression) {
+            Some(known) => Ok(known),
+            None => if expression {
+                self.engine.compile_expression(&source.value)
+            } else {
+                self.engine.compile(&source.value)
+            }
+            .map(|ast| self.prepared.add_script(&source.value, expression, ast)),
         };
         match compiled {
             Ok(ast) => {

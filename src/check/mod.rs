@@ -19,6 +19,7 @@ mod dataflow;
 mod embedded;
 mod flow;
 mod names;
+mod prepared;
 pub(crate) mod secrets;
 
 use crate::ast;
@@ -28,17 +29,22 @@ use crate::project::Project;
 use crate::source::SourceMap;
 
 pub use embedded::locate;
+pub use prepared::Prepared;
 
 /// Fewer different examples than this (and no pattern) and an intent gets
 /// `check::few_examples`.
 pub use crate::classifier::MIN_EXAMPLES;
 
-/// A checked bot: its AST, its graph, and every problem found.
+/// A checked bot: its AST, its graph, every problem found, the sources
+/// the problems point into, and what the checks compiled on the way (for
+/// compiling, which takes it instead of doing the work again).
 #[derive(Debug)]
 pub struct Checked {
     pub bot: ast::Bot,
     pub lowered: Lowered,
     pub diagnostics: Vec<Diagnostic>,
+    pub sources: SourceMap,
+    pub prepared: Prepared,
 }
 
 impl Checked {
@@ -61,18 +67,19 @@ pub(crate) struct Context<'a> {
 }
 
 /// Runs every check on a loaded project.
-pub fn check(project: &mut Project) -> Checked {
+#[must_use]
+pub fn check(mut project: Project) -> Checked {
     let bot = project.merge();
     let lowered = lower::lower(&bot);
     let mut diagnostics = std::mem::take(&mut project.diagnostics);
     diagnostics.extend(lowered.diagnostics.iter().cloned());
-    {
+    let prepared = {
         let ctx = Context {
             bot: &bot,
             lowered: &lowered,
             sources: &project.sources,
         };
-        let (embedded_diagnostics, facts) = embedded::run(&ctx);
+        let (embedded_diagnostics, facts, prepared) = embedded::run(&ctx);
         diagnostics.extend(embedded_diagnostics);
         diagnostics.extend(flow::waitless_loops(&ctx));
         // Which calls eventually return: reachability and data-flow both need it.
@@ -86,12 +93,15 @@ pub fn check(project: &mut Project) -> Checked {
         diagnostics.extend(names::no_fallback(&ctx));
         diagnostics.extend(secrets::secret_in_answer(&ctx, &facts));
         diagnostics.extend(secrets::unknown_variables(&ctx, &facts));
-    }
+        prepared
+    };
     diagnostic::sort(&mut diagnostics, &project.sources);
     diagnostics.dedup();
     Checked {
         bot,
         lowered,
         diagnostics,
+        sources: project.sources,
+        prepared,
     }
 }

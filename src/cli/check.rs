@@ -61,19 +61,19 @@ impl Check {
         let colour = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
         let mut out = stdout.lock();
         let (mut errors, mut warnings, mut files) = (0, 0, 0);
-        for mut project in projects {
-            let checked = cellflow::check::check(&mut project);
+        for project in projects {
+            let checked = cellflow::check::check(project);
             for diagnostic in &checked.diagnostics {
                 let line = match self.format {
-                    OutputFormat::Human => render_human(diagnostic, &project.sources, colour),
-                    OutputFormat::Json => render_json(diagnostic, &project.sources),
-                    OutputFormat::Github => render_github(diagnostic, &project.sources),
+                    OutputFormat::Human => render_human(diagnostic, &checked.sources, colour),
+                    OutputFormat::Json => render_json(diagnostic, &checked.sources),
+                    OutputFormat::Github => render_github(diagnostic, &checked.sources),
                 };
                 let _ = writeln!(out, "{line}");
             }
             errors += checked.diagnostics.iter().filter(|d| d.is_error()).count();
             warnings += checked.warning_count();
-            files += project.sources.iter().count();
+            files += checked.sources.iter().count();
         }
         if matches!(self.format, OutputFormat::Human) {
             let _ = writeln!(out, "{}", summary(errors, warnings, files));

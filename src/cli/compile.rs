@@ -21,22 +21,22 @@ pub(crate) struct Compile {
 
 impl Compile {
     pub(crate) fn run(self) -> Result<u8, CliError> {
-        let mut project = Project::load(std::slice::from_ref(&self.path))?;
-        let checked = cellflow::check::check(&mut project);
+        let project = Project::load(std::slice::from_ref(&self.path))?;
+        let checked = cellflow::check::check(project);
         if checked.has_errors() {
             for d in checked.diagnostics.iter().filter(|d| d.is_error()) {
                 eprintln!(
                     "{}",
-                    render_human(d, &project.sources, std::io::stderr().is_terminal())
+                    render_human(d, &checked.sources, std::io::stderr().is_terminal())
                 );
             }
             return Ok(EXIT_PROBLEMS);
         }
         // Compiling proves the artifact will load, and trains the
         // classifier model the artifact carries.
-        let bot =
-            cellflow::Bot::from_ast(&checked.bot).map_err(|e| CliError::Usage(e.to_string()))?;
-        let artifact = cellflow::compile::write_artifact(&checked.bot, bot.program())
+        let program = cellflow::compile::compile(&checked.bot, &checked.lowered, checked.prepared)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        let artifact = cellflow::compile::write_artifact(&checked.bot, &program)
             .map_err(|e| CliError::Usage(e.to_string()))?;
         std::fs::write(&self.output, artifact).map_err(|source| CliError::Write {
             path: self.output.clone(),

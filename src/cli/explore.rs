@@ -57,7 +57,7 @@ fn describe(bot: &Bot, path: &Path) -> String {
 impl Explore {
     pub(crate) fn run(self) -> Result<u8, CliError> {
         let colour = std::io::stdout().is_terminal();
-        let Some((bot, project)) = super::load_checked(&self.path, colour)? else {
+        let Some((bot, sources)) = super::load_checked(&self.path, colour)? else {
             return Ok(EXIT_PROBLEMS);
         };
         let mut options = Options {
@@ -92,7 +92,7 @@ impl Explore {
                 Finding::TurnFailed { message } => println!("turn failed: {message}"),
                 Finding::Unset(read) => println!(
                     "{}  {}: `{{{{{}}}}}` had no value",
-                    cellflow::coverage::location(program.cell(read.cell).span, &project.sources),
+                    cellflow::coverage::location(program.cell(read.cell).span, &sources),
                     cellflow::coverage::cell_name(program, read.cell),
                     read.path
                 ),
@@ -103,7 +103,7 @@ impl Explore {
         println!(
             "reached {:.1}% of cells and branches\n{}",
             report.combined_percent(),
-            report.render(program, &project.sources).trim_end()
+            report.render(program, &sources).trim_end()
         );
         if let Some(file) = &self.emit_tests {
             std::fs::write(file, exploration.tests_yaml(&options)).map_err(|source| {

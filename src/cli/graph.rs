@@ -27,11 +27,11 @@ pub(crate) struct GraphCmd {
 
 impl GraphCmd {
     pub(crate) fn run(self) -> Result<u8, CliError> {
-        let mut project = Project::load(std::slice::from_ref(&self.path))?;
-        let checked = cellflow::check::check(&mut project);
+        let project = Project::load(std::slice::from_ref(&self.path))?;
+        let checked = cellflow::check::check(project);
         if checked.has_errors() {
             for d in checked.diagnostics.iter().filter(|d| d.is_error()) {
-                eprintln!("{}", render_human(d, &project.sources, false));
+                eprintln!("{}", render_human(d, &checked.sources, false));
             }
             return Ok(EXIT_PROBLEMS);
         }

@@ -44,23 +44,18 @@ pub(crate) fn progress(
 pub(crate) fn load_checked(
     path: &std::path::Path,
     colour: bool,
-) -> Result<Option<(cellflow::Bot, cellflow::project::Project)>, CliError> {
-    use cellflow::runtime::LoadError;
-    let mut project = cellflow::project::Project::load(&[path.to_owned()])?;
-    match cellflow::Bot::from_project(&mut project) {
-        Ok(bot) => Ok(Some((bot, project))),
-        Err(LoadError::Invalid {
-            diagnostics,
-            sources,
-        }) => {
-            for d in diagnostics.iter().filter(|d| d.is_error()) {
-                println!("{}", check::render_human(d, &sources, colour));
-            }
-            Ok(None)
+) -> Result<Option<(cellflow::Bot, cellflow::source::SourceMap)>, CliError> {
+    let project = cellflow::project::Project::load(&[path.to_owned()])?;
+    let checked = cellflow::check::check(project);
+    if checked.has_errors() {
+        for d in checked.diagnostics.iter().filter(|d| d.is_error()) {
+            println!("{}", check::render_human(d, &checked.sources, colour));
         }
-        Err(LoadError::Read(e)) => Err(CliError::Load(e)),
-        Err(other) => Err(CliError::Usage(other.to_string())),
+        return Ok(None);
     }
+    let program = cellflow::compile::compile(&checked.bot, &checked.lowered, checked.prepared)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok(Some((cellflow::Bot::new(program), checked.sources)))
 }
 
 /// Loads a bot (a directory, flow file or artifact) for a command that runs

@@ -183,7 +183,7 @@ impl TestCmd {
         let coverage = self.coverage || self.min_coverage.is_some();
         let mut below = false;
         for (bot_path, files) in suites {
-            let Some((bot, project)) = super::load_checked(&bot_path, colour)? else {
+            let Some((bot, sources)) = super::load_checked(&bot_path, colour)? else {
                 broken = true;
                 continue;
             };
@@ -245,7 +245,7 @@ impl TestCmd {
                 let mut text = format!(
                     "coverage of {}: {percent:.1}% of cells and branches\n{}",
                     cellflow::project::display_name(&bot_path),
-                    report.render(bot.program(), &project.sources)
+                    report.render(bot.program(), &sources)
                 );
                 if let Some(min) = self.min_coverage
                     && percent < min

@@ -90,21 +90,37 @@ impl IntentPatterns {
     ///
     /// # Errors
     /// The first pattern that an [`super::IntentValidator`] refuses, with the reason.
+    pub fn new<'a>(
+        patterns: impl IntoIterator<Item = (&'a str, usize)>,
+    ) -> Result<IntentPatterns, (String, PatternError)> {
+        let validator = super::IntentValidator::default();
+        let validated = patterns
+            .into_iter()
+            .map(|(source, intent)| match validator.check(source) {
+                Ok(hir) => Ok((source, intent, hir)),
+                Err(e) => Err((source.to_owned(), e)),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        IntentPatterns::from_validated(validated)
+    }
+
+    /// [`IntentPatterns::new`] for patterns an [`super::IntentValidator`]
+    /// already accepted, each with what it parsed to (the checker validates
+    /// them, and compiling takes its work instead of parsing again).
+    ///
+    /// # Errors
+    /// Only if a literal automaton cannot be built (it always can).
     ///
     /// # Panics
     /// With 2^32 patterns or more (they could not fit in a bot's files).
-    pub fn new<'a>(
-        patterns: impl IntoIterator<Item = (&'a str, usize)>,
+    pub fn from_validated<'a>(
+        patterns: impl IntoIterator<Item = (&'a str, usize, Hir)>,
     ) -> Result<IntentPatterns, (String, PatternError)> {
         let mut out = IntentPatterns::default();
         let mut literal_ids: rustc_hash::FxHashMap<Vec<u8>, u32> = rustc_hash::FxHashMap::default();
         let mut literal_owners: Vec<Vec<u32>> = Vec::new();
         let mut unfiltered: Vec<u32> = Vec::new();
-        let validator = super::IntentValidator::default();
-        for (source, intent) in patterns {
-            let hir = validator
-                .check(source)
-                .map_err(|e| (source.to_owned(), e))?;
+        for (source, intent, hir) in patterns {
             let index = u32::try_from(out.patterns.len()).expect("fewer than 2^32 patterns");
             match required_literals(&hir) {
                 Some(literals) => {

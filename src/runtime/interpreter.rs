@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 use arcstr::{ArcStr, literal};
 use serde_json::Value;
 
-use crate::ast::{InputType, MediaKind};
 use crate::compile::Branch;
 use crate::compile::{Answer as CAnswer, Body, Goto, Input, Kind, Program, Script};
+use crate::kinds::{InputType, MediaKind};
 use crate::template::{JsonTemplate, Part, Segment, Template};
 
 use super::http::{HttpError, HttpRequest};
@@ -337,7 +337,7 @@ impl Turn<'_> {
             && self.program.intents[intent].global
             && let Some(&flow) = self.program.intent_flows.get(&intent)
             && (self.response.nlu.confidence >= 1.0
-                || input.ty == crate::ast::InputType::Text
+                || input.ty == InputType::Text
                 || parsed.is_none())
         {
             return self.start_flow(Some(flow));
@@ -768,14 +768,14 @@ impl Turn<'_> {
             1 => self.say(&answer.texts[0]),
             n => {
                 let i = match answer.pick {
-                    crate::ast::Pick::First => 0,
-                    crate::ast::Pick::Sequence => {
+                    crate::kinds::Pick::First => 0,
+                    crate::kinds::Pick::Sequence => {
                         let count = self.session.sequence.entry(cell).or_insert(0);
                         let i = *count as usize % n;
                         *count += 1;
                         i
                     }
-                    crate::ast::Pick::Random => {
+                    crate::kinds::Pick::Random => {
                         // Deterministic per session and turn: reproducible transcripts.
                         let seed = self
                             .session

@@ -20,8 +20,9 @@
 //! ```
 //!
 //! [`Bot`] knows only the compiled [`Program`]; it never sees the syntax or
-//! the checker (loading a directory checks it first, and refuses a bot with
-//! errors).
+//! the checker. Loading belongs to the compile layer ([`crate::compile::load`]
+//! and friends; [`Bot::load`] calls it): a directory is checked first, and a
+//! bot with errors is refused.
 
 mod http;
 mod input;
@@ -46,27 +47,8 @@ pub use secrets::Secrets;
 pub use session::{Frame, MAX_VALUE_DEPTH, Session, Wait};
 pub use vars::{Var, Vars};
 
-use crate::compile::{ArtifactError, CompileError, Program};
-use crate::diagnostic::Diagnostic;
-use crate::project::Project;
-use crate::source::SourceMap;
-
-/// Why a bot could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    #[error(transparent)]
-    Read(#[from] crate::project::LoadError),
-    /// The bot has errors; the diagnostics and their sources say which.
-    #[error("the bot has {} error(s)", .diagnostics.iter().filter(|d| d.is_error()).count())]
-    Invalid {
-        diagnostics: Vec<Diagnostic>,
-        sources: Box<SourceMap>,
-    },
-    #[error(transparent)]
-    Artifact(#[from] ArtifactError),
-    #[error(transparent)]
-    Compile(#[from] CompileError),
-}
+pub use crate::compile::LoadError;
+use crate::compile::Program;
 
 /// Why a request could not be run (the session is unchanged).
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -123,75 +105,31 @@ pub trait Observer {
 }
 
 impl Bot {
-    /// Loads a bot from a directory, a flow file, or a compiled artifact.
+    /// Loads a bot from a directory, a flow file, or a compiled artifact
+    /// (see [`crate::compile::load`]).
     ///
     /// # Errors
     /// The path cannot be read, the bot has errors (the check diagnostics),
     /// or the artifact is of another version or corrupt.
     pub fn load(path: impl AsRef<Path>) -> Result<Bot, LoadError> {
-        let path = path.as_ref();
-        if path.is_file() {
-            let bytes = std::fs::read(path).map_err(|source| crate::project::LoadError::Io {
-                path: path.to_owned(),
-                source,
-            })?;
-            if bytes.starts_with(crate::compile::ARTIFACT_MAGIC.as_bytes()) {
-                let text =
-                    String::from_utf8(bytes).map_err(|e| ArtifactError::Corrupt(e.to_string()))?;
-                let artifact = crate::compile::read_artifact(&text)?;
-                return Bot::from_artifact(artifact);
-            }
-        }
-        let mut project = Project::load(&[path.to_owned()])?;
-        Bot::from_project(&mut project)
+        crate::compile::load(path.as_ref()).map(Bot::new)
     }
 
-    /// Checks and compiles a loaded project.
+    /// Loads a compiled artifact (see [`crate::compile::load_artifact`]).
     ///
     /// # Errors
-    /// The bot has errors.
-    pub fn from_project(project: &mut Project) -> Result<Bot, LoadError> {
-        let checked = crate::check::check(project);
-        if checked.has_errors() {
-            return Err(LoadError::Invalid {
-                diagnostics: checked.diagnostics,
-                sources: Box::new(std::mem::take(&mut project.sources)),
-            });
-        }
-        let engine = crate::script::engine();
-        let program = crate::compile::compile(&checked.bot, &checked.lowered, &engine)?;
-        Ok(Bot::new(program, engine))
-    }
-
-    /// Compiles a bot's AST without checking it (for artifacts, which were
-    /// checked when they were written).
-    ///
-    /// # Errors
-    /// The AST does not lower and compile.
-    pub fn from_ast(bot: &crate::ast::Bot) -> Result<Bot, LoadError> {
-        let lowered = crate::lower::lower(bot);
-        let engine = crate::script::engine();
-        let program = crate::compile::compile(bot, &lowered, &engine)?;
-        Ok(Bot::new(program, engine))
-    }
-
-    /// Compiles an artifact's AST with the classifier model it carries
-    /// (trained when it was written), without checking or training again.
-    ///
-    /// # Errors
-    /// The AST does not lower and compile, or the model does not fit it.
+    /// The artifact's AST does not compile, or its model does not fit it.
     pub fn from_artifact(artifact: crate::compile::Artifact) -> Result<Bot, LoadError> {
-        let lowered = crate::lower::lower(&artifact.bot);
-        let engine = crate::script::engine();
-        let program =
-            crate::compile::compile_with_model(&artifact.bot, &lowered, &engine, artifact.model)?;
-        Ok(Bot::new(program, engine))
+        crate::compile::load_artifact(artifact).map(Bot::new)
     }
 
-    fn new(program: Program, engine: rhai::Engine) -> Bot {
+    /// A bot that runs a compiled program (from [`crate::compile`]'s
+    /// loading functions), with the built-in classifier and the network.
+    #[must_use]
+    pub fn new(program: Program) -> Bot {
         Bot {
             program: Arc::new(program),
-            engine: Arc::new(engine),
+            engine: Arc::new(crate::script::engine()),
             classifier: Arc::new(Builtin),
             http: Arc::new(Network),
             max_steps: MAX_STEPS,

@@ -62,10 +62,12 @@ fn an_80000_cell_flow_checks_compiles_and_runs() {
     // Test threads have 2 MiB stacks: a walk that recursed once per cell
     // would overflow long before 80,000.
     let text = chain(80_000);
-    let mut project = project("chain.flow", &text);
-    let checked = support::check(&mut project);
+    let project = project("chain.flow", &text);
+    let checked = support::check(project);
     assert_eq!(errors(&checked), Vec::<&str>::new());
-    let compiled = Bot::from_ast(&checked.bot).unwrap();
+    let compiled = cellflow::compile::load_ast(&checked.bot)
+        .map(Bot::new)
+        .unwrap();
     let artifact = cellflow::compile::write_artifact(&checked.bot, compiled.program()).unwrap();
     let bot = Bot::from_artifact(cellflow::compile::read_artifact(&artifact).unwrap())
         .unwrap()
@@ -92,8 +94,8 @@ fn a_20000_cell_flow_checks_on_a_small_stack() {
     let checked = std::thread::Builder::new()
         .stack_size(1 << 20)
         .spawn(move || {
-            let mut project = project("chain.flow", &text);
-            let checked = support::check(&mut project);
+            let project = project("chain.flow", &text);
+            let checked = support::check(project);
             errors(&checked).len()
         })
         .unwrap()
@@ -121,7 +123,7 @@ fn a_long_chain_of_calls_checks_on_a_small_stack() {
     );
     let found = std::thread::Builder::new()
         .stack_size(1 << 20)
-        .spawn(move || errors(&support::check(&mut project("calls.flow", &text))).len())
+        .spawn(move || errors(&support::check(project("calls.flow", &text))).len())
         .unwrap()
         .join()
         .expect("the check did not overflow its stack");
@@ -233,7 +235,9 @@ fn a_long_message_word_costs_one_lookup() {
 }
 
 fn bot_from(text: &str) -> Bot {
-    Bot::from_project(&mut project("a.flow", text)).expect("a valid bot")
+    cellflow::compile::load_project(project("a.flow", text))
+        .map(Bot::new)
+        .expect("a valid bot")
 }
 
 // ---- scripts ----------------------------------------------------------------------
@@ -293,8 +297,8 @@ fn check_refuses_the_regexes_loading_refuses() {
     // What check accepts, loading accepts: a smaller count fits.
     let text = std::fs::read_to_string(&path).unwrap();
     let fits = text.replace(r"\w{1000}", r"\w{20}");
-    let mut fitting = project("fits.flow", &fits);
-    assert_eq!(errors(&support::check(&mut fitting)), Vec::<&str>::new());
+    let fitting = project("fits.flow", &fits);
+    assert_eq!(errors(&support::check(fitting)), Vec::<&str>::new());
     bot_from(&fits);
 
     // Intent patterns are compiled one by one, under the same limit as any
@@ -302,15 +306,19 @@ fn check_refuses_the_regexes_loading_refuses() {
     let intents = format!(
         "{fits}intent order {{ examples [\"order\"] patterns ['^order \\w{{20000}}$'] }}\nflow order on intent order {{ answer \"ok\" }}\n"
     );
-    let mut project = project("intents.flow", &intents);
-    let checked = support::check(&mut project);
+    let project = project("intents.flow", &intents);
+    let checked = support::check(project);
     assert_eq!(errors(&checked), ["cellflow::check::regex_too_big"]);
     assert!(
         checked.diagnostics[0].problem.label().contains("1 MiB"),
         "{:?}",
         checked.diagnostics[0]
     );
-    assert!(Bot::from_ast(&checked.bot).is_err());
+    assert!(
+        cellflow::compile::load_ast(&checked.bot)
+            .map(Bot::new)
+            .is_err()
+    );
 }
 
 #[test]

@@ -3,413 +3,42 @@
 //! Everything a turn needs is prepared here, once: successors resolved to
 //! cell indexes, templates parsed, rhai scripts and conditions compiled,
 //! regexes built (each distinct pattern once), option lists normalised, the
-//! NLU index built. The result is `Send + Sync` and shared by every session;
-//! a turn never parses a script, a template or a regex.
+//! NLU index built. What the checker already compiled (scripts, templates,
+//! patterns) it hands over in [`Prepared`], and compiling takes it instead
+//! of doing it again. The result is `Send + Sync` and shared by every
+//! session; a turn never parses a script, a template or a regex.
 //!
-//! The runtime sees only this module's types, never the syntax or the
-//! checker. A compiled artifact (`cellflow compile`) stores the merged AST
-//! with a format version; loading it lowers and compiles again but skips
-//! parsing and checking.
+//! The runtime sees only this layer's types, never the syntax or the
+//! checker. Loading ([`load`]) lives here too: a directory or file is read,
+//! checked and compiled; a compiled artifact (`cellflow compile`) stores the
+//! merged AST with a format version, and loading it lowers and compiles
+//! again but skips parsing and checking.
+
+mod artifact;
+mod load;
+mod program;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use regex::Regex;
-use serde::{Deserialize, Serialize};
 
-use crate::ast::{self, CellKind, InputType, Method, Pick};
+use crate::ast::{self, CellKind};
+use crate::check::Prepared;
 use crate::classifier::Model;
 use crate::graph::Edge;
+use crate::kinds::{InputType, Method, Pick};
 use crate::lower::Lowered;
 use crate::template::{self, Template};
 
-/// A compiled script or condition, with the variables it touches, so a
-/// turn converts only those into and out of the script's scope.
-#[derive(Debug)]
-pub struct Script {
-    pub ast: Arc<rhai::AST>,
-    /// Session variables it reads or assigns (temporaries included).
-    pub vars: Vec<String>,
-    /// Built-ins it reads: `input`, `user`, `bot`, `session`.
-    pub builtins: Vec<&'static str>,
-}
-
-/// Where control goes next.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Goto {
-    /// A cell, by index.
-    Cell(u32),
-    /// The flow completes: return to the caller, or idle.
-    Complete,
-}
-
-/// One compiled cell.
-#[derive(Debug)]
-pub struct Cell {
-    pub flow: u32,
-    /// Position in its flow's cell list.
-    pub position: u32,
-    /// The author's id, if any (service mocks and traces use it).
-    pub id: Option<String>,
-    /// Names this cell across versions of the bot: its flow's name and its
-    /// id (or, for a cell without one, its kind and position). A session
-    /// paused here resumes on the cell with the same key after a reload.
-    pub key: u64,
-    pub kind: Kind,
-    /// Where the cell is written (empty for a bot read from an artifact).
-    pub span: crate::source::Span,
-}
-
-#[derive(Debug)]
-pub struct Button {
-    pub label: Template,
-    pub value: Option<Template>,
-    pub url: Option<Template>,
-}
-
-#[derive(Debug)]
-pub struct Card {
-    pub title: Template,
-    pub subtitle: Option<Template>,
-    pub image: Option<Template>,
-    pub buttons: Vec<Button>,
-}
-
-#[derive(Debug)]
-pub struct Media {
-    pub kind: ast::MediaKind,
-    pub url: Template,
-    pub name: Option<Template>,
-}
-
-#[derive(Debug)]
-pub struct Answer {
-    pub texts: Vec<Template>,
-    pub pick: Pick,
-    pub buttons: Vec<Button>,
-    pub quick_replies: Vec<(Template, Option<Template>)>,
-    pub cards: Vec<Card>,
-    pub media: Option<Media>,
-    pub custom: Option<serde_json::Value>,
-    pub evaluable: bool,
-}
-
-/// An option of an `options` input: shown text, and its normalised form.
-#[derive(Debug)]
-pub struct Choice {
-    pub value: arcstr::ArcStr,
-    pub normalized: String,
-}
-
-#[derive(Debug)]
-pub struct Input {
-    pub var: arcstr::ArcStr,
-    pub ty: InputType,
-    pub prompt: Option<Template>,
-    pub choices: Vec<Choice>,
-    /// `entity:`: synonyms map to the entity's canonical values.
-    pub entity: Option<usize>,
-    pub pattern: Option<Regex>,
-    pub min: Option<f64>,
-    pub max: Option<f64>,
-    pub invalid: Option<Template>,
-    pub retries: u32,
-    pub mask: bool,
-}
-
-#[derive(Debug)]
-pub enum Body {
-    Template(Template),
-    Json(template::JsonTemplate),
-}
-
-#[derive(Debug)]
-pub struct Service {
-    pub method: Method,
-    pub url: Template,
-    pub headers: Vec<(String, Template)>,
-    pub body: Option<Body>,
-    pub timeout_ms: u64,
-    pub save: Option<String>,
-    pub status: Option<String>,
-}
-
-/// A cell's behaviour with its successors resolved.
-#[derive(Debug)]
-pub enum Kind {
-    Answer {
-        answer: Answer,
-        next: Goto,
-    },
-    Input {
-        input: Box<Input>,
-        valid: Goto,
-        fail: Goto,
-    },
-    Rule {
-        arms: Vec<(Script, Goto)>,
-        otherwise: Goto,
-    },
-    Code {
-        script: Script,
-        next: Goto,
-    },
-    Jump {
-        to: Goto,
-        call: bool,
-        after: Goto,
-    },
-    Intent {
-        routes: Vec<(usize, Goto)>,
-        otherwise: Option<Goto>,
-    },
-    Service {
-        service: Box<Service>,
-        ok: Goto,
-        error: Goto,
-    },
-    Handoff {
-        queue: Template,
-        reason: Option<Template>,
-        message: Option<Template>,
-        resume: Goto,
-    },
-    End {
-        message: Option<Template>,
-    },
-}
-
-/// A flow: its name and where it starts.
-#[derive(Debug)]
-pub struct Flow {
-    pub name: String,
-    pub entry: Goto,
-}
-
-/// What the built-in classifier needs: the trained model, the examples
-/// that are sure hits, and the patterns.
-#[derive(Debug, Default)]
-pub struct NluIndex {
-    /// The model trained on the intents' examples (and the out-of-scope
-    /// ones); none when no intent has an example.
-    pub model: Option<Model>,
-    /// Each normalised example → the classes it is an example of, in order
-    /// (`intents.len()` for an out-of-scope example): a message equal to
-    /// one is a sure hit.
-    pub exact: rustc_hash::FxHashMap<Box<str>, Vec<u32>>,
-    /// Every intent pattern, and the intent each belongs to.
-    pub patterns: crate::pattern::IntentPatterns,
-}
-
-impl NluIndex {
-    /// Indexes the examples and patterns and, unless an artifact brought
-    /// one, trains the model.
-    fn build(
-        intents: &[ast::Intent],
-        out_of_scope: &[ast::Spanned<String>],
-        model: Option<Model>,
-    ) -> Result<NluIndex, CompileError> {
-        let count = u32::try_from(intents.len()).unwrap_or(u32::MAX);
-        let labelled = || {
-            intents
-                .iter()
-                .zip(0..)
-                .flat_map(|(intent, class)| intent.examples.iter().map(move |e| (e, class)))
-                .chain(out_of_scope.iter().map(|e| (e, count)))
-        };
-        let mut exact: rustc_hash::FxHashMap<Box<str>, Vec<u32>> = rustc_hash::FxHashMap::default();
-        for (example, class) in labelled() {
-            let classes = exact
-                .entry(crate::text::normalize(&example.value).into_boxed_str())
-                .or_default();
-            if !classes.contains(&class) {
-                classes.push(class);
-            }
-        }
-        let model = match model {
-            Some(model) => {
-                if model.intents() != intents.len() || !model.is_consistent() {
-                    return Err(CompileError::Model(
-                        "it does not fit the bot's intents".into(),
-                    ));
-                }
-                Some(model)
-            }
-            None if intents.iter().any(|i| !i.examples.is_empty())
-                && crate::classifier::fits(labelled().count(), intents.len() + 1) =>
-            {
-                let examples: Vec<crate::classifier::Example<'_>> = labelled()
-                    .map(|(e, class)| crate::classifier::Example {
-                        text: &e.value,
-                        class,
-                    })
-                    .collect();
-                Some(crate::classifier::train(&examples, count))
-            }
-            None => None,
-        };
-        let patterns =
-            crate::pattern::IntentPatterns::new(intents.iter().enumerate().flat_map(
-                |(i, intent)| intent.patterns.iter().map(move |p| (p.value.as_str(), i)),
-            ))
-            .map_err(|(pattern, e)| CompileError::Regex {
-                pattern,
-                reason: e.to_string(),
-            })?;
-        Ok(NluIndex {
-            model,
-            exact,
-            patterns,
-        })
-    }
-}
-
-/// An intent: its name and whether it may interrupt a pending input.
-#[derive(Debug)]
-pub struct Intent {
-    pub name: String,
-    pub global: bool,
-    /// The first example as written (tools that talk to the bot use it).
-    pub example: Option<String>,
-}
-
-/// An entity for the classifier.
-#[derive(Debug)]
-pub enum Entity {
-    /// Canonical value and its normalised synonyms (the value itself included).
-    List {
-        name: String,
-        values: Vec<(String, Vec<String>)>,
-    },
-    Pattern {
-        name: String,
-        regex: Regex,
-    },
-}
-
-impl Entity {
-    #[must_use]
-    pub fn name(&self) -> &str {
-        match self {
-            Entity::List { name, .. } | Entity::Pattern { name, .. } => name,
-        }
-    }
-}
-
-/// A choice a cell can make: what a turn reports to its observer, and
-/// what coverage counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Branch {
-    /// The rule arm with this index was taken.
-    Arm(u32),
-    /// No arm matched (the rule's `else`, or the next cell).
-    Else,
-    /// The intent cell routed on the route with this index.
-    Route(u32),
-    /// The intent cell took its `else`.
-    Unrouted,
-    /// An input got a value it accepts.
-    Valid,
-    /// An input got a value it rejects, and asks again.
-    Invalid,
-    /// An input ran out of retries (`on_fail`).
-    Fail,
-    /// A service call succeeded.
-    Success,
-    /// A service call failed (`on_error`).
-    Error,
-}
-
-/// The compiled bot: immutable, shared by all sessions.
-#[derive(Debug)]
-pub struct Program {
-    pub name: String,
-    pub locale: String,
-    pub threshold: f64,
-    /// Variables the host sets in every request.
-    pub context: Vec<String>,
-    /// Variables that can hold a masked value, sorted: those of masked
-    /// inputs, and every variable a code cell may copy one into (see
-    /// `check::secrets`).
-    pub masked: Vec<String>,
-    /// Variables never shown to the channel, sorted.
-    pub hidden: Vec<String>,
-    /// Variables a request's context cannot change once set, sorted.
-    pub readonly: Vec<String>,
-    pub cells: Vec<Option<Cell>>,
-    /// [`Cell::key`] → cell index.
-    pub cell_by_key: rustc_hash::FxHashMap<u64, u32>,
-    pub flows: Vec<Flow>,
-    pub flow_by_name: HashMap<String, u32>,
-    pub welcome: Option<u32>,
-    pub fallback: Option<u32>,
-    /// Intent index → the flow it triggers.
-    pub intent_flows: HashMap<usize, u32>,
-    /// Global intents that trigger a flow: the only ones that can interrupt
-    /// a pending input.
-    pub global_intents: Vec<usize>,
-    /// Entity index → the flow it triggers.
-    pub entity_flows: Vec<(usize, u32)>,
-    pub intents: Vec<Intent>,
-    /// Intent name → its index: a routed turn finds its intent in constant
-    /// time, whatever the number of intents.
-    pub intent_by_name: rustc_hash::FxHashMap<String, usize>,
-    pub nlu: NluIndex,
-    pub entities: Vec<Entity>,
-    /// Every variable some cell may assign (temporaries included): scripts
-    /// see them declared, so `x = 1` works before `x` was ever set.
-    pub variables: Vec<String>,
-    /// Changes whenever the bot's program changes (sessions record it).
-    pub version: u64,
-    /// Some cell is a `service`: a turn may wait on the network.
-    pub calls_services: bool,
-}
-
-impl Program {
-    /// Whether `name` can hold a masked value.
-    #[must_use]
-    pub fn is_masked(&self, name: &str) -> bool {
-        self.masked
-            .binary_search_by(|m| m.as_str().cmp(name))
-            .is_ok()
-    }
-
-    /// Whether `name` is never shown to the channel.
-    #[must_use]
-    pub fn is_hidden(&self, name: &str) -> bool {
-        self.hidden
-            .binary_search_by(|m| m.as_str().cmp(name))
-            .is_ok()
-    }
-
-    /// Whether a request's context cannot change `name` once it is set.
-    #[must_use]
-    pub fn is_readonly(&self, name: &str) -> bool {
-        self.readonly
-            .binary_search_by(|m| m.as_str().cmp(name))
-            .is_ok()
-    }
-
-    /// The cell at an index. Indexes come from this program, so a missing
-    /// cell is a broken invariant.
-    ///
-    /// # Panics
-    /// If `index` is not a cell of this program.
-    #[must_use]
-    pub fn cell(&self, index: u32) -> &Cell {
-        self.cells[index as usize]
-            .as_ref()
-            .expect("cell indexes come from this program")
-    }
-
-    /// The flow a trigger-less event or target name starts.
-    #[must_use]
-    pub fn flow(&self, name: &str) -> Option<&Flow> {
-        self.flow_by_name
-            .get(name)
-            .map(|&i| &self.flows[i as usize])
-    }
-}
+pub use artifact::{
+    ARTIFACT_MAGIC, ARTIFACT_VERSION, Artifact, ArtifactError, read_artifact, write_artifact,
+};
+pub use load::{LoadError, load, load_artifact, load_ast, load_project};
+pub use program::{
+    Answer, Body, Branch, Button, Card, Cell, Choice, Entity, Flow, Goto, Input, Intent, Kind,
+    Media, NluIndex, Program, Script, Service, kind_name,
+};
 
 /// Why a checked bot could not be compiled (an invariant the checker should
 /// have guaranteed, or a regex too big to build).
@@ -425,36 +54,47 @@ pub enum CompileError {
     Model(String),
 }
 
-struct Compiler<'a> {
-    engine: &'a rhai::Engine,
+struct Compiler {
+    prepared: Prepared,
+    /// For scripts the checker did not compile (a bot from an artifact):
+    /// made on first need.
+    engine: std::cell::OnceCell<rhai::Engine>,
     regexes: HashMap<String, Regex>,
     /// Per code cell: the variables it reads, and those it may assign
     /// from them (masking follows values along these).
     transfers: Vec<(Vec<String>, Vec<String>)>,
 }
 
-impl Compiler<'_> {
-    fn regex(&mut self, pattern: &str, case_insensitive: bool) -> Result<Regex, CompileError> {
-        let key = format!("{case_insensitive}:{pattern}");
-        if let Some(r) = self.regexes.get(&key) {
+impl Compiler {
+    /// An input's or entity's pattern, case-sensitive as written.
+    fn regex(&mut self, pattern: &str) -> Result<Regex, CompileError> {
+        if let Some(r) = self.prepared.regex(pattern) {
+            return Ok(r);
+        }
+        if let Some(r) = self.regexes.get(pattern) {
             return Ok(r.clone());
         }
-        let built =
-            crate::pattern::build(pattern, case_insensitive).map_err(|e| CompileError::Regex {
-                pattern: pattern.to_owned(),
-                reason: e.to_string(),
-            })?;
-        self.regexes.insert(key, built.clone());
+        let built = crate::pattern::build(pattern, false).map_err(|e| CompileError::Regex {
+            pattern: pattern.to_owned(),
+            reason: e.to_string(),
+        })?;
+        self.regexes.insert(pattern.to_owned(), built.clone());
         Ok(built)
     }
 
     fn script(&mut self, source: &str, expression: bool) -> Result<Script, CompileError> {
-        let compiled = if expression {
-            self.engine.compile_expression(source)
-        } else {
-            self.engine.compile(source)
+        let ast = match self.prepared.script(source, expression) {
+            Some(ast) => ast,
+            None => {
+                let engine = self.engine.get_or_init(crate::script::engine);
+                let compiled = if expression {
+                    engine.compile_expression(source)
+                } else {
+                    engine.compile(source)
+                };
+                Arc::new(compiled.map_err(|e| CompileError::Script(e.to_string()))?)
+            }
         };
-        let ast = compiled.map_err(|e| CompileError::Script(e.to_string()))?;
         let effects = crate::script::effects(&ast);
         if !expression {
             self.transfers.push((
@@ -473,30 +113,35 @@ impl Compiler<'_> {
         vars.sort();
         vars.dedup();
         Ok(Script {
-            ast: Arc::new(ast),
+            ast,
             vars,
             builtins,
         })
     }
+
+    fn text(&self, t: &ast::Text) -> Result<Template, CompileError> {
+        match self.prepared.template(&t.value) {
+            Some(parsed) => Ok(parsed),
+            None => template::parse(&t.value).map_err(|e| CompileError::Template(e.reason)),
+        }
+    }
+
+    fn opt_text(&self, t: Option<&ast::Text>) -> Result<Option<Template>, CompileError> {
+        t.map(|t| self.text(t)).transpose()
+    }
+
+    fn button(&self, b: &ast::Button) -> Result<Button, CompileError> {
+        Ok(Button {
+            label: self.text(&b.label)?,
+            value: self.opt_text(b.value.as_ref())?,
+            url: self.opt_text(b.url.as_ref())?,
+        })
+    }
 }
 
-fn text(t: &ast::Text) -> Result<Template, CompileError> {
-    template::parse(&t.value).map_err(|e| CompileError::Template(e.reason))
-}
-
-fn opt_text(t: Option<&ast::Text>) -> Result<Option<Template>, CompileError> {
-    t.map(text).transpose()
-}
-
-fn button(b: &ast::Button) -> Result<Button, CompileError> {
-    Ok(Button {
-        label: text(&b.label)?,
-        value: opt_text(b.value.as_ref())?,
-        url: opt_text(b.url.as_ref())?,
-    })
-}
-
-/// Compiles a checked bot (it must have no errors).
+/// Compiles a checked bot (it must have no errors), taking what the
+/// checker prepared (an empty [`Prepared`] for a bot that was not checked
+/// here: everything is then compiled from the source).
 ///
 /// # Errors
 /// Only if an invariant the checker guarantees is broken, or a regex exceeds
@@ -504,9 +149,9 @@ fn button(b: &ast::Button) -> Result<Button, CompileError> {
 pub fn compile(
     bot: &ast::Bot,
     lowered: &Lowered,
-    engine: &rhai::Engine,
+    prepared: Prepared,
 ) -> Result<Program, CompileError> {
-    compile_with_model(bot, lowered, engine, None)
+    compile_with_model(bot, lowered, prepared, None)
 }
 
 /// [`compile`], with the classifier model an artifact brought instead of
@@ -517,12 +162,13 @@ pub fn compile(
 pub fn compile_with_model(
     bot: &ast::Bot,
     lowered: &Lowered,
-    engine: &rhai::Engine,
+    prepared: Prepared,
     model: Option<Model>,
 ) -> Result<Program, CompileError> {
     let graph = &lowered.graph;
     let mut compiler = Compiler {
-        engine,
+        prepared,
+        engine: std::cell::OnceCell::new(),
         regexes: HashMap::new(),
         transfers: Vec::new(),
     };
@@ -618,7 +264,7 @@ pub fn compile_with_model(
                 },
                 ast::EntityKind::Pattern(p) => Entity::Pattern {
                     name: entity.name.value.clone(),
-                    regex: compiler.regex(&p.value, false)?,
+                    regex: compiler.regex(&p.value)?,
                 },
             })
         })
@@ -627,7 +273,10 @@ pub fn compile_with_model(
     variables.dedup();
     let settings = &bot.settings;
     let masked = masked_variables(&cells, &compiler.transfers);
-    let nlu = NluIndex::build(&bot.intents, &settings.out_of_scope, model)?;
+    let intent_patterns = compiler
+        .prepared
+        .take_intent_patterns(bot.intents.iter().map(|i| i.patterns.len()).sum());
+    let nlu = NluIndex::build(&bot.intents, &settings.out_of_scope, model, intent_patterns)?;
     let sorted = |names: &[ast::Name]| {
         let mut names: Vec<String> = names.iter().map(|n| n.value.clone()).collect();
         names.sort();
@@ -831,24 +480,8 @@ fn assign_keys(
     by_key
 }
 
-/// The name of a cell kind, as the languages spell it.
-#[must_use]
-pub fn kind_name(kind: &Kind) -> &'static str {
-    match kind {
-        Kind::Answer { .. } => "answer",
-        Kind::Input { .. } => "input",
-        Kind::Rule { .. } => "rule",
-        Kind::Code { .. } => "code",
-        Kind::Jump { .. } => "jump",
-        Kind::Intent { .. } => "intent",
-        Kind::Service { .. } => "service",
-        Kind::Handoff { .. } => "handoff",
-        Kind::End { .. } => "end",
-    }
-}
-
 fn compile_cell(
-    compiler: &mut Compiler<'_>,
+    compiler: &mut Compiler,
     lowered: &Lowered,
     kind: &CellKind,
     find: &dyn Fn(Edge) -> Option<Goto>,
@@ -858,23 +491,40 @@ fn compile_cell(
     Ok(match kind {
         CellKind::Answer(a) => Kind::Answer {
             answer: Answer {
-                texts: a.text.iter().map(text).collect::<Result<_, _>>()?,
+                texts: a
+                    .text
+                    .iter()
+                    .map(|t| compiler.text(t))
+                    .collect::<Result<_, _>>()?,
                 pick: a.pick.as_ref().map_or(Pick::Random, |p| p.value),
-                buttons: a.buttons.iter().map(button).collect::<Result<_, _>>()?,
+                buttons: a
+                    .buttons
+                    .iter()
+                    .map(|b| compiler.button(b))
+                    .collect::<Result<_, _>>()?,
                 quick_replies: a
                     .quick_replies
                     .iter()
-                    .map(|q| Ok((text(&q.label)?, opt_text(q.value.as_ref())?)))
+                    .map(|q| {
+                        Ok((
+                            compiler.text(&q.label)?,
+                            compiler.opt_text(q.value.as_ref())?,
+                        ))
+                    })
                     .collect::<Result<_, CompileError>>()?,
                 cards: a
                     .cards
                     .iter()
                     .map(|c| {
                         Ok(Card {
-                            title: text(&c.title)?,
-                            subtitle: opt_text(c.subtitle.as_ref())?,
-                            image: opt_text(c.image.as_ref())?,
-                            buttons: c.buttons.iter().map(button).collect::<Result<_, _>>()?,
+                            title: compiler.text(&c.title)?,
+                            subtitle: compiler.opt_text(c.subtitle.as_ref())?,
+                            image: compiler.opt_text(c.image.as_ref())?,
+                            buttons: c
+                                .buttons
+                                .iter()
+                                .map(|b| compiler.button(b))
+                                .collect::<Result<_, _>>()?,
                         })
                     })
                     .collect::<Result<_, CompileError>>()?,
@@ -884,8 +534,8 @@ fn compile_cell(
                     .map(|m| {
                         Ok::<_, CompileError>(Media {
                             kind: m.kind.value,
-                            url: text(&m.url)?,
-                            name: opt_text(m.name.as_ref())?,
+                            url: compiler.text(&m.url)?,
+                            name: compiler.opt_text(m.name.as_ref())?,
                         })
                     })
                     .transpose()?,
@@ -901,7 +551,7 @@ fn compile_cell(
                 input: Box::new(Input {
                     var: i.var.value.as_str().into(),
                     ty,
-                    prompt: opt_text(i.prompt.as_ref())?,
+                    prompt: compiler.opt_text(i.prompt.as_ref())?,
                     choices: i
                         .options
                         .iter()
@@ -917,11 +567,11 @@ fn compile_cell(
                     pattern: i
                         .pattern
                         .as_ref()
-                        .map(|p| compiler.regex(&p.value, false))
+                        .map(|p| compiler.regex(&p.value))
                         .transpose()?,
                     min: i.min.as_ref().map(|m| m.value),
                     max: i.max.as_ref().map(|m| m.value),
-                    invalid: opt_text(i.invalid.as_ref())?,
+                    invalid: compiler.opt_text(i.invalid.as_ref())?,
                     retries: i.retries.as_ref().map_or(2, |r| r.value),
                     mask: i.mask,
                 }),
@@ -976,7 +626,7 @@ fn compile_cell(
         CellKind::Service(s) => {
             variables.extend(s.save.iter().chain(&s.status).map(|n| n.value.clone()));
             let body = match &s.body {
-                Some(ast::Body::Template(t)) => Some(Body::Template(text(t)?)),
+                Some(ast::Body::Template(t)) => Some(Body::Template(compiler.text(t)?)),
                 Some(ast::Body::Json(j)) => Some(Body::Json(template::JsonTemplate::new(&j.value))),
                 None => None,
             };
@@ -990,11 +640,11 @@ fn compile_cell(
                         },
                         |m| m.value,
                     ),
-                    url: text(&s.url)?,
+                    url: compiler.text(&s.url)?,
                     headers: s
                         .headers
                         .iter()
-                        .map(|(k, v)| Ok((k.value.clone(), text(v)?)))
+                        .map(|(k, v)| Ok((k.value.clone(), compiler.text(v)?)))
                         .collect::<Result<_, CompileError>>()?,
                     body,
                     timeout_ms: s.timeout_ms.as_ref().map_or(5000, |t| t.value),
@@ -1006,84 +656,87 @@ fn compile_cell(
             }
         }
         CellKind::Handoff(h) => Kind::Handoff {
-            queue: text(&h.queue)?,
-            reason: opt_text(h.reason.as_ref())?,
-            message: opt_text(h.message.as_ref())?,
+            queue: compiler.text(&h.queue)?,
+            reason: compiler.opt_text(h.reason.as_ref())?,
+            message: compiler.opt_text(h.message.as_ref())?,
             resume: or_complete(Edge::Resume),
         },
         CellKind::End(e) => Kind::End {
-            message: opt_text(e.message.as_ref())?,
+            message: compiler.opt_text(e.message.as_ref())?,
         },
     })
 }
 
-/// The artifact format version; bump when the stored AST or model changes
-/// shape.
-pub const ARTIFACT_VERSION: u32 = 3;
-/// The first line of every artifact.
-pub const ARTIFACT_MAGIC: &str = "cellflow-artifact";
-
-/// What an artifact holds: the checked bot's merged AST, and the classifier
-/// model trained from it (so loading an artifact does not train again).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Artifact {
-    pub bot: ast::Bot,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<Model>,
-}
-
-/// Writes a checked bot as an artifact: a header line, then the merged AST
-/// and the program's classifier model as JSON. The same bot always gives
-/// the same bytes.
-///
-/// # Errors
-/// If the bot cannot be serialized (it always can).
-pub fn write_artifact(bot: &ast::Bot, program: &Program) -> Result<String, serde_json::Error> {
-    #[derive(Serialize)]
-    struct Written<'a> {
-        bot: &'a ast::Bot,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        model: Option<&'a Model>,
+impl NluIndex {
+    /// Indexes the examples and patterns and, unless an artifact brought
+    /// one, trains the model.
+    fn build(
+        intents: &[ast::Intent],
+        out_of_scope: &[ast::Spanned<String>],
+        model: Option<Model>,
+        parsed_patterns: Option<Vec<regex_syntax::hir::Hir>>,
+    ) -> Result<NluIndex, CompileError> {
+        let count = u32::try_from(intents.len()).unwrap_or(u32::MAX);
+        let labelled = || {
+            intents
+                .iter()
+                .zip(0..)
+                .flat_map(|(intent, class)| intent.examples.iter().map(move |e| (e, class)))
+                .chain(out_of_scope.iter().map(|e| (e, count)))
+        };
+        let mut exact: rustc_hash::FxHashMap<Box<str>, Vec<u32>> = rustc_hash::FxHashMap::default();
+        for (example, class) in labelled() {
+            let classes = exact
+                .entry(crate::text::normalize(&example.value).into_boxed_str())
+                .or_default();
+            if !classes.contains(&class) {
+                classes.push(class);
+            }
+        }
+        let model = match model {
+            Some(model) => {
+                if model.intents() != intents.len() || !model.is_consistent() {
+                    return Err(CompileError::Model(
+                        "it does not fit the bot's intents".into(),
+                    ));
+                }
+                Some(model)
+            }
+            None if intents.iter().any(|i| !i.examples.is_empty())
+                && crate::classifier::fits(labelled().count(), intents.len() + 1) =>
+            {
+                let examples: Vec<crate::classifier::Example<'_>> = labelled()
+                    .map(|(e, class)| crate::classifier::Example {
+                        text: &e.value,
+                        class,
+                    })
+                    .collect();
+                Some(crate::classifier::train(&examples, count))
+            }
+            None => None,
+        };
+        let sources = intents
+            .iter()
+            .enumerate()
+            .flat_map(|(i, intent)| intent.patterns.iter().map(move |p| (p.value.as_str(), i)));
+        let patterns = match parsed_patterns {
+            Some(parsed) => crate::pattern::IntentPatterns::from_validated(
+                sources
+                    .zip(parsed)
+                    .map(|((source, i), hir)| (source, i, hir)),
+            ),
+            None => crate::pattern::IntentPatterns::new(sources),
+        }
+        .map_err(|(pattern, e)| CompileError::Regex {
+            pattern,
+            reason: e.to_string(),
+        })?;
+        Ok(NluIndex {
+            model,
+            exact,
+            patterns,
+        })
     }
-    let written = Written {
-        bot,
-        model: program.nlu.model.as_ref(),
-    };
-    Ok(format!(
-        "{ARTIFACT_MAGIC} {ARTIFACT_VERSION}\n{}\n",
-        serde_json::to_string(&written)?
-    ))
-}
-
-/// Why an artifact cannot be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum ArtifactError {
-    #[error("not a cellflow artifact (it does not start with `{ARTIFACT_MAGIC}`)")]
-    NotAnArtifact,
-    #[error(
-        "the artifact has format version {found}, this cellflow reads version {ARTIFACT_VERSION}; compile the bot again"
-    )]
-    Version { found: String },
-    #[error("the artifact is corrupt: {0}")]
-    Corrupt(String),
-}
-
-/// Reads an artifact back.
-///
-/// # Errors
-/// A file that is not an artifact, of another format version, or corrupt.
-pub fn read_artifact(text: &str) -> Result<Artifact, ArtifactError> {
-    let (header, body) = text.split_once('\n').ok_or(ArtifactError::NotAnArtifact)?;
-    let version = header
-        .strip_prefix(ARTIFACT_MAGIC)
-        .ok_or(ArtifactError::NotAnArtifact)?
-        .trim();
-    if version != ARTIFACT_VERSION.to_string() {
-        return Err(ArtifactError::Version {
-            found: version.to_owned(),
-        });
-    }
-    serde_json::from_str(body).map_err(|e| ArtifactError::Corrupt(e.to_string()))
 }
 
 #[cfg(test)]

@@ -1,0 +1,355 @@
+//! The compiled program: the immutable types the runtime executes.
+//!
+//! Everything here is ready to run: successors are cell indexes, texts are
+//! parsed templates, scripts are compiled, regexes are built. A program is
+//! `Send + Sync` and shared by every session.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use regex::Regex;
+
+use crate::classifier::Model;
+use crate::kinds::{InputType, MediaKind, Method, Pick};
+use crate::template::{self, Template};
+
+/// A compiled script or condition, with the variables it touches, so a
+/// turn converts only those into and out of the script's scope.
+#[derive(Debug)]
+pub struct Script {
+    pub ast: Arc<rhai::AST>,
+    /// Session variables it reads or assigns (temporaries included).
+    pub vars: Vec<String>,
+    /// Built-ins it reads: `input`, `user`, `bot`, `session`.
+    pub builtins: Vec<&'static str>,
+}
+
+/// Where control goes next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Goto {
+    /// A cell, by index.
+    Cell(u32),
+    /// The flow completes: return to the caller, or idle.
+    Complete,
+}
+
+/// One compiled cell.
+#[derive(Debug)]
+pub struct Cell {
+    pub flow: u32,
+    /// Position in its flow's cell list.
+    pub position: u32,
+    /// The author's id, if any (service mocks and traces use it).
+    pub id: Option<String>,
+    /// Names this cell across versions of the bot: its flow's name and its
+    /// id (or, for a cell without one, its kind and position). A session
+    /// paused here resumes on the cell with the same key after a reload.
+    pub key: u64,
+    pub kind: Kind,
+    /// Where the cell is written (empty for a bot read from an artifact).
+    pub span: crate::source::Span,
+}
+
+#[derive(Debug)]
+pub struct Button {
+    pub label: Template,
+    pub value: Option<Template>,
+    pub url: Option<Template>,
+}
+
+#[derive(Debug)]
+pub struct Card {
+    pub title: Template,
+    pub subtitle: Option<Template>,
+    pub image: Option<Template>,
+    pub buttons: Vec<Button>,
+}
+
+#[derive(Debug)]
+pub struct Media {
+    pub kind: MediaKind,
+    pub url: Template,
+    pub name: Option<Template>,
+}
+
+#[derive(Debug)]
+pub struct Answer {
+    pub texts: Vec<Template>,
+    pub pick: Pick,
+    pub buttons: Vec<Button>,
+    pub quick_replies: Vec<(Template, Option<Template>)>,
+    pub cards: Vec<Card>,
+    pub media: Option<Media>,
+    pub custom: Option<serde_json::Value>,
+    pub evaluable: bool,
+}
+
+/// An option of an `options` input: shown text, and its normalised form.
+#[derive(Debug)]
+pub struct Choice {
+    pub value: arcstr::ArcStr,
+    pub normalized: String,
+}
+
+#[derive(Debug)]
+pub struct Input {
+    pub var: arcstr::ArcStr,
+    pub ty: InputType,
+    pub prompt: Option<Template>,
+    pub choices: Vec<Choice>,
+    /// `entity:`: synonyms map to the entity's canonical values.
+    pub entity: Option<usize>,
+    pub pattern: Option<Regex>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub invalid: Option<Template>,
+    pub retries: u32,
+    pub mask: bool,
+}
+
+#[derive(Debug)]
+pub enum Body {
+    Template(Template),
+    Json(template::JsonTemplate),
+}
+
+#[derive(Debug)]
+pub struct Service {
+    pub method: Method,
+    pub url: Template,
+    pub headers: Vec<(String, Template)>,
+    pub body: Option<Body>,
+    pub timeout_ms: u64,
+    pub save: Option<String>,
+    pub status: Option<String>,
+}
+
+/// A cell's behaviour with its successors resolved.
+#[derive(Debug)]
+pub enum Kind {
+    Answer {
+        answer: Answer,
+        next: Goto,
+    },
+    Input {
+        input: Box<Input>,
+        valid: Goto,
+        fail: Goto,
+    },
+    Rule {
+        arms: Vec<(Script, Goto)>,
+        otherwise: Goto,
+    },
+    Code {
+        script: Script,
+        next: Goto,
+    },
+    Jump {
+        to: Goto,
+        call: bool,
+        after: Goto,
+    },
+    Intent {
+        routes: Vec<(usize, Goto)>,
+        otherwise: Option<Goto>,
+    },
+    Service {
+        service: Box<Service>,
+        ok: Goto,
+        error: Goto,
+    },
+    Handoff {
+        queue: Template,
+        reason: Option<Template>,
+        message: Option<Template>,
+        resume: Goto,
+    },
+    End {
+        message: Option<Template>,
+    },
+}
+
+/// A flow: its name and where it starts.
+#[derive(Debug)]
+pub struct Flow {
+    pub name: String,
+    pub entry: Goto,
+}
+
+/// What the built-in classifier needs: the trained model, the examples
+/// that are sure hits, and the patterns.
+#[derive(Debug, Default)]
+pub struct NluIndex {
+    /// The model trained on the intents' examples (and the out-of-scope
+    /// ones); none when no intent has an example.
+    pub model: Option<Model>,
+    /// Each normalised example → the classes it is an example of, in order
+    /// (`intents.len()` for an out-of-scope example): a message equal to
+    /// one is a sure hit.
+    pub exact: rustc_hash::FxHashMap<Box<str>, Vec<u32>>,
+    /// Every intent pattern, and the intent each belongs to.
+    pub patterns: crate::pattern::IntentPatterns,
+}
+
+/// An intent: its name and whether it may interrupt a pending input.
+#[derive(Debug)]
+pub struct Intent {
+    pub name: String,
+    pub global: bool,
+    /// The first example as written (tools that talk to the bot use it).
+    pub example: Option<String>,
+}
+
+/// An entity for the classifier.
+#[derive(Debug)]
+pub enum Entity {
+    /// Canonical value and its normalised synonyms (the value itself included).
+    List {
+        name: String,
+        values: Vec<(String, Vec<String>)>,
+    },
+    Pattern {
+        name: String,
+        regex: Regex,
+    },
+}
+
+impl Entity {
+    #[must_use]
+    pub fn name(&self) -> &str {
+        match self {
+            Entity::List { name, .. } | Entity::Pattern { name, .. } => name,
+        }
+    }
+}
+
+/// A choice a cell can make: what a turn reports to its observer, and
+/// what coverage counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Branch {
+    /// The rule arm with this index was taken.
+    Arm(u32),
+    /// No arm matched (the rule's `else`, or the next cell).
+    Else,
+    /// The intent cell routed on the route with this index.
+    Route(u32),
+    /// The intent cell took its `else`.
+    Unrouted,
+    /// An input got a value it accepts.
+    Valid,
+    /// An input got a value it rejects, and asks again.
+    Invalid,
+    /// An input ran out of retries (`on_fail`).
+    Fail,
+    /// A service call succeeded.
+    Success,
+    /// A service call failed (`on_error`).
+    Error,
+}
+
+/// The compiled bot: immutable, shared by all sessions.
+#[derive(Debug)]
+pub struct Program {
+    pub name: String,
+    pub locale: String,
+    pub threshold: f64,
+    /// Variables the host sets in every request.
+    pub context: Vec<String>,
+    /// Variables that can hold a masked value, sorted: those of masked
+    /// inputs, and every variable a code cell may copy one into (see
+    /// `check::secrets`).
+    pub masked: Vec<String>,
+    /// Variables never shown to the channel, sorted.
+    pub hidden: Vec<String>,
+    /// Variables a request's context cannot change once set, sorted.
+    pub readonly: Vec<String>,
+    pub cells: Vec<Option<Cell>>,
+    /// [`Cell::key`] → cell index.
+    pub cell_by_key: rustc_hash::FxHashMap<u64, u32>,
+    pub flows: Vec<Flow>,
+    pub flow_by_name: HashMap<String, u32>,
+    pub welcome: Option<u32>,
+    pub fallback: Option<u32>,
+    /// Intent index → the flow it triggers.
+    pub intent_flows: HashMap<usize, u32>,
+    /// Global intents that trigger a flow: the only ones that can interrupt
+    /// a pending input.
+    pub global_intents: Vec<usize>,
+    /// Entity index → the flow it triggers.
+    pub entity_flows: Vec<(usize, u32)>,
+    pub intents: Vec<Intent>,
+    /// Intent name → its index: a routed turn finds its intent in constant
+    /// time, whatever the number of intents.
+    pub intent_by_name: rustc_hash::FxHashMap<String, usize>,
+    pub nlu: NluIndex,
+    pub entities: Vec<Entity>,
+    /// Every variable some cell may assign (temporaries included): scripts
+    /// see them declared, so `x = 1` works before `x` was ever set.
+    pub variables: Vec<String>,
+    /// Changes whenever the bot's program changes (sessions record it).
+    pub version: u64,
+    /// Some cell is a `service`: a turn may wait on the network.
+    pub calls_services: bool,
+}
+
+impl Program {
+    /// Whether `name` can hold a masked value.
+    #[must_use]
+    pub fn is_masked(&self, name: &str) -> bool {
+        self.masked
+            .binary_search_by(|m| m.as_str().cmp(name))
+            .is_ok()
+    }
+
+    /// Whether `name` is never shown to the channel.
+    #[must_use]
+    pub fn is_hidden(&self, name: &str) -> bool {
+        self.hidden
+            .binary_search_by(|m| m.as_str().cmp(name))
+            .is_ok()
+    }
+
+    /// Whether a request's context cannot change `name` once it is set.
+    #[must_use]
+    pub fn is_readonly(&self, name: &str) -> bool {
+        self.readonly
+            .binary_search_by(|m| m.as_str().cmp(name))
+            .is_ok()
+    }
+
+    /// The cell at an index. Indexes come from this program, so a missing
+    /// cell is a broken invariant.
+    ///
+    /// # Panics
+    /// If `index` is not a cell of this program.
+    #[must_use]
+    pub fn cell(&self, index: u32) -> &Cell {
+        self.cells[index as usize]
+            .as_ref()
+            .expect("cell indexes come from this program")
+    }
+
+    /// The flow a trigger-less event or target name starts.
+    #[must_use]
+    pub fn flow(&self, name: &str) -> Option<&Flow> {
+        self.flow_by_name
+            .get(name)
+            .map(|&i| &self.flows[i as usize])
+    }
+}
+
+/// The name of a cell kind, as the languages spell it.
+#[must_use]
+pub fn kind_name(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::Answer { .. } => "answer",
+        Kind::Input { .. } => "input",
+        Kind::Rule { .. } => "rule",
+        Kind::Code { .. } => "code",
+        Kind::Jump { .. } => "jump",
+        Kind::Intent { .. } => "intent",
+        Kind::Service { .. } => "service",
+        Kind::Handoff { .. } => "handoff",
+        Kind::End { .. } => "end",
+    }
+}
