@@ -758,4 +758,51 @@ mod tests {
         assert_eq!(version_of(&bot), fnv1a(&[json.as_bytes()]));
         assert_ne!(version_of(&bot), version_of(&ast::Bot::default()));
     }
+
+    #[test]
+    fn compiling_takes_the_checkers_scripts_instead_of_compiling_again() {
+        let mut project = crate::project::Project::new();
+        project.add_bytes(
+            "a.flow",
+            std::path::Path::new("a.flow"),
+            b"flow welcome on welcome {\n  code { n = 1 }\n  rule { when { n == 1 } goto done }\n  answer \"no\"\n  done: answer \"yes {{n}}\"\n}\n",
+        );
+        let checked = crate::check::check(project);
+        assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+        let script = checked.prepared.script("n = 1", false).expect("checked");
+        let condition = checked.prepared.script("n == 1", true).expect("checked");
+        let program = compile(&checked.bot, &checked.lowered, checked.prepared).unwrap();
+        let mut shared = 0;
+        for cell in program.cells.iter().flatten() {
+            match &cell.kind {
+                Kind::Code { script: s, .. } => {
+                    assert!(Arc::ptr_eq(&s.ast, &script));
+                    shared += 1;
+                }
+                Kind::Rule { arms, .. } => {
+                    assert!(Arc::ptr_eq(&arms[0].0.ast, &condition));
+                    shared += 1;
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(shared, 2);
+        // Without the checker's work (an artifact's AST), everything is
+        // compiled from the source, to the same program.
+        let mut project = crate::project::Project::new();
+        project.add_bytes(
+            "a.flow",
+            std::path::Path::new("a.flow"),
+            b"flow welcome on welcome {\n  code { n = 1 }\n  answer \"{{n}}\"\n}\n",
+        );
+        let bot = project.merge();
+        let unchecked = compile(&bot, &crate::lower::lower(&bot), Prepared::default()).unwrap();
+        assert!(
+            unchecked
+                .cells
+                .iter()
+                .flatten()
+                .any(|c| matches!(&c.kind, Kind::Code { script, .. } if script.vars == ["n"]))
+        );
+    }
 }
