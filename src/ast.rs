@@ -177,13 +177,13 @@ pub struct Cell {
 /// One variant per cell kind a flow can hold (docs/LANGUAGE.md).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum CellKind {
-    Answer(Answer),
-    Input(Input),
+    Answer(Box<Answer>),
+    Input(Box<Input>),
     Rule(Rule),
     Code(Script),
     Jump(Jump),
     Intent(IntentSwitch),
-    Service(Service),
+    Service(Box<Service>),
     Handoff(Handoff),
     End(End),
 }

@@ -49,10 +49,8 @@ pub(crate) fn unused_entities(ctx: &Context<'_>, facts: &Facts) -> Vec<Diagnosti
             used.insert(&name.value);
         }
         for cell in &flow.cells {
-            if let CellKind::Input(ast::Input {
-                entity: Some(entity),
-                ..
-            }) = &cell.kind
+            if let CellKind::Input(input) = &cell.kind
+                && let Some(entity) = &input.entity
             {
                 used.insert(&entity.value);
             }

@@ -162,9 +162,11 @@ pub fn compile(
 pub fn compile_with_model(
     bot: &ast::Bot,
     lowered: &Lowered,
-    prepared: Prepared,
+    mut prepared: Prepared,
     model: Option<Model>,
 ) -> Result<Program, CompileError> {
+    let intent_patterns =
+        prepared.take_intent_patterns(bot.intents.iter().map(|i| i.patterns.len()).sum());
     let graph = &lowered.graph;
     let mut compiler = Compiler {
         prepared,
@@ -273,9 +275,7 @@ pub fn compile_with_model(
     variables.dedup();
     let settings = &bot.settings;
     let masked = masked_variables(&cells, &compiler.transfers);
-    let intent_patterns = compiler
-        .prepared
-        .take_intent_patterns(bot.intents.iter().map(|i| i.patterns.len()).sum());
+    drop(compiler);
     let nlu = NluIndex::build(&bot.intents, &settings.out_of_scope, model, intent_patterns)?;
     let sorted = |names: &[ast::Name]| {
         let mut names: Vec<String> = names.iter().map(|n| n.value.clone()).collect();

@@ -740,13 +740,13 @@ impl DslParser {
             match part.as_rule() {
                 Rule::label => id = Some(self.ident(Self::only(part))),
                 Rule::next => next = Some(self.target(Self::only(part))),
-                Rule::answer => kind = self.answer(part).map(CellKind::Answer),
-                Rule::input => kind = Some(CellKind::Input(self.input(part))),
+                Rule::answer => kind = self.answer(part).map(|a| CellKind::Answer(Box::new(a))),
+                Rule::input => kind = Some(CellKind::Input(Box::new(self.input(part)))),
                 Rule::rule => kind = Some(CellKind::Rule(self.rule(part))),
                 Rule::code => kind = Some(CellKind::Code(self.block(Self::only(part)))),
                 Rule::jump => kind = Some(CellKind::Jump(self.jump(part))),
                 Rule::intent_cell => kind = Some(CellKind::Intent(self.intent_cell(part))),
-                Rule::service => kind = self.service(part).map(CellKind::Service),
+                Rule::service => kind = self.service(part).map(|s| CellKind::Service(Box::new(s))),
                 Rule::handoff => kind = self.handoff(part).map(CellKind::Handoff),
                 _ => kind = Some(CellKind::End(self.end(part))),
             }

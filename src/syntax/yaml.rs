@@ -641,13 +641,13 @@ impl<'t> Walker<'t> {
             );
         }
         let kind = match keyword {
-            "answer" => CellKind::Answer(self.answer(value)?),
-            "input" => CellKind::Input(self.input(key, value)?),
+            "answer" => CellKind::Answer(Box::new(self.answer(value)?)),
+            "input" => CellKind::Input(Box::new(self.input(key, value)?)),
             "rule" => CellKind::Rule(self.rule(value)),
             "code" => CellKind::Code(self.script(value, "code")?),
             "jump" => CellKind::Jump(self.jump(value)?),
             "intent" => CellKind::Intent(self.intent_switch(value)?),
-            "service" => CellKind::Service(self.service(key, value)?),
+            "service" => CellKind::Service(Box::new(self.service(key, value)?)),
             "handoff" => CellKind::Handoff(self.handoff(key, value)?),
             _ => CellKind::End(self.end(value)?),
         };
