@@ -13,8 +13,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::ast::InputType;
-use crate::compile::{Cell, Kind, Program};
+use crate::compile::{Cell, CellIndex, Kind, Program};
+use crate::kinds::InputType;
 use crate::source::{SourceMap, Span};
 
 pub use crate::compile::Branch;
@@ -51,7 +51,7 @@ pub fn branches(cell: &Cell) -> Vec<Branch> {
 /// A template read a variable that had no value.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct UnsetRead {
-    pub cell: u32,
+    pub cell: CellIndex,
     /// The placeholder as written, e.g. `account.balance`.
     pub path: String,
 }
@@ -59,22 +59,22 @@ pub struct UnsetRead {
 /// What some turns exercised.
 #[derive(Clone, Debug, Default)]
 pub struct Coverage {
-    cells: BTreeSet<u32>,
-    branches: BTreeSet<(u32, Branch)>,
+    cells: BTreeSet<CellIndex>,
+    branches: BTreeSet<(CellIndex, Branch)>,
     unset: BTreeSet<UnsetRead>,
 }
 
 /// Coverage is what a turn's observer sees.
 impl crate::runtime::Observer for Coverage {
-    fn cell(&mut self, cell: u32) {
+    fn cell(&mut self, cell: CellIndex) {
         self.cells.insert(cell);
     }
 
-    fn branch(&mut self, cell: u32, branch: Branch) {
+    fn branch(&mut self, cell: CellIndex, branch: Branch) {
         self.branches.insert((cell, branch));
     }
 
-    fn unset(&mut self, cell: u32, path: &str) {
+    fn unset(&mut self, cell: CellIndex, path: &str) {
         self.unset.insert(UnsetRead {
             cell,
             path: path.to_owned(),
@@ -102,12 +102,12 @@ impl Coverage {
     }
 
     #[must_use]
-    pub fn has_cell(&self, cell: u32) -> bool {
+    pub fn has_cell(&self, cell: CellIndex) -> bool {
         self.cells.contains(&cell)
     }
 
     #[must_use]
-    pub fn has_branch(&self, cell: u32, branch: Branch) -> bool {
+    pub fn has_branch(&self, cell: CellIndex, branch: Branch) -> bool {
         self.branches.contains(&(cell, branch))
     }
 
@@ -130,8 +130,8 @@ impl Coverage {
         let mut missed = Vec::new();
         for (index, cell) in program.cells.iter().enumerate() {
             let Some(cell) = cell else { continue };
-            let index = u32::try_from(index).unwrap_or(u32::MAX);
-            let flow = &mut flows[cell.flow as usize];
+            let index = CellIndex::new(index);
+            let flow = &mut flows[cell.flow.position()];
             flow.cells.total += 1;
             if self.cells.contains(&index) {
                 flow.cells.hit += 1;
@@ -205,7 +205,7 @@ pub struct FlowCoverage {
 /// A cell never reached (`branch: None`), or a reached cell's branch never taken.
 #[derive(Clone, Copy, Debug)]
 pub struct Missed {
-    pub cell: u32,
+    pub cell: CellIndex,
     pub branch: Option<Branch>,
 }
 
@@ -285,9 +285,9 @@ pub fn location(span: Span, sources: &SourceMap) -> String {
 
 /// A cell as `flow.id` or `flow#position`, with its kind.
 #[must_use]
-pub fn cell_name(program: &Program, index: u32) -> String {
+pub fn cell_name(program: &Program, index: CellIndex) -> String {
     let cell = program.cell(index);
-    let flow = &program.flows[cell.flow as usize].name;
+    let flow = &program.flow_at(cell.flow).name;
     match &cell.id {
         Some(id) => format!("{flow}.{id}"),
         None => format!("{flow}#{}", cell.position + 1),
@@ -297,7 +297,7 @@ pub fn cell_name(program: &Program, index: u32) -> String {
 /// What a missed item is, in words: `the cell pizza.size (input)` or
 /// `pizza.size: an invalid answer`.
 #[must_use]
-pub fn describe(program: &Program, index: u32, branch: Option<Branch>) -> String {
+pub fn describe(program: &Program, index: CellIndex, branch: Option<Branch>) -> String {
     let cell = program.cell(index);
     let name = cell_name(program, index);
     let Some(branch) = branch else {
@@ -309,7 +309,7 @@ pub fn describe(program: &Program, index: u32, branch: Option<Branch>) -> String
         (Branch::Route(i), Kind::Intent { routes, .. }) => {
             let intent = routes
                 .get(i as usize)
-                .and_then(|(intent, _)| program.intents.get(*intent))
+                .map(|(intent, _)| program.intent(*intent))
                 .map_or("?", |intent| intent.name.as_str());
             format!("route `{intent}`")
         }

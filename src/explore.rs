@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use crate::ast::InputType;
-use crate::compile::{Entity, Input, Kind, Program};
+use crate::compile::{Entity, Input, IntentIndex, Kind, Program};
 use crate::coverage::{Coverage, UnsetRead};
 use crate::runtime::{
     Bot, Event, FnClient, HttpRequest, HttpResponse, Request, Response, Session, Wait,
@@ -189,20 +189,19 @@ impl Walker<'_> {
     /// How paths start: welcome, each triggered flow, and something nobody understands.
     fn openings(&self) -> Vec<Message> {
         let mut messages = Vec::new();
-        let mut intents: Vec<usize> = self.program.intent_flows.keys().copied().collect();
+        let mut intents: Vec<IntentIndex> = self.program.intent_flows.keys().copied().collect();
         intents.sort_unstable();
         for intent in intents {
             messages.extend(self.example(intent).map(Message::User));
         }
         for (entity, _) in &self.program.entity_flows {
-            match self.program.entities.get(*entity) {
-                Some(Entity::List { values, .. }) => {
+            match self.program.entity(*entity) {
+                Entity::List { values, .. } => {
                     messages.extend(values.first().map(|(v, _)| Message::User(v.clone())));
                 }
-                Some(Entity::Pattern { regex, .. }) => {
+                Entity::Pattern { regex, .. } => {
                     messages.extend(sample(regex.as_str()).map(Message::User));
                 }
-                None => {}
             }
         }
         messages.push(Message::User(GIBBERISH.into()));
@@ -259,7 +258,8 @@ impl Walker<'_> {
                 _ => {}
             },
             None => {
-                let mut intents: Vec<usize> = self.program.intent_flows.keys().copied().collect();
+                let mut intents: Vec<IntentIndex> =
+                    self.program.intent_flows.keys().copied().collect();
                 intents.sort_unstable();
                 for intent in intents {
                     if let Some(example) = self.example(intent) {
@@ -274,10 +274,11 @@ impl Walker<'_> {
 
     /// Something the classifier recognises as the intent: its first example,
     /// else a string made from its first pattern.
-    fn example(&self, intent: usize) -> Option<String> {
+    fn example(&self, intent: IntentIndex) -> Option<String> {
         let nlu = &self.program.nlu;
-        let from_pattern = || sample(nlu.patterns.first_of(intent)?);
-        self.program.intents[intent]
+        let from_pattern = || sample(nlu.patterns.first_of(intent.position())?);
+        self.program
+            .intent(intent)
             .example
             .clone()
             .or_else(from_pattern)
@@ -285,8 +286,7 @@ impl Walker<'_> {
 
     fn valid_values(&self, input: &Input) -> Vec<String> {
         if input.ty == InputType::Options {
-            if let Some(Entity::List { values, .. }) =
-                input.entity.and_then(|e| self.program.entities.get(e))
+            if let Some(Entity::List { values, .. }) = input.entity.map(|e| self.program.entity(e))
             {
                 return values.iter().map(|(v, _)| v.clone()).collect();
             }

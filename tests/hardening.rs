@@ -505,12 +505,16 @@ fn a_session_that_does_not_fit_the_bot_is_an_error_not_a_panic() {
     for claimed in [version ^ 1, 0] {
         let mut foreign: Session = serde_json::from_value(stored.clone()).unwrap();
         foreign.bot_version = claimed;
-        foreign.waiting = Some(cellflow::runtime::Wait::Cell(4_000_000));
+        foreign.waiting = Some(cellflow::runtime::Wait::Cell(
+            cellflow::compile::CellIndex::new(4_000_000),
+        ));
         let reply = bot.turn(&mut foreign, Request::text("funghi")).unwrap();
         assert_eq!(answers_of(&reply), ["What size?"], "{claimed}");
         foreign.waiting_key = 0;
         foreign.bot_version = claimed;
-        foreign.waiting = Some(cellflow::runtime::Wait::Cell(4_000_000));
+        foreign.waiting = Some(cellflow::runtime::Wait::Cell(
+            cellflow::compile::CellIndex::new(4_000_000),
+        ));
         let reply = bot.turn(&mut foreign, Request::text("funghi")).unwrap();
         assert!(
             reply.events.contains(&Event::Restarted),

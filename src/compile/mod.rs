@@ -15,6 +15,7 @@
 //! again but skips parsing and checking.
 
 mod artifact;
+mod index;
 mod load;
 mod program;
 
@@ -34,6 +35,7 @@ use crate::template::{self, Template};
 pub use artifact::{
     ARTIFACT_MAGIC, ARTIFACT_VERSION, Artifact, ArtifactError, read_artifact, write_artifact,
 };
+pub use index::{CellIndex, EntityIndex, FlowIndex, IntentIndex};
 pub use load::{LoadError, load, load_artifact, load_ast, load_project};
 pub use program::{
     Answer, Body, Branch, Button, Card, Cell, Choice, Entity, Flow, Goto, Input, Intent, Kind,
@@ -178,7 +180,7 @@ pub fn compile_with_model(
         if id == graph.exit() {
             Goto::Complete
         } else {
-            Goto::Cell(u32::try_from(id.index()).unwrap_or(u32::MAX))
+            Goto::Cell(CellIndex::new(id.index()))
         }
     };
     let mut cells: Vec<Option<Cell>> = (0..graph.node_count()).map(|_| None).collect();
@@ -197,7 +199,7 @@ pub fn compile_with_model(
             &mut variables,
         )?;
         cells[id.index()] = Some(Cell {
-            flow: node.flow.0,
+            flow: FlowIndex::new(node.flow.index()),
             position: node.index,
             id: ast_cell.id.as_ref().map(|n| n.value.clone()),
             key: 0,
@@ -222,17 +224,19 @@ pub fn compile_with_model(
         .iter()
         .enumerate()
         .rev() // the first definition wins
-        .map(|(i, f)| (f.name.clone(), u32::try_from(i).unwrap_or(u32::MAX)))
+        .map(|(i, f)| (f.name.clone(), FlowIndex::new(i)))
         .collect();
     let mut intent_flows = HashMap::new();
     let mut entity_flows = Vec::new();
     for (i, flow) in graph.flows().iter().enumerate() {
-        let i = u32::try_from(i).unwrap_or(u32::MAX);
+        let i = FlowIndex::new(i);
         match flow.trigger {
             Some(crate::graph::Trigger::Intent(intent)) => {
-                intent_flows.insert(intent, i);
+                intent_flows.insert(IntentIndex::new(intent), i);
             }
-            Some(crate::graph::Trigger::Entity(entity)) => entity_flows.push((entity, i)),
+            Some(crate::graph::Trigger::Entity(entity)) => {
+                entity_flows.push((EntityIndex::new(entity), i));
+            }
             _ => {}
         }
     }
@@ -309,25 +313,22 @@ pub fn compile_with_model(
         cell_by_key,
         flows,
         flow_by_name,
-        welcome: lowered.welcome.map(|f| f.0),
-        fallback: lowered.fallback.map(|f| f.0),
-        global_intents: {
-            let mut g: Vec<usize> = intents
-                .iter()
-                .enumerate()
-                .filter(|(i, it)| it.global && intent_flows.contains_key(i))
-                .map(|(i, _)| i)
-                .collect();
-            g.sort_unstable();
-            g
-        },
+        welcome: lowered.welcome.map(|f| FlowIndex::new(f.index())),
+        fallback: lowered.fallback.map(|f| FlowIndex::new(f.index())),
+        global_intents: intents
+            .iter()
+            .enumerate()
+            .map(|(i, intent)| (IntentIndex::new(i), intent))
+            .filter(|(i, intent)| intent.global && intent_flows.contains_key(i))
+            .map(|(i, _)| i)
+            .collect(),
         intent_flows,
         entity_flows,
         nlu,
         intent_by_name: intents
             .iter()
             .enumerate()
-            .map(|(i, intent)| (intent.name.clone(), i))
+            .map(|(i, intent)| (intent.name.clone(), IntentIndex::new(i)))
             .collect(),
         intents,
         entities,
@@ -430,15 +431,15 @@ fn fnv1a(parts: &[&[u8]]) -> u64 {
 fn assign_keys(
     cells: &mut [Option<Cell>],
     flows: &[crate::graph::Flow],
-) -> rustc_hash::FxHashMap<u64, u32> {
+) -> rustc_hash::FxHashMap<u64, CellIndex> {
     let mut order: Vec<usize> = (0..cells.len()).filter(|&i| cells[i].is_some()).collect();
     order.sort_by_key(|&i| cells[i].as_ref().map(|c| (c.flow, c.position)));
-    let mut ordinals: rustc_hash::FxHashMap<(u32, &str, &str), u32> =
+    let mut ordinals: rustc_hash::FxHashMap<(FlowIndex, &str, &str), u32> =
         rustc_hash::FxHashMap::default();
     let mut keys = Vec::with_capacity(order.len());
     for &i in &order {
         let Some(cell) = &cells[i] else { continue };
-        let flow = flows[cell.flow as usize].name.as_bytes();
+        let flow = flows[cell.flow.position()].name.as_bytes();
         let key = match &cell.id {
             Some(id) => fnv1a(&[flow, b"=", id.as_bytes()]),
             None => {
@@ -447,9 +448,9 @@ fn assign_keys(
                     Kind::Input { input, .. } => input.var.as_str(),
                     Kind::Jump {
                         to: Goto::Cell(to), ..
-                    } => cells[*to as usize]
+                    } => cells[to.position()]
                         .as_ref()
-                        .map_or("", |target| flows[target.flow as usize].name.as_str()),
+                        .map_or("", |target| flows[target.flow.position()].name.as_str()),
                     _ => "",
                 };
                 let ordinal = ordinals.entry((cell.flow, kind, var)).or_insert(0);
@@ -473,9 +474,7 @@ fn assign_keys(
         }
         // Keys are unique in a checked bot (ids are unique per flow); the
         // first cell wins should two hashes ever collide.
-        by_key
-            .entry(key)
-            .or_insert(u32::try_from(i).unwrap_or(u32::MAX));
+        by_key.entry(key).or_insert(CellIndex::new(i));
     }
     by_key
 }
@@ -563,7 +562,8 @@ fn compile_cell(
                     entity: i
                         .entity
                         .as_ref()
-                        .and_then(|e| lowered.entities.get(&e.value).copied()),
+                        .and_then(|e| lowered.entities.get(&e.value))
+                        .map(|&e| EntityIndex::new(e)),
                     pattern: i
                         .pattern
                         .as_ref()
@@ -618,7 +618,7 @@ fn compile_cell(
                 .enumerate()
                 .filter_map(|(n, (intent, _))| {
                     let to = find(Edge::IntentRoute(u32::try_from(n).unwrap_or(u32::MAX)))?;
-                    Some((*lowered.intents.get(&intent.value)?, to))
+                    Some((IntentIndex::new(*lowered.intents.get(&intent.value)?), to))
                 })
                 .collect(),
             otherwise: find(Edge::IntentElse),

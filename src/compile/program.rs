@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use regex::Regex;
 
+use super::{CellIndex, EntityIndex, FlowIndex, IntentIndex};
 use crate::classifier::Model;
 use crate::kinds::{InputType, MediaKind, Method, Pick};
 use crate::template::{self, Template};
@@ -28,7 +29,7 @@ pub struct Script {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Goto {
     /// A cell, by index.
-    Cell(u32),
+    Cell(CellIndex),
     /// The flow completes: return to the caller, or idle.
     Complete,
 }
@@ -36,7 +37,7 @@ pub enum Goto {
 /// One compiled cell.
 #[derive(Debug)]
 pub struct Cell {
-    pub flow: u32,
+    pub flow: FlowIndex,
     /// Position in its flow's cell list.
     pub position: u32,
     /// The author's id, if any (service mocks and traces use it).
@@ -98,7 +99,7 @@ pub struct Input {
     pub prompt: Option<Template>,
     pub choices: Vec<Choice>,
     /// `entity:`: synonyms map to the entity's canonical values.
-    pub entity: Option<usize>,
+    pub entity: Option<EntityIndex>,
     pub pattern: Option<Regex>,
     pub min: Option<f64>,
     pub max: Option<f64>,
@@ -150,7 +151,7 @@ pub enum Kind {
         after: Goto,
     },
     Intent {
-        routes: Vec<(usize, Goto)>,
+        routes: Vec<(IntentIndex, Goto)>,
         otherwise: Option<Goto>,
     },
     Service {
@@ -265,22 +266,22 @@ pub struct Program {
     pub readonly: Vec<String>,
     pub cells: Vec<Option<Cell>>,
     /// [`Cell::key`] → cell index.
-    pub cell_by_key: rustc_hash::FxHashMap<u64, u32>,
+    pub cell_by_key: rustc_hash::FxHashMap<u64, CellIndex>,
     pub flows: Vec<Flow>,
-    pub flow_by_name: HashMap<String, u32>,
-    pub welcome: Option<u32>,
-    pub fallback: Option<u32>,
+    pub flow_by_name: HashMap<String, FlowIndex>,
+    pub welcome: Option<FlowIndex>,
+    pub fallback: Option<FlowIndex>,
     /// Intent index → the flow it triggers.
-    pub intent_flows: HashMap<usize, u32>,
+    pub intent_flows: HashMap<IntentIndex, FlowIndex>,
     /// Global intents that trigger a flow: the only ones that can interrupt
     /// a pending input.
-    pub global_intents: Vec<usize>,
+    pub global_intents: Vec<IntentIndex>,
     /// Entity index → the flow it triggers.
-    pub entity_flows: Vec<(usize, u32)>,
+    pub entity_flows: Vec<(EntityIndex, FlowIndex)>,
     pub intents: Vec<Intent>,
     /// Intent name → its index: a routed turn finds its intent in constant
     /// time, whatever the number of intents.
-    pub intent_by_name: rustc_hash::FxHashMap<String, usize>,
+    pub intent_by_name: rustc_hash::FxHashMap<String, IntentIndex>,
     pub nlu: NluIndex,
     pub entities: Vec<Entity>,
     /// Every variable some cell may assign (temporaries included): scripts
@@ -323,18 +324,49 @@ impl Program {
     /// # Panics
     /// If `index` is not a cell of this program.
     #[must_use]
-    pub fn cell(&self, index: u32) -> &Cell {
-        self.cells[index as usize]
-            .as_ref()
+    pub fn cell(&self, index: CellIndex) -> &Cell {
+        self.cell_at(index)
             .expect("cell indexes come from this program")
+    }
+
+    /// The cell at an index that may not be this program's (one a session
+    /// stored, perhaps for another version of the bot).
+    #[must_use]
+    pub fn cell_at(&self, index: CellIndex) -> Option<&Cell> {
+        self.cells.get(index.position()).and_then(Option::as_ref)
+    }
+
+    /// A flow by index.
+    ///
+    /// # Panics
+    /// If `index` is not a flow of this program.
+    #[must_use]
+    pub fn flow_at(&self, index: FlowIndex) -> &Flow {
+        &self.flows[index.position()]
     }
 
     /// The flow a trigger-less event or target name starts.
     #[must_use]
     pub fn flow(&self, name: &str) -> Option<&Flow> {
-        self.flow_by_name
-            .get(name)
-            .map(|&i| &self.flows[i as usize])
+        self.flow_by_name.get(name).map(|&i| self.flow_at(i))
+    }
+
+    /// An entity by index.
+    ///
+    /// # Panics
+    /// If `index` is not an entity of this program.
+    #[must_use]
+    pub fn entity(&self, index: EntityIndex) -> &Entity {
+        &self.entities[index.position()]
+    }
+
+    /// An intent by index.
+    ///
+    /// # Panics
+    /// If `index` is not an intent of this program.
+    #[must_use]
+    pub fn intent(&self, index: IntentIndex) -> &Intent {
+        &self.intents[index.position()]
     }
 }
 

@@ -147,7 +147,7 @@ fn phone(text: &str) -> Option<Value> {
 
 fn choose(program: &Program, input: &Input, text: &str) -> Option<Value> {
     let normalized = crate::text::normalize(text);
-    if let Some(entity) = input.entity.and_then(|e| program.entities.get(e)) {
+    if let Some(entity) = input.entity.map(|e| program.entity(e)) {
         if let Entity::List { values, .. } = entity {
             for (canonical, synonyms) in values {
                 if synonyms.contains(&normalized) {

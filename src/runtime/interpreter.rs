@@ -13,8 +13,10 @@ use std::collections::BTreeMap;
 use arcstr::{ArcStr, literal};
 use serde_json::Value;
 
-use crate::compile::Branch;
-use crate::compile::{Answer as CAnswer, Body, Goto, Input, Kind, Program, Script};
+use crate::compile::{
+    Answer as CAnswer, Body, Branch, CellIndex, FlowIndex, Goto, Input, IntentIndex, Kind, Program,
+    Script,
+};
 use crate::kinds::{InputType, MediaKind};
 use crate::template::{JsonTemplate, Part, Segment, Template};
 
@@ -56,7 +58,7 @@ struct Turn<'a> {
     /// Where cells and branches taken are recorded, when the host asked.
     observer: Option<&'a RefCell<dyn Observer>>,
     /// The cell being run (for what the observer is told).
-    at: u32,
+    at: CellIndex,
     /// What is left of the turn's wall-clock budget for scripts.
     script_time: std::time::Duration,
 }
@@ -162,7 +164,7 @@ pub(super) fn run(
         user: std::cell::OnceCell::new(),
         trace: bot.tracing(),
         observer,
-        at: 0,
+        at: CellIndex::new(0),
         script_time: bot.script_time(),
     };
     let restarted = turn.response.events.contains(&Event::Restarted);
@@ -202,7 +204,7 @@ pub(super) fn run(
 }
 
 impl Turn<'_> {
-    fn cover(&self, cell: u32, branch: Option<Branch>) {
+    fn cover(&self, cell: CellIndex, branch: Option<Branch>) {
         if let Some(observer) = self.observer {
             let mut observer = observer.borrow_mut();
             match branch {
@@ -308,7 +310,7 @@ impl Turn<'_> {
     }
 
     /// The recognised intent, when it clears the threshold.
-    fn confident_intent(&self) -> Option<usize> {
+    fn confident_intent(&self) -> Option<IntentIndex> {
         let nlu = &self.response.nlu;
         if nlu.confidence < self.program.threshold {
             return None;
@@ -319,7 +321,7 @@ impl Turn<'_> {
 
     fn answer_input(
         &mut self,
-        cell: u32,
+        cell: CellIndex,
         input: &Input,
         valid: Goto,
         fail: Goto,
@@ -334,7 +336,7 @@ impl Turn<'_> {
         // even though it sounds like asking for an agent. Any text answers
         // a free-text question, so there the intent always wins.
         if let Some(intent) = self.confident_intent()
-            && self.program.intents[intent].global
+            && self.program.intent(intent).global
             && let Some(&flow) = self.program.intent_flows.get(&intent)
             && (self.response.nlu.confidence >= 1.0
                 || input.ty == InputType::Text
@@ -394,7 +396,7 @@ impl Turn<'_> {
             .program
             .entity_flows
             .iter()
-            .find(|(e, _)| entities.contains_key(self.program.entities[*e].name()))
+            .find(|(e, _)| entities.contains_key(self.program.entity(*e).name()))
         {
             return self.start_flow(Some(flow));
         }
@@ -409,12 +411,12 @@ impl Turn<'_> {
         }
     }
 
-    fn start_flow(&mut self, flow: Option<u32>) -> Result<(), Failure> {
+    fn start_flow(&mut self, flow: Option<FlowIndex>) -> Result<(), Failure> {
         self.session.waiting = None;
         self.session.retries = 0;
         self.session.stack.clear();
         match flow {
-            Some(flow) => self.execute(self.program.flows[flow as usize].entry),
+            Some(flow) => self.execute(self.program.flow_at(flow).entry),
             None => Ok(()),
         }
     }
@@ -425,8 +427,14 @@ impl Turn<'_> {
             let cell = match goto {
                 Goto::Cell(cell) => cell,
                 Goto::Complete => match self.session.stack.pop() {
-                    Some(Frame(u32::MAX, _)) => continue,
-                    Some(Frame(after, _)) => after,
+                    Some(Frame {
+                        after: Goto::Cell(after),
+                        ..
+                    }) => after,
+                    Some(Frame {
+                        after: Goto::Complete,
+                        ..
+                    }) => continue,
                     None => return Ok(()),
                 },
             };
@@ -451,7 +459,7 @@ impl Turn<'_> {
         }
     }
 
-    fn record(&mut self, cell: u32, before: &super::Vars) {
+    fn record(&mut self, cell: CellIndex, before: &super::Vars) {
         let c = self.program.cell(cell);
         let program = self.program;
         let left_out = |name: &str| name.starts_with('_') || program.is_hidden(name);
@@ -475,7 +483,7 @@ impl Turn<'_> {
             }
         }
         self.response.trace.push(Step {
-            flow: self.program.flows[c.flow as usize].name.clone(),
+            flow: self.program.flow_at(c.flow).name.clone(),
             cell: c.id.clone(),
             position: c.position,
             kind: crate::compile::kind_name(&c.kind).to_owned(),
@@ -483,7 +491,7 @@ impl Turn<'_> {
         });
     }
 
-    fn ask(&mut self, cell: u32, input: &Input) {
+    fn ask(&mut self, cell: CellIndex, input: &Input) {
         if let Some(prompt) = &input.prompt {
             let text = self.say(prompt);
             let mut answer = Answer::text(text);
@@ -503,7 +511,7 @@ impl Turn<'_> {
         self.session.waiting = Some(Wait::Cell(cell));
     }
 
-    fn cell(&mut self, index: u32) -> Result<Next, Failure> {
+    fn cell(&mut self, index: CellIndex) -> Result<Next, Failure> {
         let program = self.program;
         let cell = program.cell(index);
         Ok(match &cell.kind {
@@ -533,10 +541,9 @@ impl Turn<'_> {
             }
             Kind::Jump { to, call, after } => {
                 if *call {
-                    let key = self.program.cell(index).key;
-                    let point = match after {
-                        Goto::Cell(c) => Frame(*c, key),
-                        Goto::Complete => Frame(u32::MAX, key),
+                    let point = Frame {
+                        after: *after,
+                        jump_key: cell.key,
                     };
                     if self.session.stack.len() >= 64 {
                         return Err(Failure("calls nested more than 64 deep".into()));
@@ -762,7 +769,7 @@ impl Turn<'_> {
         }
     }
 
-    fn answer(&mut self, cell: u32, answer: &CAnswer) -> Answer {
+    fn answer(&mut self, cell: CellIndex, answer: &CAnswer) -> Answer {
         let text = match answer.texts.len() {
             0 => ArcStr::new(),
             1 => self.say(&answer.texts[0]),
@@ -781,7 +788,7 @@ impl Turn<'_> {
                             .session
                             .id
                             .bytes()
-                            .fold(self.session.turn ^ u64::from(cell), |h, b| {
+                            .fold(self.session.turn ^ u64::from(cell.number()), |h, b| {
                                 h.wrapping_mul(0x0100_0000_01b3) ^ u64::from(b)
                             });
                         usize::try_from(seed % n as u64).unwrap_or(0)
@@ -986,15 +993,10 @@ fn read_only_untouched(
     Ok(())
 }
 
-/// The cell at `index`, if `program` has one there.
-fn cell_at(program: &Program, index: u32) -> Option<&crate::compile::Cell> {
-    program.cells.get(index as usize).and_then(Option::as_ref)
-}
-
 /// Whether `program` can wait at `wait` (a cell of the right kind there).
 fn can_wait(program: &Program, wait: Wait) -> bool {
     matches!(
-        (wait, cell_at(program, wait.cell()).map(|c| &c.kind)),
+        (wait, program.cell_at(wait.cell()).map(|c| &c.kind)),
         (
             Wait::Cell(_),
             Some(Kind::Input { .. } | Kind::Intent { .. })
@@ -1022,8 +1024,11 @@ fn misfit(program: &Program, session: &Session) -> Option<String> {
     session
         .stack
         .iter()
-        .find(|Frame(after, _)| *after != u32::MAX && cell_at(program, *after).is_none())
-        .map(|Frame(after, _)| format!("it returns to cell {after}, which this bot does not have"))
+        .find_map(|frame| match frame.after {
+            Goto::Cell(after) if program.cell_at(after).is_none() => Some(after),
+            _ => None,
+        })
+        .map(|after| format!("it returns to cell {after}, which this bot does not have"))
 }
 
 /// Moves a session saved by another version of the bot onto `program`'s
@@ -1041,17 +1046,12 @@ fn rebase(program: &Program, session: &mut Session) -> bool {
         // The calling jump, found by key, says where to return.
         let jump = program
             .cell_by_key
-            .get(&frame.1)
+            .get(&frame.jump_key)
             .map(|&c| &program.cell(c).kind);
         match jump {
             Some(Kind::Jump {
                 call: true, after, ..
-            }) => {
-                frame.0 = match after {
-                    Goto::Cell(c) => *c,
-                    Goto::Complete => u32::MAX,
-                };
-            }
+            }) => frame.after = *after,
             _ => return false,
         }
     }

@@ -48,7 +48,7 @@ pub use session::{Frame, MAX_VALUE_DEPTH, Session, Wait};
 pub use vars::{Var, Vars};
 
 pub use crate::compile::LoadError;
-use crate::compile::Program;
+use crate::compile::{CellIndex, Program};
 
 /// Why a request could not be run (the session is unchanged).
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -97,11 +97,11 @@ impl std::fmt::Debug for Bot {
 /// ([`Bot::turn_covered`]): conversation tests record coverage through it.
 pub trait Observer {
     /// A cell ran.
-    fn cell(&mut self, cell: u32);
+    fn cell(&mut self, cell: CellIndex);
     /// A cell took one of its branches (it ran, too).
-    fn branch(&mut self, cell: u32, branch: crate::compile::Branch);
+    fn branch(&mut self, cell: CellIndex, branch: crate::compile::Branch);
     /// A cell's text read a variable with no value, as `path` (`a.b`).
-    fn unset(&mut self, cell: u32, path: &str);
+    fn unset(&mut self, cell: CellIndex, path: &str);
 }
 
 impl Bot {

@@ -239,10 +239,15 @@ impl Builtin {
         program: &Program,
         text: &str,
         scratch: &mut Scratch,
-        only: Option<&[usize]>,
+        only: Option<&[crate::compile::IntentIndex]>,
     ) -> Option<(usize, f64)> {
         let index = &program.nlu;
-        let allowed = |intent: usize| only.is_none_or(|o| o.binary_search(&intent).is_ok());
+        let allowed = |intent: usize| {
+            only.is_none_or(|o| {
+                o.binary_search(&crate::compile::IntentIndex::new(intent))
+                    .is_ok()
+            })
+        };
         // A pattern match is a sure hit.
         if let Some(hit) = index.patterns.first_match(text, allowed) {
             return Some((hit, 1.0));

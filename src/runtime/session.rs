@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::vars::Vars;
+use crate::compile::{CellIndex, Goto};
 
 /// How deeply arrays and objects may nest in a variable's value.
 ///
@@ -52,27 +53,53 @@ pub(crate) fn too_deep(value: &Value, limit: usize) -> bool {
 #[serde(rename_all = "snake_case")]
 pub enum Wait {
     /// An `input` or `intent` cell (by index) waits for the user.
-    Cell(u32),
+    Cell(CellIndex),
     /// A handoff (by index) waits for the host's `resume`.
-    Agent(u32),
+    Agent(CellIndex),
 }
 
 impl Wait {
     /// The waiting cell's index.
     #[must_use]
-    pub fn cell(self) -> u32 {
+    pub fn cell(self) -> CellIndex {
         match self {
             Wait::Cell(cell) | Wait::Agent(cell) => cell,
         }
     }
 }
 
-/// A return point of a `jump … return: true` call: the cell to go on with
-/// (`u32::MAX`: complete the calling flow) and the key of the jump that made
-/// the call (see [`Session::waiting_key`]), which finds the return point in
-/// another version of the bot.
+/// A return point of a `jump … return: true` call: where to go on when the
+/// called flow completes, and the key of the jump that made the call (see
+/// [`Session::waiting_key`]), which finds the return point in another
+/// version of the bot.
+///
+/// Stored as `[cell, key]`, with `u32::MAX` for "complete the calling flow
+/// too" (no cell index is ever `u32::MAX`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Frame(pub u32, pub u64);
+#[serde(from = "(u32, u64)", into = "(u32, u64)")]
+pub struct Frame {
+    pub after: Goto,
+    pub jump_key: u64,
+}
+
+impl From<(u32, u64)> for Frame {
+    fn from((cell, jump_key): (u32, u64)) -> Frame {
+        Frame {
+            after: CellIndex::from_number(cell).map_or(Goto::Complete, Goto::Cell),
+            jump_key,
+        }
+    }
+}
+
+impl From<Frame> for (u32, u64) {
+    fn from(frame: Frame) -> (u32, u64) {
+        let cell = match frame.after {
+            Goto::Cell(cell) => cell.number(),
+            Goto::Complete => u32::MAX,
+        };
+        (cell, frame.jump_key)
+    }
+}
 
 /// One conversation's state.
 #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -106,7 +133,7 @@ pub struct Session {
     pub bot_version: u64,
     /// Per cell with `pick: sequence`: how many times it was said.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub sequence: BTreeMap<u32, u32>,
+    pub sequence: BTreeMap<CellIndex, u32>,
     /// Variables that hold a masked value: typed into masked inputs, or
     /// copied from one (kept here so a session shows them masked even
     /// after a reload of the bot).
@@ -184,5 +211,26 @@ impl Session {
     #[must_use]
     pub fn is_masked(&self, name: &str) -> bool {
         self.masked.iter().any(|m| m == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_is_stored_as_cell_and_key_with_the_marker_for_completing() {
+        let back = Frame {
+            after: Goto::Cell(CellIndex::new(12)),
+            jump_key: 99,
+        };
+        let complete = Frame {
+            after: Goto::Complete,
+            jump_key: 7,
+        };
+        let stored = serde_json::to_string(&[back, complete]).unwrap();
+        assert_eq!(stored, "[[12,99],[4294967295,7]]");
+        let read: Vec<Frame> = serde_json::from_str(&stored).unwrap();
+        assert_eq!(read, [back, complete]);
     }
 }
