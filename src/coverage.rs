@@ -22,14 +22,13 @@ pub use crate::compile::Branch;
 /// The branches a cell has.
 #[must_use]
 pub fn branches(cell: &Cell) -> Vec<Branch> {
-    let count = |n: usize| 0..u32::try_from(n).unwrap_or(u32::MAX);
     match &cell.kind {
-        Kind::Rule { arms, .. } => count(arms.len())
-            .map(Branch::Arm)
+        Kind::Rule { arms, .. } => (0..arms.len())
+            .map(|n| Branch::numbered(n, Branch::Arm))
             .chain([Branch::Else])
             .collect(),
-        Kind::Intent { routes, otherwise } => count(routes.len())
-            .map(Branch::Route)
+        Kind::Intent { routes, otherwise } => (0..routes.len())
+            .map(|n| Branch::numbered(n, Branch::Route))
             .chain(otherwise.map(|_| Branch::Unrouted))
             .collect(),
         Kind::Input { input, .. } => {

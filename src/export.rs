@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use crate::ast::{self, CellKind};
-use crate::graph::{CellId, Edge, FlowId, Graph};
+use crate::graph::{Branch, CellId, Edge, FlowId, Graph};
 
 /// The output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,21 +62,25 @@ fn edge_label(bot: &ast::Bot, graph: &Graph, from: CellId, edge: Edge) -> String
         .cell(from)
         .map(|c| &bot.flows[c.flow.index()].cells[c.index as usize]);
     match (edge, ast_cell.map(|c| &c.kind)) {
-        (Edge::RuleArm(i), Some(CellKind::Rule(rule))) => rule
+        (Edge::Branch(Branch::Arm(i)), Some(CellKind::Rule(rule))) => rule
             .arms
             .get(i as usize)
             .map_or_else(String::new, |a| shorten(&a.when.source.value, 40)),
-        (Edge::IntentRoute(i), Some(CellKind::Intent(switch))) => switch
+        (Edge::Branch(Branch::Route(i)), Some(CellKind::Intent(switch))) => switch
             .routes
             .get(i as usize)
             .map_or_else(String::new, |(n, _)| n.value.clone()),
-        (Edge::Next | Edge::RuleArm(_) | Edge::IntentRoute(_), _) => String::new(),
-        (Edge::RuleElse | Edge::IntentElse, _) => "else".to_owned(),
-        (Edge::RuleNoMatch, _) => "no match".to_owned(),
-        (Edge::InputValid, _) => "valid".to_owned(),
-        (Edge::InputFail, _) => "on_fail".to_owned(),
-        (Edge::ServiceOk, _) => "ok".to_owned(),
-        (Edge::ServiceError, _) => "error".to_owned(),
+        // A rule without `else` falls through when nothing matches.
+        (Edge::Branch(Branch::Else), Some(CellKind::Rule(rule))) if rule.otherwise.is_none() => {
+            "no match".to_owned()
+        }
+        (Edge::Next | Edge::Branch(Branch::Arm(_) | Branch::Route(_)), _) => String::new(),
+        (Edge::Branch(Branch::Else | Branch::Unrouted), _) => "else".to_owned(),
+        (Edge::Branch(Branch::Valid), _) => "valid".to_owned(),
+        (Edge::Branch(Branch::Invalid), _) => "invalid".to_owned(),
+        (Edge::Branch(Branch::Fail), _) => "on_fail".to_owned(),
+        (Edge::Branch(Branch::Success), _) => "ok".to_owned(),
+        (Edge::Branch(Branch::Error), _) => "error".to_owned(),
         (Edge::Jump, _) => "jump".to_owned(),
         (Edge::Call, _) => "call".to_owned(),
         (Edge::Return, _) => "return".to_owned(),
@@ -212,4 +216,26 @@ pub fn render(bot: &ast::Bot, graph: &Graph, format: Format, only: Option<FlowId
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edges_are_labelled_by_the_branch_they_take() {
+        let mut project = crate::project::Project::new();
+        project.add_bytes(
+            "a.flow",
+            std::path::Path::new("a.flow"),
+            b"flow welcome on welcome {\n  input n integer { on_fail out }\n  rule { when { n > 1 } goto out }\n  rule { when { n > 2 } goto out else goto out }\n  answer \"fell through\"\n  out: answer \"done\"\n}\n",
+        );
+        let checked = crate::check::check(project);
+        assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+        let text = render(&checked.bot, &checked.lowered.graph, Format::Dot, None);
+        for label in ["valid", "on_fail", "n > 1", "n > 2", "no match", "else"] {
+            assert!(text.contains(&format!("label=\"{label}\"")), "{label}: {text}");
+        }
+        assert_eq!(text.matches("no match").count(), 1, "{text}");
+    }
 }

@@ -73,29 +73,51 @@ pub struct Cell {
     pub span: Span,
 }
 
+/// A choice a cell makes when it runs: which rule arm, intent route, input
+/// outcome or service outcome it took. The same type labels the graph's
+/// edges, is what a turn reports to its observer, and is what coverage
+/// counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Branch {
+    /// The rule arm with this index was taken.
+    Arm(u32),
+    /// No arm matched (the rule's `else`, or the next cell).
+    Else,
+    /// The intent cell routed on the route with this index.
+    Route(u32),
+    /// The intent cell took its `else`.
+    Unrouted,
+    /// An input got a value it accepts.
+    Valid,
+    /// An input got a value it rejects, and asks again (no edge: the cell
+    /// stays where it is).
+    Invalid,
+    /// An input ran out of retries (`on_fail`).
+    Fail,
+    /// A service call succeeded.
+    Success,
+    /// A service call failed (`on_error`, or on to the next cell).
+    Error,
+}
+
+impl Branch {
+    /// The branch for the `n`th rule arm or intent route.
+    ///
+    /// # Panics
+    /// At 2^32 arms or routes (a bot's files cannot hold that many).
+    #[must_use]
+    pub fn numbered(n: usize, make: fn(u32) -> Branch) -> Branch {
+        make(u32::try_from(n).expect("fewer than 2^32 arms or routes in one cell"))
+    }
+}
+
 /// How control moves along an edge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Edge {
     /// Falling through to the following cell, or `next:`.
     Next,
-    /// A `rule` arm matched (its position).
-    RuleArm(u32),
-    /// No arm matched: the `else`.
-    RuleElse,
-    /// No arm matched and there is no `else`: fall through.
-    RuleNoMatch,
-    /// The user's reply was valid.
-    InputValid,
-    /// Retries ran out: `on_fail` (or the fallback flow).
-    InputFail,
-    /// An `intent` cell route (its position).
-    IntentRoute(u32),
-    /// An `intent` cell's `else`.
-    IntentElse,
-    /// A `service` call succeeded.
-    ServiceOk,
-    /// A `service` call failed: `on_error`, or on to the next cell.
-    ServiceError,
+    /// One of the cell's choices (see [`Branch`]).
+    Branch(Branch),
     /// A plain `jump`.
     Jump,
     /// A `jump … return: true` into the callee.
@@ -112,11 +134,13 @@ impl Edge {
     pub fn crosses_turn(self) -> bool {
         matches!(
             self,
-            Edge::InputValid
-                | Edge::InputFail
-                | Edge::IntentRoute(_)
-                | Edge::IntentElse
-                | Edge::Resume
+            Edge::Branch(
+                Branch::Valid
+                    | Branch::Invalid
+                    | Branch::Fail
+                    | Branch::Route(_)
+                    | Branch::Unrouted
+            ) | Edge::Resume
         )
     }
 }

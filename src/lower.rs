@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use crate::ast::{self, CellKind, Target};
 use crate::diagnostic::{Diagnostic, NameKind, Problem, suggest};
-use crate::graph::{self, CellId, Edge, FlowId, Graph, Kind};
+use crate::graph::{self, Branch, CellId, Edge, FlowId, Graph, Kind};
 use crate::source::Span;
 
 /// The graph and what lowering learnt on the way.
@@ -344,10 +344,12 @@ impl Lowerer {
                 if let Some(entity) = &input.entity {
                     self.entity_ref(entity, entities);
                 }
-                fall(self, Edge::InputValid);
+                fall(self, Edge::Branch(Branch::Valid));
                 match &input.on_fail {
-                    Some(target) => self.edge_to(from, flow, target, Edge::InputFail),
-                    None => self.graph.add_edge(from, fallback_entry, Edge::InputFail),
+                    Some(target) => self.edge_to(from, flow, target, Edge::Branch(Branch::Fail)),
+                    None => self
+                        .graph
+                        .add_edge(from, fallback_entry, Edge::Branch(Branch::Fail)),
                 }
             }
             CellKind::Rule(rule) => {
@@ -356,12 +358,12 @@ impl Lowerer {
                         from,
                         flow,
                         &arm.goto,
-                        Edge::RuleArm(u32::try_from(i).unwrap_or(u32::MAX)),
+                        Edge::Branch(Branch::numbered(i, Branch::Arm)),
                     );
                 }
                 match &rule.otherwise {
-                    Some(target) => self.edge_to(from, flow, target, Edge::RuleElse),
-                    None => fall(self, Edge::RuleNoMatch),
+                    Some(target) => self.edge_to(from, flow, target, Edge::Branch(Branch::Else)),
+                    None => fall(self, Edge::Branch(Branch::Else)),
                 }
             }
             CellKind::Jump(jump) => {
@@ -379,18 +381,18 @@ impl Lowerer {
                         from,
                         flow,
                         target,
-                        Edge::IntentRoute(u32::try_from(i).unwrap_or(u32::MAX)),
+                        Edge::Branch(Branch::numbered(i, Branch::Route)),
                     );
                 }
                 if let Some(target) = &switch.otherwise {
-                    self.edge_to(from, flow, target, Edge::IntentElse);
+                    self.edge_to(from, flow, target, Edge::Branch(Branch::Unrouted));
                 }
             }
             CellKind::Service(service) => {
-                fall(self, Edge::ServiceOk);
+                fall(self, Edge::Branch(Branch::Success));
                 match &service.on_error {
-                    Some(target) => self.edge_to(from, flow, target, Edge::ServiceError),
-                    None => fall(self, Edge::ServiceError),
+                    Some(target) => self.edge_to(from, flow, target, Edge::Branch(Branch::Error)),
+                    None => fall(self, Edge::Branch(Branch::Error)),
                 }
             }
             CellKind::Handoff(_) => fall(self, Edge::Resume),

@@ -21,7 +21,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::ast::CellKind;
 use crate::diagnostic::{Diagnostic, Problem};
-use crate::graph::{CellId, Edge, Graph};
+use crate::graph::{Branch, CellId, Edge, Graph};
 
 use super::Context;
 use super::embedded::Facts;
@@ -206,13 +206,13 @@ pub(crate) fn maybe_unset(ctx: &Context<'_>, facts: &Facts, calls: &Calls) -> Ve
     };
     for (id, cell) in graph.cells() {
         match &ctx.bot.flows[cell.flow.index()].cells[cell.index as usize].kind {
-            CellKind::Input(input) => add(id, Edge::InputValid, &input.var.value),
+            CellKind::Input(input) => add(id, Edge::Branch(Branch::Valid), &input.var.value),
             CellKind::Service(service) => {
                 for name in service.save.iter().chain(&service.status) {
-                    add(id, Edge::ServiceOk, &name.value);
+                    add(id, Edge::Branch(Branch::Success), &name.value);
                 }
                 if let Some(status) = &service.status {
-                    add(id, Edge::ServiceError, &status.value);
+                    add(id, Edge::Branch(Branch::Error), &status.value);
                 }
             }
             CellKind::Code(_) => {
@@ -223,11 +223,7 @@ pub(crate) fn maybe_unset(ctx: &Context<'_>, facts: &Facts, calls: &Calls) -> Ve
             CellKind::Rule(_) => {
                 for (arm, guard) in facts.cells[id.index()].guards.iter().enumerate() {
                     if let Some(name) = guard {
-                        add(
-                            id,
-                            Edge::RuleArm(u32::try_from(arm).unwrap_or(u32::MAX)),
-                            name,
-                        );
+                        add(id, Edge::Branch(Branch::numbered(arm, Branch::Arm)), name);
                     }
                 }
             }

@@ -575,8 +575,8 @@ fn compile_cell(
                     retries: i.retries.as_ref().map_or(2, |r| r.value),
                     mask: i.mask,
                 }),
-                valid: or_complete(Edge::InputValid),
-                fail: or_complete(Edge::InputFail),
+                valid: or_complete(Edge::Branch(Branch::Valid)),
+                fail: or_complete(Edge::Branch(Branch::Fail)),
             }
         }
         CellKind::Rule(r) => Kind::Rule {
@@ -585,12 +585,12 @@ fn compile_cell(
                 .iter()
                 .enumerate()
                 .map(|(n, arm)| {
-                    let to = or_complete(Edge::RuleArm(u32::try_from(n).unwrap_or(u32::MAX)));
+                    let to = or_complete(Edge::Branch(Branch::numbered(n, Branch::Arm)));
                     Ok((compiler.script(&arm.when.source.value, true)?, to))
                 })
                 .collect::<Result<_, CompileError>>()?,
-            otherwise: find(Edge::RuleElse)
-                .or_else(|| find(Edge::RuleNoMatch))
+            otherwise: find(Edge::Branch(Branch::Else))
+                .or_else(|| find(Edge::Branch(Branch::Else)))
                 .unwrap_or(Goto::Complete),
         },
         CellKind::Code(script) => {
@@ -617,11 +617,11 @@ fn compile_cell(
                 .iter()
                 .enumerate()
                 .filter_map(|(n, (intent, _))| {
-                    let to = find(Edge::IntentRoute(u32::try_from(n).unwrap_or(u32::MAX)))?;
+                    let to = find(Edge::Branch(Branch::numbered(n, Branch::Route)))?;
                     Some((IntentIndex::new(*lowered.intents.get(&intent.value)?), to))
                 })
                 .collect(),
-            otherwise: find(Edge::IntentElse),
+            otherwise: find(Edge::Branch(Branch::Unrouted)),
         },
         CellKind::Service(s) => {
             variables.extend(s.save.iter().chain(&s.status).map(|n| n.value.clone()));
@@ -651,8 +651,8 @@ fn compile_cell(
                     save: s.save.as_ref().map(|n| n.value.clone()),
                     status: s.status.as_ref().map(|n| n.value.clone()),
                 }),
-                ok: or_complete(Edge::ServiceOk),
-                error: or_complete(Edge::ServiceError),
+                ok: or_complete(Edge::Branch(Branch::Success)),
+                error: or_complete(Edge::Branch(Branch::Error)),
             }
         }
         CellKind::Handoff(h) => Kind::Handoff {

@@ -11,6 +11,7 @@ use regex::Regex;
 
 use super::{CellIndex, EntityIndex, FlowIndex, IntentIndex};
 use crate::classifier::Model;
+pub use crate::graph::Branch;
 use crate::kinds::{InputType, MediaKind, Method, Pick};
 use crate::template::{self, Template};
 
@@ -222,30 +223,6 @@ impl Entity {
             Entity::List { name, .. } | Entity::Pattern { name, .. } => name,
         }
     }
-}
-
-/// A choice a cell can make: what a turn reports to its observer, and
-/// what coverage counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Branch {
-    /// The rule arm with this index was taken.
-    Arm(u32),
-    /// No arm matched (the rule's `else`, or the next cell).
-    Else,
-    /// The intent cell routed on the route with this index.
-    Route(u32),
-    /// The intent cell took its `else`.
-    Unrouted,
-    /// An input got a value it accepts.
-    Valid,
-    /// An input got a value it rejects, and asks again.
-    Invalid,
-    /// An input ran out of retries (`on_fail`).
-    Fail,
-    /// A service call succeeded.
-    Success,
-    /// A service call failed (`on_error`).
-    Error,
 }
 
 /// The compiled bot: immutable, shared by all sessions.

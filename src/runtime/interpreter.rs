@@ -290,7 +290,7 @@ impl Turn<'_> {
                         .and_then(|i| routes.iter().position(|(r, _)| *r == i));
                     match (routed, otherwise) {
                         (Some(route), _) => {
-                            self.cover(cell, Some(Branch::Route(route_index(route))));
+                            self.cover(cell, Some(Branch::numbered(route, Branch::Route)));
                             self.execute(routes[route].1)
                         }
                         (None, Some(to)) => {
@@ -528,7 +528,7 @@ impl Turn<'_> {
             Kind::Rule { arms, otherwise } => {
                 for (arm, (condition, to)) in arms.iter().enumerate() {
                     if self.condition(condition)? {
-                        self.cover(index, Some(Branch::Arm(route_index(arm))));
+                        self.cover(index, Some(Branch::numbered(arm, Branch::Arm)));
                         return Ok(Next::Go(*to));
                     }
                 }
@@ -1136,8 +1136,4 @@ fn script_error(error: &rhai::EvalAltResult) -> String {
         },
         other => format!("a script failed: {other}"),
     }
-}
-
-fn route_index(i: usize) -> u32 {
-    u32::try_from(i).unwrap_or(u32::MAX)
 }
