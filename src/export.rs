@@ -234,7 +234,10 @@ mod tests {
         assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
         let text = render(&checked.bot, &checked.lowered.graph, Format::Dot, None);
         for label in ["valid", "on_fail", "n > 1", "n > 2", "no match", "else"] {
-            assert!(text.contains(&format!("label=\"{label}\"")), "{label}: {text}");
+            assert!(
+                text.contains(&format!("label=\"{label}\"")),
+                "{label}: {text}"
+            );
         }
         assert_eq!(text.matches("no match").count(), 1, "{text}");
     }
