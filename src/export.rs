@@ -230,9 +230,11 @@ mod tests {
             std::path::Path::new("a.flow"),
             b"flow welcome on welcome {\n  input n integer { on_fail out }\n  rule { when { n > 1 } goto out }\n  rule { when { n > 2 } goto out else goto out }\n  answer \"fell through\"\n  out: answer \"done\"\n}\n",
         );
-        let checked = crate::check::check(project);
-        assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
-        let text = render(&checked.bot, &checked.lowered.graph, Format::Dot, None);
+        let bot = project.merge();
+        assert!(project.diagnostics.is_empty(), "{:?}", project.diagnostics);
+        let lowered = crate::lower::lower(&bot);
+        assert!(lowered.diagnostics.is_empty(), "{:?}", lowered.diagnostics);
+        let text = render(&bot, &lowered.graph, Format::Dot, None);
         for label in ["valid", "on_fail", "n > 1", "n > 2", "no match", "else"] {
             assert!(
                 text.contains(&format!("label=\"{label}\"")),

@@ -7,24 +7,23 @@
 //! step limit restores the session as it was before the turn and answers
 //! with an error, so a failure never leaves a half-changed session.
 
+mod render;
+mod scripts;
+
+use scripts::storable;
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use arcstr::{ArcStr, literal};
 use serde_json::Value;
 
-use crate::compile::{
-    Answer as CAnswer, Body, Branch, CellIndex, FlowIndex, Goto, Input, IntentIndex, Kind, Program,
-    Script,
-};
-use crate::kinds::{InputType, MediaKind};
-use crate::template::{JsonTemplate, Part, Segment, Template};
+use crate::compile::{Body, Branch, CellIndex, FlowIndex, Goto, Input, IntentIndex, Kind, Program};
+use crate::kinds::InputType;
 
 use super::http::{HttpError, HttpRequest};
 use super::input::Parsed;
-use super::message::{
-    Answer, Awaiting, Button, Card, Event, MASK, Media, Nlu, Request, Response, Step,
-};
+use super::message::{Answer, Awaiting, Button, Event, MASK, Nlu, Request, Response, Step};
 use super::session::{Frame, MAX_VALUE_DEPTH, Session, Wait, too_deep};
 use super::vars::Var;
 use super::{Bot, Observer, TurnError};
@@ -634,282 +633,6 @@ impl Turn<'_> {
         })
     }
 
-    // ---- templates ----------------------------------------------------------
-
-    fn builtin(&self, name: &str) -> Option<Value> {
-        Some(match name {
-            "input" => self
-                .input
-                .get_or_init(|| {
-                    let nlu = &self.response.nlu;
-                    serde_json::json!({
-                        "text": self.request.text.as_deref().map(str::trim),
-                        "intent": nlu.intent,
-                        "confidence": nlu.confidence,
-                        "entities": nlu.entities,
-                    })
-                })
-                .clone(),
-            "user" => self
-                .user
-                .get_or_init(|| {
-                    let mut user = serde_json::Map::new();
-                    user.insert("id".into(), Value::String(self.session.id.clone()));
-                    user.insert("locale".into(), Value::String(self.program.locale.clone()));
-                    user.extend(
-                        self.request
-                            .context
-                            .iter()
-                            .map(|(k, v)| (k.clone(), v.clone())),
-                    );
-                    Value::Object(user)
-                })
-                .clone(),
-            "bot" => serde_json::json!({"name": self.program.name, "locale": self.program.locale}),
-            "session" => serde_json::json!({"id": self.session.id, "turn": self.session.turn}),
-            _ => return None,
-        })
-    }
-
-    fn lookup(&self, path: &[Segment]) -> Option<Value> {
-        // A closure, not `Option::cloned`: the callback must accept any lifetime.
-        #[allow(clippy::redundant_closure_for_method_calls)]
-        self.with_value(path, |value| value.map(super::Var::to_value))
-    }
-
-    /// Calls `f` with the value at a path (session variables first, then the
-    /// built-ins), without copying session values.
-    fn with_value<T>(&self, path: &[Segment], f: impl FnOnce(Option<Var<'_>>) -> T) -> T {
-        fn walk<'v>(value: Var<'v>, rest: &[Segment]) -> Option<Var<'v>> {
-            if rest.is_empty() {
-                return Some(value);
-            }
-            let Var::Json(mut value) = value else {
-                return None;
-            };
-            for segment in rest {
-                value = match segment {
-                    Segment::Field(field) => value.get(field)?,
-                    Segment::Index(i) => value.get(*i)?,
-                };
-            }
-            Some(Var::from(value))
-        }
-        let Some(Segment::Field(root)) = path.first() else {
-            return f(None);
-        };
-        match self.session.vars.get(root) {
-            Some(value) => f(walk(value, &path[1..])),
-            None => match self.builtin(root) {
-                Some(owned) => f(walk(Var::from(&owned), &path[1..])),
-                None => f(None),
-            },
-        }
-    }
-
-    /// A template as text for a service or an event.
-    fn render(&self, template: &Template) -> String {
-        let mut out = String::new();
-        self.render_into(template, &mut out);
-        out
-    }
-
-    /// A template as text the bot says: literal text is shared with the
-    /// compiled bot, and other text is built in a reused buffer, so an
-    /// answer costs at most the one allocation that holds its text.
-    fn say(&self, template: &Template) -> ArcStr {
-        match template.parts.as_slice() {
-            [] => ArcStr::new(),
-            [Part::Text(text)] => text.clone(),
-            _ => SCRATCH.with_borrow_mut(|out| {
-                out.clear();
-                self.render_into(template, out);
-                ArcStr::from(out.as_str())
-            }),
-        }
-    }
-
-    fn render_into(&self, template: &Template, out: &mut String) {
-        for part in &template.parts {
-            match part {
-                Part::Text(t) => out.push_str(t),
-                Part::Var(var) => self.with_value(&var.path, |value| match value {
-                    None if var.default.is_none() => {
-                        if let Some(observer) = self.observer {
-                            observer.borrow_mut().unset(self.at, &var.to_string());
-                        }
-                    }
-                    Some(Var::Null) | None => out.push_str(var.default.as_deref().unwrap_or("")),
-                    Some(Var::Str(s)) => out.push_str(s),
-                    Some(other) => {
-                        use std::fmt::Write as _;
-                        let _ = write!(out, "{other}");
-                    }
-                }),
-            }
-        }
-    }
-
-    fn render_json(&self, template: &JsonTemplate) -> Value {
-        match template {
-            JsonTemplate::Literal(value) => value.clone(),
-            JsonTemplate::Value(var) => self
-                .lookup(&var.path)
-                .unwrap_or_else(|| var.default.clone().map_or(Value::Null, Value::String)),
-            JsonTemplate::Text(t) => Value::String(self.render(t)),
-            JsonTemplate::Array(items) => {
-                Value::Array(items.iter().map(|i| self.render_json(i)).collect())
-            }
-            JsonTemplate::Object(fields) => Value::Object(
-                fields
-                    .iter()
-                    .map(|(k, v)| (k.clone(), self.render_json(v)))
-                    .collect(),
-            ),
-        }
-    }
-
-    fn answer(&mut self, cell: CellIndex, answer: &CAnswer) -> Answer {
-        let text = match answer.texts.len() {
-            0 => ArcStr::new(),
-            1 => self.say(&answer.texts[0]),
-            n => {
-                let i = match answer.pick {
-                    crate::kinds::Pick::First => 0,
-                    crate::kinds::Pick::Sequence => {
-                        let count = self.session.sequence.entry(cell).or_insert(0);
-                        let i = *count as usize % n;
-                        *count += 1;
-                        i
-                    }
-                    crate::kinds::Pick::Random => {
-                        // Deterministic per session and turn: reproducible transcripts.
-                        let seed = self
-                            .session
-                            .id
-                            .bytes()
-                            .fold(self.session.turn ^ u64::from(cell.number()), |h, b| {
-                                h.wrapping_mul(0x0100_0000_01b3) ^ u64::from(b)
-                            });
-                        usize::try_from(seed % n as u64).unwrap_or(0)
-                    }
-                };
-                self.say(&answer.texts[i])
-            }
-        };
-        let button = |b: &crate::compile::Button| Button {
-            label: self.say(&b.label),
-            value: b.value.as_ref().map(|v| self.say(v)),
-            url: b.url.as_ref().map(|u| self.say(u)),
-        };
-        Answer {
-            text,
-            buttons: answer.buttons.iter().map(button).collect(),
-            quick_replies: answer
-                .quick_replies
-                .iter()
-                .map(|(label, value)| Button {
-                    label: self.say(label),
-                    value: value.as_ref().map(|v| self.say(v)),
-                    url: None,
-                })
-                .collect(),
-            cards: answer
-                .cards
-                .iter()
-                .map(|c| Card {
-                    title: self.say(&c.title),
-                    subtitle: c.subtitle.as_ref().map(|s| self.say(s)),
-                    image: c.image.as_ref().map(|s| self.say(s)),
-                    buttons: c.buttons.iter().map(button).collect(),
-                })
-                .collect(),
-            media: answer.media.as_ref().map(|m| Media {
-                kind: media_kind(m.kind),
-                url: self.say(&m.url),
-                name: m.name.as_ref().map(|n| self.say(n)),
-            }),
-            custom: answer.custom.clone(),
-            evaluable: answer.evaluable,
-        }
-    }
-
-    // ---- scripts ------------------------------------------------------------
-
-    /// The scope a script runs in: the built-ins and session variables it
-    /// touches (unset ones as `()`), and nothing else.
-    fn scope(&self, script: &Script) -> Result<rhai::Scope<'static>, Failure> {
-        let mut scope = rhai::Scope::new();
-        let to_dynamic = |v: &Value| {
-            rhai::serde::to_dynamic(v)
-                .map_err(|e| Failure(format!("a variable cannot be passed to a script: {e}")))
-        };
-        for name in &script.builtins {
-            let value = self.builtin(name).unwrap_or(Value::Null);
-            scope.push_constant_dynamic(*name, to_dynamic(&value)?);
-        }
-        for name in &script.vars {
-            let value = match self.session.vars.get(name) {
-                None | Some(Var::Null) => rhai::Dynamic::UNIT,
-                Some(Var::Bool(b)) => rhai::Dynamic::from_bool(b),
-                Some(Var::Int(n)) => rhai::Dynamic::from_int(n),
-                Some(Var::Float(x)) => rhai::Dynamic::from_float(x),
-                Some(Var::Str(s)) => rhai::Dynamic::from(rhai::ImmutableString::from(s)),
-                Some(Var::Json(value)) => to_dynamic(value)?,
-            };
-            scope.push_dynamic(name.clone(), value);
-        }
-        Ok(scope)
-    }
-
-    /// Runs a script against what is left of the turn's time budget.
-    fn timed<T>(&mut self, run: impl FnOnce(&rhai::Engine) -> T) -> T {
-        let engine = self.bot.engine();
-        let started = std::time::Instant::now();
-        let budget = self.bot.script_time();
-        let deadline = started + self.script_time;
-        let result = crate::script::with_deadline(deadline, budget, || run(engine));
-        self.script_time = self.script_time.saturating_sub(started.elapsed());
-        result
-    }
-
-    fn condition(&mut self, condition: &Script) -> Result<bool, Failure> {
-        let mut scope = self.scope(condition)?;
-        let result = self
-            .timed(|engine| engine.eval_ast_with_scope::<rhai::Dynamic>(&mut scope, &condition.ast))
-            .map_err(|e| Failure(script_error(&e)))?;
-        result
-            .as_bool()
-            .map_err(|t| Failure(format!("a condition gave a {t}, not true or false")))
-    }
-
-    fn script(&mut self, script: &Script) -> Result<(), Failure> {
-        let mut scope = self.scope(script)?;
-        self.timed(|engine| engine.run_ast_with_scope(&mut scope, &script.ast))
-            .map_err(|e| Failure(script_error(&e)))?;
-        for (name, constant, value) in scope.iter_raw() {
-            if constant || name.starts_with('_') {
-                continue;
-            }
-            if value.is_unit() {
-                self.session.vars.remove(name);
-                continue;
-            }
-            // Checked before converting: the conversion recurses once per
-            // level, and a script can nest a value thousands deep.
-            if dynamic_deeper_than(value, MAX_VALUE_DEPTH) {
-                return Err(too_deep_failure(name));
-            }
-            let json: Value = rhai::serde::from_dynamic(value)
-                .map_err(|e| Failure(format!("`{name}` cannot be stored: {e}")))?;
-            if !self.session.vars.get(name).is_some_and(|v| v.is(&json)) {
-                storable(name, &json)?;
-                self.session.vars.insert(name, json);
-            }
-        }
-        Ok(())
-    }
-
     // ---- the response ---------------------------------------------------------
 
     fn finish(&mut self) {
@@ -928,41 +651,6 @@ impl Turn<'_> {
         self.response.ended = self.session.ended;
         self.response.awaiting = awaiting(self.program, self.session);
     }
-}
-
-/// A value may be kept in a variable only if the session still reads back
-/// with it (see [`MAX_VALUE_DEPTH`]).
-fn storable(name: &str, value: &Value) -> Result<(), Failure> {
-    if too_deep(value, MAX_VALUE_DEPTH) {
-        return Err(too_deep_failure(name));
-    }
-    Ok(())
-}
-
-fn too_deep_failure(name: &str) -> Failure {
-    Failure(format!(
-        "`{name}` would nest arrays and objects more than {MAX_VALUE_DEPTH} levels deep, \
-         which a session cannot keep; it was not changed"
-    ))
-}
-
-/// Whether a script's value nests arrays and maps more than `limit` levels
-/// deep. It recurses, but never more than `limit` calls deep, however deep
-/// the value is.
-fn dynamic_deeper_than(value: &rhai::Dynamic, limit: usize) -> bool {
-    if !value.is_array() && !value.is_map() {
-        return false;
-    }
-    if limit == 0 {
-        return true;
-    }
-    if let Some(items) = value.read_lock::<rhai::Array>() {
-        return items.iter().any(|v| dynamic_deeper_than(v, limit - 1));
-    }
-    if let Some(fields) = value.read_lock::<rhai::Map>() {
-        return fields.values().any(|v| dynamic_deeper_than(v, limit - 1));
-    }
-    false
 }
 
 /// Refuses a request whose context would change a read-only variable: one
@@ -1107,33 +795,5 @@ fn input_type(ty: InputType) -> ArcStr {
         InputType::Date => literal!("date"),
         InputType::Options => literal!("options"),
         InputType::Pattern => literal!("pattern"),
-    }
-}
-
-fn media_kind(kind: MediaKind) -> ArcStr {
-    match kind {
-        MediaKind::Image => literal!("image"),
-        MediaKind::Audio => literal!("audio"),
-        MediaKind::Video => literal!("video"),
-        MediaKind::File => literal!("file"),
-    }
-}
-
-fn script_error(error: &rhai::EvalAltResult) -> String {
-    match error {
-        rhai::EvalAltResult::ErrorTooManyOperations(_) => {
-            format!(
-                "a script ran more than {} operations",
-                crate::script::MAX_OPERATIONS
-            )
-        }
-        rhai::EvalAltResult::ErrorTerminated(token, _) => match crate::script::time_budget(token) {
-            Some(budget) => format!(
-                "the turn's scripts ran longer than {} ms",
-                budget.as_millis()
-            ),
-            None => "a script was stopped".to_owned(),
-        },
-        other => format!("a script failed: {other}"),
     }
 }

@@ -1,0 +1,141 @@
+//! Scripting: rhai scripts and conditions run against the session, under
+//! the turn's time budget.
+
+use serde_json::Value;
+
+use crate::compile::Script;
+
+use crate::runtime::session::{MAX_VALUE_DEPTH, too_deep};
+use crate::runtime::vars::Var;
+
+use super::{Failure, Turn};
+
+impl Turn<'_> {
+    /// The scope a script runs in: the built-ins and session variables it
+    /// touches (unset ones as `()`), and nothing else.
+    pub(super) fn scope(&self, script: &Script) -> Result<rhai::Scope<'static>, Failure> {
+        let mut scope = rhai::Scope::new();
+        let to_dynamic = |v: &Value| {
+            rhai::serde::to_dynamic(v)
+                .map_err(|e| Failure(format!("a variable cannot be passed to a script: {e}")))
+        };
+        for name in &script.builtins {
+            let value = self.builtin(name).unwrap_or(Value::Null);
+            scope.push_constant_dynamic(*name, to_dynamic(&value)?);
+        }
+        for name in &script.vars {
+            let value = match self.session.vars.get(name) {
+                None | Some(Var::Null) => rhai::Dynamic::UNIT,
+                Some(Var::Bool(b)) => rhai::Dynamic::from_bool(b),
+                Some(Var::Int(n)) => rhai::Dynamic::from_int(n),
+                Some(Var::Float(x)) => rhai::Dynamic::from_float(x),
+                Some(Var::Str(s)) => rhai::Dynamic::from(rhai::ImmutableString::from(s)),
+                Some(Var::Json(value)) => to_dynamic(value)?,
+            };
+            scope.push_dynamic(name.clone(), value);
+        }
+        Ok(scope)
+    }
+
+    /// Runs a script against what is left of the turn's time budget.
+    pub(super) fn timed<T>(&mut self, run: impl FnOnce(&rhai::Engine) -> T) -> T {
+        let engine = self.bot.engine();
+        let started = std::time::Instant::now();
+        let budget = self.bot.script_time();
+        let deadline = started + self.script_time;
+        let result = crate::script::with_deadline(deadline, budget, || run(engine));
+        self.script_time = self.script_time.saturating_sub(started.elapsed());
+        result
+    }
+
+    pub(super) fn condition(&mut self, condition: &Script) -> Result<bool, Failure> {
+        let mut scope = self.scope(condition)?;
+        let result = self
+            .timed(|engine| engine.eval_ast_with_scope::<rhai::Dynamic>(&mut scope, &condition.ast))
+            .map_err(|e| Failure(script_error(&e)))?;
+        result
+            .as_bool()
+            .map_err(|t| Failure(format!("a condition gave a {t}, not true or false")))
+    }
+
+    pub(super) fn script(&mut self, script: &Script) -> Result<(), Failure> {
+        let mut scope = self.scope(script)?;
+        self.timed(|engine| engine.run_ast_with_scope(&mut scope, &script.ast))
+            .map_err(|e| Failure(script_error(&e)))?;
+        for (name, constant, value) in scope.iter_raw() {
+            if constant || name.starts_with('_') {
+                continue;
+            }
+            if value.is_unit() {
+                self.session.vars.remove(name);
+                continue;
+            }
+            // Checked before converting: the conversion recurses once per
+            // level, and a script can nest a value thousands deep.
+            if dynamic_deeper_than(value, MAX_VALUE_DEPTH) {
+                return Err(too_deep_failure(name));
+            }
+            let json: Value = rhai::serde::from_dynamic(value)
+                .map_err(|e| Failure(format!("`{name}` cannot be stored: {e}")))?;
+            if !self.session.vars.get(name).is_some_and(|v| v.is(&json)) {
+                storable(name, &json)?;
+                self.session.vars.insert(name, json);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A value may be kept in a variable only if the session still reads back
+/// with it (see [`MAX_VALUE_DEPTH`]).
+pub(super) fn storable(name: &str, value: &Value) -> Result<(), Failure> {
+    if too_deep(value, MAX_VALUE_DEPTH) {
+        return Err(too_deep_failure(name));
+    }
+    Ok(())
+}
+
+fn too_deep_failure(name: &str) -> Failure {
+    Failure(format!(
+        "`{name}` would nest arrays and objects more than {MAX_VALUE_DEPTH} levels deep, \
+         which a session cannot keep; it was not changed"
+    ))
+}
+
+/// Whether a script's value nests arrays and maps more than `limit` levels
+/// deep. It recurses, but never more than `limit` calls deep, however deep
+/// the value is.
+fn dynamic_deeper_than(value: &rhai::Dynamic, limit: usize) -> bool {
+    if !value.is_array() && !value.is_map() {
+        return false;
+    }
+    if limit == 0 {
+        return true;
+    }
+    if let Some(items) = value.read_lock::<rhai::Array>() {
+        return items.iter().any(|v| dynamic_deeper_than(v, limit - 1));
+    }
+    if let Some(fields) = value.read_lock::<rhai::Map>() {
+        return fields.values().any(|v| dynamic_deeper_than(v, limit - 1));
+    }
+    false
+}
+
+fn script_error(error: &rhai::EvalAltResult) -> String {
+    match error {
+        rhai::EvalAltResult::ErrorTooManyOperations(_) => {
+            format!(
+                "a script ran more than {} operations",
+                crate::script::MAX_OPERATIONS
+            )
+        }
+        rhai::EvalAltResult::ErrorTerminated(token, _) => match crate::script::time_budget(token) {
+            Some(budget) => format!(
+                "the turn's scripts ran longer than {} ms",
+                budget.as_millis()
+            ),
+            None => "a script was stopped".to_owned(),
+        },
+        other => format!("a script failed: {other}"),
+    }
+}
