@@ -1,0 +1,139 @@
+//! Reading a flow file's top level: the bot settings, intents, entities and flows.
+
+use pest::iterators::Pair;
+
+use crate::ast::{Entity, EntityKind, EntityValue, Flow, Intent, Settings, Spanned, Trigger};
+use crate::diagnostic::Problem;
+
+use super::{DslParser, Rule};
+
+impl DslParser {
+    pub(super) fn bot(&mut self, pair: Pair<'_, Rule>) -> Settings {
+        let mut settings = Settings {
+            span: self.span(&pair),
+            ..Settings::default()
+        };
+        for field in pair.into_inner() {
+            let span = self.span(&field);
+            let which = field.as_rule();
+            let value = Self::only(field);
+            match which {
+                Rule::bot_name => {
+                    let s = self.string(value);
+                    self.once(&mut settings.name, s, "name", span);
+                }
+                Rule::bot_locale => {
+                    let s = self.string(value);
+                    self.once(&mut settings.locale, s, "locale", span);
+                }
+                Rule::bot_threshold => {
+                    if let Some(n) = self.number(value, "threshold") {
+                        if (0.0..=1.0).contains(&n.value) {
+                            self.once(&mut settings.threshold, n, "threshold", span);
+                        } else {
+                            self.report(
+                                Problem::InvalidValue {
+                                    field: "threshold".into(),
+                                    expected: "a number from 0 to 1",
+                                },
+                                n.span,
+                            );
+                        }
+                    }
+                }
+                Rule::bot_out_of_scope => settings.out_of_scope.extend(self.string_list(value)),
+                Rule::bot_hidden => settings
+                    .hidden
+                    .extend(value.into_inner().map(|p| self.ident(p))),
+                Rule::bot_readonly => settings
+                    .readonly
+                    .extend(value.into_inner().map(|p| self.ident(p))),
+                _ => settings
+                    .context
+                    .extend(value.into_inner().map(|p| self.ident(p))),
+            }
+        }
+        settings
+    }
+
+    pub(super) fn intent_def(&mut self, pair: Pair<'_, Rule>) -> Intent {
+        let mut parts = pair.into_inner();
+        let name = self.ident(parts.next().expect("an intent has a name"));
+        let mut intent = Intent {
+            comments: Vec::new(),
+            name,
+            examples: Vec::new(),
+            patterns: Vec::new(),
+            global: false,
+        };
+        for field in parts {
+            match field.as_rule() {
+                Rule::examples => intent.examples.extend(self.string_list(Self::only(field))),
+                Rule::patterns => intent.patterns.extend(self.string_list(Self::only(field))),
+                _ => intent.global = true,
+            }
+        }
+        intent
+    }
+
+    pub(super) fn entity_def(&mut self, pair: Pair<'_, Rule>) -> Entity {
+        let mut parts = pair.into_inner();
+        let name = self.ident(parts.next().expect("an entity has a name"));
+        let body = parts.next().expect("an entity has values or a pattern");
+        let kind = match body.as_rule() {
+            Rule::entity_pattern => EntityKind::Pattern(self.string(Self::only(body))),
+            _ => EntityKind::List(
+                body.into_inner()
+                    .map(|value| {
+                        let mut parts = value.into_inner();
+                        let name = self.string(parts.next().expect("a value has a name"));
+                        let synonyms = parts
+                            .next()
+                            .map(|l| self.string_list(l))
+                            .unwrap_or_default();
+                        EntityValue { name, synonyms }
+                    })
+                    .collect(),
+            ),
+        };
+        Entity {
+            comments: Vec::new(),
+            name,
+            kind,
+        }
+    }
+
+    pub(super) fn flow(&mut self, pair: Pair<'_, Rule>) -> Flow {
+        let span = self.span(&pair);
+        let mut parts = pair.into_inner().peekable();
+        let name = self.ident(parts.next().expect("a flow has a name"));
+        let trigger = parts
+            .next_if(|p| p.as_rule() == Rule::trigger)
+            .map(|p| self.trigger(p));
+        let cells = parts
+            .map(|p| self.cell(p))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flatten()
+            .collect();
+        Flow {
+            comments: Vec::new(),
+            name,
+            trigger,
+            cells,
+            span,
+        }
+    }
+
+    pub(super) fn trigger(&self, pair: Pair<'_, Rule>) -> Spanned<Trigger> {
+        let span = self.span(&pair);
+        let inner = Self::only(pair);
+        let trigger = match inner.as_rule() {
+            Rule::on_welcome => Trigger::Welcome,
+            Rule::on_fallback => Trigger::Fallback,
+            Rule::on_intent => Trigger::Intent(self.ident(Self::only(inner))),
+            _ => Trigger::Entity(self.ident(Self::only(inner))),
+        };
+        Spanned::new(trigger, span)
+    }
+}
