@@ -32,9 +32,7 @@ pub mod ast;
 pub mod check;
 pub mod classifier;
 pub mod compile;
-pub mod coverage;
 pub mod diagnostic;
-pub mod explore;
 pub mod export;
 pub mod fmt;
 #[doc(hidden)]
@@ -58,3 +56,4 @@ pub mod text;
 /// depend on `arcstr` to name it).
 pub use arcstr::ArcStr;
 pub use runtime::{Bot, Request, Response, Session};
+pub use testing::{coverage, explore};

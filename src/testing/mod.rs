@@ -7,6 +7,9 @@
 //! answered by the test's mocks, by cell id; a call without a mock fails the
 //! test and names the cell — tests never touch the network.
 
+pub mod coverage;
+pub mod explore;
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -15,7 +18,6 @@ use std::sync::{Arc, Mutex};
 use regex::Regex;
 use serde_json::Value;
 
-use crate::coverage::Coverage;
 use crate::diagnostic::{Diagnostic, Problem};
 use crate::runtime::{
     Awaiting, Bot, Event, FnClient, HttpError, HttpRequest, HttpResponse, MASK, Request, Response,
@@ -23,6 +25,7 @@ use crate::runtime::{
 };
 use crate::source::{FileId, Span};
 use crate::syntax::node::{self, Node, Value as Yaml};
+use crate::testing::coverage::Coverage;
 
 /// An expected answer.
 #[derive(Debug)]

@@ -28,10 +28,10 @@ use serde_json::Value;
 
 use crate::ast::InputType;
 use crate::compile::{Entity, Input, IntentIndex, Kind, Program};
-use crate::coverage::{Coverage, UnsetRead};
 use crate::runtime::{
     Bot, Event, FnClient, HttpRequest, HttpResponse, Request, Response, Session, Wait,
 };
+use crate::testing::coverage::{Coverage, UnsetRead};
 
 /// What nobody understands.
 const GIBBERISH: &str = "qzxv wplk";
