@@ -114,3 +114,21 @@ fn depth_bounds_each_conversation() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn emitted_tests_are_written_in_the_test_file_format() {
+    // The written file is the reviewable artifact: its layout is pinned.
+    let dir = scratch("emitted", &["flows/support/support.flow.yaml"]);
+    let emitted = dir.join("explored.test.yaml");
+    let out = Cmd::new()
+        .args(["explore"])
+        .args([&dir])
+        .args(["--emit-tests"])
+        .args([&emitted])
+        .run();
+    // It finds a placeholder with no value (exit 1), and writes the tests.
+    assert_eq!(out.status, 1, "{}{}", out.stdout, out.stderr);
+    let written = std::fs::read_to_string(&emitted).unwrap();
+    support::snapshot("explore", "support_emitted", &written);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -8,6 +8,7 @@
 
 pub mod comments;
 pub mod dsl;
+pub(crate) mod fields;
 pub(crate) mod node;
 pub mod yaml;
 

@@ -31,7 +31,9 @@ use crate::compile::{Entity, Input, IntentIndex, Kind, Program};
 use crate::runtime::{
     Bot, Event, FnClient, HttpRequest, HttpResponse, Request, Response, Session, Wait,
 };
+use crate::source::Span;
 use crate::testing::coverage::{Coverage, UnsetRead};
+use crate::testing::file::{Expect, Expected, Mock, Step, Test};
 
 /// What nobody understands.
 const GIBBERISH: &str = "qzxv wplk";
@@ -593,98 +595,97 @@ pub fn sample(pattern: &str) -> Option<String> {
 }
 
 impl Exploration {
+    /// The kept paths as conversation tests: each message with what the bot
+    /// answered at the time, and the mocks the path's service calls got.
+    #[must_use]
+    pub fn tests(&self, options: &Options) -> Vec<Test> {
+        self.paths
+            .iter()
+            .enumerate()
+            .map(|(n, path)| {
+                let summary: Vec<String> = path.turns.iter().map(|(m, _)| m.to_string()).collect();
+                let failing: Vec<String> = path
+                    .outcomes
+                    .iter()
+                    .filter(|(_, (status, _))| !(200..300).contains(status))
+                    .map(|(id, (status, _))| format!("{id} answers {status}"))
+                    .collect();
+                let mut name = format!("explored {}: {}", n + 1, summary.join(" → "));
+                if !failing.is_empty() {
+                    let _ = write!(name, " ({})", failing.join(", "));
+                }
+                if name.chars().count() > 100 {
+                    name = name.chars().take(99).collect::<String>() + "…";
+                }
+                Test {
+                    name,
+                    context: options.context.clone(),
+                    steps: path.turns.iter().map(|(m, r)| step(m, r)).collect(),
+                    mocks: path
+                        .outcomes
+                        .iter()
+                        .map(|(id, (status, body))| Mock {
+                            service: id.clone(),
+                            status: *status,
+                            body: body.clone(),
+                        })
+                        .collect(),
+                    span: Span::default(),
+                }
+            })
+            .collect()
+    }
+
     /// The kept paths as a conversation-test file (docs/TESTING.md) to review and keep.
     #[must_use]
     pub fn tests_yaml(&self, options: &Options) -> String {
-        let json = |v: &Value| v.to_string();
-        let string = |s: &str| Value::String(s.to_owned()).to_string();
-        let mut out = String::from(
+        crate::testing::file::write(
+            &self.tests(options),
             "# Written by `cellflow explore`: conversations it found, with what the bot\n\
-             # answered at the time. Review them before keeping them as tests.\n\
-             tests:\n",
-        );
-        for (n, path) in self.paths.iter().enumerate() {
-            let summary: Vec<String> = path.turns.iter().map(|(m, _)| m.to_string()).collect();
-            let failing: Vec<String> = path
-                .outcomes
-                .iter()
-                .filter(|(_, (status, _))| !(200..300).contains(status))
-                .map(|(id, (status, _))| format!("{id} answers {status}"))
-                .collect();
-            let mut name = format!("explored {}: {}", n + 1, summary.join(" → "));
-            if !failing.is_empty() {
-                let _ = write!(name, " ({})", failing.join(", "));
-            }
-            if name.chars().count() > 100 {
-                name = name.chars().take(99).collect::<String>() + "…";
-            }
-            let _ = writeln!(out, "  - name: {}", string(&name));
-            if !options.context.is_empty() {
-                let context = Value::Object(options.context.clone().into_iter().collect());
-                let _ = writeln!(out, "    context: {}", json(&context));
-            }
-            out.push_str("    steps:\n");
-            for (message, response) in &path.turns {
-                match message {
-                    Message::User(text) => {
-                        let _ = writeln!(out, "      - user: {}", string(text));
-                    }
-                    Message::Event(name) => {
-                        let _ = writeln!(out, "      - event: {}", string(name));
-                    }
-                }
-                out.push_str("        expect:\n");
-                let answers: Vec<String> = response
+             # answered at the time. Review them before keeping them as tests.\n",
+        )
+    }
+}
+
+/// A step of an explored path: the message, and everything the bot did.
+fn step(message: &Message, response: &Response) -> Step {
+    let (user, event) = match message {
+        Message::User(text) => (Some(text.clone()), None),
+        Message::Event(name) => (None, Some(name.clone())),
+    };
+    let awaiting = match &response.awaiting {
+        Some(crate::runtime::Awaiting::Input { var, .. }) => {
+            Some(("input".to_owned(), Some(var.to_string())))
+        }
+        Some(crate::runtime::Awaiting::Intent) => Some(("intent".to_owned(), None)),
+        None => None,
+    };
+    Step {
+        user,
+        event,
+        expect: Expect {
+            answers: Some(
+                response
                     .answers
                     .iter()
-                    .map(|a| {
-                        let text = &a.text;
-                        if text.len() >= 2 && text.starts_with('/') && text.ends_with('/') {
-                            // Would read as a /regex/: match it exactly instead.
-                            string(&format!("/^{}$/", regex::escape(text)))
-                        } else {
-                            string(text)
-                        }
-                    })
-                    .collect();
-                let _ = writeln!(out, "          answers: [{}]", answers.join(", "));
-                let awaiting = match &response.awaiting {
-                    Some(crate::runtime::Awaiting::Input { var, .. }) => {
-                        format!("{{kind: input, var: {}}}", string(var))
-                    }
-                    Some(crate::runtime::Awaiting::Intent) => "{kind: intent}".into(),
-                    None => "none".into(),
-                };
-                let _ = writeln!(out, "          awaiting: {awaiting}");
-                let events: Vec<&str> = response
-                    .events
-                    .iter()
-                    .filter_map(|e| match e {
-                        Event::Handoff { .. } => Some("handoff"),
-                        Event::End => Some("end"),
-                        Event::Error { .. } => Some("error"),
-                        Event::Restarted => None,
-                    })
-                    .collect();
-                if !events.is_empty() {
-                    let _ = writeln!(out, "          events: [{}]", events.join(", "));
-                }
-                let _ = writeln!(out, "          ended: {}", response.ended);
-            }
-            if !path.outcomes.is_empty() {
-                out.push_str("    mocks:\n");
-                for (id, (status, body)) in &path.outcomes {
-                    let body = serde_json::from_str::<Value>(body)
-                        .map_or_else(|_| string(body), |v| json(&v));
-                    let _ = writeln!(
-                        out,
-                        "      - {{service: {}, status: {status}, body: {body}}}",
-                        string(id),
-                    );
-                }
-            }
-        }
-        out
+                    .map(|a| Expected::Exact(a.text.to_string()))
+                    .collect(),
+            ),
+            awaiting: Some(awaiting),
+            vars: BTreeMap::new(),
+            events: response
+                .events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Handoff { .. } => Some("handoff".to_owned()),
+                    Event::End => Some("end".to_owned()),
+                    Event::Error { .. } => Some("error".to_owned()),
+                    Event::Restarted => None,
+                })
+                .collect(),
+            ended: Some(response.ended),
+        },
+        span: Span::default(),
     }
 }
 

@@ -10,17 +10,15 @@ mod cells;
 mod document;
 
 use crate::ast::{Module, Name, Script, Settings, Spanned, Target};
-use crate::diagnostic::{Diagnostic, NameKind, Problem, suggest};
+use crate::diagnostic::{Diagnostic, NameKind, Problem};
 use crate::source::{FileId, Span};
+use crate::syntax::fields::{Fields, Reader as Walker};
 use crate::syntax::node::{self, Node, Value};
 
 /// Parses a flow file written in YAML.
 #[must_use]
 pub fn parse(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
-    let mut walker = Walker {
-        text,
-        diagnostics: Vec::new(),
-    };
+    let mut walker = Walker::new(text);
     let module = match node::parse(file, text) {
         Ok(Some(root)) => walker.module(&root),
         Ok(None) => Module::default(),
@@ -35,10 +33,7 @@ pub fn parse(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
 /// Parses `cellflow.yaml`: bot settings at the top level.
 #[must_use]
 pub fn parse_settings(file: FileId, text: &str) -> (Settings, Vec<Diagnostic>) {
-    let mut walker = Walker {
-        text,
-        diagnostics: Vec::new(),
-    };
+    let mut walker = Walker::new(text);
     let settings = match node::parse(file, text) {
         Ok(Some(root)) => walker.settings(&root),
         Ok(None) => Settings::default(),
@@ -50,166 +45,7 @@ pub fn parse_settings(file: FileId, text: &str) -> (Settings, Vec<Diagnostic>) {
     (settings, walker.diagnostics)
 }
 
-struct Walker<'t> {
-    text: &'t str,
-    diagnostics: Vec<Diagnostic>,
-}
-
-/// The entries of a YAML map, after unknown and repeated keys were reported.
-struct Fields<'n> {
-    entries: Vec<(&'n str, &'n Node, &'n Node)>,
-}
-
-impl<'n> Fields<'n> {
-    fn get(&self, key: &str) -> Option<&'n Node> {
-        self.entries
-            .iter()
-            .find(|(k, _, _)| *k == key)
-            .map(|(_, _, v)| *v)
-    }
-
-    fn key_span(&self, key: &str) -> Option<Span> {
-        self.entries
-            .iter()
-            .find(|(k, _, _)| *k == key)
-            .map(|(_, k, _)| k.span)
-    }
-}
-
-impl<'t> Walker<'t> {
-    fn report(&mut self, problem: Problem, span: Span) {
-        self.diagnostics.push(Diagnostic::new(problem, span));
-    }
-
-    fn invalid(&mut self, field: &str, expected: &'static str, span: Span) {
-        self.report(
-            Problem::InvalidValue {
-                field: field.to_owned(),
-                expected,
-            },
-            span,
-        );
-    }
-
-    /// The text of a scalar as the author wrote it. A plain `yes` or `12`
-    /// arrives as a boolean or number; where a string is wanted, the source
-    /// text is what the author meant.
-    fn scalar_text(&self, node: &Node) -> Option<String> {
-        match &node.value {
-            Value::Str(s) => Some(s.clone()),
-            Value::Bool(_) | Value::Int(_) | Value::Float(_) => {
-                let range = node.span.range()?;
-                self.text
-                    .get(range)
-                    .map(|s| s.trim().trim_matches(['"', '\'']).to_owned())
-            }
-            Value::Null | Value::Seq(_) | Value::Map(_) => None,
-        }
-    }
-
-    fn entries<'n>(&mut self, node: &'n Node, field: &str) -> Option<&'n [(Node, Node)]> {
-        match &node.value {
-            Value::Map(entries) => Some(entries),
-            Value::Null => Some(&[]),
-            _ => {
-                self.invalid(field, "a map", node.span);
-                None
-            }
-        }
-    }
-
-    fn items<'n>(&mut self, node: &'n Node, field: &str) -> &'n [Node] {
-        match &node.value {
-            Value::Seq(items) => items,
-            Value::Null => &[],
-            _ => {
-                self.invalid(field, "a list", node.span);
-                &[]
-            }
-        }
-    }
-
-    /// Reads a map with a fixed set of fields, reporting unknown and repeated keys.
-    fn fields<'n>(
-        &mut self,
-        node: &'n Node,
-        field: &str,
-        context: &'static str,
-        allowed: &[&str],
-    ) -> Option<Fields<'n>>
-    where
-        't: 'n,
-    {
-        let entries = self.entries(node, field)?;
-        let mut fields = Fields {
-            entries: Vec::with_capacity(entries.len()),
-        };
-        for (key, value) in entries {
-            let Some(name) = self.key(key) else { continue };
-            if !allowed.contains(&name) {
-                let suggestion = suggest(name, allowed.iter().copied());
-                self.report(
-                    Problem::UnknownField {
-                        field: name.to_owned(),
-                        context,
-                        suggestion,
-                    },
-                    key.span,
-                );
-            } else if fields.get(name).is_some() {
-                self.report(
-                    Problem::DuplicateField {
-                        field: name.to_owned(),
-                    },
-                    key.span,
-                );
-            } else {
-                fields.entries.push((name, key, value));
-            }
-        }
-        Some(fields)
-    }
-
-    /// A map key as written. A plain key the YAML schema read as a number
-    /// or boolean is taken by its source text.
-    fn key<'n>(&mut self, key: &'n Node) -> Option<&'n str>
-    where
-        't: 'n,
-    {
-        match &key.value {
-            Value::Str(s) => Some(s),
-            Value::Bool(_) | Value::Int(_) | Value::Float(_) => {
-                let range = key.span.range()?;
-                self.text
-                    .get(range)
-                    .map(|s| s.trim_matches(['"', '\'', ' ']))
-            }
-            _ => {
-                self.invalid("key", "a string", key.span);
-                None
-            }
-        }
-    }
-
-    fn string(&mut self, node: &Node, field: &str) -> Option<Spanned<String>> {
-        match self.scalar_text(node) {
-            Some(s) => Some(Spanned::new(s, node.span)),
-            None => {
-                self.invalid(field, "a string", node.span);
-                None
-            }
-        }
-    }
-
-    fn opt_string(&mut self, fields: &Fields<'_>, field: &str) -> Option<Spanned<String>> {
-        fields.get(field).and_then(|n| self.string(n, field))
-    }
-
-    fn strings(&mut self, node: &Node, field: &str) -> Vec<Spanned<String>> {
-        let items = self.items(node, field);
-        items.iter().filter_map(|n| self.string(n, field)).collect()
-    }
-
+impl Walker<'_> {
     fn name(&mut self, node: &Node, kind: NameKind, field: &str) -> Option<Name> {
         let text = self.string(node, field)?;
         if crate::ast::is_name(&text.value) {

@@ -1,0 +1,614 @@
+//! Conversation test files (`*.test.yaml`, docs/TESTING.md): what a test
+//! is, read from a file with spans on every step, and written back as one
+//! (`cellflow explore` writes the conversations it finds through
+//! [`write`]). Reading what was written gives the same tests.
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+use serde_json::Value;
+
+use crate::diagnostic::{Diagnostic, Problem};
+use crate::source::{FileId, Span};
+use crate::syntax::fields;
+use crate::syntax::node::{self, Node, Value as Yaml};
+
+/// An expected answer.
+#[derive(Debug)]
+pub enum Expected {
+    Exact(String),
+    Regex(Regex),
+    Contains(String),
+}
+
+impl Expected {
+    pub(super) fn matches(&self, text: &str) -> bool {
+        match self {
+            Expected::Exact(s) => s == text,
+            Expected::Regex(r) => r.is_match(text),
+            Expected::Contains(s) => text.contains(s.as_str()),
+        }
+    }
+
+    pub(super) fn describe(&self) -> String {
+        match self {
+            Expected::Exact(s) => format!("{s:?}"),
+            Expected::Regex(r) => format!("/{}/", r.as_str()),
+            Expected::Contains(s) => format!("(contains {s:?})"),
+        }
+    }
+}
+
+/// What a step expects; absent parts are not checked.
+#[derive(Debug, Default)]
+pub struct Expect {
+    pub answers: Option<Vec<Expected>>,
+    /// `Some(None)`: nothing awaited. `Some(Some((kind, var)))`: that.
+    pub awaiting: Option<Option<(String, Option<String>)>>,
+    pub vars: BTreeMap<String, Value>,
+    pub events: Vec<String>,
+    pub ended: Option<bool>,
+}
+
+/// One step: a message or an event, and what should come back.
+#[derive(Debug)]
+pub struct Step {
+    pub user: Option<String>,
+    pub event: Option<String>,
+    pub expect: Expect,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct Mock {
+    pub service: String,
+    pub status: u16,
+    pub body: String,
+}
+
+#[derive(Debug)]
+pub struct Test {
+    pub name: String,
+    pub context: BTreeMap<String, Value>,
+    pub steps: Vec<Step>,
+    pub mocks: Vec<Mock>,
+    pub span: Span,
+}
+
+/// The ids of a bot's service cells: what mocks may name.
+#[must_use]
+pub fn services(program: &crate::compile::Program) -> Vec<String> {
+    program
+        .cells
+        .iter()
+        .flatten()
+        .filter(|c| matches!(c.kind, crate::compile::Kind::Service { .. }))
+        .filter_map(|c| c.id.clone())
+        .collect()
+}
+
+/// Reads a test file. Service ids are checked against `services` (the bot's
+/// service cell ids).
+#[must_use]
+pub fn parse(file: FileId, text: &str, services: &[String]) -> (Vec<Test>, Vec<Diagnostic>) {
+    let mut reader = Reader {
+        yaml: fields::Reader::new(text),
+        text,
+        services,
+    };
+    let tests = match node::parse(file, text) {
+        Ok(Some(root)) => reader.file(&root),
+        Ok(None) => Vec::new(),
+        Err(d) => {
+            reader.yaml.diagnostics.push(d);
+            Vec::new()
+        }
+    };
+    (tests, reader.yaml.diagnostics)
+}
+
+/// Reads a test file with the same field rules as a flow file (unknown
+/// fields with a did-you-mean, repeated ones reported, scalars as written).
+struct Reader<'a> {
+    yaml: fields::Reader<'a>,
+    text: &'a str,
+    services: &'a [String],
+}
+
+impl<'a> Reader<'a> {
+    fn report(&mut self, problem: Problem, span: Span) {
+        self.yaml.report(problem, span);
+    }
+
+    /// The entries of a map whose keys are among `allowed`, in order.
+    fn map<'n>(
+        &mut self,
+        node: &'n Node,
+        context: &'static str,
+        allowed: &[&str],
+    ) -> Vec<(&'n str, &'n Node)>
+    where
+        'a: 'n,
+    {
+        self.yaml
+            .fields(node, context, context, allowed)
+            .map(|fields| fields.iter().collect())
+            .unwrap_or_default()
+    }
+
+    fn string(&mut self, node: &Node, field: &str) -> Option<String> {
+        self.yaml.string(node, field).map(|s| s.value)
+    }
+
+    fn file(&mut self, root: &Node) -> Vec<Test> {
+        let fields = self.map(root, "a test file", &["tests"]);
+        let Some((_, tests)) = fields.first() else {
+            self.report(
+                Problem::MissingField {
+                    field: "tests",
+                    context: "a test file",
+                },
+                root.span,
+            );
+            return Vec::new();
+        };
+        let Yaml::Seq(items) = &tests.value else {
+            self.report(
+                Problem::InvalidValue {
+                    field: "tests".into(),
+                    expected: "a list of tests",
+                },
+                tests.span,
+            );
+            return Vec::new();
+        };
+        items.iter().filter_map(|t| self.test(t)).collect()
+    }
+
+    fn test(&mut self, node: &Node) -> Option<Test> {
+        let fields = self.map(node, "a test", &["name", "context", "steps", "mocks"]);
+        let mut test = Test {
+            name: String::new(),
+            context: BTreeMap::new(),
+            steps: Vec::new(),
+            mocks: Vec::new(),
+            span: node.span,
+        };
+        let mut has_steps = false;
+        for (key, value) in fields {
+            match key {
+                "name" => test.name = self.string(value, "name").unwrap_or_default(),
+                "context" => {
+                    if let Value::Object(map) = value.to_json(self.text) {
+                        test.context = map.into_iter().collect();
+                    } else {
+                        self.report(
+                            Problem::InvalidValue {
+                                field: "context".into(),
+                                expected: "a map",
+                            },
+                            value.span,
+                        );
+                    }
+                }
+                "steps" => {
+                    has_steps = true;
+                    if let Yaml::Seq(steps) = &value.value {
+                        test.steps = steps.iter().filter_map(|s| self.step(s)).collect();
+                    } else {
+                        self.report(
+                            Problem::InvalidValue {
+                                field: "steps".into(),
+                                expected: "a list of steps",
+                            },
+                            value.span,
+                        );
+                    }
+                }
+                _ => {
+                    if let Yaml::Seq(mocks) = &value.value {
+                        test.mocks = mocks.iter().filter_map(|m| self.mock(m)).collect();
+                    } else {
+                        self.report(
+                            Problem::InvalidValue {
+                                field: "mocks".into(),
+                                expected: "a list of mocks",
+                            },
+                            value.span,
+                        );
+                    }
+                }
+            }
+        }
+        if !has_steps {
+            self.report(
+                Problem::MissingField {
+                    field: "steps",
+                    context: "a test",
+                },
+                node.span,
+            );
+            return None;
+        }
+        if test.name.is_empty() {
+            test.name = format!(
+                "test at line {}",
+                self.text[..node.span.range().map_or(0, |r| r.start)]
+                    .lines()
+                    .count()
+                    + 1
+            );
+        }
+        Some(test)
+    }
+
+    fn step(&mut self, node: &Node) -> Option<Step> {
+        let fields = self.map(node, "a test step", &["user", "event", "expect"]);
+        let mut step = Step {
+            user: None,
+            event: None,
+            expect: Expect::default(),
+            span: node.span,
+        };
+        for (key, value) in fields {
+            match key {
+                "user" => step.user = self.string(value, "user"),
+                "event" => step.event = self.string(value, "event"),
+                _ => step.expect = self.expect(value),
+            }
+        }
+        if step.user.is_none() && step.event.is_none() {
+            self.report(
+                Problem::MissingField {
+                    field: "user",
+                    context: "a test step (or `event`)",
+                },
+                node.span,
+            );
+            return None;
+        }
+        Some(step)
+    }
+
+    fn expect(&mut self, node: &Node) -> Expect {
+        let mut expect = Expect::default();
+        for (key, value) in self.map(
+            node,
+            "an expectation",
+            &["answers", "awaiting", "vars", "events", "ended"],
+        ) {
+            match key {
+                "answers" => {
+                    let Yaml::Seq(items) = &value.value else {
+                        self.report(
+                            Problem::InvalidValue {
+                                field: "answers".into(),
+                                expected: "a list of answers",
+                            },
+                            value.span,
+                        );
+                        continue;
+                    };
+                    expect.answers = Some(items.iter().filter_map(|a| self.expected(a)).collect());
+                }
+                "awaiting" => {
+                    expect.awaiting = Some(match &value.value {
+                        Yaml::Null => None,
+                        Yaml::Str(s) if s == "none" => None,
+                        _ => {
+                            let fields = self.map(value, "`awaiting`", &["kind", "var", "type"]);
+                            let mut kind = None;
+                            let mut var = None;
+                            for (k, v) in fields {
+                                match k {
+                                    "kind" => kind = self.string(v, "kind"),
+                                    "var" => var = self.string(v, "var"),
+                                    _ => {}
+                                }
+                            }
+                            Some((kind.unwrap_or_else(|| "input".into()), var))
+                        }
+                    });
+                }
+                "vars" => {
+                    if let Value::Object(map) = value.to_json(self.text) {
+                        expect.vars = map.into_iter().collect();
+                    } else {
+                        self.report(
+                            Problem::InvalidValue {
+                                field: "vars".into(),
+                                expected: "a map",
+                            },
+                            value.span,
+                        );
+                    }
+                }
+                "events" => {
+                    if let Yaml::Seq(items) = &value.value {
+                        expect.events = items
+                            .iter()
+                            .filter_map(|e| self.string(e, "events"))
+                            .collect();
+                    }
+                }
+                _ => match value.value {
+                    Yaml::Bool(b) => expect.ended = Some(b),
+                    _ => self.report(
+                        Problem::InvalidValue {
+                            field: "ended".into(),
+                            expected: "true or false",
+                        },
+                        value.span,
+                    ),
+                },
+            }
+        }
+        expect
+    }
+
+    fn expected(&mut self, node: &Node) -> Option<Expected> {
+        if let Yaml::Map(_) = node.value {
+            let fields = self.map(node, "an expected answer", &["contains"]);
+            let (_, text) = fields.first()?;
+            return self.string(text, "contains").map(Expected::Contains);
+        }
+        let text = self.string(node, "answers")?;
+        if text.len() >= 2 && text.starts_with('/') && text.ends_with('/') {
+            match Regex::new(&text[1..text.len() - 1]) {
+                Ok(r) => Some(Expected::Regex(r)),
+                Err(e) => {
+                    let message = e
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or("invalid")
+                        .trim_start_matches("error: ")
+                        .to_owned();
+                    self.report(Problem::InvalidRegex { message }, node.span);
+                    None
+                }
+            }
+        } else {
+            Some(Expected::Exact(text))
+        }
+    }
+
+    fn mock(&mut self, node: &Node) -> Option<Mock> {
+        let mut mock = Mock {
+            service: String::new(),
+            status: 200,
+            body: String::new(),
+        };
+        let mut service_span = node.span;
+        for (key, value) in self.map(node, "a mock", &["service", "status", "body"]) {
+            match key {
+                "service" => {
+                    service_span = value.span;
+                    mock.service = self.string(value, "service")?;
+                }
+                "status" => match value.value {
+                    Yaml::Int(i) if (100..600).contains(&i) => {
+                        mock.status = u16::try_from(i).unwrap_or(200);
+                    }
+                    _ => self.report(
+                        Problem::InvalidValue {
+                            field: "status".into(),
+                            expected: "an HTTP status from 100 to 599",
+                        },
+                        value.span,
+                    ),
+                },
+                _ => {
+                    mock.body = match &value.value {
+                        Yaml::Str(s) => s.clone(),
+                        _ => value.to_json(self.text).to_string(),
+                    };
+                }
+            }
+        }
+        if mock.service.is_empty() {
+            self.report(
+                Problem::MissingField {
+                    field: "service",
+                    context: "a mock",
+                },
+                node.span,
+            );
+            return None;
+        }
+        if !self.services.contains(&mock.service) {
+            let suggestion =
+                crate::diagnostic::suggest(&mock.service, self.services.iter().map(String::as_str));
+            self.report(
+                Problem::UnknownMock {
+                    name: mock.service.clone(),
+                    suggestion,
+                },
+                service_span,
+            );
+            return None;
+        }
+        Some(mock)
+    }
+}
+
+/// Writes tests as a test file that [`parse`] reads back to the same tests,
+/// after `header` (comment lines, each starting with `#`, or nothing).
+///
+/// Strings are written as JSON strings (valid YAML, with every character
+/// escaped that needs it); an exact answer that would read as a `/regex/`
+/// is written as the regex that matches exactly it.
+#[must_use]
+pub fn write(tests: &[Test], header: &str) -> String {
+    use std::fmt::Write as _;
+    let string = |s: &str| Value::String(s.to_owned()).to_string();
+    let mut out = String::from(header);
+    out.push_str("tests:\n");
+    for test in tests {
+        let _ = writeln!(out, "  - name: {}", string(&test.name));
+        if !test.context.is_empty() {
+            let context = Value::Object(test.context.clone().into_iter().collect());
+            let _ = writeln!(out, "    context: {context}");
+        }
+        out.push_str("    steps:\n");
+        for step in &test.steps {
+            match (&step.user, &step.event) {
+                (Some(text), _) => {
+                    let _ = writeln!(out, "      - user: {}", string(text));
+                }
+                (None, Some(name)) => {
+                    let _ = writeln!(out, "      - event: {}", string(name));
+                }
+                (None, None) => continue,
+            }
+            write_expect(&mut out, &step.expect, &string);
+        }
+        if !test.mocks.is_empty() {
+            out.push_str("    mocks:\n");
+            for mock in &test.mocks {
+                let body = serde_json::from_str::<Value>(&mock.body)
+                    .map_or_else(|_| string(&mock.body), |v| v.to_string());
+                let _ = writeln!(
+                    out,
+                    "      - {{service: {}, status: {}, body: {body}}}",
+                    string(&mock.service),
+                    mock.status,
+                );
+            }
+        }
+    }
+    out
+}
+
+fn write_expect(out: &mut String, expect: &Expect, string: &dyn Fn(&str) -> String) {
+    use std::fmt::Write as _;
+    let nothing = expect.answers.is_none()
+        && expect.awaiting.is_none()
+        && expect.vars.is_empty()
+        && expect.events.is_empty()
+        && expect.ended.is_none();
+    if nothing {
+        return;
+    }
+    out.push_str("        expect:\n");
+    if let Some(answers) = &expect.answers {
+        let answers: Vec<String> = answers
+            .iter()
+            .map(|answer| match answer {
+                Expected::Exact(text)
+                    if text.len() >= 2 && text.starts_with('/') && text.ends_with('/') =>
+                {
+                    string(&format!("/^{}$/", regex::escape(text)))
+                }
+                Expected::Exact(text) => string(text),
+                Expected::Regex(regex) => string(&format!("/{}/", regex.as_str())),
+                Expected::Contains(text) => format!("{{contains: {}}}", string(text)),
+            })
+            .collect();
+        let _ = writeln!(out, "          answers: [{}]", answers.join(", "));
+    }
+    if let Some(awaiting) = &expect.awaiting {
+        let awaiting = match awaiting {
+            None => "none".to_owned(),
+            Some((kind, Some(var))) => {
+                format!("{{kind: {}, var: {}}}", word(kind, string), string(var))
+            }
+            Some((kind, None)) => format!("{{kind: {}}}", word(kind, string)),
+        };
+        let _ = writeln!(out, "          awaiting: {awaiting}");
+    }
+    if !expect.vars.is_empty() {
+        let vars = Value::Object(expect.vars.clone().into_iter().collect());
+        let _ = writeln!(out, "          vars: {vars}");
+    }
+    if !expect.events.is_empty() {
+        let events: Vec<String> = expect.events.iter().map(|e| word(e, string)).collect();
+        let _ = writeln!(out, "          events: [{}]", events.join(", "));
+    }
+    if let Some(ended) = expect.ended {
+        let _ = writeln!(out, "          ended: {ended}");
+    }
+}
+
+/// A keyword-like value (`input`, `handoff`) bare, as people write it;
+/// anything else quoted.
+fn word(text: &str, string: &dyn Fn(&str) -> String) -> String {
+    let plain = text.starts_with(|c: char| c.is_ascii_lowercase())
+        && text.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+        && !matches!(
+            text,
+            "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n"
+        );
+    if plain { text.to_owned() } else { string(text) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = r#"tests:
+  - name: "every expectation"
+    context: {"customer":"Ana","tier":2}
+    steps:
+      - event: "welcome"
+        expect:
+          answers: ["Hi \"Ana\"", "/^\\d+ points$/", {contains: "menu"}]
+          awaiting: {kind: input, var: "choice"}
+      - user: "/help/"
+        expect:
+          answers: ["/^/help/$/"]
+          awaiting: none
+          vars: {"choice":"help","n":3}
+          events: [handoff, end]
+          ended: true
+    mocks:
+      - {service: "lookup", status: 503, body: "down"}
+      - {service: "lookup", status: 200, body: {"balance":10}}
+"#;
+
+    fn file(text: &str) -> FileId {
+        crate::source::SourceMap::default().add("a.test.yaml", "a.test.yaml", text)
+    }
+
+    fn read(text: &str) -> Vec<Test> {
+        let (tests, diagnostics) = parse(file(text), text, &["lookup".to_owned()]);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        tests
+    }
+
+    #[test]
+    fn what_is_written_reads_back_as_the_same_tests() {
+        let tests = read(FILE);
+        assert_eq!(tests.len(), 1);
+        let written = write(&tests, "");
+        assert_eq!(written, FILE);
+        let again = read(&written);
+        assert_eq!(write(&again, ""), written);
+        assert_eq!(again[0].steps[1].expect.ended, Some(true));
+        assert_eq!(again[0].mocks[1].body, r#"{"balance":10}"#);
+    }
+
+    #[test]
+    fn an_exact_answer_that_looks_like_a_regex_is_written_to_match_only_itself() {
+        let mut tests = read(FILE);
+        tests[0].steps[0].expect.answers = Some(vec![Expected::Exact("/x.y/".into())]);
+        let again = read(&write(&tests, ""));
+        let Some(answers) = &again[0].steps[0].expect.answers else {
+            panic!("answers are written");
+        };
+        assert!(answers[0].matches("/x.y/"));
+        assert!(!answers[0].matches("/xzy/"));
+    }
+
+    #[test]
+    fn a_repeated_field_is_reported_as_in_flow_files() {
+        let text = "tests:\n  - name: a\n    name: b\n    steps:\n      - user: hi\n";
+        let (_, diagnostics) = parse(file(text), text, &[]);
+        let codes: Vec<&str> = diagnostics.iter().map(|d| d.problem.code()).collect();
+        assert_eq!(
+            codes,
+            ["cellflow::syntax::duplicate_field"],
+            "{diagnostics:?}"
+        );
+    }
+}
