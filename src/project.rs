@@ -18,7 +18,7 @@ pub const SETTINGS_FILE: &str = "cellflow.yaml";
 
 /// A problem reading the bot from disk (not a problem with its content).
 #[derive(Debug, thiserror::Error)]
-pub enum LoadError {
+pub enum ReadError {
     #[error("cannot read {path}: {source}")]
     Io {
         path: PathBuf,
@@ -46,10 +46,10 @@ pub struct Project {
 ///
 /// # Errors
 /// A path that cannot be read, or names no flow file.
-pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
     let mut files = Vec::new();
     for path in paths {
-        let meta = std::fs::metadata(path).map_err(|source| LoadError::Io {
+        let meta = std::fs::metadata(path).map_err(|source| ReadError::Io {
             path: path.clone(),
             source,
         })?;
@@ -61,7 +61,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
             }
             walk(path, &mut files)?;
             if !files[before..].iter().any(|f| Syntax::of_path(f).is_some()) {
-                return Err(LoadError::NoFlowFiles { path: path.clone() });
+                return Err(ReadError::NoFlowFiles { path: path.clone() });
             }
         } else if Syntax::of_path(path).is_some()
             || is_settings(path)
@@ -69,7 +69,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
         {
             files.push(path.clone());
         } else {
-            return Err(LoadError::NotAFlowFile { path: path.clone() });
+            return Err(ReadError::NotAFlowFile { path: path.clone() });
         }
     }
     Ok(files)
@@ -87,8 +87,8 @@ fn explicit_syntax(path: &Path) -> Option<Syntax> {
     })
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io {
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), ReadError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ReadError::Io {
         path: dir.to_owned(),
         source,
     })?;
@@ -128,7 +128,7 @@ impl Project {
     ///
     /// # Errors
     /// Only when a file cannot be read; problems in the content are diagnostics.
-    pub fn load(paths: &[PathBuf]) -> Result<Project, LoadError> {
+    pub fn load(paths: &[PathBuf]) -> Result<Project, ReadError> {
         Project::load_with_progress(paths, &mut |_, _| {})
     }
 
@@ -140,7 +140,7 @@ impl Project {
     pub fn load_with_progress(
         paths: &[PathBuf],
         progress: &mut dyn FnMut(usize, usize),
-    ) -> Result<Project, LoadError> {
+    ) -> Result<Project, ReadError> {
         let files = discover(paths)?;
         let total = files.len();
         let mut project = Project {
@@ -174,9 +174,9 @@ impl Project {
     ///
     /// # Errors
     /// Only when the file cannot be read.
-    pub fn add_path(&mut self, path: &Path) -> Result<FileId, LoadError> {
+    pub fn add_path(&mut self, path: &Path) -> Result<FileId, ReadError> {
         use std::io::Read as _;
-        let io = |source| LoadError::Io {
+        let io = |source| ReadError::Io {
             path: path.to_owned(),
             source,
         };

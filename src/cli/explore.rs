@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use cellflow::Bot;
 use cellflow::explore::{Finding, Message, Options, Path};
-use cellflow::project::LoadError;
+use cellflow::project::ReadError;
 use cellflow::runtime::Awaiting;
 use cellflow::source::SourceMap;
 
@@ -130,7 +130,7 @@ impl Explore {
 /// the tests' do.
 fn read_tests(dir: &std::path::Path, bot: &Bot, options: &mut Options) -> Result<(), CliError> {
     let mut files = Vec::new();
-    super::test::test_files(dir, &mut files).map_err(|source| LoadError::Io {
+    super::test::test_files(dir, &mut files).map_err(|source| ReadError::Io {
         path: dir.to_owned(),
         source,
     })?;

@@ -89,7 +89,7 @@ pub(crate) const PROGRESS_FILES: usize = 20;
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CliError {
     #[error(transparent)]
-    Load(#[from] cellflow::project::LoadError),
+    Load(#[from] cellflow::project::ReadError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,

@@ -99,7 +99,7 @@ fn keys(file: Option<&PathBuf>, env: &str) -> Result<Vec<String>, CliError> {
         .collect();
     if let Some(file) = file {
         let text =
-            std::fs::read_to_string(file).map_err(|source| cellflow::project::LoadError::Io {
+            std::fs::read_to_string(file).map_err(|source| cellflow::project::ReadError::Io {
                 path: file.clone(),
                 source,
             })?;

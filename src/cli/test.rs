@@ -141,7 +141,7 @@ impl TestCmd {
             if path.is_dir() {
                 let mut files = Vec::new();
                 test_files(path, &mut files).map_err(|source| {
-                    cellflow::project::LoadError::Io {
+                    cellflow::project::ReadError::Io {
                         path: path.clone(),
                         source,
                     }
@@ -192,7 +192,7 @@ impl TestCmd {
             for file in files {
                 let name = cellflow::project::display_name(&file);
                 let text = std::fs::read_to_string(&file).map_err(|source| {
-                    cellflow::project::LoadError::Io {
+                    cellflow::project::ReadError::Io {
                         path: file.clone(),
                         source,
                     }

@@ -17,7 +17,7 @@ use crate::source::SourceMap;
 pub enum LoadError {
     /// A file cannot be read, or the path names no flow file.
     #[error(transparent)]
-    Read(#[from] project::LoadError),
+    Read(#[from] project::ReadError),
     /// The bot has errors; the diagnostics and their sources say which.
     #[error("the bot has {} error(s)", .diagnostics.iter().filter(|d| d.is_error()).count())]
     Invalid {
@@ -37,7 +37,7 @@ pub enum LoadError {
 /// or the artifact is of another version or corrupt.
 pub fn load(path: &Path) -> Result<Program, LoadError> {
     if path.is_file() {
-        let bytes = std::fs::read(path).map_err(|source| project::LoadError::Io {
+        let bytes = std::fs::read(path).map_err(|source| project::ReadError::Io {
             path: path.to_owned(),
             source,
         })?;
