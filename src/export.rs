@@ -121,7 +121,7 @@ pub fn render(bot: &ast::Bot, graph: &Graph, format: Format, only: Option<FlowId
                 "digraph cellflow {\n  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\"];\n",
             );
             for (i, flow) in graph.flows().iter().enumerate() {
-                if !in_scope(FlowId(u32::try_from(i).unwrap_or(u32::MAX))) {
+                if !in_scope(FlowId::new(i)) {
                     continue;
                 }
                 let _ = writeln!(
@@ -174,7 +174,7 @@ pub fn render(bot: &ast::Bot, graph: &Graph, format: Format, only: Option<FlowId
         Format::Mermaid => {
             out.push_str("flowchart TD\n");
             for (i, flow) in graph.flows().iter().enumerate() {
-                if !in_scope(FlowId(u32::try_from(i).unwrap_or(u32::MAX))) {
+                if !in_scope(FlowId::new(i)) {
                     continue;
                 }
                 let _ = writeln!(out, "  subgraph f{i}[\"{}\"]", escape_mermaid(&flow.name));

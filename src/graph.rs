@@ -30,6 +30,15 @@ impl CellId {
 pub struct FlowId(pub u32);
 
 impl FlowId {
+    /// The id of the `index`th flow.
+    ///
+    /// # Panics
+    /// At 2^32 flows or more (a bot's files cannot hold that many).
+    #[must_use]
+    pub fn new(index: usize) -> FlowId {
+        FlowId(u32::try_from(index).expect("fewer than 2^32 flows"))
+    }
+
     #[must_use]
     pub fn index(self) -> usize {
         self.0 as usize
@@ -294,7 +303,7 @@ impl Graph {
         self.flows
             .iter()
             .position(|f| f.name == name)
-            .map(|i| FlowId(u32::try_from(i).unwrap_or(u32::MAX)))
+            .map(|i| FlowId::new(i))
     }
 
     /// The edges leaving a node, in the order they were added.

@@ -47,7 +47,7 @@ pub fn lower(bot: &ast::Bot) -> Lowered {
     let (welcome, fallback) = lowerer.triggers(bot, &intents, &entities);
     let fallback_entry = fallback.map_or(lowerer.graph.exit(), |f| lowerer.graph.flow(f).entry);
     for (flow_index, flow) in bot.flows.iter().enumerate() {
-        let flow_id = FlowId(u32::try_from(flow_index).unwrap_or(u32::MAX));
+        let flow_id = FlowId::new(flow_index);
         for (index, cell) in flow.cells.iter().enumerate() {
             lowerer.cell_edges(flow_id, index, cell, fallback_entry, &intents, &entities);
         }
@@ -138,7 +138,7 @@ impl Lowerer {
             for (index, cell) in flow.cells.iter().enumerate() {
                 let node = self.graph.add_cell(graph::Cell {
                     flow: id,
-                    index: u32::try_from(index).unwrap_or(u32::MAX),
+                    index: u32::try_from(index).expect("fewer than 2^32 cells in a flow"),
                     kind: kind_of(&cell.kind),
                     span: cell.span,
                 });
@@ -171,7 +171,7 @@ impl Lowerer {
             let Some(trigger) = &flow.trigger else {
                 continue;
             };
-            let id = FlowId(u32::try_from(i).unwrap_or(u32::MAX));
+            let id = FlowId::new(i);
             let (key, resolved) = match &trigger.value {
                 ast::Trigger::Welcome => ("welcome".to_owned(), Some(graph::Trigger::Welcome)),
                 ast::Trigger::Fallback => ("fallback".to_owned(), Some(graph::Trigger::Fallback)),
