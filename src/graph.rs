@@ -303,7 +303,7 @@ impl Graph {
         self.flows
             .iter()
             .position(|f| f.name == name)
-            .map(|i| FlowId::new(i))
+            .map(FlowId::new)
     }
 
     /// The edges leaving a node, in the order they were added.
