@@ -233,4 +233,16 @@ mod tests {
         let read: Vec<Frame> = serde_json::from_str(&stored).unwrap();
         assert_eq!(read, [back, complete]);
     }
+
+    #[test]
+    fn sequence_counts_are_keyed_by_cell_number() {
+        let mut session = Session::new("s");
+        session.sequence.insert(CellIndex::new(5), 2);
+        session.waiting = Some(Wait::Cell(CellIndex::new(3)));
+        let stored = serde_json::to_value(&session).unwrap();
+        assert_eq!(stored["sequence"], serde_json::json!({"5": 2}));
+        assert_eq!(stored["waiting"], serde_json::json!({"cell": 3}));
+        let read: Session = serde_json::from_value(stored).unwrap();
+        assert_eq!(read, session);
+    }
 }
