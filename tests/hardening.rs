@@ -523,6 +523,39 @@ fn a_session_that_does_not_fit_the_bot_is_an_error_not_a_panic() {
     }
 }
 
+#[test]
+fn a_session_from_another_version_whose_turn_fails_is_kept_as_it_came() {
+    // The failed turn puts the session back as it was: still the other
+    // version's, with that version's indexes and key, which the next turn
+    // moves over. Nothing may look its indexes up in this program.
+    let mut project = cellflow::project::Project::new();
+    project.add_bytes(
+        "a.flow",
+        std::path::Path::new("a.flow"),
+        b"flow welcome on welcome {\n  code { n = 1 / 0; }\n  answer \"never\"\n}\n",
+    );
+    let bot = Bot::new(cellflow::compile::load_project(project).unwrap());
+    let mut session = bot.new_session();
+    session.bot_version = bot.program().version ^ 1;
+    session.waiting = Some(cellflow::runtime::Wait::Cell(
+        cellflow::compile::CellIndex::new(50),
+    ));
+    session.waiting_key = 12_345;
+    let before = session.clone();
+    let reply = bot.turn(&mut session, Request::text("hello")).unwrap();
+    assert!(
+        reply
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Error { .. })),
+        "{reply:?}"
+    );
+    assert_eq!(session.waiting, before.waiting);
+    assert_eq!(session.waiting_key, before.waiting_key);
+    assert_eq!(session.bot_version, before.bot_version);
+    assert_eq!(session.turn, before.turn + 1);
+}
+
 fn answers_of(response: &cellflow::runtime::Response) -> Vec<&str> {
     response.answers.iter().map(|a| a.text.as_str()).collect()
 }

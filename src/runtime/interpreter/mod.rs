@@ -636,10 +636,16 @@ impl Turn<'_> {
     // ---- the response ---------------------------------------------------------
 
     fn finish(&mut self) {
-        self.session.waiting_key = self
-            .session
-            .waiting
-            .map_or(0, |w| self.program.cell(w.cell()).key);
+        // A failed turn puts back the session as it came; one from another
+        // version of the bot keeps that version's indexes and key (the next
+        // turn moves it over).
+        if self.session.bot_version == self.program.version {
+            self.session.waiting_key = self
+                .session
+                .waiting
+                .and_then(|w| self.program.cell_at(w.cell()))
+                .map_or(0, |c| c.key);
+        }
         // The session remembers which of its variables hold a masked
         // value, whichever version of the bot it meets next.
         for name in &self.program.masked {

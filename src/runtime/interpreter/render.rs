@@ -161,7 +161,7 @@ impl Turn<'_> {
                     crate::kinds::Pick::Sequence => {
                         let count = self.session.sequence.entry(cell).or_insert(0);
                         let i = *count as usize % n;
-                        *count += 1;
+                        *count = count.wrapping_add(1);
                         i
                     }
                     crate::kinds::Pick::Random => {
