@@ -441,7 +441,7 @@ impl<'a> Reader<'a> {
 #[must_use]
 pub fn write(tests: &[Test], header: &str) -> String {
     use std::fmt::Write as _;
-    let string = |s: &str| Value::String(s.to_owned()).to_string();
+    let string = |s: &str| quoted(s);
     let mut out = String::from(header);
     out.push_str("tests:\n");
     for test in tests {
@@ -453,8 +453,11 @@ pub fn write(tests: &[Test], header: &str) -> String {
         out.push_str("    steps:\n");
         for step in &test.steps {
             match (&step.user, &step.event) {
-                (Some(text), _) => {
+                (Some(text), event) => {
                     let _ = writeln!(out, "      - user: {}", string(text));
+                    if let Some(name) = event {
+                        let _ = writeln!(out, "        event: {}", string(name));
+                    }
                 }
                 (None, Some(name)) => {
                     let _ = writeln!(out, "      - event: {}", string(name));
@@ -466,8 +469,13 @@ pub fn write(tests: &[Test], header: &str) -> String {
         if !test.mocks.is_empty() {
             out.push_str("    mocks:\n");
             for mock in &test.mocks {
-                let body = serde_json::from_str::<Value>(&mock.body)
-                    .map_or_else(|_| string(&mock.body), |v| v.to_string());
+                // A JSON object or list is written as one; any other body
+                // as the string it is, so it reads back to the same text
+                // (a body `"123"`, quotes and all, stays that).
+                let body = match serde_json::from_str::<Value>(&mock.body) {
+                    Ok(v @ (Value::Object(_) | Value::Array(_))) => v.to_string(),
+                    _ => string(&mock.body),
+                };
                 let _ = writeln!(
                     out,
                     "      - {{service: {}, status: {}, body: {body}}}",
@@ -528,6 +536,28 @@ fn write_expect(out: &mut String, expect: &Expect, string: &dyn Fn(&str) -> Stri
     if let Some(ended) = expect.ended {
         let _ = writeln!(out, "          ended: {ended}");
     }
+}
+
+/// A double-quoted string YAML reads back as `text`: JSON's escapes, and
+/// `\u` escapes for the characters YAML does not allow written out (DEL,
+/// the C1 controls but NEL, U+FFFE and U+FFFF).
+fn quoted(text: &str) -> String {
+    let json = Value::String(text.to_owned()).to_string();
+    let unprintable =
+        |c: char| matches!(c, '\u{7f}'..='\u{84}' | '\u{86}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}');
+    if !json.contains(unprintable) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        if unprintable(c) {
+            use std::fmt::Write as _;
+            let _ = write!(out, "\\u{:04X}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A keyword-like value (`input`, `handoff`) bare, as people write it;
@@ -610,5 +640,29 @@ mod tests {
             ["cellflow::syntax::duplicate_field"],
             "{diagnostics:?}"
         );
+    }
+
+    #[test]
+    fn any_text_and_any_body_reads_back_as_written() {
+        let mut tests = read(FILE);
+        let odd = "del\u{7f} c1\u{9b} nel\u{85} \u{fffe} tab\t \"q\" \\ é 🍕";
+        tests[0].name = odd.to_owned();
+        tests[0].steps[0].user = Some(odd.to_owned());
+        tests[0].steps[0].event = Some("welcome".to_owned());
+        tests[0].steps[0].expect.answers = Some(vec![Expected::Exact(odd.to_owned())]);
+        tests[0].mocks[0].body = "\"123\"".to_owned();
+        tests[0].mocks[1].body = "true".to_owned();
+        let written = write(&tests, "");
+        let again = read(&written);
+        assert_eq!(again[0].name, odd);
+        assert_eq!(again[0].steps[0].user.as_deref(), Some(odd));
+        assert_eq!(again[0].steps[0].event.as_deref(), Some("welcome"));
+        let Some(answers) = &again[0].steps[0].expect.answers else {
+            panic!("answers are written");
+        };
+        assert!(answers[0].matches(odd));
+        assert_eq!(again[0].mocks[0].body, "\"123\"");
+        assert_eq!(again[0].mocks[1].body, "true");
+        assert_eq!(write(&again, ""), written);
     }
 }
