@@ -93,7 +93,6 @@ pub fn services(program: &crate::compile::Program) -> Vec<String> {
 pub fn parse(file: FileId, text: &str, services: &[String]) -> (Vec<Test>, Vec<Diagnostic>) {
     let mut reader = Reader {
         yaml: fields::Reader::new(text),
-        text,
         services,
     };
     let tests = match node::parse(file, text) {
@@ -111,7 +110,6 @@ pub fn parse(file: FileId, text: &str, services: &[String]) -> (Vec<Test>, Vec<D
 /// fields with a did-you-mean, repeated ones reported, scalars as written).
 struct Reader<'a> {
     yaml: fields::Reader<'a>,
-    text: &'a str,
     services: &'a [String],
 }
 
@@ -179,7 +177,7 @@ impl<'a> Reader<'a> {
             match key {
                 "name" => test.name = self.string(value, "name").unwrap_or_default(),
                 "context" => {
-                    if let Value::Object(map) = value.to_json(self.text) {
+                    if let Value::Object(map) = value.to_json(self.yaml.text) {
                         test.context = map.into_iter().collect();
                     } else {
                         self.report(
@@ -233,7 +231,7 @@ impl<'a> Reader<'a> {
         if test.name.is_empty() {
             test.name = format!(
                 "test at line {}",
-                self.text[..node.span.range().map_or(0, |r| r.start)]
+                self.yaml.text[..node.span.range().map_or(0, |r| r.start)]
                     .lines()
                     .count()
                     + 1
@@ -311,7 +309,7 @@ impl<'a> Reader<'a> {
                     });
                 }
                 "vars" => {
-                    if let Value::Object(map) = value.to_json(self.text) {
+                    if let Value::Object(map) = value.to_json(self.yaml.text) {
                         expect.vars = map.into_iter().collect();
                     } else {
                         self.report(
@@ -353,8 +351,8 @@ impl<'a> Reader<'a> {
             return self.string(text, "contains").map(Expected::Contains);
         }
         let text = self.string(node, "answers")?;
-        if text.len() >= 2 && text.starts_with('/') && text.ends_with('/') {
-            match Regex::new(&text[1..text.len() - 1]) {
+        if let Some(pattern) = regex_in(&text) {
+            match Regex::new(pattern) {
                 Ok(r) => Some(Expected::Regex(r)),
                 Err(e) => {
                     let message = e
@@ -401,7 +399,7 @@ impl<'a> Reader<'a> {
                 _ => {
                     mock.body = match &value.value {
                         Yaml::Str(s) => s.clone(),
-                        _ => value.to_json(self.text).to_string(),
+                        _ => value.to_json(self.yaml.text).to_string(),
                     };
                 }
             }
@@ -441,11 +439,10 @@ impl<'a> Reader<'a> {
 #[must_use]
 pub fn write(tests: &[Test], header: &str) -> String {
     use std::fmt::Write as _;
-    let string = |s: &str| quoted(s);
     let mut out = String::from(header);
     out.push_str("tests:\n");
     for test in tests {
-        let _ = writeln!(out, "  - name: {}", string(&test.name));
+        let _ = writeln!(out, "  - name: {}", quoted(&test.name));
         if !test.context.is_empty() {
             let context = Value::Object(test.context.clone().into_iter().collect());
             let _ = writeln!(out, "    context: {context}");
@@ -454,17 +451,17 @@ pub fn write(tests: &[Test], header: &str) -> String {
         for step in &test.steps {
             match (&step.user, &step.event) {
                 (Some(text), event) => {
-                    let _ = writeln!(out, "      - user: {}", string(text));
+                    let _ = writeln!(out, "      - user: {}", quoted(text));
                     if let Some(name) = event {
-                        let _ = writeln!(out, "        event: {}", string(name));
+                        let _ = writeln!(out, "        event: {}", quoted(name));
                     }
                 }
                 (None, Some(name)) => {
-                    let _ = writeln!(out, "      - event: {}", string(name));
+                    let _ = writeln!(out, "      - event: {}", quoted(name));
                 }
                 (None, None) => continue,
             }
-            write_expect(&mut out, &step.expect, &string);
+            write_expect(&mut out, &step.expect);
         }
         if !test.mocks.is_empty() {
             out.push_str("    mocks:\n");
@@ -474,12 +471,12 @@ pub fn write(tests: &[Test], header: &str) -> String {
                 // (a body `"123"`, quotes and all, stays that).
                 let body = match serde_json::from_str::<Value>(&mock.body) {
                     Ok(v @ (Value::Object(_) | Value::Array(_))) => v.to_string(),
-                    _ => string(&mock.body),
+                    _ => quoted(&mock.body),
                 };
                 let _ = writeln!(
                     out,
                     "      - {{service: {}, status: {}, body: {body}}}",
-                    string(&mock.service),
+                    quoted(&mock.service),
                     mock.status,
                 );
             }
@@ -488,7 +485,7 @@ pub fn write(tests: &[Test], header: &str) -> String {
     out
 }
 
-fn write_expect(out: &mut String, expect: &Expect, string: &dyn Fn(&str) -> String) {
+fn write_expect(out: &mut String, expect: &Expect) {
     use std::fmt::Write as _;
     let nothing = expect.answers.is_none()
         && expect.awaiting.is_none()
@@ -503,14 +500,12 @@ fn write_expect(out: &mut String, expect: &Expect, string: &dyn Fn(&str) -> Stri
         let answers: Vec<String> = answers
             .iter()
             .map(|answer| match answer {
-                Expected::Exact(text)
-                    if text.len() >= 2 && text.starts_with('/') && text.ends_with('/') =>
-                {
-                    string(&format!("/^{}$/", regex::escape(text)))
+                Expected::Exact(text) if regex_in(text).is_some() => {
+                    quoted(&format!("/^{}$/", regex::escape(text)))
                 }
-                Expected::Exact(text) => string(text),
-                Expected::Regex(regex) => string(&format!("/{}/", regex.as_str())),
-                Expected::Contains(text) => format!("{{contains: {}}}", string(text)),
+                Expected::Exact(text) => quoted(text),
+                Expected::Regex(regex) => quoted(&format!("/{}/", regex.as_str())),
+                Expected::Contains(text) => format!("{{contains: {}}}", quoted(text)),
             })
             .collect();
         let _ = writeln!(out, "          answers: [{}]", answers.join(", "));
@@ -519,9 +514,9 @@ fn write_expect(out: &mut String, expect: &Expect, string: &dyn Fn(&str) -> Stri
         let awaiting = match awaiting {
             None => "none".to_owned(),
             Some((kind, Some(var))) => {
-                format!("{{kind: {}, var: {}}}", word(kind, string), string(var))
+                format!("{{kind: {}, var: {}}}", word(kind), quoted(var))
             }
-            Some((kind, None)) => format!("{{kind: {}}}", word(kind, string)),
+            Some((kind, None)) => format!("{{kind: {}}}", word(kind)),
         };
         let _ = writeln!(out, "          awaiting: {awaiting}");
     }
@@ -530,12 +525,17 @@ fn write_expect(out: &mut String, expect: &Expect, string: &dyn Fn(&str) -> Stri
         let _ = writeln!(out, "          vars: {vars}");
     }
     if !expect.events.is_empty() {
-        let events: Vec<String> = expect.events.iter().map(|e| word(e, string)).collect();
+        let events: Vec<String> = expect.events.iter().map(|e| word(e)).collect();
         let _ = writeln!(out, "          events: [{}]", events.join(", "));
     }
     if let Some(ended) = expect.ended {
         let _ = writeln!(out, "          ended: {ended}");
     }
+}
+
+/// The pattern of an answer written as a `/regex/`, if it is one.
+fn regex_in(text: &str) -> Option<&str> {
+    text.strip_prefix('/')?.strip_suffix('/')
 }
 
 /// A double-quoted string YAML reads back as `text`: JSON's escapes, and
@@ -562,14 +562,14 @@ fn quoted(text: &str) -> String {
 
 /// A keyword-like value (`input`, `handoff`) bare, as people write it;
 /// anything else quoted.
-fn word(text: &str, string: &dyn Fn(&str) -> String) -> String {
+fn word(text: &str) -> String {
     let plain = text.starts_with(|c: char| c.is_ascii_lowercase())
         && text.chars().all(|c| c.is_ascii_lowercase() || c == '_')
         && !matches!(
             text,
             "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n"
         );
-    if plain { text.to_owned() } else { string(text) }
+    if plain { text.to_owned() } else { quoted(text) }
 }
 
 #[cfg(test)]
