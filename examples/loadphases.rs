@@ -35,4 +35,25 @@ fn main() {
         "{cells} cells, best of {runs}: parse {parse:.2?}, check {check:.2?}, compile {compile:.2?}, total {:.2?}",
         parse + check + compile
     );
+
+    // What a runtime host does with the output of `cellflow compile`.
+    let mut project = cellflow::project::Project::new();
+    project.add_bytes("gen.flow", Path::new("gen.flow"), text.as_bytes());
+    let checked = cellflow::check::check(project);
+    let program = cellflow::compile::compile(&checked.bot, &checked.lowered, checked.prepared)
+        .expect("the generated bot compiles");
+    let written = cellflow::compile::write_artifact(&checked.bot, &program).expect("writable");
+    drop(program);
+    let mut artifact_best = Duration::MAX;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let artifact = cellflow::compile::read_artifact(&written).expect("readable");
+        let program = cellflow::compile::load_artifact(artifact).expect("loadable");
+        artifact_best = artifact_best.min(start.elapsed());
+        std::hint::black_box(&program);
+    }
+    println!(
+        "the compiled artifact ({:.1} MB): read and loaded in {artifact_best:.2?}",
+        written.len() as f64 / 1e6
+    );
 }
