@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::kinds::{InputType, MediaKind, Method, Pick};
+pub use crate::kinds::{InputType, MediaKind, Method, Pick, ReplyScope};
 use crate::source::Span;
 
 /// A value with the span it was written at.
@@ -222,6 +222,27 @@ pub struct Answer {
     pub media: Option<Media>,
     pub custom: Option<Spanned<serde_json::Value>>,
     pub evaluable: bool,
+    /// How long the quick replies stay offered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quick_replies_scope: Option<Spanned<ReplyScope>>,
+    /// Milliseconds of "typing…" shown before the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub typing: Option<Spanned<u64>>,
+    /// Milliseconds of pause before the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<Spanned<u64>>,
+    /// A map pin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// A web link with what a preview shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<Link>,
+    /// What a voice channel says instead of the text: plain text or SSML.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice: Option<Text>,
+    /// The answer's text goes to the channel but is never stored.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mask: bool,
 }
 
 impl Answer {
@@ -236,7 +257,70 @@ impl Answer {
             && self.media.is_none()
             && self.custom.is_none()
             && !self.evaluable
+            && self.quick_replies_scope.is_none()
+            && self.typing.is_none()
+            && self.delay.is_none()
+            && self.location.is_none()
+            && self.link.is_none()
+            && self.voice.is_none()
+            && !self.mask
     }
+
+    /// True when the answer says and shows nothing: an error in both syntaxes.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+            && self.buttons.is_empty()
+            && self.quick_replies.is_empty()
+            && self.contents().is_empty()
+            && self.typing.is_none()
+            && self.delay.is_none()
+            && self.voice.is_none()
+    }
+
+    /// The content that decides the answer's type, with its field name, in
+    /// the order the fields are documented. An answer has at most one.
+    #[must_use]
+    pub fn contents(&self) -> Vec<(&'static str, Span)> {
+        let mut found = Vec::new();
+        if let Some(card) = self.cards.first() {
+            found.push(("cards", card.title.span));
+        }
+        if let Some(media) = &self.media {
+            found.push(("media", media.kind.span));
+        }
+        if let Some(location) = &self.location {
+            found.push(("location", location.span));
+        }
+        if let Some(link) = &self.link {
+            found.push(("link", link.url.span));
+        }
+        if let Some(custom) = &self.custom {
+            found.push(("custom", custom.span));
+        }
+        found
+    }
+}
+
+/// A pin on a map. Coordinates are kept as written (a number or a template
+/// such as `{{branch.lat}}`) and read as numbers when the answer is sent.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Location {
+    pub lat: Text,
+    pub lng: Text,
+    pub name: Option<Text>,
+    pub address: Option<Text>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// A web link, with what a channel's link preview shows.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Link {
+    pub url: Text,
+    pub title: Option<Text>,
+    pub description: Option<Text>,
+    pub image: Option<Text>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -283,6 +367,13 @@ pub struct Input {
     pub retries: Option<Spanned<u32>>,
     pub on_fail: Option<Target>,
     pub mask: bool,
+    /// Media types a `file` or `image` input accepts (`application/pdf`,
+    /// `image/*`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<Spanned<String>>,
+    /// The largest upload a `file` or `image` input accepts, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<Spanned<u64>>,
 }
 
 impl Input {

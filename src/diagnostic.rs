@@ -71,6 +71,61 @@ pub enum InputProblem {
         ty: &'static str,
     },
     EmptyOption,
+    /// An entry of `types` is not a media type (`type/subtype` or `type/*`).
+    BadMediaType {
+        found: String,
+    },
+    /// An `image` input's `types` entry that is not an image type.
+    NotAnImageType {
+        found: String,
+    },
+    MaxSizeZero,
+}
+
+/// Why an `answer` cell's content cannot be sent as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AnswerProblem {
+    /// Two kinds of content that decide an answer's type.
+    MixedContent {
+        first: &'static str,
+        second: &'static str,
+    },
+    /// `typing` or `delay` past the limit.
+    TooLong { field: &'static str, limit_ms: u64 },
+    /// A literal latitude or longitude that is not a number in range.
+    BadCoordinate { field: &'static str, found: String },
+    /// `quick_replies_scope` on an answer without quick replies.
+    ScopeWithoutQuickReplies,
+    /// Voice text that opens `<speak>` and never closes it.
+    UnclosedSsml,
+}
+
+impl fmt::Display for AnswerProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnswerProblem::MixedContent { first, second } => write!(
+                f,
+                "an answer has one kind of content, and this one has `{first}` and `{second}`"
+            ),
+            AnswerProblem::TooLong { field, limit_ms } => {
+                write!(f, "`{field}` is longer than {limit_ms} ms")
+            }
+            AnswerProblem::BadCoordinate { field, found } => {
+                let range = if *field == "lat" {
+                    "-90 to 90"
+                } else {
+                    "-180 to 180"
+                };
+                write!(f, "`{field}` is `{found}`, not a number from {range}")
+            }
+            AnswerProblem::ScopeWithoutQuickReplies => {
+                f.write_str("`quick_replies_scope` on an answer without quick replies")
+            }
+            AnswerProblem::UnclosedSsml => {
+                f.write_str("the voice text opens `<speak>` and does not end with `</speak>`")
+            }
+        }
+    }
 }
 
 impl fmt::Display for InputProblem {
@@ -89,6 +144,13 @@ impl fmt::Display for InputProblem {
                 write!(f, "`{field}` does not apply to a `{ty}` input")
             }
             InputProblem::EmptyOption => f.write_str("an option is empty"),
+            InputProblem::BadMediaType { found } => {
+                write!(f, "`{found}` is not a media type")
+            }
+            InputProblem::NotAnImageType { found } => {
+                write!(f, "an `image` input cannot accept `{found}`")
+            }
+            InputProblem::MaxSizeZero => f.write_str("`max_size` is 0: no file fits"),
         }
     }
 }
@@ -172,6 +234,8 @@ pub enum Problem {
     InvalidTemplate { reason: String },
     #[error("invalid input: {problem}")]
     InvalidInput { problem: InputProblem },
+    #[error("invalid answer: {problem}")]
+    InvalidAnswer { problem: AnswerProblem },
     #[error("invalid service URL: {reason}")]
     InvalidUrl { reason: String },
 
@@ -241,6 +305,7 @@ impl Problem {
             Problem::RegexTooBig { .. } => "cellflow::check::regex_too_big",
             Problem::InvalidTemplate { .. } => "cellflow::check::invalid_template",
             Problem::InvalidInput { .. } => "cellflow::check::invalid_input",
+            Problem::InvalidAnswer { .. } => "cellflow::check::invalid_answer",
             Problem::InvalidUrl { .. } => "cellflow::check::invalid_url",
             Problem::WaitlessLoop { .. } => "cellflow::check::waitless_loop",
             Problem::UnreachableCell => "cellflow::check::unreachable_cell",
@@ -267,7 +332,10 @@ impl Problem {
             | Problem::UnusedEntity { .. }
             | Problem::NoFallback
             | Problem::SecretInAnswer { .. }
-            | Problem::UnknownVariable { .. } => Severity::Warning,
+            | Problem::UnknownVariable { .. }
+            | Problem::InvalidAnswer {
+                problem: AnswerProblem::ScopeWithoutQuickReplies,
+            } => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -301,6 +369,15 @@ impl Problem {
             }
             Problem::InvalidTemplate { reason } | Problem::InvalidUrl { reason } => reason.clone(),
             Problem::InvalidInput { problem } => problem.to_string(),
+            Problem::InvalidAnswer { problem } => match problem {
+                AnswerProblem::MixedContent { second, .. } => {
+                    format!("`{second}` is a second kind")
+                }
+                AnswerProblem::TooLong { .. } => "too long".into(),
+                AnswerProblem::BadCoordinate { .. } => "not a coordinate".into(),
+                AnswerProblem::ScopeWithoutQuickReplies => "nothing to keep".into(),
+                AnswerProblem::UnclosedSsml => "SSML left open".into(),
+            },
             Problem::WaitlessLoop { .. } => "the loop starts here".into(),
             Problem::UnreachableCell => "no path leads here".into(),
             Problem::MaybeUnset {
@@ -371,7 +448,7 @@ impl Problem {
             Problem::InvalidInput { problem } => match problem {
                 InputProblem::UnknownType { suggestion, .. } => did_you_mean(
                     suggestion,
-                    "types: text, number, integer, boolean, email, phone, date, options, pattern",
+                    "types: text, number, integer, boolean, email, phone, date, options, pattern, location, file, image",
                 ),
                 InputProblem::NoOptions => "add `options: [...]` or `entity: NAME`".into(),
                 InputProblem::OptionsAndEntity => "remove one of them".into(),
@@ -379,6 +456,28 @@ impl Problem {
                 InputProblem::MinAboveMax => "swap `min` and `max`".into(),
                 InputProblem::FieldNotForType { .. } => "remove the field or change `type`".into(),
                 InputProblem::EmptyOption => "remove the empty option".into(),
+                InputProblem::BadMediaType { .. } => {
+                    "write media types as `type/subtype` (`application/pdf`) or `type/*` (`image/*`)".into()
+                }
+                InputProblem::NotAnImageType { .. } => {
+                    "list image types (`image/png`, `image/*`), or make it a `file` input".into()
+                }
+                InputProblem::MaxSizeZero => "give the largest size in bytes (5000000 is 5 MB)".into(),
+            },
+            Problem::InvalidAnswer { problem } => match problem {
+                AnswerProblem::MixedContent { .. } => {
+                    "put each in an answer of its own: cards, media, location, link and custom are each an answer type".into()
+                }
+                AnswerProblem::TooLong { limit_ms, .. } => {
+                    format!("give it in milliseconds, at most {limit_ms} (a minute)")
+                }
+                AnswerProblem::BadCoordinate { .. } => {
+                    "write decimal degrees (`-33.4372`), or a template (`\"{{branch.lat}}\"`)".into()
+                }
+                AnswerProblem::ScopeWithoutQuickReplies => {
+                    "add `quick_replies`, or remove `quick_replies_scope`".into()
+                }
+                AnswerProblem::UnclosedSsml => "end the voice text with `</speak>`".into(),
             },
             Problem::InvalidUrl { .. } => "a URL is http(s)://host/path, with `{{templates}}` allowed in the path and query".into(),
             Problem::WaitlessLoop { .. } => {
@@ -711,7 +810,7 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, colour: bool, width:
 }
 
 /// Every diagnostic code, in the order of `docs/DIAGNOSTICS.md`.
-pub const CODES: [&str; 35] = [
+pub const CODES: [&str; 36] = [
     "cellflow::syntax::yaml",
     "cellflow::syntax::too_large",
     "cellflow::syntax::encoding",
@@ -735,6 +834,7 @@ pub const CODES: [&str; 35] = [
     "cellflow::check::regex_too_big",
     "cellflow::check::invalid_template",
     "cellflow::check::invalid_input",
+    "cellflow::check::invalid_answer",
     "cellflow::check::invalid_url",
     "cellflow::check::waitless_loop",
     "cellflow::check::unreachable_cell",

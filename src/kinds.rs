@@ -1,5 +1,6 @@
 //! The closed sets of names that flow files and the compiled program
-//! share: answer picks, media kinds, input types and HTTP methods. They sit
+//! share: answer picks, media kinds, quick-reply scopes, input types and
+//! HTTP methods. They sit
 //! below both the syntax tree and the program, so the runtime reads them
 //! without reaching into the AST.
 
@@ -35,14 +36,18 @@ pub enum MediaKind {
     Audio,
     Video,
     File,
+    Document,
+    Sticker,
 }
 
 impl MediaKind {
-    pub const ALL: [(&'static str, MediaKind); 4] = [
+    pub const ALL: [(&'static str, MediaKind); 6] = [
         ("image", MediaKind::Image),
         ("audio", MediaKind::Audio),
         ("video", MediaKind::Video),
         ("file", MediaKind::File),
+        ("document", MediaKind::Document),
+        ("sticker", MediaKind::Sticker),
     ];
 
     #[must_use]
@@ -52,6 +57,32 @@ impl MediaKind {
             MediaKind::Audio => "audio",
             MediaKind::Video => "video",
             MediaKind::File => "file",
+            MediaKind::Document => "document",
+            MediaKind::Sticker => "sticker",
+        }
+    }
+}
+
+/// How long an answer's quick replies stay offered: until the user's next
+/// message (`once`, the default), or until another answer replaces them
+/// (`kept`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplyScope {
+    #[default]
+    Once,
+    Kept,
+}
+
+impl ReplyScope {
+    pub const ALL: [(&'static str, ReplyScope); 2] =
+        [("once", ReplyScope::Once), ("kept", ReplyScope::Kept)];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplyScope::Once => "once",
+            ReplyScope::Kept => "kept",
         }
     }
 }
@@ -69,10 +100,13 @@ pub enum InputType {
     Date,
     Options,
     Pattern,
+    Location,
+    File,
+    Image,
 }
 
 impl InputType {
-    pub const ALL: [(&'static str, InputType); 9] = [
+    pub const ALL: [(&'static str, InputType); 12] = [
         ("text", InputType::Text),
         ("number", InputType::Number),
         ("integer", InputType::Integer),
@@ -82,6 +116,9 @@ impl InputType {
         ("date", InputType::Date),
         ("options", InputType::Options),
         ("pattern", InputType::Pattern),
+        ("location", InputType::Location),
+        ("file", InputType::File),
+        ("image", InputType::Image),
     ];
 
     #[must_use]
@@ -95,6 +132,12 @@ impl InputType {
             .iter()
             .find(|(_, t)| *t == self)
             .map_or("text", |(n, _)| n)
+    }
+
+    /// Whether the value comes as an upload (`file`, `image`).
+    #[must_use]
+    pub fn is_upload(self) -> bool {
+        matches!(self, InputType::File | InputType::Image)
     }
 }
 
@@ -131,4 +174,46 @@ impl Method {
             .find(|(_, m)| *m == self)
             .map_or("GET", |(n, _)| n)
     }
+}
+
+/// The longest `typing` or `delay` an answer may ask for, in milliseconds.
+pub const MAX_PAUSE_MS: u64 = 60_000;
+
+/// Whether `text` is a media type as `types:` lists them: `type/subtype`
+/// or `type/*`, each part a token of letters, digits and `!#$&-^_.+`.
+#[must_use]
+pub fn is_media_type(text: &str) -> bool {
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    match text.split_once('/') {
+        Some((kind, "*")) => token(kind),
+        Some((kind, sub)) => token(kind) && token(sub),
+        None => false,
+    }
+}
+
+/// What an answer carries, so that a channel adapter can switch on it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerType {
+    /// Text, with any buttons and quick replies.
+    #[default]
+    Text,
+    /// A carousel of cards.
+    Cards,
+    /// An image, audio, video, file, document or sticker.
+    Media,
+    /// A pin on a map.
+    Location,
+    /// A web link with its preview.
+    Link,
+    /// JSON the channel understands.
+    Custom,
+    /// "Typing…" for `duration_ms`.
+    Typing,
+    /// A pause of `duration_ms`.
+    Delay,
 }

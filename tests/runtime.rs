@@ -797,3 +797,128 @@ fn a_pending_input_is_interrupted_only_by_a_global_intents_pattern() {
     let t = converse(&bot, &[":event welcome", "order"]);
     assert!(t.contains("> order\nbot: Hi order"), "{t}");
 }
+
+// ---- channel content ---------------------------------------------------------
+
+const CHANNEL_BOT: &str = r#"
+bot { name "Branches" locale "es-CL" }
+
+flow welcome on welcome {
+  answer {
+    delay 300
+    typing 1200
+    text "Hola, soy {{bot.name}}."
+    quick_reply "Sucursales"
+    quick_reply "Reclamos"
+    quick_replies_scope kept
+    voice "<speak>Hola, soy <emphasis>{{bot.name}}</emphasis>.</speak>"
+  }
+  input where location { prompt "¿Dónde estás?" invalid "No pude leer esa ubicación." }
+  code { branch = #{ name: "Providencia", lat: -33.4255, lng: "-70.6143" }; }
+  answer {
+    text "La más cercana:"
+    location "{{branch.lat}}" "{{branch.lng}}" name "Sucursal {{branch.name}}" address "Av. Providencia 1234"
+  }
+  answer {
+    link "https://bank.example/sucursales" title "Todas las sucursales" description "Horarios y servicios"
+  }
+  answer { media sticker "https://bank.example/ok.webp" }
+  answer {
+    text "Tu clave temporal es 4821."
+    mask
+  }
+  input receipt file {
+    prompt "Sube el comprobante."
+    types ["application/pdf", "image/*"]
+    max_size 2000000
+    invalid "Un PDF o una foto de hasta 2 MB."
+    retries 5
+  }
+  answer "Recibido: {{receipt.name}}"
+}
+
+flow fallback on fallback {
+  answer "¿Perdón?"
+}
+"#;
+
+#[test]
+fn channel_content_is_typed_for_adapters() {
+    let bot = inline(CHANNEL_BOT);
+    let mut session = bot.new_session();
+    let mut turns = Vec::new();
+    let mut send = |request: Request| {
+        let response = bot.turn(&mut session, request).unwrap();
+        assert!(
+            !response
+                .events
+                .iter()
+                .any(|e| matches!(e, Event::Error { .. })),
+            "{response:?}"
+        );
+        turns.push(serde_json::json!({
+            "answers": response.answers,
+            "awaiting": response.awaiting,
+        }));
+    };
+    send(Request::event("welcome"));
+    // Malformed payloads re-prompt; they never fail the turn.
+    send(Request {
+        location: Some(serde_json::json!({"lat": "north", "lng": 3})),
+        ..Request::default()
+    });
+    send(Request {
+        location: Some(serde_json::json!([1, 2])),
+        ..Request::default()
+    });
+    send(Request::location(-33.4372, -70.6506));
+    send(Request {
+        file: Some(
+            serde_json::json!({"url": "ftp://files.example/x.pdf", "media_type": "application/pdf"}),
+        ),
+        ..Request::default()
+    });
+    send(Request {
+        file: Some(
+            serde_json::json!({"url": "https://files.example/x.zip", "media_type": "application/zip"}),
+        ),
+        ..Request::default()
+    });
+    send(Request::text("https://files.example/x.pdf"));
+    send(Request {
+        file: Some(serde_json::json!({
+            "url": "https://files.example/boleta.jpg",
+            "name": "boleta.jpg",
+            "media_type": "image/jpeg; charset=binary",
+            "size": 150_000
+        })),
+        ..Request::default()
+    });
+    support::snapshot(
+        "transcripts",
+        "channel_content",
+        &serde_json::to_string_pretty(&turns).unwrap(),
+    );
+}
+
+#[test]
+fn a_location_template_that_is_no_coordinate_fails_the_turn_with_a_reason() {
+    let bot = inline(
+        r#"
+flow welcome on welcome {
+  code { spot = "somewhere"; }
+  answer { location "{{spot}}" 10 name "?" }
+}
+flow fallback on fallback { answer "?" }
+"#,
+    );
+    let mut session = bot.new_session();
+    let response = bot.turn(&mut session, Request::event("welcome")).unwrap();
+    let errors: Vec<&Event> = response.events.iter().collect();
+    assert_eq!(
+        errors,
+        [&Event::Error {
+            message: "the location's `lat` is `somewhere`, not a number from -90 to 90".into()
+        }]
+    );
+}

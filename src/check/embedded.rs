@@ -8,8 +8,9 @@
 use std::ops::Range;
 
 use crate::ast::{self, Body, CellKind, InputType, Script, Text};
-use crate::diagnostic::{Diagnostic, InputProblem, Problem, suggest};
+use crate::diagnostic::{AnswerProblem, Diagnostic, InputProblem, Problem, suggest};
 use crate::graph::CellId;
+use crate::kinds::{MAX_PAUSE_MS, is_media_type};
 use crate::source::{SourceMap, Span};
 use crate::template;
 
@@ -423,6 +424,21 @@ impl Pass<'_> {
                     self.text(&media.url, &mut uses);
                     self.opt_text(media.name.as_ref(), &mut uses);
                 }
+                if let Some(location) = &answer.location {
+                    for text in [&location.lat, &location.lng] {
+                        self.text(text, &mut uses);
+                    }
+                    self.opt_text(location.name.as_ref(), &mut uses);
+                    self.opt_text(location.address.as_ref(), &mut uses);
+                }
+                if let Some(link) = &answer.link {
+                    self.text(&link.url, &mut uses);
+                    for text in [&link.title, &link.description, &link.image] {
+                        self.opt_text(text.as_ref(), &mut uses);
+                    }
+                }
+                self.opt_text(answer.voice.as_ref(), &mut uses);
+                self.answer(answer);
             }
             CellKind::Input(input) => {
                 self.opt_text(input.prompt.as_ref(), &mut uses);
@@ -530,6 +546,67 @@ impl Pass<'_> {
         }
     }
 
+    fn answer(&mut self, answer: &ast::Answer) {
+        let problem = |this: &mut Self, problem: AnswerProblem, span: Span| {
+            this.report(Problem::InvalidAnswer { problem }, span);
+        };
+        if let [(first, _), (second, span), ..] = answer.contents().as_slice() {
+            // A JSON value may span lines; its first line points at it.
+            let span = span.first_line(self.ctx.sources);
+            problem(self, AnswerProblem::MixedContent { first, second }, span);
+        }
+        for (field, pause) in [("typing", &answer.typing), ("delay", &answer.delay)] {
+            if let Some(ms) = pause
+                && ms.value > MAX_PAUSE_MS
+            {
+                problem(
+                    self,
+                    AnswerProblem::TooLong {
+                        field,
+                        limit_ms: MAX_PAUSE_MS,
+                    },
+                    ms.span,
+                );
+            }
+        }
+        if let Some(location) = &answer.location {
+            for (field, value, limit) in
+                [("lat", &location.lat, 90.0), ("lng", &location.lng, 180.0)]
+            {
+                // A template is read when the answer is sent.
+                if value.value.contains("{{") {
+                    continue;
+                }
+                let fits = value
+                    .value
+                    .trim()
+                    .parse::<f64>()
+                    .is_ok_and(|n| n.is_finite() && n.abs() <= limit);
+                if !fits {
+                    problem(
+                        self,
+                        AnswerProblem::BadCoordinate {
+                            field,
+                            found: value.value.clone(),
+                        },
+                        value.span,
+                    );
+                }
+            }
+        }
+        if let Some(scope) = &answer.quick_replies_scope
+            && answer.quick_replies.is_empty()
+        {
+            problem(self, AnswerProblem::ScopeWithoutQuickReplies, scope.span);
+        }
+        if let Some(voice) = &answer.voice {
+            let text = voice.value.trim();
+            if text.starts_with("<speak") && !text.ends_with("</speak>") {
+                problem(self, AnswerProblem::UnclosedSsml, voice.span);
+            }
+        }
+    }
+
     fn input(&mut self, cell: &ast::Cell, input: &ast::Input) {
         let problem = |this: &mut Self, problem: InputProblem, span: Span| {
             this.report(Problem::InvalidInput { problem }, span);
@@ -628,6 +705,46 @@ impl Pass<'_> {
             && min.value > max.value
         {
             problem(self, InputProblem::MinAboveMax, min.span.to(max.span));
+        }
+        if ty.is_upload() {
+            for media_type in &input.types {
+                let found = media_type.value.clone();
+                if !is_media_type(&media_type.value) {
+                    problem(self, InputProblem::BadMediaType { found }, media_type.span);
+                } else if ty == InputType::Image && !found.starts_with("image/") {
+                    problem(
+                        self,
+                        InputProblem::NotAnImageType { found },
+                        media_type.span,
+                    );
+                }
+            }
+            if let Some(size) = &input.max_size
+                && size.value == 0
+            {
+                problem(self, InputProblem::MaxSizeZero, size.span);
+            }
+        } else {
+            if let Some(first) = input.types.first() {
+                problem(
+                    self,
+                    InputProblem::FieldNotForType {
+                        field: "types",
+                        ty: ty_name,
+                    },
+                    first.span,
+                );
+            }
+            if let Some(size) = &input.max_size {
+                problem(
+                    self,
+                    InputProblem::FieldNotForType {
+                        field: "max_size",
+                        ty: ty_name,
+                    },
+                    size.span,
+                );
+            }
         }
     }
 }

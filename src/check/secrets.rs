@@ -151,9 +151,12 @@ pub(crate) fn secret_in_answer(ctx: &Context<'_>, facts: &Facts) -> Vec<Diagnost
         let Some(cell_facts) = facts.cells.get(id.index()) else {
             continue;
         };
+        // A masked answer may show a masked value: it is sent, never stored.
+        let masked_answer = matches!(&cell.kind, CellKind::Answer(a) if a.mask);
         for used in &cell_facts.uses {
-            let is_masked = masked.binary_search(&used.name).is_ok();
-            if is_masked || hidden.contains(&used.name.as_str()) {
+            let is_hidden = hidden.contains(&used.name.as_str());
+            let is_masked = masked.binary_search(&used.name).is_ok() && !masked_answer;
+            if is_masked || is_hidden {
                 diagnostics.push(Diagnostic::new(
                     Problem::SecretInAnswer {
                         name: used.name.clone(),

@@ -3,12 +3,14 @@
 //! On a terminal it is an interactive chat with line editing and history;
 //! otherwise it reads one user message per line from standard input and
 //! prints a plain transcript (handy in scripts and tests). Lines starting
-//! with `:` are commands: `:vars`, `:reset`, `:event NAME`, `:quit`.
+//! with `:` are commands: `:vars`, `:reset`, `:event NAME`, `:file URL
+//! [MEDIA_TYPE]` (send an upload), `:quit`. Coordinates typed as text
+//! (`-33.44, -70.65`) answer a location input.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::PathBuf;
 
-use cellflow::runtime::{Answer, Bot, Event, MASK, Request, Response, Session};
+use cellflow::runtime::{Answer, AnswerType, Bot, Event, MASK, Request, Response, Session};
 
 use super::{CliError, EXIT_OK, EXIT_PROBLEMS};
 
@@ -22,6 +24,15 @@ pub(crate) struct Run {
 }
 
 fn show_answer(out: &mut impl std::io::Write, answer: &Answer) {
+    match (answer.kind, answer.duration_ms) {
+        (AnswerType::Typing, Some(ms)) => {
+            let _ = writeln!(out, "     (typing… {ms} ms)");
+        }
+        (AnswerType::Delay, Some(ms)) => {
+            let _ = writeln!(out, "     (pause {ms} ms)");
+        }
+        _ => {}
+    }
     if !answer.text.is_empty() {
         let _ = writeln!(out, "bot: {}", answer.text.replace('\n', "\n     "));
     }
@@ -56,6 +67,31 @@ fn show_answer(out: &mut impl std::io::Write, answer: &Answer) {
     }
     if let Some(media) = &answer.media {
         let _ = writeln!(out, "     <{} {}>", media.kind, media.url);
+    }
+    if let Some(location) = &answer.location {
+        let name = location
+            .name
+            .as_deref()
+            .map_or(String::new(), |n| format!(" {n}"));
+        let address = location
+            .address
+            .as_deref()
+            .map_or(String::new(), |a| format!(", {a}"));
+        let _ = writeln!(
+            out,
+            "     📍{name} ({}, {}){address}",
+            location.lat, location.lng
+        );
+    }
+    if let Some(link) = &answer.link {
+        let title = link
+            .title
+            .as_deref()
+            .map_or(String::new(), |t| format!("{t} "));
+        let _ = writeln!(out, "     🔗 {title}<{}>", link.url);
+        if let Some(description) = &link.description {
+            let _ = writeln!(out, "        {description}");
+        }
     }
     if let Some(custom) = &answer.custom {
         let _ = writeln!(out, "     {custom}");
@@ -112,7 +148,9 @@ fn show(out: &mut impl std::io::Write, response: &Response, trace: Option<f64>) 
 /// Whether a line is one of the runner's own commands (not a message).
 fn is_command(line: &str) -> bool {
     let line = line.trim();
-    matches!(line, ":quit" | ":q" | ":vars" | ":reset") || line.starts_with(":event ")
+    matches!(line, ":quit" | ":q" | ":vars" | ":reset")
+        || line.starts_with(":event ")
+        || line.starts_with(":file ")
 }
 
 impl Run {
@@ -155,7 +193,7 @@ impl Run {
         let mut editor =
             rustyline::DefaultEditor::new().map_err(|e| CliError::Usage(e.to_string()))?;
         println!(
-            "(chatting with {}; :vars, :reset, :event NAME, :quit)",
+            "(chatting with {}; :vars, :reset, :event NAME, :file URL [TYPE], :quit)",
             self.path.display()
         );
         loop {
@@ -200,10 +238,22 @@ impl Run {
                 Request::event("welcome")
             }
             command if command.starts_with(":event ") => Request::event(command[7..].trim()),
+            command if command.starts_with(":file ") => {
+                let mut words = command[6..].split_whitespace();
+                let url = words.next().unwrap_or_default();
+                let mut file = serde_json::json!({ "url": url });
+                if let Some(media_type) = words.next() {
+                    file["media_type"] = media_type.into();
+                }
+                Request {
+                    file: Some(file),
+                    ..Request::default()
+                }
+            }
             command if command.starts_with(':') => {
                 let _ = writeln!(
                     out,
-                    "(unknown command; try :vars, :reset, :event NAME, :quit)"
+                    "(unknown command; try :vars, :reset, :event NAME, :file URL [TYPE], :quit)"
                 );
                 return true;
             }

@@ -28,7 +28,7 @@ use crate::ast::{self, CellKind};
 use crate::check::Prepared;
 use crate::classifier::Model;
 use crate::graph::Edge;
-use crate::kinds::{InputType, Method, Pick};
+use crate::kinds::{AnswerType, InputType, Method, Pick};
 use crate::lower::Lowered;
 use crate::template::{self, Template};
 
@@ -39,7 +39,7 @@ pub use index::{CellIndex, EntityIndex, FlowIndex, IntentIndex};
 pub use load::{LoadError, load, load_artifact, load_ast, load_project};
 pub use program::{
     Answer, Body, Branch, Button, Card, Cell, Choice, Entity, Flow, Goto, Input, Intent, Kind,
-    Media, NluIndex, Program, Script, Service, kind_name,
+    Link, Location, Media, NluIndex, Program, Script, Service, kind_name,
 };
 
 /// Why a checked bot could not be compiled (an invariant the checker should
@@ -479,6 +479,20 @@ fn assign_keys(
     by_key
 }
 
+/// The type of the message an answer's content makes; the checker allows
+/// one kind of content per answer, so the order only matters for a bot
+/// compiled without checking.
+fn answer_type(answer: &crate::ast::Answer) -> AnswerType {
+    match answer.contents().first().map(|(field, _)| *field) {
+        Some("cards") => AnswerType::Cards,
+        Some("media") => AnswerType::Media,
+        Some("location") => AnswerType::Location,
+        Some("link") => AnswerType::Link,
+        Some(_) => AnswerType::Custom,
+        None => AnswerType::Text,
+    }
+}
+
 fn compile_cell(
     compiler: &mut Compiler,
     lowered: &Lowered,
@@ -489,7 +503,7 @@ fn compile_cell(
 ) -> Result<Kind, CompileError> {
     Ok(match kind {
         CellKind::Answer(a) => Kind::Answer {
-            answer: Answer {
+            answer: Box::new(Answer {
                 texts: a
                     .text
                     .iter()
@@ -538,9 +552,47 @@ fn compile_cell(
                         })
                     })
                     .transpose()?,
+                location: a
+                    .location
+                    .as_ref()
+                    .map(|l| {
+                        Ok::<_, CompileError>(Location {
+                            lat: compiler.text(&l.lat)?,
+                            lng: compiler.text(&l.lng)?,
+                            name: compiler.opt_text(l.name.as_ref())?,
+                            address: compiler.opt_text(l.address.as_ref())?,
+                        })
+                    })
+                    .transpose()?,
+                link: a
+                    .link
+                    .as_ref()
+                    .map(|l| {
+                        Ok::<_, CompileError>(Link {
+                            url: compiler.text(&l.url)?,
+                            title: compiler.opt_text(l.title.as_ref())?,
+                            description: compiler.opt_text(l.description.as_ref())?,
+                            image: compiler.opt_text(l.image.as_ref())?,
+                        })
+                    })
+                    .transpose()?,
                 custom: a.custom.as_ref().map(|c| c.value.clone()),
                 evaluable: a.evaluable,
-            },
+                kind: answer_type(a),
+                has_content: !a.text.is_empty()
+                    || !a.buttons.is_empty()
+                    || !a.quick_replies.is_empty()
+                    || !a.contents().is_empty()
+                    || a.voice.is_some(),
+                scope: a
+                    .quick_replies_scope
+                    .as_ref()
+                    .map_or_else(Default::default, |s| s.value),
+                typing: a.typing.as_ref().map(|t| t.value),
+                delay: a.delay.as_ref().map(|d| d.value),
+                voice: compiler.opt_text(a.voice.as_ref())?,
+                mask: a.mask,
+            }),
             next: or_complete(Edge::Next),
         },
         CellKind::Input(i) => {
@@ -574,6 +626,12 @@ fn compile_cell(
                     invalid: compiler.opt_text(i.invalid.as_ref())?,
                     retries: i.retries.as_ref().map_or(2, |r| r.value),
                     mask: i.mask,
+                    types: if i.types.is_empty() && ty == InputType::Image {
+                        vec![arcstr::literal!("image/*")]
+                    } else {
+                        i.types.iter().map(|t| t.value.as_str().into()).collect()
+                    },
+                    max_size: i.max_size.as_ref().map(|m| m.value),
                 }),
                 valid: or_complete(Edge::Branch(Branch::Valid)),
                 fail: or_complete(Edge::Branch(Branch::Fail)),

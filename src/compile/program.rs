@@ -12,7 +12,7 @@ use regex::Regex;
 use super::{CellIndex, EntityIndex, FlowIndex, IntentIndex};
 use crate::classifier::Model;
 pub use crate::graph::Branch;
-use crate::kinds::{InputType, MediaKind, Method, Pick};
+use crate::kinds::{AnswerType, InputType, MediaKind, Method, Pick, ReplyScope};
 use crate::template::{self, Template};
 
 /// A compiled script or condition, with the variables it touches, so a
@@ -75,15 +75,43 @@ pub struct Media {
 }
 
 #[derive(Debug)]
+pub struct Location {
+    pub lat: Template,
+    pub lng: Template,
+    pub name: Option<Template>,
+    pub address: Option<Template>,
+}
+
+#[derive(Debug)]
+pub struct Link {
+    pub url: Template,
+    pub title: Option<Template>,
+    pub description: Option<Template>,
+    pub image: Option<Template>,
+}
+
+#[derive(Debug)]
 pub struct Answer {
+    /// The type of the message the content makes (`typing` and `delay`
+    /// are sent before it as messages of their own).
+    pub kind: AnswerType,
+    /// Whether there is a message besides `typing` and `delay`.
+    pub has_content: bool,
     pub texts: Vec<Template>,
     pub pick: Pick,
     pub buttons: Vec<Button>,
     pub quick_replies: Vec<(Template, Option<Template>)>,
+    pub scope: ReplyScope,
     pub cards: Vec<Card>,
     pub media: Option<Media>,
+    pub location: Option<Location>,
+    pub link: Option<Link>,
     pub custom: Option<serde_json::Value>,
     pub evaluable: bool,
+    pub typing: Option<u64>,
+    pub delay: Option<u64>,
+    pub voice: Option<Template>,
+    pub mask: bool,
 }
 
 /// An option of an `options` input: shown text, and its normalised form.
@@ -107,6 +135,10 @@ pub struct Input {
     pub invalid: Option<Template>,
     pub retries: u32,
     pub mask: bool,
+    /// Media types an upload may have (`image/*` matches any image).
+    pub types: Vec<arcstr::ArcStr>,
+    /// The largest upload accepted, in bytes.
+    pub max_size: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -130,7 +162,7 @@ pub struct Service {
 #[derive(Debug)]
 pub enum Kind {
     Answer {
-        answer: Answer,
+        answer: Box<Answer>,
         next: Goto,
     },
     Input {

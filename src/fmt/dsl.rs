@@ -343,6 +343,12 @@ fn dsl_answer(out: &mut String, answer: &Answer) {
         return;
     }
     out.push_str("answer {\n");
+    if let Some(ms) = &answer.delay {
+        let _ = writeln!(out, "    delay {}", ms.value);
+    }
+    if let Some(ms) = &answer.typing {
+        let _ = writeln!(out, "    typing {}", ms.value);
+    }
     for text in &answer.text {
         let _ = writeln!(out, "    text {}", dsl_string(&text.value));
     }
@@ -394,6 +400,50 @@ fn dsl_answer(out: &mut String, answer: &Answer) {
     if answer.evaluable {
         out.push_str("    evaluable\n");
     }
+    if let Some(scope) = &answer.quick_replies_scope {
+        let _ = writeln!(out, "    quick_replies_scope {}", scope.value.as_str());
+    }
+    if let Some(location) = &answer.location {
+        let coordinate = |c: &str| {
+            if super::plain_number(c) {
+                c.to_owned()
+            } else {
+                dsl_string(c)
+            }
+        };
+        let _ = write!(
+            out,
+            "    location {} {}",
+            coordinate(&location.lat.value),
+            coordinate(&location.lng.value)
+        );
+        if let Some(n) = &location.name {
+            let _ = write!(out, " name {}", dsl_string(&n.value));
+        }
+        if let Some(a) = &location.address {
+            let _ = write!(out, " address {}", dsl_string(&a.value));
+        }
+        out.push('\n');
+    }
+    if let Some(link) = &answer.link {
+        let _ = write!(out, "    link {}", dsl_string(&link.url.value));
+        for (field, value) in [
+            ("title", &link.title),
+            ("description", &link.description),
+            ("image", &link.image),
+        ] {
+            if let Some(v) = value {
+                let _ = write!(out, " {field} {}", dsl_string(&v.value));
+            }
+        }
+        out.push('\n');
+    }
+    if let Some(voice) = &answer.voice {
+        let _ = writeln!(out, "    voice {}", dsl_string(&voice.value));
+    }
+    if answer.mask {
+        out.push_str("    mask\n");
+    }
     out.push_str("  }");
 }
 
@@ -432,6 +482,12 @@ fn dsl_input(out: &mut String, input: &Input) {
     }
     if input.mask {
         fields.push("mask".to_owned());
+    }
+    if !input.types.is_empty() {
+        fields.push(format!("types {}", dsl_strings(&input.types, 4)));
+    }
+    if let Some(n) = &input.max_size {
+        fields.push(format!("max_size {}", n.value));
     }
     if !fields.is_empty() {
         out.push_str(" {\n");

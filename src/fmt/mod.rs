@@ -192,6 +192,16 @@ fn number(n: f64) -> String {
     format!("{n}")
 }
 
+/// Whether text kept as written (a coordinate) can be printed as a bare
+/// number in both syntaxes and read back as the same text: an optional
+/// minus, digits, and an optional fraction.
+fn plain_number(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "1"));
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    all_digits(whole) && all_digits(fraction)
+}
+
 /// Every comment above a file's first content is read back as its header,
 /// which is printed as one block and a blank line. Print the comments that
 /// lead the output (the header, then maybe the first node's own) that way,

@@ -389,6 +389,12 @@ fn yaml_cell(y: &mut YamlOut, cell: &Cell) {
 }
 
 fn yaml_answer(y: &mut YamlOut, answer: &Answer, i: usize) {
+    if let Some(ms) = &answer.delay {
+        y.field(i, "delay", &ms.value.to_string());
+    }
+    if let Some(ms) = &answer.typing {
+        y.field(i, "typing", &ms.value.to_string());
+    }
     match answer.text.as_slice() {
         [] => {}
         [one] => y.field(i, "text", &yaml_string(&one.value)),
@@ -453,6 +459,44 @@ fn yaml_answer(y: &mut YamlOut, answer: &Answer, i: usize) {
     if answer.evaluable {
         y.field(i, "evaluable", "true");
     }
+    if let Some(scope) = &answer.quick_replies_scope {
+        y.field(i, "quick_replies_scope", scope.value.as_str());
+    }
+    if let Some(location) = &answer.location {
+        y.line(i, "location:");
+        for (field, value) in [("lat", &location.lat), ("lng", &location.lng)] {
+            let written = if super::plain_number(&value.value) {
+                value.value.clone()
+            } else {
+                yaml_string(&value.value)
+            };
+            y.field(i + 2, field, &written);
+        }
+        for (field, value) in [("name", &location.name), ("address", &location.address)] {
+            if let Some(v) = value {
+                y.field(i + 2, field, &yaml_string(&v.value));
+            }
+        }
+    }
+    if let Some(link) = &answer.link {
+        y.line(i, "link:");
+        y.field(i + 2, "url", &yaml_string(&link.url.value));
+        for (field, value) in [
+            ("title", &link.title),
+            ("description", &link.description),
+            ("image", &link.image),
+        ] {
+            if let Some(v) = value {
+                y.field(i + 2, field, &yaml_string(&v.value));
+            }
+        }
+    }
+    if let Some(voice) = &answer.voice {
+        y.field(i, "voice", &yaml_string(&voice.value));
+    }
+    if answer.mask {
+        y.field(i, "mask", "true");
+    }
 }
 
 fn yaml_input(y: &mut YamlOut, input: &Input, i: usize) {
@@ -489,5 +533,11 @@ fn yaml_input(y: &mut YamlOut, input: &Input, i: usize) {
     }
     if input.mask {
         y.field(i, "mask", "true");
+    }
+    if !input.types.is_empty() {
+        y.strings(i, "types", &input.types);
+    }
+    if let Some(n) = &input.max_size {
+        y.field(i, "max_size", &n.value.to_string());
     }
 }

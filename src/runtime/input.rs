@@ -197,11 +197,154 @@ pub(crate) enum Parsed<'a> {
     Value(Value),
 }
 
-/// Parses the user's text for an input; `None` when it is not a valid value.
+/// What came with the message besides its text: a shared location and an
+/// uploaded file, as the host sent them.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Payload<'a> {
+    pub location: Option<&'a Value>,
+    pub file: Option<&'a Value>,
+}
+
+/// Two decimal numbers, latitude then longitude: `-33.4372, -70.6506`.
+static COORDINATES: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*([-+]?\d{1,3}(?:\.\d+)?)\s*[,; ]\s*([-+]?\d{1,3}(?:\.\d+)?)\s*$")
+        .expect("valid regex")
+});
+
+/// A number in a payload: a JSON number, or a string holding one.
+fn payload_number(value: Option<&Value>) -> Option<f64> {
+    match value? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|n: &f64| n.is_finite())
+}
+
+/// A short string field of a payload; anything else is left out.
+fn payload_text<'v>(object: &'v serde_json::Map<String, Value>, key: &str) -> Option<&'v str> {
+    object
+        .get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && s.len() <= MAX_PAYLOAD_TEXT)
+}
+
+/// The longest name, address, URL or media type a payload may carry.
+pub(crate) const MAX_PAYLOAD_TEXT: usize = 2048;
+
+fn coordinates(lat: f64, lng: f64) -> Option<serde_json::Map<String, Value>> {
+    if lat.abs() > 90.0 || lng.abs() > 180.0 {
+        return None;
+    }
+    let mut out = serde_json::Map::new();
+    out.insert("lat".into(), serde_json::Number::from_f64(lat)?.into());
+    out.insert("lng".into(), serde_json::Number::from_f64(lng)?.into());
+    Some(out)
+}
+
+/// A location: the payload a channel's location picker sends, else
+/// coordinates typed as text.
+fn location(text: &str, payload: Option<&Value>) -> Option<Value> {
+    if let Some(payload) = payload {
+        let object = payload.as_object()?;
+        let lat = payload_number(object.get("lat").or_else(|| object.get("latitude")))?;
+        let lng = payload_number(
+            object
+                .get("lng")
+                .or_else(|| object.get("lon"))
+                .or_else(|| object.get("longitude")),
+        )?;
+        let mut out = coordinates(lat, lng)?;
+        for key in ["name", "address"] {
+            if let Some(v) = payload_text(object, key) {
+                out.insert(key.into(), Value::String(v.to_owned()));
+            }
+        }
+        return Some(Value::Object(out));
+    }
+    let caps = COORDINATES.captures(text)?;
+    let lat = caps[1].parse().ok()?;
+    let lng = caps[2].parse().ok()?;
+    coordinates(lat, lng).map(Value::Object)
+}
+
+/// Whether `media_type` (`image/png; q=1`) is one of `accepted`
+/// (`image/*`, `application/pdf`); no list accepts anything.
+fn accepts(accepted: &[arcstr::ArcStr], media_type: Option<&str>) -> bool {
+    if accepted.is_empty() {
+        return true;
+    }
+    let Some(media_type) = media_type else {
+        return false;
+    };
+    let essence = media_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    accepted.iter().any(|a| {
+        let a = a.to_ascii_lowercase();
+        match a.strip_suffix("/*") {
+            Some(kind) => essence
+                .split_once('/')
+                .is_some_and(|(k, sub)| k == kind && !sub.is_empty()),
+            None => essence == a,
+        }
+    })
+}
+
+fn is_web_url(text: &str) -> bool {
+    url::Url::parse(text).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+    })
+}
+
+/// An uploaded file: the payload, or a link typed as text when the input
+/// accepts any type.
+fn file(input: &Input, text: &str, payload: Option<&Value>) -> Option<Value> {
+    let Some(payload) = payload else {
+        let text = text.trim();
+        return (input.types.is_empty() && text.len() <= MAX_PAYLOAD_TEXT && is_web_url(text))
+            .then(|| serde_json::json!({ "url": text }));
+    };
+    let object = payload.as_object()?;
+    let url = payload_text(object, "url").filter(|u| is_web_url(u))?;
+    let media_type = payload_text(object, "media_type");
+    if !accepts(&input.types, media_type) {
+        return None;
+    }
+    let size = match object.get("size") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_u64()?),
+    };
+    if let (Some(size), Some(limit)) = (size, input.max_size)
+        && size > limit
+    {
+        return None;
+    }
+    let mut out = serde_json::Map::new();
+    out.insert("url".into(), Value::String(url.to_owned()));
+    if let Some(name) = payload_text(object, "name") {
+        out.insert("name".into(), Value::String(name.to_owned()));
+    }
+    if let Some(media_type) = media_type {
+        out.insert("media_type".into(), Value::String(media_type.to_owned()));
+    }
+    if let Some(size) = size {
+        out.insert("size".into(), Value::from(size));
+    }
+    Some(Value::Object(out))
+}
+
+/// Parses the user's message for an input; `None` when it is not a valid
+/// value.
 pub(crate) fn parse<'a>(
     program: &Program,
     input: &Input,
     text: &'a str,
+    payload: Payload<'_>,
     today_days: i64,
 ) -> Option<Parsed<'a>> {
     let locale = program.locale.as_str();
@@ -231,6 +374,8 @@ pub(crate) fn parse<'a>(
         InputType::Phone => phone(text),
         InputType::Date => date(text, locale, today_days),
         InputType::Options => choose(program, input, text),
+        InputType::Location => location(text, payload.location),
+        InputType::File | InputType::Image => file(input, text, payload.file),
     };
     value.map(Parsed::Value)
 }

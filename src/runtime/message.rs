@@ -6,6 +6,7 @@ use arcstr::ArcStr;
 use serde::{Deserialize, Serialize};
 
 use super::Vars;
+pub use crate::kinds::{AnswerType, ReplyScope};
 
 /// The NLU result for a message: from the built-in classifier, or from the
 /// host's own NLU when it sends a pre-classified intent.
@@ -38,6 +39,16 @@ pub struct Request {
     /// Variables the host sets or overrides (also visible as `user.*`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub context: BTreeMap<String, serde_json::Value>,
+    /// A location the user shared, `{"lat": …, "lng": …, "name"?, "address"?}`:
+    /// the answer to a `location` input. Kept as sent; one that does not fit
+    /// is an invalid answer, never a refused request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<serde_json::Value>,
+    /// A file the user uploaded, `{"url": …, "name"?, "media_type"?,
+    /// "size"?}`: the answer to a `file` or `image` input. Kept as sent,
+    /// like `location`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<serde_json::Value>,
 }
 
 impl Request {
@@ -68,6 +79,24 @@ impl Request {
     ) -> Request {
         self.context.insert(name.into(), value.into());
         self
+    }
+
+    /// A shared location.
+    #[must_use]
+    pub fn location(lat: f64, lng: f64) -> Request {
+        Request {
+            location: Some(serde_json::json!({"lat": lat, "lng": lng})),
+            ..Request::default()
+        }
+    }
+
+    /// An uploaded file.
+    #[must_use]
+    pub fn file(url: impl Into<String>, media_type: impl Into<String>) -> Request {
+        Request {
+            file: Some(serde_json::json!({"url": url.into(), "media_type": media_type.into()})),
+            ..Request::default()
+        }
     }
 
     /// Marks the text as already classified by the host's NLU.
@@ -120,22 +149,72 @@ pub struct Media {
     pub name: Option<ArcStr>,
 }
 
+/// A pin on a map.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    pub lat: f64,
+    pub lng: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<ArcStr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<ArcStr>,
+}
+
+/// A web link, with what its preview shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Link {
+    pub url: ArcStr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<ArcStr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<ArcStr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ArcStr>,
+}
+
+/// What a voice channel says: plain text, or SSML when it starts with
+/// `<speak`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Voice {
+    pub text: ArcStr,
+    pub ssml: bool,
+}
+
 /// One message the bot sends.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Answer {
+    /// What the message carries; channel adapters switch on it.
+    #[serde(rename = "type", default)]
+    pub kind: AnswerType,
+    /// The text (empty when the answer has none, as a `typing` one).
     pub text: ArcStr,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub buttons: Vec<Button>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quick_replies: Vec<Button>,
+    /// How long the quick replies stay offered (given with quick replies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quick_replies_scope: Option<ReplyScope>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cards: Vec<Card>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media: Option<Media>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<Link>,
+    /// How long a `typing` or `delay` answer lasts, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice: Option<Voice>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub evaluable: bool,
+    /// Send it, but never store it: histories keep the mask instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mask: bool,
 }
 
 impl Answer {
@@ -160,6 +239,16 @@ pub enum Awaiting {
         options: Vec<ArcStr>,
         #[serde(skip_serializing_if = "Option::is_none")]
         pattern: Option<ArcStr>,
+        /// What the channel should offer besides the keyboard:
+        /// `location_picker` or `file_upload`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        offer: Option<ArcStr>,
+        /// Media types an upload may have (`image/*` matches any image).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        accept: Vec<ArcStr>,
+        /// The largest upload accepted, in bytes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_size: Option<u64>,
     },
     Intent,
 }

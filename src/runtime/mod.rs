@@ -40,7 +40,8 @@ pub use http::{FnClient, HttpClient, HttpError, HttpRequest, HttpResponse, Netwo
 pub(crate) use input::decimal_comma;
 pub use interpreter::{MAX_STEPS, MAX_TEXT_BYTES};
 pub use message::{
-    Answer, Awaiting, Button, Card, Event, MASK, Media, Nlu, Request, Response, Step,
+    Answer, AnswerType, Awaiting, Button, Card, Event, Link, Location, MASK, Media, Nlu,
+    ReplyScope, Request, Response, Step, Voice,
 };
 pub use nlu::{Builtin, Classifier, MAX_TYPO_WORD_CHARS, Ranking, rank};
 pub use secrets::Secrets;

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::State;
 use super::store::{Exchange, Record, StoreError, Write, now_secs};
-use crate::runtime::{Request, TurnError};
+use crate::runtime::{AnswerType, Request, TurnError};
 
 /// Attempts at a turn when another writer keeps winning the race.
 const ATTEMPTS: usize = 5;
@@ -574,9 +574,15 @@ fn converse(
             answers: response
                 .answers
                 .iter()
-                .map(|a| match secrets.redact(&a.text) {
-                    std::borrow::Cow::Borrowed(_) => a.text.clone(),
-                    std::borrow::Cow::Owned(clean) => clean.into(),
+                .filter(|a| !matches!(a.kind, AnswerType::Typing | AnswerType::Delay))
+                .map(|a| {
+                    if a.mask {
+                        return arcstr::ArcStr::from(crate::runtime::MASK);
+                    }
+                    match secrets.redact(&a.text) {
+                        std::borrow::Cow::Borrowed(_) => a.text.clone(),
+                        std::borrow::Cow::Owned(clean) => clean.into(),
+                    }
                 })
                 .collect(),
         };

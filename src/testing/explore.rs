@@ -29,7 +29,7 @@ use serde_json::Value;
 use crate::ast::InputType;
 use crate::compile::{Entity, Input, IntentIndex, Kind, Program};
 use crate::runtime::{
-    Bot, Event, FnClient, HttpRequest, HttpResponse, Request, Response, Session, Wait,
+    AnswerType, Bot, Event, FnClient, HttpRequest, HttpResponse, Request, Response, Session, Wait,
 };
 use crate::source::Span;
 use crate::testing::coverage::{Coverage, UnsetRead};
@@ -69,6 +69,8 @@ impl Default for Options {
 pub enum Message {
     User(String),
     Event(String),
+    /// An upload, as a channel sends it for a `file` or `image` input.
+    File(serde_json::Value),
 }
 
 impl std::fmt::Display for Message {
@@ -76,6 +78,7 @@ impl std::fmt::Display for Message {
         match self {
             Message::User(text) => write!(f, "{text:?}"),
             Message::Event(name) => write!(f, "event {name}"),
+            Message::File(file) => write!(f, "file {file}"),
         }
     }
 }
@@ -218,6 +221,7 @@ impl Walker<'_> {
     fn replies(&self, node: usize) -> Vec<Message> {
         let node = &self.nodes[node];
         let mut messages: Vec<Message> = Vec::new();
+        let mut upload = None;
         let mut say = |text: String| {
             let message = Message::User(text);
             if !messages.contains(&message) {
@@ -240,6 +244,9 @@ impl Walker<'_> {
                 Kind::Input { input, .. } => {
                     for value in self.valid_values(input) {
                         say(value);
+                    }
+                    if input.ty.is_upload() {
+                        upload = Some(Message::File(sample_upload(input)));
                     }
                     for intent in &self.program.global_intents {
                         if let Some(example) = self.example(*intent) {
@@ -271,6 +278,7 @@ impl Walker<'_> {
             }
         }
         say(GIBBERISH.into());
+        messages.extend(upload);
         messages
     }
 
@@ -328,7 +336,12 @@ impl Walker<'_> {
                 .and_then(|p| sample(p.as_str()))
                 .into_iter()
                 .collect(),
-            InputType::Options => Vec::new(),
+            // Options are listed above; uploads are sent as files
+            // (`sample_upload`).
+            InputType::Options | InputType::File | InputType::Image => Vec::new(),
+            // Coordinates typed as text, as a channel without a location
+            // picker sends them.
+            InputType::Location => vec!["-33.4372, -70.6506".into()],
         }
     }
 
@@ -349,6 +362,10 @@ impl Walker<'_> {
             let mut request = match message {
                 Message::User(text) => Request::text(text.clone()),
                 Message::Event(name) => Request::event(name.clone()),
+                Message::File(file) => Request {
+                    file: Some(file.clone()),
+                    ..Request::default()
+                },
             };
             if parent.is_none() {
                 request.context.clone_from(&self.options.context);
@@ -524,6 +541,27 @@ fn state_key(session: &Session, outcomes: &BTreeMap<String, usize>) -> String {
 }
 
 /// A value a pending input rejects, if any.
+/// What a masked answer is expected to be in a written test: anything.
+static ANYTHING: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new("(?s).*").expect("valid regex"));
+
+/// An upload the input accepts: a file of its first accepted type (a
+/// wildcard such as `image/*` made concrete), under its size limit.
+fn sample_upload(input: &Input) -> serde_json::Value {
+    let media_type = match input.types.first() {
+        Some(t) if t.ends_with("/*") => format!("{}/sample", &t[..t.len() - 2]),
+        Some(t) => t.to_string(),
+        None => "application/pdf".to_owned(),
+    };
+    let size = input.max_size.map_or(1024, |max| max.min(1024));
+    serde_json::json!({
+        "url": "https://example.com/uploads/sample",
+        "name": "sample",
+        "media_type": media_type,
+        "size": size,
+    })
+}
+
 fn invalid_value(input: &Input) -> Option<String> {
     match input.ty {
         InputType::Text => match (input.min, input.max) {
@@ -649,9 +687,10 @@ impl Exploration {
 
 /// A step of an explored path: the message, and everything the bot did.
 fn step(message: &Message, response: &Response) -> Step {
-    let (user, event) = match message {
-        Message::User(text) => (Some(text.clone()), None),
-        Message::Event(name) => (None, Some(name.clone())),
+    let (user, event, file) = match message {
+        Message::User(text) => (Some(text.clone()), None, None),
+        Message::Event(name) => (None, Some(name.clone()), None),
+        Message::File(file) => (None, None, Some(file.clone())),
     };
     let awaiting = match &response.awaiting {
         Some(crate::runtime::Awaiting::Input { var, .. }) => {
@@ -663,12 +702,22 @@ fn step(message: &Message, response: &Response) -> Step {
     Step {
         user,
         event,
+        location: None,
+        file,
         expect: Expect {
             answers: Some(
                 response
                     .answers
                     .iter()
-                    .map(|a| Expected::Exact(a.text.to_string()))
+                    .filter(|a| !matches!(a.kind, AnswerType::Typing | AnswerType::Delay))
+                    .map(|a| {
+                        if a.mask {
+                            // A masked answer is never written down.
+                            Expected::Regex(ANYTHING.clone())
+                        } else {
+                            Expected::Exact(a.text.to_string())
+                        }
+                    })
                     .collect(),
             ),
             awaiting: Some(awaiting),

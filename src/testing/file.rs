@@ -55,6 +55,10 @@ pub struct Expect {
 pub struct Step {
     pub user: Option<String>,
     pub event: Option<String>,
+    /// A shared location, sent as the request's `location`.
+    pub location: Option<Value>,
+    /// An uploaded file, sent as the request's `file`.
+    pub file: Option<Value>,
     pub expect: Expect,
     pub span: Span,
 }
@@ -241,10 +245,16 @@ impl<'a> Reader<'a> {
     }
 
     fn step(&mut self, node: &Node) -> Option<Step> {
-        let fields = self.map(node, "a test step", &["user", "event", "expect"]);
+        let fields = self.map(
+            node,
+            "a test step",
+            &["user", "event", "location", "file", "expect"],
+        );
         let mut step = Step {
             user: None,
             event: None,
+            location: None,
+            file: None,
             expect: Expect::default(),
             span: node.span,
         };
@@ -252,14 +262,34 @@ impl<'a> Reader<'a> {
             match key {
                 "user" => step.user = self.string(value, "user"),
                 "event" => step.event = self.string(value, "event"),
+                "location" | "file" => {
+                    let json = value.to_json(self.yaml.text);
+                    if !json.is_object() {
+                        self.report(
+                            Problem::InvalidValue {
+                                field: key.into(),
+                                expected: "a map (`{lat: …, lng: …}` or `{url: …, media_type: …}`)",
+                            },
+                            value.span,
+                        );
+                    } else if key == "location" {
+                        step.location = Some(json);
+                    } else {
+                        step.file = Some(json);
+                    }
+                }
                 _ => step.expect = self.expect(value),
             }
         }
-        if step.user.is_none() && step.event.is_none() {
+        if step.user.is_none()
+            && step.event.is_none()
+            && step.location.is_none()
+            && step.file.is_none()
+        {
             self.report(
                 Problem::MissingField {
                     field: "user",
-                    context: "a test step (or `event`)",
+                    context: "a test step (or `event`, `location`, `file`)",
                 },
                 node.span,
             );
@@ -449,17 +479,25 @@ pub fn write(tests: &[Test], header: &str) -> String {
         }
         out.push_str("    steps:\n");
         for step in &test.steps {
-            match (&step.user, &step.event) {
-                (Some(text), event) => {
-                    let _ = writeln!(out, "      - user: {}", quoted(text));
-                    if let Some(name) = event {
-                        let _ = writeln!(out, "        event: {}", quoted(name));
-                    }
-                }
-                (None, Some(name)) => {
-                    let _ = writeln!(out, "      - event: {}", quoted(name));
-                }
-                (None, None) => continue,
+            let mut fields = Vec::new();
+            if let Some(text) = &step.user {
+                fields.push(format!("user: {}", quoted(text)));
+            }
+            if let Some(name) = &step.event {
+                fields.push(format!("event: {}", quoted(name)));
+            }
+            if let Some(location) = &step.location {
+                fields.push(format!("location: {location}"));
+            }
+            if let Some(file) = &step.file {
+                fields.push(format!("file: {file}"));
+            }
+            if fields.is_empty() {
+                continue;
+            }
+            for (i, field) in fields.iter().enumerate() {
+                let lead = if i == 0 { "      - " } else { "        " };
+                let _ = writeln!(out, "{lead}{field}");
             }
             write_expect(&mut out, &step.expect);
         }

@@ -19,8 +19,8 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 use crate::runtime::{
-    Awaiting, Bot, Event, FnClient, HttpError, HttpRequest, HttpResponse, MASK, Request, Response,
-    Secrets, Session,
+    AnswerType, Awaiting, Bot, Event, FnClient, HttpError, HttpRequest, HttpResponse, MASK,
+    Request, Response, Secrets, Session,
 };
 use crate::testing::coverage::Coverage;
 
@@ -79,16 +79,20 @@ fn run_inner(bot: &Bot, test: &Test, coverage: Option<&RefCell<Coverage>>) -> Ve
         {
             secrets.add(user);
         }
-        let what = match (&step.user, &step.event) {
-            (Some(user), _) => format!("user: {user:?}"),
-            (None, Some(event)) => format!("event: {event}"),
-            (None, None) => String::new(),
+        let what = match (&step.user, &step.event, &step.location, &step.file) {
+            (Some(user), ..) => format!("user: {user:?}"),
+            (None, Some(event), ..) => format!("event: {event}"),
+            (None, None, Some(location), _) => format!("location: {location}"),
+            (None, None, None, Some(file)) => format!("file: {file}"),
+            (None, None, None, None) => String::new(),
         };
         let mut request = match (&step.user, &step.event) {
             (Some(user), _) => Request::text(user.clone()),
             (None, Some(event)) => Request::event(event.clone()),
             (None, None) => Request::default(),
         };
+        request.location.clone_from(&step.location);
+        request.file.clone_from(&step.file);
         if n == 0 {
             request.context.clone_from(&test.context);
         }
@@ -136,7 +140,13 @@ fn run_inner(bot: &Bot, test: &Test, coverage: Option<&RefCell<Coverage>>) -> Ve
 fn check(bot: &Bot, expect: &Expect, response: &Response, session: &Session) -> Vec<String> {
     let mut problems = Vec::new();
     if let Some(expected) = &expect.answers {
-        let actual: Vec<&str> = response.answers.iter().map(|a| a.text.as_str()).collect();
+        // "Typing…" and pauses carry no text: expectations list what is said.
+        let actual: Vec<&str> = response
+            .answers
+            .iter()
+            .filter(|a| !matches!(a.kind, AnswerType::Typing | AnswerType::Delay))
+            .map(|a| a.text.as_str())
+            .collect();
         let same = expected.len() == actual.len()
             && expected.iter().zip(&actual).all(|(e, a)| e.matches(a));
         if !same {

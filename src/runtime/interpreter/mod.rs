@@ -22,7 +22,7 @@ use crate::compile::{Body, Branch, CellIndex, FlowIndex, Goto, Input, IntentInde
 use crate::kinds::InputType;
 
 use super::http::{HttpError, HttpRequest};
-use super::input::Parsed;
+use super::input::{Parsed, Payload};
 use super::message::{Answer, Awaiting, Button, Event, MASK, Nlu, Request, Response, Step};
 use super::session::{Frame, MAX_VALUE_DEPTH, Session, Wait, too_deep};
 use super::vars::Var;
@@ -270,17 +270,31 @@ impl Turn<'_> {
             // A human agent has the conversation until the host sends `resume`.
             return Ok(());
         }
+        let payload = Payload {
+            location: request.location.as_ref(),
+            file: request.file.as_ref(),
+        };
+        let has_payload = payload.location.is_some() || payload.file.is_some();
         let Some(text) = text else {
             return match self.session.waiting {
+                // A location or a file with no text answers the pending input.
+                Some(Wait::Cell(cell)) if has_payload => match &self.program.cell(cell).kind {
+                    Kind::Input { input, valid, fail } => {
+                        self.answer_input(cell, input, *valid, *fail, "", payload)
+                    }
+                    _ => self.execute(Goto::Cell(cell)),
+                },
                 // An empty message to a pending question: ask again.
                 Some(Wait::Cell(cell)) => self.execute(Goto::Cell(cell)),
+                // A location or file nothing asked for: not understood.
+                _ if has_payload => self.route(),
                 _ => self.start_flow(self.program.welcome),
             };
         };
         match self.session.waiting {
             Some(Wait::Cell(cell)) => match &self.program.cell(cell).kind {
                 Kind::Input { input, valid, fail } => {
-                    self.answer_input(cell, input, *valid, *fail, text)
+                    self.answer_input(cell, input, *valid, *fail, text, payload)
                 }
                 Kind::Intent { routes, otherwise } => {
                     self.session.waiting = None;
@@ -325,9 +339,10 @@ impl Turn<'_> {
         valid: Goto,
         fail: Goto,
         text: &str,
+        payload: Payload<'_>,
     ) -> Result<(), Failure> {
         let today = i64::try_from(self.session.last_activity / 86_400).unwrap_or(0);
-        let parsed = super::input::parse(self.program, input, text, today);
+        let parsed = super::input::parse(self.program, input, text, payload, today);
         // A global intent abandons the question ("cancel" works anywhere),
         // unless the message is a valid answer of a typed question (an
         // option, a number, an email...) and the intent is not a sure hit:
@@ -515,8 +530,7 @@ impl Turn<'_> {
         let cell = program.cell(index);
         Ok(match &cell.kind {
             Kind::Answer { answer, next } => {
-                let rendered = self.answer(index, answer);
-                self.response.answers.push(rendered);
+                self.answers(index, answer)?;
                 Next::Go(*next)
             }
             Kind::Input { input, .. } => {
@@ -782,6 +796,13 @@ pub(crate) fn awaiting(program: &Program, session: &Session) -> Option<Awaiting>
                 ty: input_type(input.ty),
                 options: input.choices.iter().map(|c| c.value.clone()).collect(),
                 pattern: input.pattern.as_ref().map(|p| ArcStr::from(p.as_str())),
+                offer: match input.ty {
+                    InputType::Location => Some(literal!("location_picker")),
+                    InputType::File | InputType::Image => Some(literal!("file_upload")),
+                    _ => None,
+                },
+                accept: input.types.clone(),
+                max_size: input.max_size,
             }),
             _ => Some(Awaiting::Intent),
         },
@@ -801,5 +822,8 @@ fn input_type(ty: InputType) -> ArcStr {
         InputType::Date => literal!("date"),
         InputType::Options => literal!("options"),
         InputType::Pattern => literal!("pattern"),
+        InputType::Location => literal!("location"),
+        InputType::File => literal!("file"),
+        InputType::Image => literal!("image"),
     }
 }

@@ -8,10 +8,10 @@ use crate::compile::{Answer as CAnswer, CellIndex};
 use crate::kinds::MediaKind;
 use crate::template::{JsonTemplate, Part, Segment, Template};
 
-use crate::runtime::message::{Answer, Button, Card, Media};
+use crate::runtime::message::{Answer, AnswerType, Button, Card, Link, Location, Media, Voice};
 use crate::runtime::vars::Var;
 
-use super::{SCRATCH, Turn};
+use super::{Failure, SCRATCH, Turn};
 
 impl Turn<'_> {
     pub(super) fn builtin(&self, name: &str) -> Option<Value> {
@@ -151,7 +151,29 @@ impl Turn<'_> {
         }
     }
 
-    pub(super) fn answer(&mut self, cell: CellIndex, answer: &CAnswer) -> Answer {
+    /// The messages an answer cell sends: a pause and "typing…" when it
+    /// asks for them, then its content.
+    pub(super) fn answers(&mut self, cell: CellIndex, answer: &CAnswer) -> Result<(), Failure> {
+        for (kind, duration) in [
+            (AnswerType::Delay, answer.delay),
+            (AnswerType::Typing, answer.typing),
+        ] {
+            if let Some(ms) = duration {
+                self.response.answers.push(Answer {
+                    kind,
+                    duration_ms: Some(ms),
+                    ..Answer::default()
+                });
+            }
+        }
+        if answer.has_content {
+            let rendered = self.answer(cell, answer)?;
+            self.response.answers.push(rendered);
+        }
+        Ok(())
+    }
+
+    fn answer(&mut self, cell: CellIndex, answer: &CAnswer) -> Result<Answer, Failure> {
         let text = match answer.texts.len() {
             0 => ArcStr::new(),
             1 => self.say(&answer.texts[0]),
@@ -184,7 +206,17 @@ impl Turn<'_> {
             value: b.value.as_ref().map(|v| self.say(v)),
             url: b.url.as_ref().map(|u| self.say(u)),
         };
-        Answer {
+        let location = match &answer.location {
+            Some(l) => Some(Location {
+                lat: self.coordinate(&l.lat, "lat", 90.0)?,
+                lng: self.coordinate(&l.lng, "lng", 180.0)?,
+                name: l.name.as_ref().map(|n| self.say(n)),
+                address: l.address.as_ref().map(|a| self.say(a)),
+            }),
+            None => None,
+        };
+        Ok(Answer {
+            kind: answer.kind,
             text,
             buttons: answer.buttons.iter().map(button).collect(),
             quick_replies: answer
@@ -196,6 +228,7 @@ impl Turn<'_> {
                     url: None,
                 })
                 .collect(),
+            quick_replies_scope: (!answer.quick_replies.is_empty()).then_some(answer.scope),
             cards: answer
                 .cards
                 .iter()
@@ -211,8 +244,35 @@ impl Turn<'_> {
                 url: self.say(&m.url),
                 name: m.name.as_ref().map(|n| self.say(n)),
             }),
+            location,
+            link: answer.link.as_ref().map(|l| Link {
+                url: self.say(&l.url),
+                title: l.title.as_ref().map(|t| self.say(t)),
+                description: l.description.as_ref().map(|d| self.say(d)),
+                image: l.image.as_ref().map(|i| self.say(i)),
+            }),
+            duration_ms: None,
+            voice: answer.voice.as_ref().map(|v| {
+                let text = self.say(v);
+                Voice {
+                    ssml: text.trim_start().starts_with("<speak"),
+                    text,
+                }
+            }),
             custom: answer.custom.clone(),
             evaluable: answer.evaluable,
+            mask: answer.mask,
+        })
+    }
+
+    /// A latitude or longitude, rendered and read as decimal degrees.
+    fn coordinate(&self, template: &Template, field: &str, limit: f64) -> Result<f64, Failure> {
+        let written = self.say(template);
+        match written.trim().parse::<f64>() {
+            Ok(n) if n.is_finite() && n.abs() <= limit => Ok(n),
+            _ => Err(Failure(format!(
+                "the location's `{field}` is `{written}`, not a number from -{limit} to {limit}"
+            ))),
         }
     }
 }
@@ -223,5 +283,7 @@ fn media_kind(kind: MediaKind) -> ArcStr {
         MediaKind::Audio => literal!("audio"),
         MediaKind::Video => literal!("video"),
         MediaKind::File => literal!("file"),
+        MediaKind::Document => literal!("document"),
+        MediaKind::Sticker => literal!("sticker"),
     }
 }

@@ -3,8 +3,9 @@
 use pest::iterators::Pair;
 
 use crate::ast::{
-    Answer, Body, Button, Card, Cell, CellKind, End, Handoff, Input, IntentSwitch, Jump, Media,
-    MediaKind, Method, Pick, QuickReply, Rule as RuleCell, RuleArm, Service, Spanned,
+    Answer, Body, Button, Card, Cell, CellKind, End, Handoff, Input, IntentSwitch, Jump, Link,
+    Location, Media, MediaKind, Method, Pick, QuickReply, ReplyScope, Rule as RuleCell, RuleArm,
+    Service, Spanned,
 };
 use crate::diagnostic::{Diagnostic, Problem};
 
@@ -81,18 +82,58 @@ impl DslParser {
                     let value = Spanned::new(self.json(Self::only(field)), field_span);
                     self.once(&mut custom, value, "custom", field_span);
                 }
+                Rule::quick_replies_scope => {
+                    let word = Self::only(field);
+                    if let Some(scope) = self.one_of(
+                        &word,
+                        "quick_replies_scope",
+                        &ReplyScope::ALL,
+                        "`once` or `kept`",
+                    ) {
+                        self.once(
+                            &mut answer.quick_replies_scope,
+                            scope,
+                            "quick_replies_scope",
+                            field_span,
+                        );
+                    }
+                }
+                Rule::typing | Rule::delay => {
+                    let is_typing = field.as_rule() == Rule::typing;
+                    let name = if is_typing { "typing" } else { "delay" };
+                    if let Some(ms) = self.integer(
+                        Self::only(field),
+                        name,
+                        u64::MAX,
+                        "a number of milliseconds",
+                    ) {
+                        let slot = if is_typing {
+                            &mut answer.typing
+                        } else {
+                            &mut answer.delay
+                        };
+                        self.once(slot, ms, name, field_span);
+                    }
+                }
+                Rule::location => {
+                    let location = self.location(field);
+                    self.once(&mut answer.location, location, "location", field_span);
+                }
+                Rule::link => {
+                    let link = self.link(field);
+                    self.once(&mut answer.link, link, "link", field_span);
+                }
+                Rule::voice => {
+                    let voice = self.string(Self::only(field));
+                    self.once(&mut answer.voice, voice, "voice", field_span);
+                }
+                Rule::answer_mask => answer.mask = true,
                 _ => answer.evaluable = true,
             }
         }
         answer.media = media;
         answer.custom = custom;
-        if answer.text.is_empty()
-            && answer.buttons.is_empty()
-            && answer.quick_replies.is_empty()
-            && answer.cards.is_empty()
-            && answer.media.is_none()
-            && answer.custom.is_none()
-        {
+        if answer.is_empty() {
             self.report(
                 Problem::MissingField {
                     field: "text",
@@ -152,6 +193,63 @@ impl DslParser {
         card
     }
 
+    fn coordinate(&self, pair: Pair<'_, Rule>) -> Spanned<String> {
+        let inner = Self::only(pair);
+        if inner.as_rule() == Rule::number {
+            Spanned::new(inner.as_str().to_owned(), self.span(&inner))
+        } else {
+            self.string(inner)
+        }
+    }
+
+    pub(super) fn location(&mut self, pair: Pair<'_, Rule>) -> Location {
+        let span = self.span(&pair);
+        let mut parts = pair.into_inner();
+        let lat = self.coordinate(parts.next().expect("a location has a latitude"));
+        let lng = self.coordinate(parts.next().expect("a location has a longitude"));
+        let mut location = Location {
+            lat,
+            lng,
+            name: None,
+            address: None,
+            span,
+        };
+        for field in parts {
+            let field_span = self.span(&field);
+            let is_name = field.as_rule() == Rule::location_name;
+            let value = self.string(Self::only(field));
+            if is_name {
+                self.once(&mut location.name, value, "name", field_span);
+            } else {
+                self.once(&mut location.address, value, "address", field_span);
+            }
+        }
+        location
+    }
+
+    pub(super) fn link(&mut self, pair: Pair<'_, Rule>) -> Link {
+        let mut parts = pair.into_inner();
+        let url = self.string(parts.next().expect("a link has a URL"));
+        let mut link = Link {
+            url,
+            title: None,
+            description: None,
+            image: None,
+        };
+        for field in parts {
+            let field_span = self.span(&field);
+            let which = field.as_rule();
+            let value = self.string(Self::only(field));
+            let (slot, name) = match which {
+                Rule::link_title => (&mut link.title, "title"),
+                Rule::link_description => (&mut link.description, "description"),
+                _ => (&mut link.image, "image"),
+            };
+            self.once(slot, value, name, field_span);
+        }
+        link
+    }
+
     pub(super) fn media(&mut self, pair: Pair<'_, Rule>) -> Option<Media> {
         let mut parts = pair.into_inner();
         let kind_word = parts.next().expect("media has a kind");
@@ -159,7 +257,7 @@ impl DslParser {
             &kind_word,
             "media",
             &MediaKind::ALL,
-            "`image`, `audio`, `video` or `file`",
+            "`image`, `audio`, `video`, `file`, `document` or `sticker`",
         );
         let url = self.string(parts.next().expect("media has a URL"));
         let name = parts.next().map(|n| self.string(Self::only(n)));
@@ -189,6 +287,8 @@ impl DslParser {
             retries: None,
             on_fail: None,
             mask: false,
+            types: Vec::new(),
+            max_size: None,
         };
         let Some(block) = parts.next() else {
             return input;
@@ -249,6 +349,24 @@ impl DslParser {
                 Rule::on_fail => {
                     let t = self.target(Self::only(field));
                     self.once(&mut input.on_fail, t, "on_fail", span);
+                }
+                Rule::types => {
+                    if !input.types.is_empty() {
+                        self.report(
+                            Problem::DuplicateField {
+                                field: "types".into(),
+                            },
+                            span,
+                        );
+                    }
+                    input.types = self.string_list(Self::only(field));
+                }
+                Rule::max_size => {
+                    if let Some(n) =
+                        self.integer(Self::only(field), "max_size", u64::MAX, "a number of bytes")
+                    {
+                        self.once(&mut input.max_size, n, "max_size", span);
+                    }
                 }
                 _ => input.mask = true,
             }

@@ -189,7 +189,17 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
         | Rule::card
         | Rule::media
         | Rule::custom
-        | Rule::evaluable => "an answer field",
+        | Rule::evaluable
+        | Rule::quick_replies_scope
+        | Rule::typing
+        | Rule::delay
+        | Rule::location
+        | Rule::link
+        | Rule::voice
+        | Rule::answer_mask => "an answer field",
+        Rule::coordinate => "a coordinate (a number or a string)",
+        Rule::location_name | Rule::location_address => "`name` or `address`",
+        Rule::link_title | Rule::link_description => "`title`, `description` or `image`",
         Rule::value_opt | Rule::url_opt => "`value` or `url`",
         Rule::card_field | Rule::subtitle | Rule::image => "a card field",
         Rule::media_name => "`name`",
@@ -205,7 +215,9 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
         | Rule::invalid
         | Rule::retries
         | Rule::on_fail
-        | Rule::mask => "an input field",
+        | Rule::mask
+        | Rule::types
+        | Rule::max_size => "an input field",
         Rule::rule_arm => "`when`",
         Rule::rule_else | Rule::intent_else => "`else`",
         Rule::jump_return => "`return`",

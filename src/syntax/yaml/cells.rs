@@ -2,7 +2,8 @@
 
 use crate::ast::{
     Answer, Body, Button, CELL_KINDS, Card, Cell, CellKind, End, Handoff, Input, IntentSwitch,
-    Jump, Media, MediaKind, Method, Pick, QuickReply, Rule, RuleArm, Service, Spanned,
+    Jump, Link, Location, Media, MediaKind, Method, Pick, QuickReply, ReplyScope, Rule, RuleArm,
+    Service, Spanned,
 };
 use crate::diagnostic::{Diagnostic, NameKind, Problem, suggest};
 use crate::source::Span;
@@ -142,6 +143,13 @@ impl Walker<'_> {
                 "media",
                 "custom",
                 "evaluable",
+                "quick_replies_scope",
+                "typing",
+                "delay",
+                "location",
+                "link",
+                "voice",
+                "mask",
             ],
         )?;
         let mut answer = Answer::default();
@@ -217,7 +225,7 @@ impl Walker<'_> {
                     n,
                     "type",
                     &MediaKind::ALL,
-                    "`image`, `audio`, `video` or `file`",
+                    "`image`, `audio`, `video`, `file`, `document` or `sticker`",
                 ),
                 None => {
                     self.report(
@@ -243,13 +251,55 @@ impl Walker<'_> {
             .get("custom")
             .map(|n| Spanned::new(self.json(n), n.span));
         answer.evaluable = self.bool(&fields, "evaluable");
-        if answer.text.is_empty()
-            && answer.buttons.is_empty()
-            && answer.cards.is_empty()
-            && answer.media.is_none()
-            && answer.custom.is_none()
-            && answer.quick_replies.is_empty()
+        answer.quick_replies_scope = fields.get("quick_replies_scope").and_then(|n| {
+            self.one_of(
+                n,
+                "quick_replies_scope",
+                &ReplyScope::ALL,
+                "`once` or `kept`",
+            )
+        });
+        answer.typing = self.unsigned(&fields, "typing", "a number of milliseconds");
+        answer.delay = self.unsigned(&fields, "delay", "a number of milliseconds");
+        if let Some(node) = fields.get("location")
+            && let Some(f) = self.fields(
+                node,
+                "location",
+                "a location",
+                &["lat", "lng", "name", "address"],
+            )
         {
+            let lat = self.required_string(&f, "lat", "a location", node.span);
+            let lng = self.required_string(&f, "lng", "a location", node.span);
+            if let (Some(lat), Some(lng)) = (lat, lng) {
+                answer.location = Some(Location {
+                    lat,
+                    lng,
+                    name: self.opt_string(&f, "name"),
+                    address: self.opt_string(&f, "address"),
+                    span: node.span,
+                });
+            }
+        }
+        if let Some(node) = fields.get("link")
+            && let Some(f) = self.fields(
+                node,
+                "link",
+                "a link",
+                &["url", "title", "description", "image"],
+            )
+            && let Some(url) = self.required_string(&f, "url", "a link", node.span)
+        {
+            answer.link = Some(Link {
+                url,
+                title: self.opt_string(&f, "title"),
+                description: self.opt_string(&f, "description"),
+                image: self.opt_string(&f, "image"),
+            });
+        }
+        answer.voice = self.opt_string(&fields, "voice");
+        answer.mask = self.bool(&fields, "mask");
+        if answer.is_empty() {
             self.report(
                 Problem::MissingField {
                     field: "text",
@@ -301,7 +351,7 @@ impl Walker<'_> {
             "an input",
             &[
                 "var", "type", "prompt", "options", "entity", "pattern", "min", "max", "invalid",
-                "retries", "on_fail", "mask",
+                "retries", "on_fail", "mask", "types", "max_size",
             ],
         )?;
         let Some(var) = fields
@@ -348,6 +398,11 @@ impl Walker<'_> {
             retries,
             on_fail: self.opt_target(&fields, "on_fail"),
             mask: self.bool(&fields, "mask"),
+            types: fields
+                .get("types")
+                .map(|n| self.strings(n, "types"))
+                .unwrap_or_default(),
+            max_size: self.unsigned(&fields, "max_size", "a number of bytes"),
         })
     }
 
