@@ -36,6 +36,115 @@ pub type Name = Spanned<String>;
 /// Text that may hold `{{templates}}`.
 pub type Text = Spanned<String>;
 
+/// Text the user reads, in the bot's one language or in several: a plain
+/// string (`"Hola"`), or one text per language (`{es: "Hola", pt: "Olá"}`
+/// in YAML, `@es "Hola" @pt "Olá"` in the DSL).
+///
+/// It serializes as the string, or as a map from language to text in the
+/// order written, so a bot written before languages existed keeps its
+/// version.
+#[derive(Clone, Debug, Default)]
+pub struct Localized {
+    /// The plain string; for texts by language, the first one written.
+    pub first: String,
+    pub span: Span,
+    /// Each language's text, in the order written; empty for a plain string.
+    pub languages: Vec<(Name, Text)>,
+}
+
+impl Localized {
+    #[must_use]
+    pub fn plain(text: Text) -> Localized {
+        Localized {
+            first: text.value,
+            span: text.span,
+            languages: Vec::new(),
+        }
+    }
+
+    /// Every text written, with its language (`None` for a plain string)
+    /// and its span.
+    pub fn each(&self) -> impl Iterator<Item = (Option<&Name>, &str, Span)> {
+        let plain = self
+            .languages
+            .is_empty()
+            .then_some((None, self.first.as_str(), self.span));
+        plain.into_iter().chain(
+            self.languages
+                .iter()
+                .map(|(language, text)| (Some(language), text.value.as_str(), text.span)),
+        )
+    }
+
+    /// The text written for `language`, if there is one.
+    #[must_use]
+    pub fn get(&self, language: &str) -> Option<&Text> {
+        self.languages
+            .iter()
+            .find(|(l, _)| l.value == language)
+            .map(|(_, t)| t)
+    }
+}
+
+impl From<Text> for Localized {
+    fn from(text: Text) -> Localized {
+        Localized::plain(text)
+    }
+}
+
+impl Serialize for Localized {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        if self.languages.is_empty() {
+            return serializer.serialize_str(&self.first);
+        }
+        let mut map = serializer.serialize_map(Some(self.languages.len()))?;
+        for (language, text) in &self.languages {
+            map.serialize_entry(&language.value, &text.value)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Localized {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Localized, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Localized;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string, or a map from language to string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Localized, E> {
+                Ok(Localized {
+                    first: v.to_owned(),
+                    ..Localized::default()
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Localized, A::Error> {
+                let mut languages = Vec::new();
+                while let Some((language, text)) = map.next_entry::<String, String>()? {
+                    languages.push((
+                        Spanned::new(language, Span::default()),
+                        Spanned::new(text, Span::default()),
+                    ));
+                }
+                Ok(Localized {
+                    first: languages
+                        .first()
+                        .map(|(_, t): &(Name, Text)| t.value.clone())
+                        .unwrap_or_default(),
+                    span: Span::default(),
+                    languages,
+                })
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
 /// One source file.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Module {
@@ -71,6 +180,13 @@ pub struct Settings {
     pub comments: Vec<String>,
     pub name: Option<Text>,
     pub locale: Option<Spanned<String>>,
+    /// The languages the bot speaks (`[es, pt, en]`); the first is the default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub languages: Vec<Name>,
+    /// The built-in messages, as this bot words them (`not_understood`,
+    /// `error`, `restarted`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<(Name, Localized)>,
     pub threshold: Option<Spanned<f64>>,
     /// Messages that are none of the bot's intents: they train the
     /// classifier's reject class.
@@ -206,6 +322,55 @@ impl CellKind {
     }
 }
 
+/// The messages the runtime says on its own, which `bot.messages` can word:
+/// a message no flow understood, a failed turn, a restart after an update.
+pub const BUILTIN_MESSAGES: [&str; 3] = ["not_understood", "error", "restarted"];
+
+impl CellKind {
+    /// Every text of the cell a user reads (what has a text per language).
+    #[must_use]
+    pub fn localized(&self) -> Vec<&Localized> {
+        let mut out = Vec::new();
+        match self {
+            CellKind::Answer(answer) => {
+                out.extend(&answer.text);
+                let buttons = answer
+                    .buttons
+                    .iter()
+                    .chain(answer.cards.iter().flat_map(|c| &c.buttons));
+                out.extend(buttons.map(|b| &b.label));
+                out.extend(answer.quick_replies.iter().map(|q| &q.label));
+                for card in &answer.cards {
+                    out.push(&card.title);
+                    out.extend(&card.subtitle);
+                }
+                if let Some(location) = &answer.location {
+                    out.extend(&location.name);
+                    out.extend(&location.address);
+                }
+                if let Some(link) = &answer.link {
+                    out.extend(&link.title);
+                    out.extend(&link.description);
+                }
+                out.extend(&answer.voice);
+            }
+            CellKind::Input(input) => {
+                out.extend(&input.prompt);
+                out.extend(&input.options);
+                out.extend(&input.invalid);
+            }
+            CellKind::Handoff(handoff) => out.extend(&handoff.message),
+            CellKind::End(end) => out.extend(&end.message),
+            CellKind::Rule(_)
+            | CellKind::Code(_)
+            | CellKind::Jump(_)
+            | CellKind::Intent(_)
+            | CellKind::Service(_) => {}
+        }
+        out
+    }
+}
+
 /// The cell kinds, for suggestions.
 pub const CELL_KINDS: [&str; 9] = [
     "answer", "input", "rule", "code", "jump", "intent", "service", "handoff", "end",
@@ -214,7 +379,7 @@ pub const CELL_KINDS: [&str; 9] = [
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Answer {
     /// One text, or variations to pick from.
-    pub text: Vec<Text>,
+    pub text: Vec<Localized>,
     pub pick: Option<Spanned<Pick>>,
     pub buttons: Vec<Button>,
     pub quick_replies: Vec<QuickReply>,
@@ -239,16 +404,24 @@ pub struct Answer {
     pub link: Option<Link>,
     /// What a voice channel says instead of the text: plain text or SSML.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice: Option<Text>,
+    pub voice: Option<Localized>,
     /// The answer's text goes to the channel but is never stored.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub mask: bool,
 }
 
 impl Answer {
-    /// True when the answer is a single text and nothing else: the short form.
+    /// True when the answer is a single plain text and nothing else: the
+    /// short form in both syntaxes.
     #[must_use]
     pub fn is_plain(&self) -> bool {
+        self.is_one_text() && self.text[0].languages.is_empty()
+    }
+
+    /// True when the answer is one text (maybe by language) and nothing
+    /// else: the DSL's short form, `answer @es "…" @pt "…"`.
+    #[must_use]
+    pub fn is_one_text(&self) -> bool {
         self.text.len() == 1
             && self.pick.is_none()
             && self.buttons.is_empty()
@@ -308,8 +481,8 @@ impl Answer {
 pub struct Location {
     pub lat: Text,
     pub lng: Text,
-    pub name: Option<Text>,
-    pub address: Option<Text>,
+    pub name: Option<Localized>,
+    pub address: Option<Localized>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -318,28 +491,28 @@ pub struct Location {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Link {
     pub url: Text,
-    pub title: Option<Text>,
-    pub description: Option<Text>,
+    pub title: Option<Localized>,
+    pub description: Option<Localized>,
     pub image: Option<Text>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Button {
-    pub label: Text,
+    pub label: Localized,
     pub value: Option<Text>,
     pub url: Option<Text>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct QuickReply {
-    pub label: Text,
+    pub label: Localized,
     pub value: Option<Text>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Card {
-    pub title: Text,
-    pub subtitle: Option<Text>,
+    pub title: Localized,
+    pub subtitle: Option<Localized>,
     pub image: Option<Text>,
     pub buttons: Vec<Button>,
 }
@@ -357,13 +530,13 @@ pub struct Input {
     /// The type as written; `None` means `text`. Unknown names are kept so
     /// the checker can report them with a suggestion.
     pub ty: Option<Spanned<String>>,
-    pub prompt: Option<Text>,
-    pub options: Vec<Text>,
+    pub prompt: Option<Localized>,
+    pub options: Vec<Localized>,
     pub entity: Option<Name>,
     pub pattern: Option<Spanned<String>>,
     pub min: Option<Spanned<f64>>,
     pub max: Option<Spanned<f64>>,
-    pub invalid: Option<Text>,
+    pub invalid: Option<Localized>,
     pub retries: Option<Spanned<u32>>,
     pub on_fail: Option<Target>,
     pub mask: bool,
@@ -450,12 +623,12 @@ pub enum Body {
 pub struct Handoff {
     pub queue: Text,
     pub reason: Option<Text>,
-    pub message: Option<Text>,
+    pub message: Option<Localized>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct End {
-    pub message: Option<Text>,
+    pub message: Option<Localized>,
 }
 
 /// Whether `name` is a valid flow, cell, intent, entity or variable name.

@@ -236,6 +236,15 @@ pub enum Problem {
     InvalidInput { problem: InputProblem },
     #[error("invalid answer: {problem}")]
     InvalidAnswer { problem: AnswerProblem },
+    #[error("{}", if *known { format!("`{found}` is not one of the bot's languages") } else { format!("`{found}` is not a language code") })]
+    UnknownLanguage {
+        found: String,
+        suggestion: Option<String>,
+        /// A real language the bot does not declare (else not a language at all).
+        known: bool,
+    },
+    #[error("`{cell}` has no `{language}` text")]
+    MissingTranslation { cell: String, language: String },
     #[error("invalid service URL: {reason}")]
     InvalidUrl { reason: String },
 
@@ -306,6 +315,8 @@ impl Problem {
             Problem::InvalidTemplate { .. } => "cellflow::check::invalid_template",
             Problem::InvalidInput { .. } => "cellflow::check::invalid_input",
             Problem::InvalidAnswer { .. } => "cellflow::check::invalid_answer",
+            Problem::UnknownLanguage { .. } => "cellflow::check::unknown_language",
+            Problem::MissingTranslation { .. } => "cellflow::check::missing_translation",
             Problem::InvalidUrl { .. } => "cellflow::check::invalid_url",
             Problem::WaitlessLoop { .. } => "cellflow::check::waitless_loop",
             Problem::UnreachableCell => "cellflow::check::unreachable_cell",
@@ -335,7 +346,8 @@ impl Problem {
             | Problem::UnknownVariable { .. }
             | Problem::InvalidAnswer {
                 problem: AnswerProblem::ScopeWithoutQuickReplies,
-            } => Severity::Warning,
+            }
+            | Problem::MissingTranslation { .. } => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -369,6 +381,9 @@ impl Problem {
             }
             Problem::InvalidTemplate { reason } | Problem::InvalidUrl { reason } => reason.clone(),
             Problem::InvalidInput { problem } => problem.to_string(),
+            Problem::UnknownLanguage { known: true, .. } => "not in `bot.languages`".into(),
+            Problem::UnknownLanguage { .. } => "not a language".into(),
+            Problem::MissingTranslation { language, .. } => format!("no `{language}` here"),
             Problem::InvalidAnswer { problem } => match problem {
                 AnswerProblem::MixedContent { second, .. } => {
                     format!("`{second}` is a second kind")
@@ -464,6 +479,17 @@ impl Problem {
                 }
                 InputProblem::MaxSizeZero => "give the largest size in bytes (5000000 is 5 MB)".into(),
             },
+            Problem::UnknownLanguage { suggestion, known: true, .. } => did_you_mean(
+                suggestion,
+                "add it to `bot.languages`, or remove this text",
+            ),
+            Problem::UnknownLanguage { suggestion, .. } => did_you_mean(
+                suggestion,
+                "a language is an ISO 639 code (`es`, `pt`, `en`), with a region if it matters (`pt-BR`)",
+            ),
+            Problem::MissingTranslation { language, .. } => format!(
+                "give it a `{language}` text beside the others; until then `{language}` reads the default language's"
+            ),
             Problem::InvalidAnswer { problem } => match problem {
                 AnswerProblem::MixedContent { .. } => {
                     "put each in an answer of its own: cards, media, location, link and custom are each an answer type".into()
@@ -810,7 +836,7 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, colour: bool, width:
 }
 
 /// Every diagnostic code, in the order of `docs/DIAGNOSTICS.md`.
-pub const CODES: [&str; 36] = [
+pub const CODES: [&str; 38] = [
     "cellflow::syntax::yaml",
     "cellflow::syntax::too_large",
     "cellflow::syntax::encoding",
@@ -835,6 +861,8 @@ pub const CODES: [&str; 36] = [
     "cellflow::check::invalid_template",
     "cellflow::check::invalid_input",
     "cellflow::check::invalid_answer",
+    "cellflow::check::unknown_language",
+    "cellflow::check::missing_translation",
     "cellflow::check::invalid_url",
     "cellflow::check::waitless_loop",
     "cellflow::check::unreachable_cell",

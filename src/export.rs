@@ -36,7 +36,7 @@ fn cell_label(bot: &ast::Bot, graph: &Graph, id: CellId) -> String {
     let summary = match &ast_cell.kind {
         CellKind::Answer(a) => a.text.first().map_or_else(
             || "answer".to_owned(),
-            |t| format!("answer: {}", shorten(&t.value, 40)),
+            |t| format!("answer: {}", shorten(&t.first, 40)),
         ),
         CellKind::Input(i) => format!(
             "input {} ({})",

@@ -39,6 +39,7 @@ pub mod fmt;
 pub mod generate;
 pub mod graph;
 pub mod kinds;
+pub mod language;
 pub mod lower;
 pub mod pattern;
 pub mod project;

@@ -132,3 +132,36 @@ fn emitted_tests_are_written_in_the_test_file_format() {
     support::snapshot("explore", "support_emitted", &written);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn explore_walks_a_bot_in_one_of_its_languages() {
+    let dir = scratch("language", &["flows/support/support.flow.yaml"]);
+    let emitted = dir.join("es.test.yaml");
+    let out = Cmd::new()
+        .args(["explore"])
+        .args([dir.join("support.flow.yaml")])
+        .args(["--language", "es", "--max-states", "40", "--emit-tests"])
+        .args([&emitted])
+        .run();
+    // 1: it found the turns an unmocked service breaks, as it should.
+    assert_eq!(out.status, 1, "{}{}", out.stdout, out.stderr);
+    let written = std::fs::read_to_string(&emitted).unwrap();
+    assert!(written.contains("language: \"es\""), "{written}");
+    assert!(written.contains("¡Hola! Soy ShopHelp"), "{written}");
+    assert!(!written.contains("Olá! Sou o ShopHelp"), "{written}");
+    // What it wrote passes as it was written.
+    let run = Cmd::new().args(["test"]).args([&emitted]).run();
+    assert_eq!(run.status, 0, "{}{}", run.stdout, run.stderr);
+
+    let out = Cmd::new()
+        .args(["explore", "flows/support", "--language", "fr"])
+        .run();
+    assert_eq!(out.status, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("the bot does not speak `fr`; it speaks pt, es"),
+        "{}",
+        out.stderr
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -83,7 +83,7 @@ fn comments_are_skipped() {
     let CellKind::Answer(a) = &m.flows[0].cells[0].kind else {
         panic!()
     };
-    assert_eq!(a.text[0].value, "# not a comment");
+    assert_eq!(a.text[0].first, "# not a comment");
     assert!(matches!(
         m.flows[0].trigger.as_ref().unwrap().value,
         Trigger::Welcome

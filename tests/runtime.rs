@@ -922,3 +922,128 @@ flow fallback on fallback { answer "?" }
         }]
     );
 }
+
+// ---- languages -----------------------------------------------------------------
+
+const BILINGUAL: &str = r#"
+bot {
+  name "Banco"
+  locale "es-CL"
+  languages [es, en]
+  messages {
+    not_understood @es "No te entendí." @en "I didn't get that."
+  }
+}
+
+flow welcome on welcome {
+  answer {
+    text @es "Hola, soy {{bot.name}}." @en "Hi, I'm {{bot.name}}."
+    quick_reply @es "Saldo" @en "Balance" value "saldo"
+  }
+  input amount number {
+    prompt @es "¿Cuánto quieres transferir?" @en "How much do you want to send?"
+    invalid @es "Un monto, por favor." @en "An amount, please."
+  }
+  input size {
+    prompt "¿Talla? / Size?"
+    options [@es "Pequeña" @en "Small", @es "Grande" @en "Large"]
+  }
+  answer "{{amount}} {{size}} {{session.language}}"
+}
+
+flow english {
+  code { session.language = "en"; }
+  answer @es "Cambiado." @en "Switched."
+}
+
+flow klingon {
+  code { session.language = "tlh"; }
+}
+
+flow broken {
+  code { throw "boom"; }
+}
+"#;
+
+#[test]
+fn a_conversation_speaks_the_language_it_is_in() {
+    let bot = inline(BILINGUAL);
+    // The default language, and numbers read the es-CL way.
+    let mut session = bot.new_session();
+    let r = bot.turn(&mut session, Request::event("welcome")).unwrap();
+    assert_eq!(
+        texts(&r),
+        ["Hola, soy Banco.", "¿Cuánto quieres transferir?"]
+    );
+    assert_eq!(r.answers[0].quick_replies[0].label, "Saldo");
+    let r = bot.turn(&mut session, Request::text("1.234,5")).unwrap();
+    assert_eq!(texts(&r), ["¿Talla? / Size?"]);
+    assert_eq!(r.answers[0].quick_replies[0].label, "Pequeña");
+    // Options answer in any of the bot's languages and store the default's.
+    let r = bot.turn(&mut session, Request::text("small")).unwrap();
+    assert_eq!(texts(&r), ["1234.5 Pequeña es"]);
+
+    // A request's locale picks the closest language; numbers follow it.
+    let mut session = bot.new_session();
+    let mut request = Request::event("welcome");
+    request.language = Some("en_GB".into());
+    let r = bot.turn(&mut session, request).unwrap();
+    assert_eq!(
+        texts(&r),
+        ["Hi, I'm Banco.", "How much do you want to send?"]
+    );
+    assert_eq!(r.answers[0].quick_replies[0].label, "Balance");
+    let r = bot.turn(&mut session, Request::text("lots")).unwrap();
+    assert_eq!(
+        texts(&r),
+        ["An amount, please.", "How much do you want to send?"]
+    );
+    let r = bot.turn(&mut session, Request::text("1,234.5")).unwrap();
+    assert_eq!(r.answers[0].quick_replies[1].label, "Large");
+    let r = bot.turn(&mut session, Request::text("grande")).unwrap();
+    assert_eq!(texts(&r), ["1234.5 Grande en"]);
+    // The language stays with the session, and the built-in messages follow.
+    let r = bot.turn(&mut session, Request::text("qwzx")).unwrap();
+    assert_eq!(texts(&r), ["I didn't get that."]);
+    let r = bot.turn(&mut session, Request::event("broken")).unwrap();
+    assert_eq!(
+        texts(&r),
+        ["Sorry, something went wrong on my side. Please try again."]
+    );
+
+    // `locale` is read as `language`; one the bot does not speak changes nothing.
+    let request: Request =
+        serde_json::from_str(r#"{"event": "welcome", "locale": "fr-FR"}"#).unwrap();
+    let mut session = bot.new_session();
+    let r = bot.turn(&mut session, request).unwrap();
+    assert_eq!(texts(&r)[0], "Hola, soy Banco.");
+    let r = bot.turn(&mut session, Request::event("broken")).unwrap();
+    assert_eq!(
+        texts(&r),
+        ["Perdón, algo falló de mi lado. Por favor, inténtalo de nuevo."]
+    );
+}
+
+#[test]
+fn a_script_changes_the_language_or_fails_with_the_bots_languages() {
+    let bot = inline(BILINGUAL);
+    let mut session = bot.new_session();
+    let r = bot.turn(&mut session, Request::event("english")).unwrap();
+    assert_eq!(texts(&r), ["Switched."]);
+    assert_eq!(session.language.as_deref(), Some("en"));
+    let r = bot.turn(&mut session, Request::event("klingon")).unwrap();
+    assert_eq!(
+        r.events,
+        [Event::Error {
+            message:
+                "`session.language` is \"tlh\", which the bot does not speak (it speaks es, en)"
+                    .into()
+        }]
+    );
+    // The failed turn left the language as it was, and says so in it.
+    assert_eq!(session.language.as_deref(), Some("en"));
+    assert_eq!(
+        texts(&r),
+        ["Sorry, something went wrong on my side. Please try again."]
+    );
+}

@@ -144,3 +144,14 @@ fn junit_keeps_stdout_xml_and_puts_coverage_on_stderr() {
         out.stderr
     );
 }
+
+#[test]
+fn a_test_in_a_language_the_bot_does_not_speak_fails_and_says_why() {
+    let (status, report) = run_beside_pizza("languages.test.yaml");
+    assert_eq!(status, 1, "{report}");
+    assert!(
+        report.contains("step 0 (language: fr): the bot does not speak `fr`; it speaks en"),
+        "{report}"
+    );
+    assert!(report.contains("1 passed, 1 failed"), "{report}");
+}

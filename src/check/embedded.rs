@@ -7,7 +7,7 @@
 
 use std::ops::Range;
 
-use crate::ast::{self, Body, CellKind, InputType, Script, Text};
+use crate::ast::{self, Body, CellKind, InputType, Localized, Script, Text};
 use crate::diagnostic::{AnswerProblem, Diagnostic, InputProblem, Problem, suggest};
 use crate::graph::CellId;
 use crate::kinds::{MAX_PAUSE_MS, is_media_type};
@@ -278,10 +278,32 @@ impl Pass<'_> {
     /// A text seen before is not parsed again; every template parsed is
     /// kept for compiling.
     fn text(&mut self, text: &Text, uses: &mut Vec<Use>) -> Option<template::Template> {
-        let parsed = match self.prepared.template(&text.value) {
+        self.text_at(&text.value, text.span, uses)
+    }
+
+    /// Every language's text of a text the user reads.
+    fn localized(&mut self, text: &Localized, uses: &mut Vec<Use>) {
+        for (_, value, span) in text.each() {
+            self.text_at(value, span, uses);
+        }
+    }
+
+    fn opt_localized(&mut self, text: Option<&Localized>, uses: &mut Vec<Use>) {
+        if let Some(text) = text {
+            self.localized(text, uses);
+        }
+    }
+
+    fn text_at(
+        &mut self,
+        value: &str,
+        text_span: Span,
+        uses: &mut Vec<Use>,
+    ) -> Option<template::Template> {
+        let parsed = match self.prepared.template(value) {
             Some(known) => Ok(known),
-            None => template::parse(&text.value).inspect(|parsed| {
-                self.prepared.add_template(&text.value, parsed.clone());
+            None => template::parse(value).inspect(|parsed| {
+                self.prepared.add_template(value, parsed.clone());
             }),
         };
         match parsed {
@@ -299,8 +321,7 @@ impl Pass<'_> {
                         self.facts.properties.push(entity.clone());
                     }
                     if var.default.is_none() {
-                        let span =
-                            locate(self.ctx.sources, text.span, &text.value, var.range.clone());
+                        let span = locate(self.ctx.sources, text_span, value, var.range.clone());
                         uses.push(Use {
                             name: var.root().to_owned(),
                             span,
@@ -310,7 +331,7 @@ impl Pass<'_> {
                 Some(parsed)
             }
             Err(e) => {
-                let span = locate(self.ctx.sources, text.span, &text.value, e.range);
+                let span = locate(self.ctx.sources, text_span, value, e.range);
                 self.report(Problem::InvalidTemplate { reason: e.reason }, span);
                 None
             }
@@ -400,24 +421,24 @@ impl Pass<'_> {
         match &cell.kind {
             CellKind::Answer(answer) => {
                 for text in &answer.text {
-                    self.text(text, &mut uses);
+                    self.localized(text, &mut uses);
                 }
                 for button in answer
                     .buttons
                     .iter()
                     .chain(answer.cards.iter().flat_map(|c| &c.buttons))
                 {
-                    self.text(&button.label, &mut uses);
+                    self.localized(&button.label, &mut uses);
                     self.opt_text(button.value.as_ref(), &mut uses);
                     self.opt_text(button.url.as_ref(), &mut uses);
                 }
                 for reply in &answer.quick_replies {
-                    self.text(&reply.label, &mut uses);
+                    self.localized(&reply.label, &mut uses);
                     self.opt_text(reply.value.as_ref(), &mut uses);
                 }
                 for card in &answer.cards {
-                    self.text(&card.title, &mut uses);
-                    self.opt_text(card.subtitle.as_ref(), &mut uses);
+                    self.localized(&card.title, &mut uses);
+                    self.opt_localized(card.subtitle.as_ref(), &mut uses);
                     self.opt_text(card.image.as_ref(), &mut uses);
                 }
                 if let Some(media) = &answer.media {
@@ -428,23 +449,23 @@ impl Pass<'_> {
                     for text in [&location.lat, &location.lng] {
                         self.text(text, &mut uses);
                     }
-                    self.opt_text(location.name.as_ref(), &mut uses);
-                    self.opt_text(location.address.as_ref(), &mut uses);
+                    self.opt_localized(location.name.as_ref(), &mut uses);
+                    self.opt_localized(location.address.as_ref(), &mut uses);
                 }
                 if let Some(link) = &answer.link {
                     self.text(&link.url, &mut uses);
-                    for text in [&link.title, &link.description, &link.image] {
-                        self.opt_text(text.as_ref(), &mut uses);
-                    }
+                    self.opt_localized(link.title.as_ref(), &mut uses);
+                    self.opt_localized(link.description.as_ref(), &mut uses);
+                    self.opt_text(link.image.as_ref(), &mut uses);
                 }
-                self.opt_text(answer.voice.as_ref(), &mut uses);
+                self.opt_localized(answer.voice.as_ref(), &mut uses);
                 self.answer(answer);
             }
             CellKind::Input(input) => {
-                self.opt_text(input.prompt.as_ref(), &mut uses);
-                self.opt_text(input.invalid.as_ref(), &mut uses);
+                self.opt_localized(input.prompt.as_ref(), &mut uses);
+                self.opt_localized(input.invalid.as_ref(), &mut uses);
                 for option in &input.options {
-                    self.text(option, &mut uses);
+                    self.localized(option, &mut uses);
                 }
                 self.input(cell, input);
                 self.facts.assigned_anywhere.push(input.var.value.clone());
@@ -486,9 +507,9 @@ impl Pass<'_> {
             CellKind::Handoff(handoff) => {
                 self.text(&handoff.queue, &mut uses);
                 self.opt_text(handoff.reason.as_ref(), &mut uses);
-                self.opt_text(handoff.message.as_ref(), &mut uses);
+                self.opt_localized(handoff.message.as_ref(), &mut uses);
             }
-            CellKind::End(end) => self.opt_text(end.message.as_ref(), &mut uses),
+            CellKind::End(end) => self.opt_localized(end.message.as_ref(), &mut uses),
         }
         // Templates are read before a script runs only in cells without one,
         // so the order of `uses` does not matter.
@@ -600,9 +621,11 @@ impl Pass<'_> {
             problem(self, AnswerProblem::ScopeWithoutQuickReplies, scope.span);
         }
         if let Some(voice) = &answer.voice {
-            let text = voice.value.trim();
-            if text.starts_with("<speak") && !text.ends_with("</speak>") {
-                problem(self, AnswerProblem::UnclosedSsml, voice.span);
+            for (_, text, span) in voice.each() {
+                let text = text.trim();
+                if text.starts_with("<speak") && !text.ends_with("</speak>") {
+                    problem(self, AnswerProblem::UnclosedSsml, span);
+                }
             }
         }
     }
@@ -641,8 +664,10 @@ impl Pass<'_> {
                     problem(self, InputProblem::OptionsAndEntity, entity.span);
                 }
                 for option in &input.options {
-                    if option.value.trim().is_empty() {
-                        problem(self, InputProblem::EmptyOption, option.span);
+                    for (_, text, span) in option.each() {
+                        if text.trim().is_empty() {
+                            problem(self, InputProblem::EmptyOption, span);
+                        }
                     }
                 }
             }

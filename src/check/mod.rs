@@ -12,12 +12,14 @@
 //! - `flow`: loops that never wait for the user, unreachable cells;
 //! - `dataflow`: variables that may be unset where they are read;
 //! - `names`: unused intents and entities, shared examples, no fallback;
+//! - `languages`: language codes, texts by language, missing translations;
 //! - `secrets`: answers that would show a masked or hidden value, and
 //!   hidden or read-only names that match no variable.
 
 mod dataflow;
 mod embedded;
 mod flow;
+mod languages;
 mod names;
 mod prepared;
 pub(crate) mod secrets;
@@ -91,6 +93,7 @@ pub fn check(mut project: Project) -> Checked {
         diagnostics.extend(names::duplicate_examples(&ctx));
         diagnostics.extend(names::few_examples(&ctx));
         diagnostics.extend(names::no_fallback(&ctx));
+        diagnostics.extend(languages::check(&ctx));
         diagnostics.extend(secrets::secret_in_answer(&ctx, &facts));
         diagnostics.extend(secrets::unknown_variables(&ctx, &facts));
         prepared

@@ -30,6 +30,9 @@ pub(crate) struct Explore {
     /// Write the conversations that reached new cells or branches as a test file
     #[arg(long, value_name = "FILE")]
     emit_tests: Option<PathBuf>,
+    /// Explore the conversations in one of the bot's languages (default: its first)
+    #[arg(long, value_name = "LANGUAGE")]
+    language: Option<String>,
 }
 
 /// `event welcome → "2" → "yes"`; a message typed into a masked input
@@ -60,9 +63,19 @@ impl Explore {
         let Some((bot, sources)) = super::load_checked(&self.path, colour)? else {
             return Ok(EXIT_PROBLEMS);
         };
+        let languages = &bot.program().languages;
+        if let Some(language) = &self.language
+            && cellflow::language::pick(language, languages).is_none()
+        {
+            return Err(CliError::Usage(format!(
+                "the bot does not speak `{language}`; it speaks {}",
+                languages.join(", ")
+            )));
+        }
         let mut options = Options {
             depth: self.depth.max(1),
             max_states: self.max_states.max(1),
+            language: self.language.clone(),
             ..Options::default()
         };
         if self.path.is_dir() {

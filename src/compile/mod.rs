@@ -39,7 +39,7 @@ pub use index::{CellIndex, EntityIndex, FlowIndex, IntentIndex};
 pub use load::{LoadError, load, load_artifact, load_ast, load_project};
 pub use program::{
     Answer, Body, Branch, Button, Card, Cell, Choice, Entity, Flow, Goto, Input, Intent, Kind,
-    Link, Location, Media, NluIndex, Program, Script, Service, kind_name,
+    Link, Location, Media, NluIndex, Phrase, Program, Script, Service, kind_name,
 };
 
 /// Why a checked bot could not be compiled (an invariant the checker should
@@ -65,6 +65,63 @@ struct Compiler {
     /// Per code cell: the variables it reads, and those it may assign
     /// from them (masking follows values along these).
     transfers: Vec<(Vec<String>, Vec<String>)>,
+    /// The bot's languages, the default first.
+    languages: Vec<String>,
+}
+
+/// The languages a bot speaks: those it declares, else the one of its
+/// locale.
+fn languages_of(settings: &ast::Settings) -> Vec<String> {
+    if settings.languages.is_empty() {
+        let locale = settings
+            .locale
+            .as_ref()
+            .map_or("en-US", |l| l.value.as_str());
+        vec![crate::language::primary(locale).to_ascii_lowercase()]
+    } else {
+        settings.languages.iter().map(|l| l.value.clone()).collect()
+    }
+}
+
+/// Which text a language reads: its own, else the default language's, else
+/// the first written.
+fn text_for<'t>(text: &'t ast::Localized, language: &str, default: &str) -> &'t str {
+    text.get(language)
+        .or_else(|| text.get(default))
+        .map_or(text.first.as_str(), |t| t.value.as_str())
+}
+
+/// The built-in messages in each language: the bot's wording in that
+/// language, else cellflow's, else the bot's in its default language,
+/// else cellflow's English.
+fn builtin_messages(settings: &ast::Settings, languages: &[String]) -> Vec<[arcstr::ArcStr; 3]> {
+    use crate::language::Builtin;
+    let default = languages.first().map_or("en", String::as_str);
+    languages
+        .iter()
+        .map(|language| {
+            Builtin::ALL.map(|message| {
+                let worded = settings
+                    .messages
+                    .iter()
+                    .find(|(key, _)| key.value == message.key())
+                    .map(|(_, text)| text);
+                let own = worded.and_then(|t| {
+                    if t.languages.is_empty() {
+                        (language == default).then_some(t.first.as_str())
+                    } else {
+                        t.get(language).map(|t| t.value.as_str())
+                    }
+                });
+                let text = own
+                    .or_else(|| message.shipped(language))
+                    .or_else(|| worded.map(|t| text_for(t, default, default)))
+                    .or_else(|| message.shipped("en"))
+                    .unwrap_or_default();
+                arcstr::ArcStr::from(text)
+            })
+        })
+        .collect()
 }
 
 impl Compiler {
@@ -122,9 +179,54 @@ impl Compiler {
     }
 
     fn text(&self, t: &ast::Text) -> Result<Template, CompileError> {
-        match self.prepared.template(&t.value) {
+        self.template(&t.value)
+    }
+
+    fn template(&self, text: &str) -> Result<Template, CompileError> {
+        match self.prepared.template(text) {
             Some(parsed) => Ok(parsed),
-            None => template::parse(&t.value).map_err(|e| CompileError::Template(e.reason)),
+            None => template::parse(text).map_err(|e| CompileError::Template(e.reason)),
+        }
+    }
+
+    /// A text the user reads, ready in each language.
+    fn phrase(&self, text: &ast::Localized) -> Result<Phrase, CompileError> {
+        if text.languages.is_empty() {
+            return Ok(Phrase::one(self.template(&text.first)?));
+        }
+        let default = self.languages.first().map_or("", String::as_str);
+        let mut templates = self
+            .languages
+            .iter()
+            .map(|language| self.template(text_for(text, language, default)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let first = templates.remove(0);
+        Ok(Phrase::by_language(first, templates))
+    }
+
+    fn opt_phrase(&self, text: Option<&ast::Localized>) -> Result<Option<Phrase>, CompileError> {
+        text.map(|t| self.phrase(t)).transpose()
+    }
+
+    /// An option: stored as its default-language text, shown and matched
+    /// in every language.
+    fn choice(&self, option: &ast::Localized) -> Choice {
+        let default = self.languages.first().map_or("", String::as_str);
+        let value = arcstr::ArcStr::from(text_for(option, default, default));
+        let shown: Vec<arcstr::ArcStr> = self
+            .languages
+            .iter()
+            .map(|language| arcstr::ArcStr::from(text_for(option, language, default)))
+            .collect();
+        let mut normalized: Vec<String> = option
+            .each()
+            .map(|(_, text, _)| crate::text::normalize(text))
+            .collect();
+        normalized.dedup();
+        Choice {
+            value,
+            shown: shown.into_boxed_slice(),
+            normalized,
         }
     }
 
@@ -134,7 +236,7 @@ impl Compiler {
 
     fn button(&self, b: &ast::Button) -> Result<Button, CompileError> {
         Ok(Button {
-            label: self.text(&b.label)?,
+            label: self.phrase(&b.label)?,
             value: self.opt_text(b.value.as_ref())?,
             url: self.opt_text(b.url.as_ref())?,
         })
@@ -175,6 +277,7 @@ pub fn compile_with_model(
         engine: std::cell::OnceCell::new(),
         regexes: HashMap::new(),
         transfers: Vec::new(),
+        languages: languages_of(&bot.settings),
     };
     let goto = |id: crate::graph::CellId| {
         if id == graph.exit() {
@@ -279,6 +382,7 @@ pub fn compile_with_model(
     variables.dedup();
     let settings = &bot.settings;
     let masked = masked_variables(&cells, &compiler.transfers);
+    let languages = std::mem::take(&mut compiler.languages);
     drop(compiler);
     let nlu = NluIndex::build(&bot.intents, &settings.out_of_scope, model, intent_patterns)?;
     let sorted = |names: &[ast::Name]| {
@@ -287,15 +391,22 @@ pub fn compile_with_model(
         names.dedup();
         names
     };
+    let locale = settings
+        .locale
+        .as_ref()
+        .map_or_else(|| "en-US".to_owned(), |l| l.value.clone());
     Ok(Program {
         name: settings
             .name
             .as_ref()
             .map_or_else(String::new, |n| n.value.clone()),
-        locale: settings
-            .locale
-            .as_ref()
-            .map_or_else(|| "en-US".to_owned(), |l| l.value.clone()),
+        parse_locales: languages
+            .iter()
+            .map(|l| crate::language::parsing_locale(l, &locale))
+            .collect(),
+        builtin_messages: builtin_messages(settings, &languages),
+        languages,
+        locale,
         threshold: settings.threshold.as_ref().map_or_else(
             || {
                 nlu.model.as_ref().map_or(
@@ -507,7 +618,7 @@ fn compile_cell(
                 texts: a
                     .text
                     .iter()
-                    .map(|t| compiler.text(t))
+                    .map(|t| compiler.phrase(t))
                     .collect::<Result<_, _>>()?,
                 pick: a.pick.as_ref().map_or(Pick::Random, |p| p.value),
                 buttons: a
@@ -520,7 +631,7 @@ fn compile_cell(
                     .iter()
                     .map(|q| {
                         Ok((
-                            compiler.text(&q.label)?,
+                            compiler.phrase(&q.label)?,
                             compiler.opt_text(q.value.as_ref())?,
                         ))
                     })
@@ -530,8 +641,8 @@ fn compile_cell(
                     .iter()
                     .map(|c| {
                         Ok(Card {
-                            title: compiler.text(&c.title)?,
-                            subtitle: compiler.opt_text(c.subtitle.as_ref())?,
+                            title: compiler.phrase(&c.title)?,
+                            subtitle: compiler.opt_phrase(c.subtitle.as_ref())?,
                             image: compiler.opt_text(c.image.as_ref())?,
                             buttons: c
                                 .buttons
@@ -559,8 +670,8 @@ fn compile_cell(
                         Ok::<_, CompileError>(Location {
                             lat: compiler.text(&l.lat)?,
                             lng: compiler.text(&l.lng)?,
-                            name: compiler.opt_text(l.name.as_ref())?,
-                            address: compiler.opt_text(l.address.as_ref())?,
+                            name: compiler.opt_phrase(l.name.as_ref())?,
+                            address: compiler.opt_phrase(l.address.as_ref())?,
                         })
                     })
                     .transpose()?,
@@ -570,8 +681,8 @@ fn compile_cell(
                     .map(|l| {
                         Ok::<_, CompileError>(Link {
                             url: compiler.text(&l.url)?,
-                            title: compiler.opt_text(l.title.as_ref())?,
-                            description: compiler.opt_text(l.description.as_ref())?,
+                            title: compiler.opt_phrase(l.title.as_ref())?,
+                            description: compiler.opt_phrase(l.description.as_ref())?,
                             image: compiler.opt_text(l.image.as_ref())?,
                         })
                     })
@@ -590,7 +701,7 @@ fn compile_cell(
                     .map_or_else(Default::default, |s| s.value),
                 typing: a.typing.as_ref().map(|t| t.value),
                 delay: a.delay.as_ref().map(|d| d.value),
-                voice: compiler.opt_text(a.voice.as_ref())?,
+                voice: compiler.opt_phrase(a.voice.as_ref())?,
                 mask: a.mask,
             }),
             next: or_complete(Edge::Next),
@@ -602,15 +713,8 @@ fn compile_cell(
                 input: Box::new(Input {
                     var: i.var.value.as_str().into(),
                     ty,
-                    prompt: compiler.opt_text(i.prompt.as_ref())?,
-                    choices: i
-                        .options
-                        .iter()
-                        .map(|o| Choice {
-                            value: o.value.as_str().into(),
-                            normalized: crate::text::normalize(&o.value),
-                        })
-                        .collect(),
+                    prompt: compiler.opt_phrase(i.prompt.as_ref())?,
+                    choices: i.options.iter().map(|o| compiler.choice(o)).collect(),
                     entity: i
                         .entity
                         .as_ref()
@@ -623,7 +727,7 @@ fn compile_cell(
                         .transpose()?,
                     min: i.min.as_ref().map(|m| m.value),
                     max: i.max.as_ref().map(|m| m.value),
-                    invalid: compiler.opt_text(i.invalid.as_ref())?,
+                    invalid: compiler.opt_phrase(i.invalid.as_ref())?,
                     retries: i.retries.as_ref().map_or(2, |r| r.value),
                     mask: i.mask,
                     types: if i.types.is_empty() && ty == InputType::Image {
@@ -716,11 +820,11 @@ fn compile_cell(
         CellKind::Handoff(h) => Kind::Handoff {
             queue: compiler.text(&h.queue)?,
             reason: compiler.opt_text(h.reason.as_ref())?,
-            message: compiler.opt_text(h.message.as_ref())?,
+            message: compiler.opt_phrase(h.message.as_ref())?,
             resume: or_complete(Edge::Resume),
         },
         CellKind::End(e) => Kind::End {
-            message: compiler.opt_text(e.message.as_ref())?,
+            message: compiler.opt_phrase(e.message.as_ref())?,
         },
     })
 }

@@ -54,15 +54,15 @@ pub struct Cell {
 
 #[derive(Debug)]
 pub struct Button {
-    pub label: Template,
+    pub label: Phrase,
     pub value: Option<Template>,
     pub url: Option<Template>,
 }
 
 #[derive(Debug)]
 pub struct Card {
-    pub title: Template,
-    pub subtitle: Option<Template>,
+    pub title: Phrase,
+    pub subtitle: Option<Phrase>,
     pub image: Option<Template>,
     pub buttons: Vec<Button>,
 }
@@ -78,15 +78,15 @@ pub struct Media {
 pub struct Location {
     pub lat: Template,
     pub lng: Template,
-    pub name: Option<Template>,
-    pub address: Option<Template>,
+    pub name: Option<Phrase>,
+    pub address: Option<Phrase>,
 }
 
 #[derive(Debug)]
 pub struct Link {
     pub url: Template,
-    pub title: Option<Template>,
-    pub description: Option<Template>,
+    pub title: Option<Phrase>,
+    pub description: Option<Phrase>,
     pub image: Option<Template>,
 }
 
@@ -97,10 +97,10 @@ pub struct Answer {
     pub kind: AnswerType,
     /// Whether there is a message besides `typing` and `delay`.
     pub has_content: bool,
-    pub texts: Vec<Template>,
+    pub texts: Vec<Phrase>,
     pub pick: Pick,
     pub buttons: Vec<Button>,
-    pub quick_replies: Vec<(Template, Option<Template>)>,
+    pub quick_replies: Vec<(Phrase, Option<Template>)>,
     pub scope: ReplyScope,
     pub cards: Vec<Card>,
     pub media: Option<Media>,
@@ -110,29 +110,78 @@ pub struct Answer {
     pub evaluable: bool,
     pub typing: Option<u64>,
     pub delay: Option<u64>,
-    pub voice: Option<Template>,
+    pub voice: Option<Phrase>,
     pub mask: bool,
 }
 
-/// An option of an `options` input: shown text, and its normalised form.
+/// An option of an `options` input: the value it stores (its text in the
+/// default language), the text shown in each of the bot's languages, and
+/// the normalised forms of all of them, any of which picks it.
 #[derive(Debug)]
 pub struct Choice {
     pub value: arcstr::ArcStr,
-    pub normalized: String,
+    pub shown: Box<[arcstr::ArcStr]>,
+    pub normalized: Vec<String>,
+}
+
+impl Choice {
+    /// The option as shown in a language (a position in `Program::languages`).
+    #[must_use]
+    pub fn label(&self, language: usize) -> &arcstr::ArcStr {
+        self.shown.get(language).unwrap_or(&self.value)
+    }
+}
+
+/// Text the user reads, ready in each of the bot's languages: the
+/// template for a language is its position in `Program::languages`. A text
+/// written once has one template, which every language reads.
+#[derive(Debug)]
+pub struct Phrase {
+    first: Template,
+    others: Box<[Template]>,
+}
+
+impl Phrase {
+    /// One text for every language.
+    #[must_use]
+    pub fn one(template: Template) -> Phrase {
+        Phrase {
+            first: template,
+            others: Box::default(),
+        }
+    }
+
+    /// A text per language, in the order of `Program::languages`.
+    #[must_use]
+    pub fn by_language(first: Template, others: Vec<Template>) -> Phrase {
+        Phrase {
+            first,
+            others: others.into_boxed_slice(),
+        }
+    }
+
+    /// The text for a language (a position in `Program::languages`).
+    #[must_use]
+    pub fn get(&self, language: usize) -> &Template {
+        language
+            .checked_sub(1)
+            .and_then(|i| self.others.get(i))
+            .unwrap_or(&self.first)
+    }
 }
 
 #[derive(Debug)]
 pub struct Input {
     pub var: arcstr::ArcStr,
     pub ty: InputType,
-    pub prompt: Option<Template>,
+    pub prompt: Option<Phrase>,
     pub choices: Vec<Choice>,
     /// `entity:`: synonyms map to the entity's canonical values.
     pub entity: Option<EntityIndex>,
     pub pattern: Option<Regex>,
     pub min: Option<f64>,
     pub max: Option<f64>,
-    pub invalid: Option<Template>,
+    pub invalid: Option<Phrase>,
     pub retries: u32,
     pub mask: bool,
     /// Media types an upload may have (`image/*` matches any image).
@@ -195,11 +244,11 @@ pub enum Kind {
     Handoff {
         queue: Template,
         reason: Option<Template>,
-        message: Option<Template>,
+        message: Option<Phrase>,
         resume: Goto,
     },
     End {
-        message: Option<Template>,
+        message: Option<Phrase>,
     },
 }
 
@@ -262,6 +311,14 @@ impl Entity {
 pub struct Program {
     pub name: String,
     pub locale: String,
+    /// The languages the bot speaks, the default first (one, from
+    /// `locale`, when the bot declares none).
+    pub languages: Vec<String>,
+    /// Per language: the locale its numbers, yes/no words and dates are
+    /// read by.
+    pub parse_locales: Vec<String>,
+    /// Per language: the built-in messages, in `language::Builtin` order.
+    pub builtin_messages: Vec<[arcstr::ArcStr; 3]>,
     pub threshold: f64,
     /// Variables the host sets in every request.
     pub context: Vec<String>,

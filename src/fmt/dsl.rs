@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use crate::ast::{
-    Answer, Body, Button, Cell, CellKind, EntityKind, Flow, Input, Module, Script, Settings,
-    Trigger,
+    Answer, Body, Button, Cell, CellKind, EntityKind, Flow, Input, Localized, Module, Script,
+    Settings, Trigger,
 };
 
 use super::{comments, number, top_comments_as_header};
@@ -29,6 +29,23 @@ fn dsl_list(items: &[String], indent: usize) -> String {
     }
     let _ = write!(out, "{}]", " ".repeat(indent));
     out
+}
+
+/// Text the user reads: the string, or `@es "…" @pt "…"`.
+fn dsl_localized(text: &Localized) -> String {
+    if text.languages.is_empty() {
+        return dsl_string(&text.first);
+    }
+    let entries: Vec<String> = text
+        .languages
+        .iter()
+        .map(|(language, t)| format!("@{} {}", language.value, dsl_string(&t.value)))
+        .collect();
+    entries.join(" ")
+}
+
+fn dsl_localized_list(items: &[Localized], indent: usize) -> String {
+    dsl_list(&items.iter().map(dsl_localized).collect::<Vec<_>>(), indent)
 }
 
 fn dsl_strings(items: &[crate::ast::Spanned<String>], indent: usize) -> String {
@@ -181,6 +198,17 @@ fn dsl_settings(bot: &Settings) -> String {
     if let Some(locale) = &bot.locale {
         let _ = writeln!(out, "  locale {}", dsl_string(&locale.value));
     }
+    if !bot.languages.is_empty() {
+        let names: Vec<String> = bot.languages.iter().map(|l| l.value.clone()).collect();
+        let _ = writeln!(out, "  languages {}", dsl_list(&names, 2));
+    }
+    if !bot.messages.is_empty() {
+        out.push_str("  messages {\n");
+        for (key, text) in &bot.messages {
+            let _ = writeln!(out, "    {} {}", key.value, dsl_localized(text));
+        }
+        out.push_str("  }\n");
+    }
     if let Some(t) = &bot.threshold {
         let _ = writeln!(out, "  threshold {}", number(t.value));
     }
@@ -309,14 +337,14 @@ fn dsl_cell(out: &mut String, cell: &Cell) {
                 let _ = writeln!(out, "    reason {}", dsl_string(&r.value));
             }
             if let Some(m) = &handoff.message {
-                let _ = writeln!(out, "    message {}", dsl_string(&m.value));
+                let _ = writeln!(out, "    message {}", dsl_localized(m));
             }
             out.push_str("  }");
         }
         CellKind::End(end) => {
             out.push_str("end");
             if let Some(m) = &end.message {
-                let _ = write!(out, " {}", dsl_string(&m.value));
+                let _ = write!(out, " {}", dsl_localized(m));
             }
         }
     }
@@ -327,7 +355,7 @@ fn dsl_cell(out: &mut String, cell: &Cell) {
 }
 
 fn dsl_button(button: &Button) -> String {
-    let mut out = format!("button {}", dsl_string(&button.label.value));
+    let mut out = format!("button {}", dsl_localized(&button.label));
     if let Some(v) = &button.value {
         let _ = write!(out, " value {}", dsl_string(&v.value));
     }
@@ -338,8 +366,8 @@ fn dsl_button(button: &Button) -> String {
 }
 
 fn dsl_answer(out: &mut String, answer: &Answer) {
-    if answer.is_plain() {
-        let _ = write!(out, "answer {}", dsl_string(&answer.text[0].value));
+    if answer.is_one_text() {
+        let _ = write!(out, "answer {}", dsl_localized(&answer.text[0]));
         return;
     }
     out.push_str("answer {\n");
@@ -350,7 +378,7 @@ fn dsl_answer(out: &mut String, answer: &Answer) {
         let _ = writeln!(out, "    typing {}", ms.value);
     }
     for text in &answer.text {
-        let _ = writeln!(out, "    text {}", dsl_string(&text.value));
+        let _ = writeln!(out, "    text {}", dsl_localized(text));
     }
     if let Some(p) = &answer.pick {
         let _ = writeln!(out, "    pick {}", p.value.as_str());
@@ -359,18 +387,18 @@ fn dsl_answer(out: &mut String, answer: &Answer) {
         let _ = writeln!(out, "    {}", dsl_button(button));
     }
     for reply in &answer.quick_replies {
-        let _ = write!(out, "    quick_reply {}", dsl_string(&reply.label.value));
+        let _ = write!(out, "    quick_reply {}", dsl_localized(&reply.label));
         if let Some(v) = &reply.value {
             let _ = write!(out, " value {}", dsl_string(&v.value));
         }
         out.push('\n');
     }
     for card in &answer.cards {
-        let _ = write!(out, "    card {}", dsl_string(&card.title.value));
+        let _ = write!(out, "    card {}", dsl_localized(&card.title));
         if card.subtitle.is_some() || card.image.is_some() || !card.buttons.is_empty() {
             out.push_str(" {\n");
             if let Some(s) = &card.subtitle {
-                let _ = writeln!(out, "      subtitle {}", dsl_string(&s.value));
+                let _ = writeln!(out, "      subtitle {}", dsl_localized(s));
             }
             if let Some(i) = &card.image {
                 let _ = writeln!(out, "      image {}", dsl_string(&i.value));
@@ -418,28 +446,27 @@ fn dsl_answer(out: &mut String, answer: &Answer) {
             coordinate(&location.lng.value)
         );
         if let Some(n) = &location.name {
-            let _ = write!(out, " name {}", dsl_string(&n.value));
+            let _ = write!(out, " name {}", dsl_localized(n));
         }
         if let Some(a) = &location.address {
-            let _ = write!(out, " address {}", dsl_string(&a.value));
+            let _ = write!(out, " address {}", dsl_localized(a));
         }
         out.push('\n');
     }
     if let Some(link) = &answer.link {
         let _ = write!(out, "    link {}", dsl_string(&link.url.value));
-        for (field, value) in [
-            ("title", &link.title),
-            ("description", &link.description),
-            ("image", &link.image),
-        ] {
+        for (field, value) in [("title", &link.title), ("description", &link.description)] {
             if let Some(v) = value {
-                let _ = write!(out, " {field} {}", dsl_string(&v.value));
+                let _ = write!(out, " {field} {}", dsl_localized(v));
             }
+        }
+        if let Some(image) = &link.image {
+            let _ = write!(out, " image {}", dsl_string(&image.value));
         }
         out.push('\n');
     }
     if let Some(voice) = &answer.voice {
-        let _ = writeln!(out, "    voice {}", dsl_string(&voice.value));
+        let _ = writeln!(out, "    voice {}", dsl_localized(voice));
     }
     if answer.mask {
         out.push_str("    mask\n");
@@ -454,10 +481,10 @@ fn dsl_input(out: &mut String, input: &Input) {
     }
     let mut fields = Vec::new();
     if let Some(p) = &input.prompt {
-        fields.push(format!("prompt {}", dsl_string(&p.value)));
+        fields.push(format!("prompt {}", dsl_localized(p)));
     }
     if !input.options.is_empty() {
-        fields.push(format!("options {}", dsl_strings(&input.options, 4)));
+        fields.push(format!("options {}", dsl_localized_list(&input.options, 4)));
     }
     if let Some(e) = &input.entity {
         fields.push(format!("entity {}", e.value));
@@ -472,7 +499,7 @@ fn dsl_input(out: &mut String, input: &Input) {
         fields.push(format!("max {}", number(n.value)));
     }
     if let Some(i) = &input.invalid {
-        fields.push(format!("invalid {}", dsl_string(&i.value)));
+        fields.push(format!("invalid {}", dsl_localized(i)));
     }
     if let Some(r) = &input.retries {
         fields.push(format!("retries {}", r.value));

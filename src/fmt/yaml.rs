@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use crate::ast::{
-    Answer, Body, Button, Cell, CellKind, EntityKind, Flow, Input, Module, Script, Settings,
-    Target, Trigger,
+    Answer, Body, Button, Cell, CellKind, EntityKind, Flow, Input, Localized, Module, Script,
+    Settings, Target, Trigger,
 };
 
 use super::{comments, number, top_comments_as_header, yaml_printable};
@@ -112,6 +112,13 @@ impl YamlOut {
         self.line(indent, &format!("{key}: {value}"));
     }
 
+    fn localized_list(&mut self, indent: usize, key: &str, items: &[Localized]) {
+        self.line(indent, &format!("{key}:"));
+        for item in items {
+            self.line(indent + 2, &format!("- {}", yaml_localized(item)));
+        }
+    }
+
     fn strings(&mut self, indent: usize, key: &str, items: &[crate::ast::Spanned<String>]) {
         if items.is_empty() {
             self.field(indent, key, "[]");
@@ -122,6 +129,36 @@ impl YamlOut {
             self.line(indent + 2, &format!("- {}", yaml_string(&item.value)));
         }
     }
+}
+
+/// A scalar inside a flow collection (`{…}`, `[…]`), where a plain scalar
+/// may not hold `,`, brackets or braces: those are written quoted.
+fn yaml_flow_string(s: &str) -> String {
+    let written = yaml_string(s);
+    let plain = !written.starts_with(['"', '\'', '|', '>']);
+    if plain && s.contains([',', '[', ']', '{', '}']) {
+        return serde_json::Value::String(s.to_owned()).to_string();
+    }
+    written
+}
+
+/// Text the user reads: the string, or a flow map from language to text.
+fn yaml_localized(text: &Localized) -> String {
+    if text.languages.is_empty() {
+        return yaml_string(&text.first);
+    }
+    let entries: Vec<String> = text
+        .languages
+        .iter()
+        .map(|(language, t)| {
+            format!(
+                "{}: {}",
+                yaml_flow_string(&language.value),
+                yaml_flow_string(&t.value)
+            )
+        })
+        .collect();
+    format!("{{{}}}", entries.join(", "))
 }
 
 /// Prints a module in the canonical YAML layout.
@@ -215,6 +252,20 @@ fn yaml_settings(y: &mut YamlOut, bot: &Settings, indent: usize) {
     if let Some(locale) = &bot.locale {
         y.field(indent, "locale", &yaml_string(&locale.value));
     }
+    if !bot.languages.is_empty() {
+        let names: Vec<String> = bot
+            .languages
+            .iter()
+            .map(|l| yaml_flow_string(&l.value))
+            .collect();
+        y.field(indent, "languages", &format!("[{}]", names.join(", ")));
+    }
+    if !bot.messages.is_empty() {
+        y.line(indent, "messages:");
+        for (key, text) in &bot.messages {
+            y.field(indent + 2, &key.value, &yaml_localized(text));
+        }
+    }
     if bot.threshold.is_some() || !bot.out_of_scope.is_empty() {
         y.line(indent, "nlu:");
     }
@@ -235,6 +286,8 @@ fn yaml_settings(y: &mut YamlOut, bot: &Settings, indent: usize) {
     }
     if bot.name.is_none()
         && bot.locale.is_none()
+        && bot.languages.is_empty()
+        && bot.messages.is_empty()
         && bot.threshold.is_none()
         && bot.out_of_scope.is_empty()
         && bot.context.is_empty()
@@ -281,7 +334,7 @@ fn yaml_cell(y: &mut YamlOut, cell: &Cell) {
     }
     match &cell.kind {
         CellKind::Answer(answer) if answer.is_plain() => {
-            lines.field(I, "answer", &yaml_string(&answer.text[0].value));
+            lines.field(I, "answer", &yaml_string(&answer.text[0].first));
         }
         CellKind::Answer(answer) => {
             lines.line(I, "answer:");
@@ -363,7 +416,7 @@ fn yaml_cell(y: &mut YamlOut, cell: &Cell) {
                 lines.field(I + 2, "reason", &yaml_string(&r.value));
             }
             if let Some(m) = &handoff.message {
-                lines.field(I + 2, "message", &yaml_string(&m.value));
+                lines.field(I + 2, "message", &yaml_localized(m));
             }
         }
         CellKind::End(end) => match &end.message {
@@ -374,7 +427,7 @@ fn yaml_cell(y: &mut YamlOut, cell: &Cell) {
             None => lines.field(I, "end", "{}"),
             Some(m) => {
                 lines.line(I, "end:");
-                lines.field(I + 2, "message", &yaml_string(&m.value));
+                lines.field(I + 2, "message", &yaml_localized(m));
             }
         },
     }
@@ -397,8 +450,8 @@ fn yaml_answer(y: &mut YamlOut, answer: &Answer, i: usize) {
     }
     match answer.text.as_slice() {
         [] => {}
-        [one] => y.field(i, "text", &yaml_string(&one.value)),
-        many => y.strings(i, "text", many),
+        [one] => y.field(i, "text", &yaml_localized(one)),
+        many => y.localized_list(i, "text", many),
     }
     if let Some(p) = &answer.pick {
         y.field(i, "pick", p.value.as_str());
@@ -406,7 +459,7 @@ fn yaml_answer(y: &mut YamlOut, answer: &Answer, i: usize) {
     let buttons = |y: &mut YamlOut, buttons: &[Button], i: usize| {
         y.line(i, "buttons:");
         for b in buttons {
-            y.field(i + 2, "- label", &yaml_string(&b.label.value));
+            y.field(i + 2, "- label", &yaml_localized(&b.label));
             if let Some(v) = &b.value {
                 y.field(i + 4, "value", &yaml_string(&v.value));
             }
@@ -422,9 +475,13 @@ fn yaml_answer(y: &mut YamlOut, answer: &Answer, i: usize) {
         y.line(i, "quick_replies:");
         for r in &answer.quick_replies {
             match &r.value {
-                None => y.line(i + 2, &format!("- {}", yaml_string(&r.label.value))),
+                // A map here would read as the reply's fields.
+                None if r.label.languages.is_empty() => {
+                    y.line(i + 2, &format!("- {}", yaml_localized(&r.label)));
+                }
+                None => y.field(i + 2, "- label", &yaml_localized(&r.label)),
                 Some(v) => {
-                    y.field(i + 2, "- label", &yaml_string(&r.label.value));
+                    y.field(i + 2, "- label", &yaml_localized(&r.label));
                     y.field(i + 4, "value", &yaml_string(&v.value));
                 }
             }
@@ -433,9 +490,9 @@ fn yaml_answer(y: &mut YamlOut, answer: &Answer, i: usize) {
     if !answer.cards.is_empty() {
         y.line(i, "cards:");
         for card in &answer.cards {
-            y.field(i + 2, "- title", &yaml_string(&card.title.value));
+            y.field(i + 2, "- title", &yaml_localized(&card.title));
             if let Some(s) = &card.subtitle {
-                y.field(i + 4, "subtitle", &yaml_string(&s.value));
+                y.field(i + 4, "subtitle", &yaml_localized(s));
             }
             if let Some(im) = &card.image {
                 y.field(i + 4, "image", &yaml_string(&im.value));
@@ -474,25 +531,24 @@ fn yaml_answer(y: &mut YamlOut, answer: &Answer, i: usize) {
         }
         for (field, value) in [("name", &location.name), ("address", &location.address)] {
             if let Some(v) = value {
-                y.field(i + 2, field, &yaml_string(&v.value));
+                y.field(i + 2, field, &yaml_localized(v));
             }
         }
     }
     if let Some(link) = &answer.link {
         y.line(i, "link:");
         y.field(i + 2, "url", &yaml_string(&link.url.value));
-        for (field, value) in [
-            ("title", &link.title),
-            ("description", &link.description),
-            ("image", &link.image),
-        ] {
+        for (field, value) in [("title", &link.title), ("description", &link.description)] {
             if let Some(v) = value {
-                y.field(i + 2, field, &yaml_string(&v.value));
+                y.field(i + 2, field, &yaml_localized(v));
             }
+        }
+        if let Some(image) = &link.image {
+            y.field(i + 2, "image", &yaml_string(&image.value));
         }
     }
     if let Some(voice) = &answer.voice {
-        y.field(i, "voice", &yaml_string(&voice.value));
+        y.field(i, "voice", &yaml_localized(voice));
     }
     if answer.mask {
         y.field(i, "mask", "true");
@@ -505,10 +561,10 @@ fn yaml_input(y: &mut YamlOut, input: &Input, i: usize) {
         y.field(i, "type", &yaml_string(&ty.value));
     }
     if let Some(p) = &input.prompt {
-        y.field(i, "prompt", &yaml_string(&p.value));
+        y.field(i, "prompt", &yaml_localized(p));
     }
     if !input.options.is_empty() {
-        y.strings(i, "options", &input.options);
+        y.localized_list(i, "options", &input.options);
     }
     if let Some(e) = &input.entity {
         y.field(i, "entity", &yaml_string(&e.value));
@@ -523,7 +579,7 @@ fn yaml_input(y: &mut YamlOut, input: &Input, i: usize) {
         y.field(i, "max", &number(n.value));
     }
     if let Some(v) = &input.invalid {
-        y.field(i, "invalid", &yaml_string(&v.value));
+        y.field(i, "invalid", &yaml_localized(v));
     }
     if let Some(r) = &input.retries {
         y.field(i, "retries", &r.value.to_string());

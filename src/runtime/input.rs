@@ -159,7 +159,11 @@ fn choose(program: &Program, input: &Input, text: &str) -> Option<Value> {
         }
         return None;
     }
-    if let Some(choice) = input.choices.iter().find(|c| c.normalized == normalized) {
+    if let Some(choice) = input
+        .choices
+        .iter()
+        .find(|c| c.normalized.contains(&normalized))
+    {
         return Some(Value::String(choice.value.to_string()));
     }
     if let Ok(n) = normalized.parse::<usize>()
@@ -172,10 +176,13 @@ fn choose(program: &Program, input: &Input, text: &str) -> Option<Value> {
         .choices
         .iter()
         .map(|c| {
-            (
-                strsim::levenshtein(&c.normalized, &normalized),
-                c.value.as_str(),
-            )
+            let distance = c
+                .normalized
+                .iter()
+                .map(|n| strsim::levenshtein(n, &normalized))
+                .min()
+                .unwrap_or(usize::MAX);
+            (distance, c.value.as_str())
         })
         .collect();
     scored.sort_unstable();
@@ -345,9 +352,9 @@ pub(crate) fn parse<'a>(
     input: &Input,
     text: &'a str,
     payload: Payload<'_>,
+    locale: &str,
     today_days: i64,
 ) -> Option<Parsed<'a>> {
-    let locale = program.locale.as_str();
     let within = |n: f64| input.min.is_none_or(|m| n >= m) && input.max.is_none_or(|m| n <= m);
     let value = match input.ty {
         InputType::Text | InputType::Pattern => {

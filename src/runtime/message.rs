@@ -39,6 +39,11 @@ pub struct Request {
     /// Variables the host sets or overrides (also visible as `user.*`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub context: BTreeMap<String, serde_json::Value>,
+    /// The language the user speaks (`pt`, `pt-BR`; `locale` is read the
+    /// same): the conversation goes on in the bot's closest language. One
+    /// the bot does not speak leaves the conversation's language as it was.
+    #[serde(default, alias = "locale", skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
     /// A location the user shared, `{"lat": …, "lng": …, "name"?, "address"?}`:
     /// the answer to a `location` input. Kept as sent; one that does not fit
     /// is an invalid answer, never a refused request.

@@ -288,18 +288,6 @@ impl Bot {
     pub(crate) fn tracing(&self) -> bool {
         self.tracing
     }
-    #[allow(clippy::unused_self)]
-    pub(crate) fn error_text(&self) -> &'static str {
-        "Sorry, something went wrong on my side. Please try again."
-    }
-    #[allow(clippy::unused_self)]
-    pub(crate) fn not_understood_text(&self) -> &'static str {
-        "Sorry, I did not understand that."
-    }
-    #[allow(clippy::unused_self)]
-    pub(crate) fn restart_text(&self) -> &'static str {
-        "The bot was updated, so let's start again."
-    }
 }
 
 /// A session id: 128 bits from the operating system's cryptographic random

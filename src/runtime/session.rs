@@ -142,6 +142,10 @@ pub struct Session {
     /// The conversation ended; the next message starts a new one.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ended: bool,
+    /// The language the conversation is in, once a request or a script
+    /// chose one (else the bot's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)]
@@ -176,6 +180,7 @@ impl Clone for Session {
             sequence,
             masked,
             ended,
+            language,
         } = source;
         self.id.clone_from(id);
         self.waiting = *waiting;
@@ -189,6 +194,7 @@ impl Clone for Session {
         self.sequence.clone_from(sequence);
         self.masked.clone_from(masked);
         self.ended = *ended;
+        self.language.clone_from(language);
     }
 }
 

@@ -4,7 +4,7 @@
 //! reported), scalars taken as the author wrote them, lists. Each problem
 //! becomes a diagnostic and reading goes on.
 
-use crate::ast::Spanned;
+use crate::ast::{Localized, Spanned};
 use crate::diagnostic::{Diagnostic, Problem, suggest};
 use crate::source::Span;
 use crate::syntax::node::{Node, Value};
@@ -188,5 +188,56 @@ impl<'t> Reader<'t> {
     pub(crate) fn strings(&mut self, node: &Node, field: &str) -> Vec<Spanned<String>> {
         let items = self.items(node, field);
         items.iter().filter_map(|n| self.string(n, field)).collect()
+    }
+
+    /// Text the user reads: a string, or a map from language to string
+    /// (`{es: "Hola", pt: "Olá"}`). Which languages exist is checked later,
+    /// against the bot's `languages`.
+    pub(crate) fn localized(&mut self, node: &Node, field: &str) -> Option<Localized> {
+        let Value::Map(entries) = &node.value else {
+            return self.string(node, field).map(Localized::plain);
+        };
+        let mut languages: Vec<(Spanned<String>, Spanned<String>)> = Vec::new();
+        for (key, value) in entries {
+            let (Some(language), Some(text)) = (self.string(key, field), self.string(value, field))
+            else {
+                continue;
+            };
+            if languages.iter().any(|(l, _)| l.value == language.value) {
+                self.report(
+                    Problem::DuplicateField {
+                        field: language.value,
+                    },
+                    key.span,
+                );
+                continue;
+            }
+            languages.push((language, text));
+        }
+        let Some((_, first)) = languages.first() else {
+            self.invalid(
+                field,
+                "a string, or a map from language to string",
+                node.span,
+            );
+            return None;
+        };
+        Some(Localized {
+            first: first.value.clone(),
+            span: node.span,
+            languages,
+        })
+    }
+
+    pub(crate) fn opt_localized(&mut self, fields: &Fields<'_>, field: &str) -> Option<Localized> {
+        fields.get(field).and_then(|n| self.localized(n, field))
+    }
+
+    pub(crate) fn localized_list(&mut self, node: &Node, field: &str) -> Vec<Localized> {
+        let items = self.items(node, field);
+        items
+            .iter()
+            .filter_map(|n| self.localized(n, field))
+            .collect()
     }
 }

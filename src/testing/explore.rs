@@ -47,6 +47,8 @@ pub struct Options {
     pub max_states: usize,
     /// Context variables sent with each path's first message.
     pub context: BTreeMap<String, Value>,
+    /// The language each path's first message asks for.
+    pub language: Option<String>,
     /// Answers per service id (status, body), e.g. from the bot's tests.
     /// Each path tries each one; a service with no successful answer also
     /// gets `200 {}`, and one with no server error `503`.
@@ -59,6 +61,7 @@ impl Default for Options {
             depth: 10,
             max_states: 5_000,
             context: BTreeMap::new(),
+            language: None,
             mocks: BTreeMap::new(),
         }
     }
@@ -369,6 +372,7 @@ impl Walker<'_> {
             };
             if parent.is_none() {
                 request.context.clone_from(&self.options.context);
+                request.language.clone_from(&self.options.language);
             }
             let called: Arc<Mutex<Vec<String>>> = Arc::default();
             let bot = self.bot.clone().with_http(client(
@@ -657,6 +661,7 @@ impl Exploration {
                 }
                 Test {
                     name,
+                    language: options.language.clone(),
                     context: options.context.clone(),
                     steps: path.turns.iter().map(|(m, r)| step(m, r)).collect(),
                     mocks: path

@@ -73,6 +73,8 @@ pub struct Mock {
 #[derive(Debug)]
 pub struct Test {
     pub name: String,
+    /// The language the conversation is in (sent with the first message).
+    pub language: Option<String>,
     pub context: BTreeMap<String, Value>,
     pub steps: Vec<Step>,
     pub mocks: Vec<Mock>,
@@ -168,9 +170,14 @@ impl<'a> Reader<'a> {
     }
 
     fn test(&mut self, node: &Node) -> Option<Test> {
-        let fields = self.map(node, "a test", &["name", "context", "steps", "mocks"]);
+        let fields = self.map(
+            node,
+            "a test",
+            &["name", "language", "context", "steps", "mocks"],
+        );
         let mut test = Test {
             name: String::new(),
+            language: None,
             context: BTreeMap::new(),
             steps: Vec::new(),
             mocks: Vec::new(),
@@ -180,6 +187,7 @@ impl<'a> Reader<'a> {
         for (key, value) in fields {
             match key {
                 "name" => test.name = self.string(value, "name").unwrap_or_default(),
+                "language" => test.language = self.string(value, "language"),
                 "context" => {
                     if let Value::Object(map) = value.to_json(self.yaml.text) {
                         test.context = map.into_iter().collect();
@@ -473,6 +481,9 @@ pub fn write(tests: &[Test], header: &str) -> String {
     out.push_str("tests:\n");
     for test in tests {
         let _ = writeln!(out, "  - name: {}", quoted(&test.name));
+        if let Some(language) = &test.language {
+            let _ = writeln!(out, "    language: {}", quoted(language));
+        }
         if !test.context.is_empty() {
             let context = Value::Object(test.context.clone().into_iter().collect());
             let _ = writeln!(out, "    context: {context}");

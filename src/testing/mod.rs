@@ -46,6 +46,19 @@ pub fn run_covered(bot: &Bot, test: &Test, coverage: &RefCell<Coverage>) -> Vec<
 }
 
 fn run_inner(bot: &Bot, test: &Test, coverage: Option<&RefCell<Coverage>>) -> Vec<Failure> {
+    let languages = &bot.program().languages;
+    if let Some(language) = &test.language
+        && crate::language::pick(language, languages).is_none()
+    {
+        return vec![Failure {
+            step: 0,
+            what: format!("language: {language}"),
+            message: format!(
+                "the bot does not speak `{language}`; it speaks {}",
+                languages.join(", ")
+            ),
+        }];
+    }
     let unmocked: Arc<Mutex<Vec<String>>> = Arc::default();
     let mocks: BTreeMap<String, (u16, String)> = test
         .mocks
@@ -95,6 +108,7 @@ fn run_inner(bot: &Bot, test: &Test, coverage: Option<&RefCell<Coverage>>) -> Ve
         request.file.clone_from(&step.file);
         if n == 0 {
             request.context.clone_from(&test.context);
+            request.language.clone_from(&test.language);
         }
         let fail = |message: String| Failure {
             step: n + 1,

@@ -27,6 +27,7 @@ use super::message::{Answer, Awaiting, Button, Event, MASK, Nlu, Request, Respon
 use super::session::{Frame, MAX_VALUE_DEPTH, Session, Wait, too_deep};
 use super::vars::Var;
 use super::{Bot, Observer, TurnError};
+use crate::language::Builtin;
 
 /// Most cells one turn may execute before it is stopped as a runaway loop.
 pub const MAX_STEPS: usize = 1_000;
@@ -60,6 +61,8 @@ struct Turn<'a> {
     at: CellIndex,
     /// What is left of the turn's wall-clock budget for scripts.
     script_time: std::time::Duration,
+    /// The conversation's language: a position in `Program::languages`.
+    language: usize,
 }
 
 thread_local! {
@@ -136,13 +139,26 @@ pub(super) fn run(
     }
     if session.ended {
         let id = std::mem::take(&mut session.id);
+        let language = session.language.take();
         *session = Session {
             id,
             bot_version: program.version,
             turn: session.turn,
+            language,
             ..Session::default()
         };
     }
+    if let Some(requested) = &request.language
+        && let Some(i) = crate::language::pick(requested, &program.languages)
+        && session.language.as_deref() != Some(program.languages[i].as_str())
+    {
+        session.language = Some(program.languages[i].clone());
+    }
+    let language = session
+        .language
+        .as_deref()
+        .and_then(|l| crate::language::pick(l, &program.languages))
+        .unwrap_or(0);
     session.turn += 1;
     let now = now_secs();
     session.last_activity = now;
@@ -165,6 +181,7 @@ pub(super) fn run(
         observer,
         at: CellIndex::new(0),
         script_time: bot.script_time(),
+        language,
     };
     let restarted = turn.response.events.contains(&Event::Restarted);
     match turn.start(restarted) {
@@ -189,7 +206,7 @@ pub(super) fn run(
             turn.session.turn += 1;
             turn.session.last_activity = now;
             turn.response = Response {
-                answers: vec![Answer::text(bot.error_text())],
+                answers: vec![Answer::text(turn.builtin_message(Builtin::Error))],
                 nlu,
                 trace,
                 events: vec![Event::Error { message }],
@@ -203,6 +220,21 @@ pub(super) fn run(
 }
 
 impl Turn<'_> {
+    /// A built-in message in the conversation's language.
+    fn builtin_message(&self, message: Builtin) -> ArcStr {
+        let index = match message {
+            Builtin::NotUnderstood => 0,
+            Builtin::Error => 1,
+            Builtin::Restarted => 2,
+        };
+        self.program
+            .builtin_messages
+            .get(self.language)
+            .or_else(|| self.program.builtin_messages.first())
+            .map(|m| m[index].clone())
+            .unwrap_or_default()
+    }
+
     fn cover(&self, cell: CellIndex, branch: Option<Branch>) {
         if let Some(observer) = self.observer {
             let mut observer = observer.borrow_mut();
@@ -243,7 +275,7 @@ impl Turn<'_> {
         if restarted {
             self.response
                 .answers
-                .push(Answer::text(self.bot.restart_text()));
+                .push(Answer::text(self.builtin_message(Builtin::Restarted)));
             return self.start_flow(self.program.welcome);
         }
         match request.event.as_deref() {
@@ -342,7 +374,12 @@ impl Turn<'_> {
         payload: Payload<'_>,
     ) -> Result<(), Failure> {
         let today = i64::try_from(self.session.last_activity / 86_400).unwrap_or(0);
-        let parsed = super::input::parse(self.program, input, text, payload, today);
+        let locale = self
+            .program
+            .parse_locales
+            .get(self.language)
+            .map_or(self.program.locale.as_str(), String::as_str);
+        let parsed = super::input::parse(self.program, input, text, payload, locale, today);
         // A global intent abandons the question ("cancel" works anywhere),
         // unless the message is a valid answer of a typed question (an
         // option, a number, an email...) and the intent is not a sure hit:
@@ -381,7 +418,7 @@ impl Turn<'_> {
                 self.cover(cell, Some(Branch::Invalid));
                 self.session.retries += 1;
                 if let Some(invalid) = &input.invalid {
-                    let text = self.say(invalid);
+                    let text = self.phrase(invalid);
                     self.response.answers.push(Answer::text(text));
                 }
                 self.ask(cell, input);
@@ -419,7 +456,7 @@ impl Turn<'_> {
             None => {
                 self.response
                     .answers
-                    .push(Answer::text(self.bot.not_understood_text()));
+                    .push(Answer::text(self.builtin_message(Builtin::NotUnderstood)));
                 Ok(())
             }
         }
@@ -507,14 +544,14 @@ impl Turn<'_> {
 
     fn ask(&mut self, cell: CellIndex, input: &Input) {
         if let Some(prompt) = &input.prompt {
-            let text = self.say(prompt);
+            let text = self.phrase(prompt);
             let mut answer = Answer::text(text);
             if input.ty == InputType::Options && input.entity.is_none() {
                 answer.quick_replies = input
                     .choices
                     .iter()
                     .map(|c| Button {
-                        label: c.value.clone(),
+                        label: c.label(self.language).clone(),
                         value: None,
                         url: None,
                     })
@@ -624,7 +661,7 @@ impl Turn<'_> {
                 ..
             } => {
                 if let Some(message) = message {
-                    let text = self.render(message);
+                    let text = self.phrase(message);
                     self.response.answers.push(Answer::text(text));
                 }
                 let queue = self.render(queue);
@@ -635,7 +672,7 @@ impl Turn<'_> {
             }
             Kind::End { message } => {
                 if let Some(message) = message {
-                    let text = self.render(message);
+                    let text = self.phrase(message);
                     self.response.answers.push(Answer::text(text));
                 }
                 self.response.events.push(Event::End);

@@ -4,7 +4,7 @@
 use arcstr::{ArcStr, literal};
 use serde_json::Value;
 
-use crate::compile::{Answer as CAnswer, CellIndex};
+use crate::compile::{Answer as CAnswer, CellIndex, Phrase};
 use crate::kinds::MediaKind;
 use crate::template::{JsonTemplate, Part, Segment, Template};
 
@@ -44,7 +44,11 @@ impl Turn<'_> {
                 })
                 .clone(),
             "bot" => serde_json::json!({"name": self.program.name, "locale": self.program.locale}),
-            "session" => serde_json::json!({"id": self.session.id, "turn": self.session.turn}),
+            "session" => serde_json::json!({
+                "id": self.session.id,
+                "turn": self.session.turn,
+                "language": self.program.languages.get(self.language),
+            }),
             _ => return None,
         })
     }
@@ -94,6 +98,11 @@ impl Turn<'_> {
         let mut out = String::new();
         self.render_into(template, &mut out);
         out
+    }
+
+    /// A text the user reads, in the conversation's language.
+    pub(super) fn phrase(&self, phrase: &Phrase) -> ArcStr {
+        self.say(phrase.get(self.language))
     }
 
     /// A template as text the bot says: literal text is shared with the
@@ -176,7 +185,7 @@ impl Turn<'_> {
     fn answer(&mut self, cell: CellIndex, answer: &CAnswer) -> Result<Answer, Failure> {
         let text = match answer.texts.len() {
             0 => ArcStr::new(),
-            1 => self.say(&answer.texts[0]),
+            1 => self.phrase(&answer.texts[0]),
             n => {
                 let i = match answer.pick {
                     crate::kinds::Pick::First => 0,
@@ -198,11 +207,11 @@ impl Turn<'_> {
                         usize::try_from(seed % n as u64).unwrap_or(0)
                     }
                 };
-                self.say(&answer.texts[i])
+                self.phrase(&answer.texts[i])
             }
         };
         let button = |b: &crate::compile::Button| Button {
-            label: self.say(&b.label),
+            label: self.phrase(&b.label),
             value: b.value.as_ref().map(|v| self.say(v)),
             url: b.url.as_ref().map(|u| self.say(u)),
         };
@@ -210,8 +219,8 @@ impl Turn<'_> {
             Some(l) => Some(Location {
                 lat: self.coordinate(&l.lat, "lat", 90.0)?,
                 lng: self.coordinate(&l.lng, "lng", 180.0)?,
-                name: l.name.as_ref().map(|n| self.say(n)),
-                address: l.address.as_ref().map(|a| self.say(a)),
+                name: l.name.as_ref().map(|n| self.phrase(n)),
+                address: l.address.as_ref().map(|a| self.phrase(a)),
             }),
             None => None,
         };
@@ -223,7 +232,7 @@ impl Turn<'_> {
                 .quick_replies
                 .iter()
                 .map(|(label, value)| Button {
-                    label: self.say(label),
+                    label: self.phrase(label),
                     value: value.as_ref().map(|v| self.say(v)),
                     url: None,
                 })
@@ -233,8 +242,8 @@ impl Turn<'_> {
                 .cards
                 .iter()
                 .map(|c| Card {
-                    title: self.say(&c.title),
-                    subtitle: c.subtitle.as_ref().map(|s| self.say(s)),
+                    title: self.phrase(&c.title),
+                    subtitle: c.subtitle.as_ref().map(|s| self.phrase(s)),
                     image: c.image.as_ref().map(|s| self.say(s)),
                     buttons: c.buttons.iter().map(button).collect(),
                 })
@@ -247,13 +256,13 @@ impl Turn<'_> {
             location,
             link: answer.link.as_ref().map(|l| Link {
                 url: self.say(&l.url),
-                title: l.title.as_ref().map(|t| self.say(t)),
-                description: l.description.as_ref().map(|d| self.say(d)),
+                title: l.title.as_ref().map(|t| self.phrase(t)),
+                description: l.description.as_ref().map(|d| self.phrase(d)),
                 image: l.image.as_ref().map(|i| self.say(i)),
             }),
             duration_ms: None,
             voice: answer.voice.as_ref().map(|v| {
-                let text = self.say(v);
+                let text = self.phrase(v);
                 Voice {
                     ssml: text.trim_start().starts_with("<speak"),
                     text,

@@ -21,7 +21,13 @@ impl Turn<'_> {
         };
         for name in &script.builtins {
             let value = self.builtin(name).unwrap_or(Value::Null);
-            scope.push_constant_dynamic(*name, to_dynamic(&value)?);
+            if *name == "session" {
+                // A script may set `session.language`; the rest is read back
+                // and ignored.
+                scope.push_dynamic(*name, to_dynamic(&value)?);
+            } else {
+                scope.push_constant_dynamic(*name, to_dynamic(&value)?);
+            }
         }
         for name in &script.vars {
             let value = match self.session.vars.get(name) {
@@ -63,6 +69,10 @@ impl Turn<'_> {
         self.timed(|engine| engine.run_ast_with_scope(&mut scope, &script.ast))
             .map_err(|e| Failure(script_error(&e)))?;
         for (name, constant, value) in scope.iter_raw() {
+            if name == "session" && script.builtins.contains(&"session") {
+                self.set_language(value)?;
+                continue;
+            }
             if constant || name.starts_with('_') {
                 continue;
             }
@@ -83,6 +93,41 @@ impl Turn<'_> {
             }
         }
         Ok(())
+    }
+}
+
+impl Turn<'_> {
+    /// Takes the language a script set (`session.language = "pt"`): one of
+    /// the bot's, matched as a request's is.
+    fn set_language(&mut self, session: &rhai::Dynamic) -> Result<(), Failure> {
+        let Some(map) = session.read_lock::<rhai::Map>() else {
+            return Ok(());
+        };
+        let Some(wanted) = map.get("language") else {
+            return Ok(());
+        };
+        let current = self.program.languages.get(self.language);
+        let Ok(wanted) = wanted.clone().into_immutable_string() else {
+            return Err(Failure(format!(
+                "`session.language` must be a language such as \"{}\", not a {}",
+                self.program.languages.first().map_or("en", String::as_str),
+                wanted.type_name()
+            )));
+        };
+        if current.is_some_and(|c| *c == wanted.as_str()) {
+            return Ok(());
+        }
+        match crate::language::pick(&wanted, &self.program.languages) {
+            Some(i) => {
+                self.language = i;
+                self.session.language = Some(self.program.languages[i].clone());
+                Ok(())
+            }
+            None => Err(Failure(format!(
+                "`session.language` is \"{wanted}\", which the bot does not speak (it speaks {})",
+                self.program.languages.join(", ")
+            ))),
+        }
     }
 }
 

@@ -44,9 +44,9 @@ impl DslParser {
     pub(super) fn answer(&mut self, pair: Pair<'_, Rule>) -> Option<Answer> {
         let span = self.span(&pair);
         let inner = Self::only(pair);
-        if inner.as_rule() == Rule::string {
+        if inner.as_rule() == Rule::phrase {
             return Some(Answer {
-                text: vec![self.string(inner)],
+                text: vec![self.phrase(inner)],
                 ..Answer::default()
             });
         }
@@ -56,7 +56,10 @@ impl DslParser {
         for field in inner.into_inner() {
             let field_span = self.span(&field);
             match field.as_rule() {
-                Rule::text_field => answer.text.push(self.string(Self::only(field))),
+                Rule::text_field => {
+                    let text = self.phrase(Self::only(field));
+                    answer.text.push(text);
+                }
                 Rule::pick => {
                     let word = Self::only(field);
                     if let Some(p) =
@@ -68,7 +71,7 @@ impl DslParser {
                 Rule::button => answer.buttons.push(self.button(field)),
                 Rule::quick_reply => {
                     let mut parts = field.into_inner();
-                    let label = self.string(parts.next().expect("a quick reply has a label"));
+                    let label = self.phrase(parts.next().expect("a quick reply has a label"));
                     let value = parts.next().map(|v| self.string(Self::only(v)));
                     answer.quick_replies.push(QuickReply { label, value });
                 }
@@ -124,7 +127,7 @@ impl DslParser {
                     self.once(&mut answer.link, link, "link", field_span);
                 }
                 Rule::voice => {
-                    let voice = self.string(Self::only(field));
+                    let voice = self.phrase(Self::only(field));
                     self.once(&mut answer.voice, voice, "voice", field_span);
                 }
                 Rule::answer_mask => answer.mask = true,
@@ -148,7 +151,7 @@ impl DslParser {
 
     pub(super) fn button(&mut self, pair: Pair<'_, Rule>) -> Button {
         let mut parts = pair.into_inner();
-        let label = self.string(parts.next().expect("a button has a label"));
+        let label = self.phrase(parts.next().expect("a button has a label"));
         let mut button = Button {
             label,
             value: None,
@@ -169,7 +172,7 @@ impl DslParser {
 
     pub(super) fn card(&mut self, pair: Pair<'_, Rule>) -> Card {
         let mut parts = pair.into_inner();
-        let title = self.string(parts.next().expect("a card has a title"));
+        let title = self.phrase(parts.next().expect("a card has a title"));
         let mut card = Card {
             title,
             subtitle: None,
@@ -180,7 +183,7 @@ impl DslParser {
             let span = self.span(&field);
             match field.as_rule() {
                 Rule::subtitle => {
-                    let s = self.string(Self::only(field));
+                    let s = self.phrase(Self::only(field));
                     self.once(&mut card.subtitle, s, "subtitle", span);
                 }
                 Rule::image => {
@@ -217,7 +220,7 @@ impl DslParser {
         for field in parts {
             let field_span = self.span(&field);
             let is_name = field.as_rule() == Rule::location_name;
-            let value = self.string(Self::only(field));
+            let value = self.phrase(Self::only(field));
             if is_name {
                 self.once(&mut location.name, value, "name", field_span);
             } else {
@@ -238,14 +241,20 @@ impl DslParser {
         };
         for field in parts {
             let field_span = self.span(&field);
-            let which = field.as_rule();
-            let value = self.string(Self::only(field));
-            let (slot, name) = match which {
-                Rule::link_title => (&mut link.title, "title"),
-                Rule::link_description => (&mut link.description, "description"),
-                _ => (&mut link.image, "image"),
-            };
-            self.once(slot, value, name, field_span);
+            match field.as_rule() {
+                Rule::link_title => {
+                    let value = self.phrase(Self::only(field));
+                    self.once(&mut link.title, value, "title", field_span);
+                }
+                Rule::link_description => {
+                    let value = self.phrase(Self::only(field));
+                    self.once(&mut link.description, value, "description", field_span);
+                }
+                _ => {
+                    let value = self.string(Self::only(field));
+                    self.once(&mut link.image, value, "image", field_span);
+                }
+            }
         }
         link
     }
@@ -298,7 +307,7 @@ impl DslParser {
             let span = self.span(&field);
             match field.as_rule() {
                 Rule::prompt => {
-                    let s = self.string(Self::only(field));
+                    let s = self.phrase(Self::only(field));
                     self.once(&mut input.prompt, s, "prompt", span);
                 }
                 Rule::options => {
@@ -311,7 +320,7 @@ impl DslParser {
                         );
                     }
                     options_seen = true;
-                    input.options = self.string_list(Self::only(field));
+                    input.options = self.phrase_list(Self::only(field));
                 }
                 Rule::input_entity => {
                     let n = self.ident(Self::only(field));
@@ -332,7 +341,7 @@ impl DslParser {
                     }
                 }
                 Rule::invalid => {
-                    let s = self.string(Self::only(field));
+                    let s = self.phrase(Self::only(field));
                     self.once(&mut input.invalid, s, "invalid", span);
                 }
                 Rule::retries => {
@@ -527,14 +536,38 @@ impl DslParser {
         let (mut queue, mut reason, mut message) = (None, None, None);
         for field in pair.into_inner() {
             let field_span = self.span(&field);
-            let which = field.as_rule();
-            let value = self.string(Self::only(field));
-            let (slot, name) = match which {
-                Rule::queue => (&mut queue, "queue"),
-                Rule::reason => (&mut reason, "reason"),
-                _ => (&mut message, "message"),
-            };
-            set_once(slot, value, name, field_span, &mut self.diagnostics);
+            match field.as_rule() {
+                Rule::queue => {
+                    let value = self.string(Self::only(field));
+                    set_once(
+                        &mut queue,
+                        value,
+                        "queue",
+                        field_span,
+                        &mut self.diagnostics,
+                    );
+                }
+                Rule::reason => {
+                    let value = self.string(Self::only(field));
+                    set_once(
+                        &mut reason,
+                        value,
+                        "reason",
+                        field_span,
+                        &mut self.diagnostics,
+                    );
+                }
+                _ => {
+                    let value = self.phrase(Self::only(field));
+                    set_once(
+                        &mut message,
+                        value,
+                        "message",
+                        field_span,
+                        &mut self.diagnostics,
+                    );
+                }
+            }
         }
         let Some(queue) = queue else {
             self.report(
@@ -553,9 +586,9 @@ impl DslParser {
         })
     }
 
-    pub(super) fn end(&self, pair: Pair<'_, Rule>) -> End {
+    pub(super) fn end(&mut self, pair: Pair<'_, Rule>) -> End {
         End {
-            message: pair.into_inner().next().map(|s| self.string(s)),
+            message: pair.into_inner().next().map(|s| self.phrase(s)),
         }
     }
 }

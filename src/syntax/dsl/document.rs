@@ -16,8 +16,35 @@ impl DslParser {
         for field in pair.into_inner() {
             let span = self.span(&field);
             let which = field.as_rule();
+            if which == Rule::bot_messages {
+                for message in field.into_inner() {
+                    let mut parts = message.into_inner();
+                    let key = self.ident(parts.next().expect("a message has a name"));
+                    let text = self.phrase(parts.next().expect("a message has a text"));
+                    if !crate::ast::BUILTIN_MESSAGES.contains(&key.value.as_str()) {
+                        let suggestion =
+                            crate::diagnostic::suggest(&key.value, crate::ast::BUILTIN_MESSAGES);
+                        self.report(
+                            Problem::UnknownField {
+                                field: key.value,
+                                context: "the built-in messages",
+                                suggestion,
+                            },
+                            key.span,
+                        );
+                    } else if settings.messages.iter().any(|(k, _)| k.value == key.value) {
+                        self.report(Problem::DuplicateField { field: key.value }, key.span);
+                    } else {
+                        settings.messages.push((key, text));
+                    }
+                }
+                continue;
+            }
             let value = Self::only(field);
             match which {
+                Rule::bot_languages => settings
+                    .languages
+                    .extend(value.into_inner().map(|p| self.ident(p))),
                 Rule::bot_name => {
                     let s = self.string(value);
                     self.once(&mut settings.name, s, "name", span);

@@ -142,7 +142,7 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
         Rule::target => "a target (NAME or FLOW.CELL)",
         Rule::string | Rule::quoted | Rule::raw_string => "a string",
         Rule::number | Rule::integer => "a number",
-        Rule::string_list => "a list of strings `[...]`",
+        Rule::string_list | Rule::phrase_list => "a list of strings `[...]`",
         Rule::name_list => "a list of names `[...]`",
         Rule::block => "a `{ ... }` block",
         Rule::json | Rule::json_open | Rule::json_string | Rule::json_number => "a JSON value",
@@ -175,7 +175,14 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
         | Rule::bot_out_of_scope
         | Rule::bot_context
         | Rule::bot_hidden
-        | Rule::bot_readonly => "a bot setting",
+        | Rule::bot_readonly
+        | Rule::bot_languages
+        | Rule::bot_messages => "a bot setting",
+        Rule::bot_message => "a built-in message: `not_understood`, `error` or `restarted`",
+        Rule::phrase | Rule::by_language | Rule::language_text => {
+            "a string, or texts by language (`@es \"…\" @pt \"…\"`)"
+        }
+        Rule::language_tag => "a language (`@es`)",
         Rule::intent_field | Rule::examples | Rule::patterns | Rule::global => {
             "`examples`, `patterns` or `global`"
         }

@@ -2,7 +2,7 @@
 
 use pest::iterators::Pair;
 
-use crate::ast::{Name, Script, Spanned, Target};
+use crate::ast::{Localized, Name, Script, Spanned, Target};
 use crate::diagnostic::Problem;
 
 use super::{DslParser, MAX_NESTING, Rule, unescape};
@@ -43,6 +43,45 @@ impl DslParser {
 
     pub(super) fn string_list(&self, pair: Pair<'_, Rule>) -> Vec<Spanned<String>> {
         pair.into_inner().map(|p| self.string(p)).collect()
+    }
+
+    /// A `phrase`: a string, or `@es "…" @pt "…"`.
+    pub(super) fn phrase(&mut self, pair: Pair<'_, Rule>) -> Localized {
+        let span = self.span(&pair);
+        let inner = Self::only(pair);
+        if inner.as_rule() == Rule::string {
+            return Localized::plain(self.string(inner));
+        }
+        let mut languages: Vec<(Name, Spanned<String>)> = Vec::new();
+        for entry in inner.into_inner() {
+            let mut parts = entry.into_inner();
+            let tag = parts.next().expect("a language text has a tag");
+            let tag_span = self.span(&tag).slice(1, tag.as_str().len());
+            let language = Spanned::new(tag.as_str()[1..].to_owned(), tag_span);
+            let text = self.string(parts.next().expect("a language text has a string"));
+            if languages.iter().any(|(l, _)| l.value == language.value) {
+                self.report(
+                    Problem::DuplicateField {
+                        field: language.value,
+                    },
+                    tag_span,
+                );
+                continue;
+            }
+            languages.push((language, text));
+        }
+        Localized {
+            first: languages
+                .first()
+                .map(|(_, t)| t.value.clone())
+                .unwrap_or_default(),
+            span,
+            languages,
+        }
+    }
+
+    pub(super) fn phrase_list(&mut self, pair: Pair<'_, Rule>) -> Vec<Localized> {
+        pair.into_inner().map(|p| self.phrase(p)).collect()
     }
 
     pub(super) fn number(&mut self, pair: Pair<'_, Rule>, field: &str) -> Option<Spanned<f64>> {

@@ -2,8 +2,8 @@
 
 use crate::ast::{
     Answer, Body, Button, CELL_KINDS, Card, Cell, CellKind, End, Handoff, Input, IntentSwitch,
-    Jump, Link, Location, Media, MediaKind, Method, Pick, QuickReply, ReplyScope, Rule, RuleArm,
-    Service, Spanned,
+    Jump, Link, Localized, Location, Media, MediaKind, Method, Pick, QuickReply, ReplyScope, Rule,
+    RuleArm, Service, Spanned,
 };
 use crate::diagnostic::{Diagnostic, NameKind, Problem, suggest};
 use crate::source::Span;
@@ -126,7 +126,7 @@ impl Walker<'_> {
     pub(super) fn answer(&mut self, node: &Node) -> Option<Answer> {
         if !matches!(node.value, Value::Map(_)) {
             return Some(Answer {
-                text: vec![self.string(node, "answer")?],
+                text: vec![self.localized(node, "answer")?],
                 ..Answer::default()
             });
         }
@@ -155,8 +155,8 @@ impl Walker<'_> {
         let mut answer = Answer::default();
         if let Some(text) = fields.get("text") {
             answer.text = match &text.value {
-                Value::Seq(_) => self.strings(text, "text"),
-                _ => self.string(text, "text").into_iter().collect(),
+                Value::Seq(_) => self.localized_list(text, "text"),
+                _ => self.localized(text, "text").into_iter().collect(),
             };
         }
         answer.pick = fields
@@ -173,14 +173,15 @@ impl Walker<'_> {
                     if let Value::Map(_) = n.value {
                         let f =
                             self.fields(n, "quick_replies", "a quick reply", &["label", "value"])?;
-                        let label = self.required_string(&f, "label", "a quick reply", n.span)?;
+                        let label =
+                            self.required_localized(&f, "label", "a quick reply", n.span)?;
                         Some(QuickReply {
                             label,
                             value: self.opt_string(&f, "value"),
                         })
                     } else {
                         Some(QuickReply {
-                            label: self.string(n, "quick_replies")?,
+                            label: self.localized(n, "quick_replies")?,
                             value: None,
                         })
                     }
@@ -198,14 +199,14 @@ impl Walker<'_> {
                         "a card",
                         &["title", "subtitle", "image", "buttons"],
                     )?;
-                    let title = self.required_string(&f, "title", "a card", n.span)?;
+                    let title = self.required_localized(&f, "title", "a card", n.span)?;
                     let buttons = f
                         .get("buttons")
                         .map(|b| self.buttons(b))
                         .unwrap_or_default();
                     Some(Card {
                         title,
-                        subtitle: self.opt_string(&f, "subtitle"),
+                        subtitle: self.opt_localized(&f, "subtitle"),
                         image: self.opt_string(&f, "image"),
                         buttons,
                     })
@@ -275,8 +276,8 @@ impl Walker<'_> {
                 answer.location = Some(Location {
                     lat,
                     lng,
-                    name: self.opt_string(&f, "name"),
-                    address: self.opt_string(&f, "address"),
+                    name: self.opt_localized(&f, "name"),
+                    address: self.opt_localized(&f, "address"),
                     span: node.span,
                 });
             }
@@ -292,12 +293,12 @@ impl Walker<'_> {
         {
             answer.link = Some(Link {
                 url,
-                title: self.opt_string(&f, "title"),
-                description: self.opt_string(&f, "description"),
+                title: self.opt_localized(&f, "title"),
+                description: self.opt_localized(&f, "description"),
                 image: self.opt_string(&f, "image"),
             });
         }
-        answer.voice = self.opt_string(&fields, "voice");
+        answer.voice = self.opt_localized(&fields, "voice");
         answer.mask = self.bool(&fields, "mask");
         if answer.is_empty() {
             self.report(
@@ -328,13 +329,29 @@ impl Walker<'_> {
         }
     }
 
+    pub(super) fn required_localized(
+        &mut self,
+        fields: &Fields<'_>,
+        field: &'static str,
+        context: &'static str,
+        span: Span,
+    ) -> Option<Localized> {
+        match fields.get(field) {
+            Some(n) => self.localized(n, field),
+            None => {
+                self.report(Problem::MissingField { field, context }, span);
+                None
+            }
+        }
+    }
+
     pub(super) fn buttons(&mut self, node: &Node) -> Vec<Button> {
         let items = self.items(node, "buttons");
         items
             .iter()
             .filter_map(|n| {
                 let f = self.fields(n, "buttons", "a button", &["label", "value", "url"])?;
-                let label = self.required_string(&f, "label", "a button", n.span)?;
+                let label = self.required_localized(&f, "label", "a button", n.span)?;
                 Some(Button {
                     label,
                     value: self.opt_string(&f, "value"),
@@ -371,7 +388,7 @@ impl Walker<'_> {
         };
         let options = fields
             .get("options")
-            .map(|n| self.strings(n, "options"))
+            .map(|n| self.localized_list(n, "options"))
             .unwrap_or_default();
         let retries = self
             .unsigned(&fields, "retries", "a whole number from 0 to 100")
@@ -386,7 +403,7 @@ impl Walker<'_> {
         Some(Input {
             var,
             ty: self.opt_string(&fields, "type"),
-            prompt: self.opt_string(&fields, "prompt"),
+            prompt: self.opt_localized(&fields, "prompt"),
             options,
             entity: fields
                 .get("entity")
@@ -394,7 +411,7 @@ impl Walker<'_> {
             pattern: self.opt_string(&fields, "pattern"),
             min: self.number(&fields, "min"),
             max: self.number(&fields, "max"),
-            invalid: self.opt_string(&fields, "invalid"),
+            invalid: self.opt_localized(&fields, "invalid"),
             retries,
             on_fail: self.opt_target(&fields, "on_fail"),
             mask: self.bool(&fields, "mask"),
@@ -604,7 +621,7 @@ impl Walker<'_> {
         Some(Handoff {
             queue,
             reason: self.opt_string(&f, "reason"),
-            message: self.opt_string(&f, "message"),
+            message: self.opt_localized(&f, "message"),
         })
     }
 
@@ -614,7 +631,7 @@ impl Walker<'_> {
         }
         let f = self.fields(node, "end", "an end", &["message"])?;
         Some(End {
-            message: self.opt_string(&f, "message"),
+            message: self.opt_localized(&f, "message"),
         })
     }
 }

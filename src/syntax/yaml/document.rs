@@ -63,12 +63,42 @@ impl Walker<'_> {
             node,
             "bot",
             "bot settings",
-            &["name", "locale", "nlu", "context", "hidden", "readonly"],
+            &[
+                "name",
+                "locale",
+                "languages",
+                "messages",
+                "nlu",
+                "context",
+                "hidden",
+                "readonly",
+            ],
         ) else {
             return settings;
         };
         settings.name = self.opt_string(&fields, "name");
         settings.locale = self.opt_string(&fields, "locale");
+        if let Some(list) = fields.get("languages") {
+            settings.languages = self.strings(list, "languages");
+        }
+        if let Some(node) = fields.get("messages")
+            && let Some(messages) = self.fields(
+                node,
+                "messages",
+                "the built-in messages",
+                &crate::ast::BUILTIN_MESSAGES,
+            )
+        {
+            for key in crate::ast::BUILTIN_MESSAGES {
+                if let (Some(text), Some(span)) =
+                    (self.opt_localized(&messages, key), messages.key_span(key))
+                {
+                    settings
+                        .messages
+                        .push((Spanned::new(key.to_owned(), span), text));
+                }
+            }
+        }
         if let Some(nlu) = fields.get("nlu")
             && let Some(nlu) =
                 self.fields(nlu, "nlu", "NLU settings", &["threshold", "out_of_scope"])

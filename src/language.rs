@@ -1,0 +1,154 @@
+//! Languages: telling a language tag from a typo, matching the language a
+//! request asks for to one the bot speaks, and the built-in messages
+//! cellflow ships in English, Spanish and Portuguese.
+
+/// Whether `tag` names a language: an ISO 639 code (`es`, `pt`, `quz`),
+/// optionally followed by a region (`pt-BR`, `es-419`) or other subtags of
+/// letters and digits.
+#[must_use]
+pub fn is_known(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let primary = parts.next().unwrap_or("");
+    let code_known = match primary.len() {
+        2 => isolang::Language::from_639_1(primary).is_some(),
+        3 => isolang::Language::from_639_3(primary).is_some(),
+        _ => false,
+    };
+    code_known
+        && primary.bytes().all(|b| b.is_ascii_lowercase())
+        && parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// The language without its region: `pt-BR` → `pt`.
+#[must_use]
+pub fn primary(tag: &str) -> &str {
+    tag.split(['-', '_']).next().unwrap_or(tag)
+}
+
+/// Which of the bot's languages a requested one means: the same tag
+/// (compared without case, `pt_BR` read as `pt-BR`), else the first with
+/// the same primary language (`pt-BR` asks for `pt`, `pt` for `pt-PT`).
+#[must_use]
+pub fn pick(requested: &str, languages: &[String]) -> Option<usize> {
+    let requested = requested.trim().replace('_', "-");
+    languages
+        .iter()
+        .position(|l| l.eq_ignore_ascii_case(&requested))
+        .or_else(|| {
+            let wanted = primary(&requested);
+            languages
+                .iter()
+                .position(|l| primary(l).eq_ignore_ascii_case(wanted))
+        })
+}
+
+/// The locale a language reads numbers, yes/no words and dates by: the tag
+/// itself when it names a region, the bot's `locale` when that is the same
+/// language, else the language's usual one (`en` reads dates month-first,
+/// as `en-US`).
+#[must_use]
+pub fn parsing_locale(tag: &str, bot_locale: &str) -> String {
+    if tag.contains('-') {
+        return tag.to_owned();
+    }
+    if primary(bot_locale).eq_ignore_ascii_case(tag) {
+        return bot_locale.to_owned();
+    }
+    match tag {
+        "en" => "en-US".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// A message the runtime says on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builtin {
+    /// No flow understood the message and the bot has no fallback.
+    NotUnderstood,
+    /// The turn failed (a script error, a step limit).
+    Error,
+    /// The bot was updated under the conversation, which starts again.
+    Restarted,
+}
+
+impl Builtin {
+    pub const ALL: [Builtin; 3] = [Builtin::NotUnderstood, Builtin::Error, Builtin::Restarted];
+
+    /// Its name under `bot.messages`.
+    #[must_use]
+    pub fn key(self) -> &'static str {
+        match self {
+            Builtin::NotUnderstood => "not_understood",
+            Builtin::Error => "error",
+            Builtin::Restarted => "restarted",
+        }
+    }
+
+    /// The wording cellflow ships for a language, if it ships one (en, es,
+    /// pt).
+    #[must_use]
+    pub fn shipped(self, language: &str) -> Option<&'static str> {
+        Some(match (primary(language), self) {
+            ("en", Builtin::NotUnderstood) => "Sorry, I did not understand that.",
+            ("en", Builtin::Error) => "Sorry, something went wrong on my side. Please try again.",
+            ("en", Builtin::Restarted) => "The bot was updated, so let's start again.",
+            ("es", Builtin::NotUnderstood) => "Perdón, no entendí eso.",
+            ("es", Builtin::Error) => {
+                "Perdón, algo falló de mi lado. Por favor, inténtalo de nuevo."
+            }
+            ("es", Builtin::Restarted) => "El bot se actualizó, así que empecemos de nuevo.",
+            ("pt", Builtin::NotUnderstood) => "Desculpe, não entendi.",
+            ("pt", Builtin::Error) => {
+                "Desculpe, algo deu errado do meu lado. Por favor, tente de novo."
+            }
+            ("pt", Builtin::Restarted) => "O bot foi atualizado, então vamos começar de novo.",
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_tags_are_known_or_not() {
+        for tag in ["es", "pt", "en", "pt-BR", "es-419", "quz", "zh-Hant"] {
+            assert!(is_known(tag), "{tag}");
+        }
+        for tag in ["sp", "EN", "english", "", "pt-", "p", "xx", "es-CL-"] {
+            assert!(!is_known(tag), "{tag}");
+        }
+    }
+
+    #[test]
+    fn a_request_picks_the_closest_declared_language() {
+        let declared = ["es".to_owned(), "pt-BR".to_owned(), "en".to_owned()];
+        assert_eq!(pick("es", &declared), Some(0));
+        assert_eq!(pick("pt_BR", &declared), Some(1));
+        assert_eq!(pick("pt", &declared), Some(1));
+        assert_eq!(pick("en-GB", &declared), Some(2));
+        assert_eq!(pick("fr", &declared), None);
+    }
+
+    #[test]
+    fn parsing_follows_the_region_or_the_bot() {
+        assert_eq!(parsing_locale("es", "es-CL"), "es-CL");
+        assert_eq!(parsing_locale("pt-BR", "es-CL"), "pt-BR");
+        assert_eq!(parsing_locale("en", "es-CL"), "en-US");
+        assert_eq!(parsing_locale("pt", "es-CL"), "pt");
+    }
+
+    #[test]
+    fn shipped_messages_in_three_languages() {
+        for language in ["en", "es", "pt-BR"] {
+            for message in Builtin::ALL {
+                assert!(
+                    message.shipped(language).is_some(),
+                    "{language} {message:?}"
+                );
+            }
+        }
+        assert_eq!(Builtin::Error.shipped("fr"), None);
+    }
+}
