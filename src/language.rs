@@ -30,15 +30,21 @@ pub fn primary(tag: &str) -> &str {
 /// the same primary language (`pt-BR` asks for `pt`, `pt` for `pt-PT`).
 #[must_use]
 pub fn pick(requested: &str, languages: &[String]) -> Option<usize> {
-    let requested = requested.trim().replace('_', "-");
+    // Compared in place: a turn asks this of its session's language.
+    let requested = requested.trim();
+    let same = |a: &str, b: &str| {
+        a.len() == b.len()
+            && a.bytes().zip(b.bytes()).all(|(x, y)| {
+                let fold = |c: u8| if c == b'_' { b'-' } else { c.to_ascii_lowercase() };
+                fold(x) == fold(y)
+            })
+    };
     languages
         .iter()
-        .position(|l| l.eq_ignore_ascii_case(&requested))
+        .position(|l| same(l, requested))
         .or_else(|| {
-            let wanted = primary(&requested);
-            languages
-                .iter()
-                .position(|l| primary(l).eq_ignore_ascii_case(wanted))
+            let wanted = primary(requested);
+            languages.iter().position(|l| same(primary(l), wanted))
         })
 }
 

@@ -79,6 +79,32 @@ fn a_plain_turn_makes_a_handful_of_allocations() {
 }
 
 #[test]
+fn a_turn_in_another_language_costs_no_more() {
+    let bot = bot(concat!(
+        "bot { languages [es, pt-BR] }\n",
+        "flow welcome on welcome {\n",
+        "  ask: input name text { prompt @es \"¿Nombre?\" @pt-BR \"Nome?\" }\n",
+        "  answer @es \"Anotado.\" @pt-BR \"Anotado.\"\n",
+        "  answer @es \"Hola {{name}}\" @pt-BR \"Oi {{name}}\"\n",
+        "  jump ask\n}\n",
+    ));
+    let mut session = bot.new_session();
+    let mut first = Request::event("welcome");
+    first.language = Some("pt_br".into());
+    bot.turn(&mut session, first).unwrap();
+    for _ in 0..3 {
+        bot.turn(&mut session, Request::text("Ana")).unwrap();
+    }
+    let request = Request::text("Bea");
+    let mut response = None;
+    let n = allocations(|| response = Some(bot.turn(&mut session, request).unwrap()));
+    let response = response.unwrap();
+    let texts: Vec<&str> = response.answers.iter().map(|a| &*a.text).collect();
+    assert_eq!(texts, ["Anotado.", "Oi Bea", "Nome?"]);
+    assert!(n <= 4, "a turn in Portuguese made {n} allocations");
+}
+
+#[test]
 fn classifying_a_message_allocates_only_the_answer() {
     // A trained model, list and pattern entities: classifying reuses its
     // thread's buffers, and allocates only what the answer owns.
