@@ -180,6 +180,10 @@ pub struct Settings {
     pub comments: Vec<String>,
     pub name: Option<Text>,
     pub locale: Option<Spanned<String>>,
+    /// The time zone "today" and times are read in (`America/Santiago`);
+    /// UTC when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<Spanned<String>>,
     /// The languages the bot speaks (`[es, pt, en]`); the first is the default.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub languages: Vec<Name>,
@@ -534,8 +538,8 @@ pub struct Input {
     pub options: Vec<Localized>,
     pub entity: Option<Name>,
     pub pattern: Option<Spanned<String>>,
-    pub min: Option<Spanned<f64>>,
-    pub max: Option<Spanned<f64>>,
+    pub min: Option<Spanned<Limit>>,
+    pub max: Option<Spanned<Limit>>,
     pub invalid: Option<Localized>,
     pub retries: Option<Spanned<u32>>,
     pub on_fail: Option<Target>,
@@ -560,6 +564,25 @@ impl Input {
             None if !self.options.is_empty() || self.entity.is_some() => Some(InputType::Options),
             None if self.pattern.is_some() => Some(InputType::Pattern),
             None => Some(InputType::Text),
+        }
+    }
+}
+
+/// An input's `min` or `max`: a number (for numbers, and the length of
+/// text), or a date as written (`today`, `today+30`, `2026-12-31`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Limit {
+    Number(f64),
+    Date(String),
+}
+
+impl Limit {
+    #[must_use]
+    pub fn number(&self) -> Option<f64> {
+        match self {
+            Limit::Number(n) => Some(*n),
+            Limit::Date(_) => None,
         }
     }
 }

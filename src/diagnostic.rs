@@ -80,6 +80,12 @@ pub enum InputProblem {
         found: String,
     },
     MaxSizeZero,
+    /// A `min` or `max` of the wrong kind: a date on a number, or not a date
+    /// (`today`, `today+30`, `2026-12-31`) on a date.
+    BadLimit {
+        found: String,
+        dates: bool,
+    },
 }
 
 /// Why an `answer` cell's content cannot be sent as written.
@@ -151,6 +157,10 @@ impl fmt::Display for InputProblem {
                 write!(f, "an `image` input cannot accept `{found}`")
             }
             InputProblem::MaxSizeZero => f.write_str("`max_size` is 0: no file fits"),
+            InputProblem::BadLimit { found, dates: true } => {
+                write!(f, "`{found}` is not a date bound")
+            }
+            InputProblem::BadLimit { found, .. } => write!(f, "`{found}` is not a number"),
         }
     }
 }
@@ -478,6 +488,12 @@ impl Problem {
                     "list image types (`image/png`, `image/*`), or make it a `file` input".into()
                 }
                 InputProblem::MaxSizeZero => "give the largest size in bytes (5000000 is 5 MB)".into(),
+                InputProblem::BadLimit { dates: true, .. } => {
+                    "a date bound is `today`, `today+30` or `today-7` (days), or a date `2026-12-31`".into()
+                }
+                InputProblem::BadLimit { .. } => {
+                    "`min` and `max` are numbers here; dates bound `date` and `datetime` inputs".into()
+                }
             },
             Problem::UnknownLanguage { suggestion, known: true, .. } => did_you_mean(
                 suggestion,

@@ -103,10 +103,12 @@ pub enum InputType {
     Location,
     File,
     Image,
+    Time,
+    Datetime,
 }
 
 impl InputType {
-    pub const ALL: [(&'static str, InputType); 12] = [
+    pub const ALL: [(&'static str, InputType); 14] = [
         ("text", InputType::Text),
         ("number", InputType::Number),
         ("integer", InputType::Integer),
@@ -119,6 +121,8 @@ impl InputType {
         ("location", InputType::Location),
         ("file", InputType::File),
         ("image", InputType::Image),
+        ("time", InputType::Time),
+        ("datetime", InputType::Datetime),
     ];
 
     #[must_use]
@@ -132,6 +136,12 @@ impl InputType {
             .iter()
             .find(|(_, t)| *t == self)
             .map_or("text", |(n, _)| n)
+    }
+
+    /// Whether `min` and `max` are dates (`today`, `today+30`, `2026-12-31`).
+    #[must_use]
+    pub fn takes_dates(self) -> bool {
+        matches!(self, InputType::Date | InputType::Datetime)
     }
 
     /// Whether the value comes as an upload (`file`, `image`).

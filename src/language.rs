@@ -35,7 +35,13 @@ pub fn pick(requested: &str, languages: &[String]) -> Option<usize> {
     let same = |a: &str, b: &str| {
         a.len() == b.len()
             && a.bytes().zip(b.bytes()).all(|(x, y)| {
-                let fold = |c: u8| if c == b'_' { b'-' } else { c.to_ascii_lowercase() };
+                let fold = |c: u8| {
+                    if c == b'_' {
+                        b'-'
+                    } else {
+                        c.to_ascii_lowercase()
+                    }
+                };
                 fold(x) == fold(y)
             })
     };

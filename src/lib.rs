@@ -52,6 +52,7 @@ pub mod syntax;
 pub mod template;
 pub mod testing;
 pub mod text;
+pub mod when;
 
 /// The shared string type of answer texts (re-exported so hosts need not
 /// depend on `arcstr` to name it).

@@ -1047,3 +1047,112 @@ fn a_script_changes_the_language_or_fails_with_the_bots_languages() {
         ["Sorry, something went wrong on my side. Please try again."]
     );
 }
+
+// ---- dates and times -----------------------------------------------------------
+
+const CLINIC: &str = r#"
+bot { name "Clínica" locale "es-CL" timezone "America/Santiago" }
+
+flow welcome on welcome {
+  input day date {
+    prompt "¿Qué día?"
+    min today
+    max "today+60"
+    invalid "Un día de los próximos dos meses."
+    retries 5
+  }
+  input hour time { prompt "¿A qué hora?" invalid "¿A qué hora, por ejemplo 15:30?" }
+  input visit datetime { prompt "¿Cuándo vuelves?" min "today+1" retries 5 }
+  answer "{{day}} {{hour}} {{visit}}"
+}
+
+flow fallback on fallback { answer "?" }
+"#;
+
+/// Today's date in a time zone, plus some days, as the runtime writes it.
+fn day_in(zone: &str, plus: i64) -> jiff::civil::Date {
+    let tz = jiff::tz::TimeZone::get(zone).unwrap();
+    jiff::Timestamp::now()
+        .to_zoned_datetime(tz)
+        .date()
+        .checked_add(jiff::Span::new().days(plus))
+        .unwrap()
+}
+
+fn offset_of(zone: &str, day: jiff::civil::Date, hour: i8, minute: i8) -> String {
+    let tz = jiff::tz::TimeZone::get(zone).unwrap();
+    day.to_datetime(jiff::civil::Time::new(hour, minute, 0, 0).unwrap())
+        .to_zoned_datetime(tz)
+        .unwrap()
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
+}
+
+#[test]
+fn dates_and_times_are_read_as_people_write_them_where_the_bot_is() {
+    let bot = inline(CLINIC);
+    let mut session = bot.new_session();
+    bot.turn(&mut session, Request::event("welcome")).unwrap();
+    let said = |session: &mut Session, text: &str| {
+        texts(&bot.turn(session, Request::text(text)).unwrap()).join(" | ")
+    };
+    // Before `min` and after `max`: asked again.
+    assert_eq!(
+        said(&mut session, "ayer"),
+        "Un día de los próximos dos meses. | ¿Qué día?"
+    );
+    assert_eq!(
+        said(&mut session, "en 90 días"),
+        "Un día de los próximos dos meses. | ¿Qué día?"
+    );
+    assert_eq!(said(&mut session, "pasado mañana"), "¿A qué hora?");
+    assert_eq!(
+        said(&mut session, "a las 25"),
+        "¿A qué hora, por ejemplo 15:30? | ¿A qué hora?"
+    );
+    assert_eq!(said(&mut session, "3 de la tarde"), "¿Cuándo vuelves?");
+    assert_eq!(said(&mut session, "hoy a las 10"), "¿Cuándo vuelves?");
+    let day = day_in("America/Santiago", 2);
+    let visit = offset_of("America/Santiago", day_in("America/Santiago", 7), 10, 30);
+    assert_eq!(said(&mut session, "cuando pueda"), "¿Cuándo vuelves?");
+    let answer = said(&mut session, "en una semana a las 10:30");
+    assert_eq!(answer, format!("{day} 15:00 {visit}"));
+}
+
+#[test]
+fn the_users_time_zone_moves_today_and_the_offset() {
+    let bot = inline(CLINIC);
+    let mut session = bot.new_session();
+    let mut first = Request::event("welcome");
+    first.timezone = Some("Asia/Tokyo".into());
+    bot.turn(&mut session, first).unwrap();
+    assert_eq!(session.timezone.as_deref(), Some("Asia/Tokyo"));
+    bot.turn(&mut session, Request::text("hoy")).unwrap();
+    assert_eq!(
+        session
+            .vars
+            .get("day")
+            .map(cellflow::runtime::Var::to_value),
+        Some(serde_json::json!(day_in("Asia/Tokyo", 0).to_string()))
+    );
+    bot.turn(&mut session, Request::text("15h")).unwrap();
+    bot.turn(&mut session, Request::text("mañana 9:00"))
+        .unwrap();
+    assert_eq!(
+        session
+            .vars
+            .get("visit")
+            .map(cellflow::runtime::Var::to_value),
+        Some(serde_json::json!(offset_of(
+            "Asia/Tokyo",
+            day_in("Asia/Tokyo", 1),
+            9,
+            0
+        )))
+    );
+    // A zone the database does not know is ignored.
+    let mut request = Request::text("x");
+    request.timezone = Some("Mars/Olympus".into());
+    bot.turn(&mut session, request).unwrap();
+    assert_eq!(session.timezone.as_deref(), Some("Asia/Tokyo"));
+}

@@ -715,20 +715,64 @@ impl Pass<'_> {
             ty,
             InputType::Number | InputType::Integer | InputType::Text | InputType::Pattern
         );
-        for (field, bound) in [("min", &input.min), ("max", &input.max)] {
-            if let Some(bound) = bound
-                && !takes_bounds
-            {
-                problem(
+        let mut dates = [None, None];
+        for (slot, (field, bound)) in [("min", &input.min), ("max", &input.max)]
+            .into_iter()
+            .enumerate()
+        {
+            let Some(bound) = bound else { continue };
+            match &bound.value {
+                _ if !takes_bounds && !ty.takes_dates() => problem(
                     self,
                     InputProblem::FieldNotForType { field, ty: ty_name },
                     bound.span,
-                );
+                ),
+                ast::Limit::Date(text) if ty.takes_dates() => {
+                    match crate::when::Bound::parse(text) {
+                        Some(parsed) => dates[slot] = Some(parsed),
+                        None => problem(
+                            self,
+                            InputProblem::BadLimit {
+                                found: text.clone(),
+                                dates: true,
+                            },
+                            bound.span,
+                        ),
+                    }
+                }
+                ast::Limit::Number(n) if ty.takes_dates() => problem(
+                    self,
+                    InputProblem::BadLimit {
+                        found: n.to_string(),
+                        dates: true,
+                    },
+                    bound.span,
+                ),
+                ast::Limit::Date(text) => problem(
+                    self,
+                    InputProblem::BadLimit {
+                        found: text.clone(),
+                        dates: false,
+                    },
+                    bound.span,
+                ),
+                ast::Limit::Number(_) => {}
             }
         }
-        if let (Some(min), Some(max)) = (&input.min, &input.max)
-            && min.value > max.value
-        {
+        let above = match (&input.min, &input.max, dates) {
+            (Some(min), Some(max), _) if takes_bounds => min
+                .value
+                .number()
+                .zip(max.value.number())
+                .is_some_and(|(a, b)| a > b),
+            (_, _, [Some(low), Some(high)]) => match (low, high) {
+                (crate::when::Bound::On(a), crate::when::Bound::On(b)) => a > b,
+                (crate::when::Bound::FromToday(a), crate::when::Bound::FromToday(b)) => a > b,
+                _ => false,
+            },
+            _ => false,
+        };
+        if above && let (Some(min), Some(max)) = (&input.min, &input.max) {
             problem(self, InputProblem::MinAboveMax, min.span.to(max.span));
         }
         if ty.is_upload() {

@@ -1,4 +1,5 @@
-//! Languages: each language the bot names is one, each text by language
+//! Languages and time zones: the bot's time zone exists, each language the
+//! bot names is one, each text by language
 //! is in one of the bot's languages, and each text a user reads is there in
 //! every language the bot speaks (else that language reads the default's).
 
@@ -11,6 +12,17 @@ use super::Context;
 pub(crate) fn check(ctx: &Context<'_>) -> Vec<Diagnostic> {
     let settings = &ctx.bot.settings;
     let mut diagnostics = Vec::new();
+    if let Some(zone) = &settings.timezone
+        && jiff::tz::TimeZone::get(&zone.value).is_err()
+    {
+        diagnostics.push(Diagnostic::new(
+            Problem::InvalidValue {
+                field: "timezone".into(),
+                expected: "a time zone of the IANA database, such as America/Santiago or UTC",
+            },
+            zone.span,
+        ));
+    }
     let mut declared: Vec<&str> = Vec::new();
     for name in &settings.languages {
         if !language::is_known(&name.value) {

@@ -405,6 +405,11 @@ pub fn compile_with_model(
             .map(|l| crate::language::parsing_locale(l, &locale))
             .collect(),
         builtin_messages: builtin_messages(settings, &languages),
+        timezone: settings
+            .timezone
+            .as_ref()
+            .and_then(|z| jiff::tz::TimeZone::get(&z.value).ok())
+            .unwrap_or(jiff::tz::TimeZone::UTC),
         languages,
         locale,
         threshold: settings.threshold.as_ref().map_or_else(
@@ -590,6 +595,13 @@ fn assign_keys(
     by_key
 }
 
+fn date_bound(limit: Option<&ast::Spanned<ast::Limit>>) -> Option<crate::when::Bound> {
+    match &limit?.value {
+        ast::Limit::Date(text) => crate::when::Bound::parse(text),
+        ast::Limit::Number(_) => None,
+    }
+}
+
 /// The type of the message an answer's content makes; the checker allows
 /// one kind of content per answer, so the order only matters for a bot
 /// compiled without checking.
@@ -725,8 +737,10 @@ fn compile_cell(
                         .as_ref()
                         .map(|p| compiler.regex(&p.value))
                         .transpose()?,
-                    min: i.min.as_ref().map(|m| m.value),
-                    max: i.max.as_ref().map(|m| m.value),
+                    min: i.min.as_ref().and_then(|m| m.value.number()),
+                    max: i.max.as_ref().and_then(|m| m.value.number()),
+                    after: date_bound(i.min.as_ref()),
+                    before: date_bound(i.max.as_ref()),
                     invalid: compiler.opt_phrase(i.invalid.as_ref())?,
                     retries: i.retries.as_ref().map_or(2, |r| r.value),
                     mask: i.mask,

@@ -181,6 +181,10 @@ pub struct Input {
     pub pattern: Option<Regex>,
     pub min: Option<f64>,
     pub max: Option<f64>,
+    /// For dates: the first day accepted.
+    pub after: Option<crate::when::Bound>,
+    /// For dates: the last day accepted.
+    pub before: Option<crate::when::Bound>,
     pub invalid: Option<Phrase>,
     pub retries: u32,
     pub mask: bool,
@@ -317,6 +321,8 @@ pub struct Program {
     /// Per language: the locale its numbers, yes/no words and dates are
     /// read by.
     pub parse_locales: Vec<String>,
+    /// Where "today" and times are: the bot's `timezone` (UTC without one).
+    pub timezone: jiff::tz::TimeZone,
     /// Per language: the built-in messages, in `language::Builtin` order.
     pub builtin_messages: Vec<[arcstr::ArcStr; 3]>,
     pub threshold: f64,

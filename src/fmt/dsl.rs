@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use crate::ast::{
-    Answer, Body, Button, Cell, CellKind, EntityKind, Flow, Input, Localized, Module, Script,
-    Settings, Trigger,
+    Answer, Body, Button, Cell, CellKind, EntityKind, Flow, Input, Limit, Localized, Module,
+    Script, Settings, Trigger,
 };
 
 use super::{comments, number, top_comments_as_header};
@@ -197,6 +197,9 @@ fn dsl_settings(bot: &Settings) -> String {
     }
     if let Some(locale) = &bot.locale {
         let _ = writeln!(out, "  locale {}", dsl_string(&locale.value));
+    }
+    if let Some(timezone) = &bot.timezone {
+        let _ = writeln!(out, "  timezone {}", dsl_string(&timezone.value));
     }
     if !bot.languages.is_empty() {
         let names: Vec<String> = bot.languages.iter().map(|l| l.value.clone()).collect();
@@ -492,11 +495,15 @@ fn dsl_input(out: &mut String, input: &Input) {
     if let Some(p) = &input.pattern {
         fields.push(format!("pattern {}", dsl_string(&p.value)));
     }
-    if let Some(n) = &input.min {
-        fields.push(format!("min {}", number(n.value)));
-    }
-    if let Some(n) = &input.max {
-        fields.push(format!("max {}", number(n.value)));
+    for (field, limit) in [("min", &input.min), ("max", &input.max)] {
+        match limit.as_ref().map(|l| &l.value) {
+            Some(Limit::Number(n)) => fields.push(format!("{field} {}", number(*n))),
+            Some(Limit::Date(d)) if d == "today" => {
+                fields.push(format!("{field} {d}"));
+            }
+            Some(Limit::Date(d)) => fields.push(format!("{field} {}", dsl_string(d))),
+            None => {}
+        }
     }
     if let Some(i) = &input.invalid {
         fields.push(format!("invalid {}", dsl_localized(i)));

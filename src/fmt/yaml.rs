@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use crate::ast::{
-    Answer, Body, Button, Cell, CellKind, EntityKind, Flow, Input, Localized, Module, Script,
-    Settings, Target, Trigger,
+    Answer, Body, Button, Cell, CellKind, EntityKind, Flow, Input, Limit, Localized, Module,
+    Script, Settings, Target, Trigger,
 };
 
 use super::{comments, number, top_comments_as_header, yaml_printable};
@@ -252,6 +252,9 @@ fn yaml_settings(y: &mut YamlOut, bot: &Settings, indent: usize) {
     if let Some(locale) = &bot.locale {
         y.field(indent, "locale", &yaml_string(&locale.value));
     }
+    if let Some(timezone) = &bot.timezone {
+        y.field(indent, "timezone", &yaml_string(&timezone.value));
+    }
     if !bot.languages.is_empty() {
         let names: Vec<String> = bot
             .languages
@@ -286,6 +289,7 @@ fn yaml_settings(y: &mut YamlOut, bot: &Settings, indent: usize) {
     }
     if bot.name.is_none()
         && bot.locale.is_none()
+        && bot.timezone.is_none()
         && bot.languages.is_empty()
         && bot.messages.is_empty()
         && bot.threshold.is_none()
@@ -572,11 +576,15 @@ fn yaml_input(y: &mut YamlOut, input: &Input, i: usize) {
     if let Some(p) = &input.pattern {
         y.field(i, "pattern", &yaml_string(&p.value));
     }
-    if let Some(n) = &input.min {
-        y.field(i, "min", &number(n.value));
-    }
-    if let Some(n) = &input.max {
-        y.field(i, "max", &number(n.value));
+    for (field, limit) in [("min", &input.min), ("max", &input.max)] {
+        match limit.as_ref().map(|l| &l.value) {
+            Some(Limit::Number(n)) => y.field(i, field, &number(*n)),
+            // Quoted, so that no date ever reads back as a number.
+            Some(Limit::Date(d)) => {
+                y.field(i, field, &serde_json::Value::String(d.clone()).to_string());
+            }
+            None => {}
+        }
     }
     if let Some(v) = &input.invalid {
         y.field(i, "invalid", &yaml_localized(v));

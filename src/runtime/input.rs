@@ -1,7 +1,7 @@
 //! Reading a typed value out of what the user wrote, per the input's type
 //! and the bot's locale: numbers with the locale's decimal separator, yes/no
-//! words in English, Spanish and Portuguese, dates day-first or (en-US)
-//! month-first, options by text, number or near match.
+//! words in English, Spanish and Portuguese, dates and times as people write
+//! them (`crate::when`), options by text, number or near match.
 
 use std::sync::LazyLock;
 
@@ -17,8 +17,6 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
 });
 static NUMBER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"[-+]?\d[\d.,]*").expect("valid regex"));
-static DATE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(\d{1,4})[/.-](\d{1,2})[/.-](\d{1,4})$").expect("valid regex"));
 
 /// The language part of a locale (`es-CL` → `es`).
 fn language(locale: &str) -> &str {
@@ -79,55 +77,38 @@ fn boolean(text: &str) -> Option<bool> {
     }
 }
 
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        _ => 28,
-    }
-}
-
-fn date(text: &str, locale: &str, today_days: i64) -> Option<Value> {
-    let normalized = crate::text::normalize(text);
-    let relative = match normalized.as_str() {
-        "today" | "hoy" | "hoje" => Some(0),
-        "tomorrow" | "manana" | "amanha" => Some(1),
-        "yesterday" | "ayer" | "ontem" => Some(-1),
-        _ => None,
+/// A date, a time or both, as the conversation's locale and time zone read
+/// them, within the input's bounds.
+fn when(input: &Input, text: &str, locale: &str, now: &jiff::ZonedDateTime) -> Option<Value> {
+    let ctx = crate::when::Context {
+        today: now.date(),
+        day_first: locale != "en-US",
     };
-    let (year, month, day) = if let Some(offset) = relative {
-        civil_from_days(today_days + offset)
-    } else {
-        let caps = DATE.captures(text.trim())?;
-        let parts: Vec<i64> = (1..=3).map(|i| caps[i].parse().unwrap_or(0)).collect();
-        let (y, m, d) = if caps[1].len() == 4 {
-            (parts[0], parts[1], parts[2])
-        } else if locale == "en-US" {
-            (parts[2], parts[0], parts[1])
-        } else {
-            (parts[2], parts[1], parts[0])
-        };
-        let y = if y < 100 { 2000 + y } else { y };
-        (y, u32::try_from(m).ok()?, u32::try_from(d).ok()?)
+    let within = |day: jiff::civil::Date| {
+        input
+            .after
+            .and_then(|b| b.on(ctx.today))
+            .is_none_or(|first| day >= first)
+            && input
+                .before
+                .and_then(|b| b.on(ctx.today))
+                .is_none_or(|last| day <= last)
     };
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-        return None;
-    }
-    Some(Value::String(format!("{year:04}-{month:02}-{day:02}")))
+    let written = match input.ty {
+        InputType::Date => {
+            let day = crate::when::date(text, ctx).filter(|d| within(*d))?;
+            day.to_string()
+        }
+        InputType::Time => crate::when::time(text)?.strftime("%H:%M").to_string(),
+        _ => {
+            let (day, time) = crate::when::date_time(text, ctx).filter(|(d, _)| within(*d))?;
+            let zoned = jiff::civil::DateTime::from_parts(day, time)
+                .to_zoned_datetime(now.time_zone().clone())
+                .ok()?;
+            zoned.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+        }
+    };
+    Some(Value::String(written))
 }
 
 fn phone(text: &str) -> Option<Value> {
@@ -353,7 +334,7 @@ pub(crate) fn parse<'a>(
     text: &'a str,
     payload: Payload<'_>,
     locale: &str,
-    today_days: i64,
+    now: &jiff::ZonedDateTime,
 ) -> Option<Parsed<'a>> {
     let within = |n: f64| input.min.is_none_or(|m| n >= m) && input.max.is_none_or(|m| n <= m);
     let value = match input.ty {
@@ -379,7 +360,7 @@ pub(crate) fn parse<'a>(
             return whole.then_some(Parsed::Text(text));
         }
         InputType::Phone => phone(text),
-        InputType::Date => date(text, locale, today_days),
+        InputType::Date | InputType::Time | InputType::Datetime => when(input, text, locale, now),
         InputType::Options => choose(program, input, text),
         InputType::Location => location(text, payload.location),
         InputType::File | InputType::Image => file(input, text, payload.file),
@@ -415,28 +396,6 @@ mod tests {
             assert_eq!(boolean(no), Some(false), "{no}");
         }
         assert_eq!(boolean("maybe"), None);
-    }
-
-    #[test]
-    fn dates_day_first_or_month_first() {
-        assert_eq!(
-            date("21/11/2026", "es-CL", 0),
-            Some(Value::String("2026-11-21".into()))
-        );
-        assert_eq!(
-            date("11/21/2026", "en-US", 0),
-            Some(Value::String("2026-11-21".into()))
-        );
-        assert_eq!(date("2026-02-29", "en-US", 0), None);
-        assert_eq!(
-            date("2024-02-29", "en-US", 0),
-            Some(Value::String("2024-02-29".into()))
-        );
-        // 2026-11-21 is day 20778 since 1970-01-01.
-        assert_eq!(
-            date("mañana", "es-CL", 20778),
-            Some(Value::String("2026-11-22".into()))
-        );
     }
 
     #[test]

@@ -44,6 +44,11 @@ pub struct Request {
     /// the bot does not speak leaves the conversation's language as it was.
     #[serde(default, alias = "locale", skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// The user's time zone (`America/Sao_Paulo`), which the conversation
+    /// keeps: "today" and times are read there instead of the bot's zone.
+    /// A name the time zone database does not know is ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
     /// A location the user shared, `{"lat": …, "lng": …, "name"?, "address"?}`:
     /// the answer to a `location` input. Kept as sent; one that does not fit
     /// is an invalid answer, never a refused request.

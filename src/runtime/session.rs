@@ -146,6 +146,9 @@ pub struct Session {
     /// chose one (else the bot's default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// The user's time zone, once a request gave one (else the bot's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)]
@@ -181,6 +184,7 @@ impl Clone for Session {
             masked,
             ended,
             language,
+            timezone,
         } = source;
         self.id.clone_from(id);
         self.waiting = *waiting;
@@ -195,6 +199,7 @@ impl Clone for Session {
         self.masked.clone_from(masked);
         self.ended = *ended;
         self.language.clone_from(language);
+        self.timezone.clone_from(timezone);
     }
 }
 

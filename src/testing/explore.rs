@@ -332,7 +332,9 @@ impl Walker<'_> {
             InputType::Boolean => vec!["yes".into(), "no".into()],
             InputType::Email => vec!["ana@example.com".into()],
             InputType::Phone => vec!["+1 555 010 0200".into()],
-            InputType::Date => vec!["2030-01-15".into()],
+            InputType::Date => vec![sample_date(input)],
+            InputType::Time => vec!["15:30".into()],
+            InputType::Datetime => vec![format!("{} at 15:30", sample_date(input))],
             InputType::Pattern => input
                 .pattern
                 .as_ref()
@@ -545,6 +547,40 @@ fn state_key(session: &Session, outcomes: &BTreeMap<String, usize>) -> String {
 }
 
 /// A value a pending input rejects, if any.
+/// A day a date input accepts, written so that it stays valid whenever the
+/// test runs: a fixed day without bounds, else one relative to today
+/// within them (or a fixed bound itself).
+fn sample_date(input: &Input) -> String {
+    use crate::when::Bound;
+    let (after, before) = (input.after, input.before);
+    if after.is_none() && before.is_none() {
+        return "2030-01-15".into();
+    }
+    let low = match after {
+        Some(Bound::FromToday(n)) => Some(n),
+        _ => None,
+    };
+    let high = match before {
+        Some(Bound::FromToday(n)) => Some(n),
+        _ => None,
+    };
+    let fits = |k: i32| low.is_none_or(|l| k >= l) && high.is_none_or(|h| k <= h);
+    let relative = |k: i32| match k {
+        0 => "today".to_owned(),
+        1 => "tomorrow".to_owned(),
+        -1 => "yesterday".to_owned(),
+        k => format!("in {k} days"),
+    };
+    match (after, before) {
+        (Some(Bound::On(day)), _) | (_, Some(Bound::On(day))) => day.to_string(),
+        _ => [1, 0, -1, 7, 30]
+            .into_iter()
+            .find(|k| fits(*k))
+            .or(low.filter(|l| *l > 1))
+            .map_or_else(|| "today".to_owned(), relative),
+    }
+}
+
 /// What a masked answer is expected to be in a written test: anything.
 static ANYTHING: std::sync::LazyLock<regex::Regex> =
     std::sync::LazyLock::new(|| regex::Regex::new("(?s).*").expect("valid regex"));

@@ -154,6 +154,12 @@ pub(super) fn run(
     {
         session.language = Some(program.languages[i].clone());
     }
+    if let Some(zone) = &request.timezone
+        && session.timezone.as_deref() != Some(zone.as_str())
+        && jiff::tz::TimeZone::get(zone).is_ok()
+    {
+        session.timezone = Some(zone.clone());
+    }
     let language = session
         .language
         .as_deref()
@@ -220,6 +226,21 @@ pub(super) fn run(
 }
 
 impl Turn<'_> {
+    /// This turn's time where the user is: in the time zone the host gave
+    /// for the conversation, else the bot's.
+    fn now(&self) -> jiff::ZonedDateTime {
+        let zone = self
+            .session
+            .timezone
+            .as_deref()
+            .and_then(|name| jiff::tz::TimeZone::get(name).ok())
+            .unwrap_or_else(|| self.program.timezone.clone());
+        let seconds = i64::try_from(self.session.last_activity).unwrap_or(0);
+        jiff::Timestamp::from_second(seconds)
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+            .to_zoned_datetime(zone)
+    }
+
     /// A built-in message in the conversation's language.
     fn builtin_message(&self, message: Builtin) -> ArcStr {
         let index = match message {
@@ -373,13 +394,13 @@ impl Turn<'_> {
         text: &str,
         payload: Payload<'_>,
     ) -> Result<(), Failure> {
-        let today = i64::try_from(self.session.last_activity / 86_400).unwrap_or(0);
+        let now = self.now();
         let locale = self
             .program
             .parse_locales
             .get(self.language)
             .map_or(self.program.locale.as_str(), String::as_str);
-        let parsed = super::input::parse(self.program, input, text, payload, locale, today);
+        let parsed = super::input::parse(self.program, input, text, payload, locale, &now);
         // A global intent abandons the question ("cancel" works anywhere),
         // unless the message is a valid answer of a typed question (an
         // option, a number, an email...) and the intent is not a sure hit:
@@ -862,5 +883,7 @@ fn input_type(ty: InputType) -> ArcStr {
         InputType::Location => literal!("location"),
         InputType::File => literal!("file"),
         InputType::Image => literal!("image"),
+        InputType::Time => literal!("time"),
+        InputType::Datetime => literal!("datetime"),
     }
 }

@@ -3,9 +3,9 @@
 use pest::iterators::Pair;
 
 use crate::ast::{
-    Answer, Body, Button, Card, Cell, CellKind, End, Handoff, Input, IntentSwitch, Jump, Link,
-    Location, Media, MediaKind, Method, Pick, QuickReply, ReplyScope, Rule as RuleCell, RuleArm,
-    Service, Spanned,
+    Answer, Body, Button, Card, Cell, CellKind, End, Handoff, Input, IntentSwitch, Jump, Limit,
+    Link, Location, Media, MediaKind, Method, Pick, QuickReply, ReplyScope, Rule as RuleCell,
+    RuleArm, Service, Spanned,
 };
 use crate::diagnostic::{Diagnostic, Problem};
 
@@ -330,14 +330,16 @@ impl DslParser {
                     let s = self.string(Self::only(field));
                     self.once(&mut input.pattern, s, "pattern", span);
                 }
-                Rule::min => {
-                    if let Some(n) = self.number(Self::only(field), "min") {
-                        self.once(&mut input.min, n, "min", span);
-                    }
-                }
-                Rule::max => {
-                    if let Some(n) = self.number(Self::only(field), "max") {
-                        self.once(&mut input.max, n, "max", span);
+                Rule::min | Rule::max => {
+                    let is_min = field.as_rule() == Rule::min;
+                    let name = if is_min { "min" } else { "max" };
+                    if let Some(limit) = self.limit(Self::only(field), name) {
+                        let slot = if is_min {
+                            &mut input.min
+                        } else {
+                            &mut input.max
+                        };
+                        self.once(slot, limit, name, span);
                     }
                 }
                 Rule::invalid => {
@@ -381,6 +383,23 @@ impl DslParser {
             }
         }
         input
+    }
+
+    fn limit(&mut self, pair: Pair<'_, Rule>, field: &str) -> Option<Spanned<Limit>> {
+        let inner = Self::only(pair);
+        match inner.as_rule() {
+            Rule::number => self
+                .number(inner, field)
+                .map(|n| Spanned::new(Limit::Number(n.value), n.span)),
+            Rule::string => {
+                let text = self.string(inner);
+                Some(Spanned::new(Limit::Date(text.value), text.span))
+            }
+            _ => {
+                let word = self.ident(inner);
+                Some(Spanned::new(Limit::Date(word.value), word.span))
+            }
+        }
     }
 
     pub(super) fn rule(&mut self, pair: Pair<'_, Rule>) -> RuleCell {

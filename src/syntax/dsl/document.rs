@@ -53,6 +53,10 @@ impl DslParser {
                     let s = self.string(value);
                     self.once(&mut settings.locale, s, "locale", span);
                 }
+                Rule::bot_timezone => {
+                    let s = self.string(value);
+                    self.once(&mut settings.timezone, s, "timezone", span);
+                }
                 Rule::bot_threshold => {
                     if let Some(n) = self.number(value, "threshold") {
                         if (0.0..=1.0).contains(&n.value) {

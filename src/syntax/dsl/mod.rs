@@ -177,7 +177,9 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
         | Rule::bot_hidden
         | Rule::bot_readonly
         | Rule::bot_languages
+        | Rule::bot_timezone
         | Rule::bot_messages => "a bot setting",
+        Rule::limit => "a number, or a date (`today`, `\"today+30\"`, `\"2026-12-31\"`)",
         Rule::bot_message => "a built-in message: `not_understood`, `error` or `restarted`",
         Rule::phrase | Rule::by_language | Rule::language_text => {
             "a string, or texts by language (`@es \"…\" @pt \"…\"`)"

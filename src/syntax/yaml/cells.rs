@@ -2,8 +2,8 @@
 
 use crate::ast::{
     Answer, Body, Button, CELL_KINDS, Card, Cell, CellKind, End, Handoff, Input, IntentSwitch,
-    Jump, Link, Localized, Location, Media, MediaKind, Method, Pick, QuickReply, ReplyScope, Rule,
-    RuleArm, Service, Spanned,
+    Jump, Limit, Link, Localized, Location, Media, MediaKind, Method, Pick, QuickReply, ReplyScope,
+    Rule, RuleArm, Service, Spanned,
 };
 use crate::diagnostic::{Diagnostic, NameKind, Problem, suggest};
 use crate::source::Span;
@@ -409,8 +409,8 @@ impl Walker<'_> {
                 .get("entity")
                 .and_then(|n| self.name(n, NameKind::Entity, "entity")),
             pattern: self.opt_string(&fields, "pattern"),
-            min: self.number(&fields, "min"),
-            max: self.number(&fields, "max"),
+            min: self.limit(&fields, "min"),
+            max: self.limit(&fields, "max"),
             invalid: self.opt_localized(&fields, "invalid"),
             retries,
             on_fail: self.opt_target(&fields, "on_fail"),
@@ -421,6 +421,17 @@ impl Walker<'_> {
                 .unwrap_or_default(),
             max_size: self.unsigned(&fields, "max_size", "a number of bytes"),
         })
+    }
+
+    /// `min`/`max`: a number, or a date as written (checked against the
+    /// input's type later).
+    fn limit(&mut self, fields: &Fields<'_>, field: &str) -> Option<Spanned<Limit>> {
+        let node = fields.get(field)?;
+        if let Value::Str(text) = &node.value {
+            return Some(Spanned::new(Limit::Date(text.clone()), node.span));
+        }
+        self.number(fields, field)
+            .map(|n| Spanned::new(Limit::Number(n.value), n.span))
     }
 
     pub(super) fn rule(&mut self, node: &Node) -> Rule {

@@ -66,6 +66,7 @@ impl Walker<'_> {
             &[
                 "name",
                 "locale",
+                "timezone",
                 "languages",
                 "messages",
                 "nlu",
@@ -78,6 +79,7 @@ impl Walker<'_> {
         };
         settings.name = self.opt_string(&fields, "name");
         settings.locale = self.opt_string(&fields, "locale");
+        settings.timezone = self.opt_string(&fields, "timezone");
         if let Some(list) = fields.get("languages") {
             settings.languages = self.strings(list, "languages");
         }
