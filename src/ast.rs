@@ -187,6 +187,10 @@ pub struct Settings {
     /// The languages the bot speaks (`[es, pt, en]`); the first is the default.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub languages: Vec<Name>,
+    /// Take the conversation's language from what the user writes, until a
+    /// request or a script chooses one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub detect_language: bool,
     /// The built-in messages, as this bot words them (`not_understood`,
     /// `error`, `restarted`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -54,6 +54,54 @@ pub fn pick(requested: &str, languages: &[String]) -> Option<usize> {
         })
 }
 
+/// A detector for the bot's languages (those the detector knows), and
+/// which language each answer it gives means; `None` when fewer than two
+/// are left to tell apart.
+#[must_use]
+pub fn detector(
+    languages: &[String],
+) -> Option<(whatlang::Detector, Vec<(whatlang::Lang, usize)>)> {
+    let known: Vec<(whatlang::Lang, usize)> = languages
+        .iter()
+        .enumerate()
+        .filter_map(|(i, tag)| {
+            let code = match primary(tag) {
+                two if two.len() == 2 => isolang::Language::from_639_1(two)?.to_639_3(),
+                three => three,
+            };
+            Some((whatlang::Lang::from_code(code)?, i))
+        })
+        .collect();
+    (known.len() >= 2).then(|| {
+        let detector = whatlang::Detector::with_allowlist(known.iter().map(|(l, _)| *l).collect());
+        (detector, known)
+    })
+}
+
+/// How sure the detector must be: its own "reliable" mark is out of reach
+/// for chat-length messages, and below this it confuses Spanish and
+/// Portuguese ("onde está meu pedido" reads as Spanish at 0.015).
+const MIN_CONFIDENCE: f64 = 0.35;
+
+/// Which of the bot's languages a message is written in, when the message
+/// has three words or more and the detector is sure enough.
+#[must_use]
+pub fn detect(
+    (detector, known): &(whatlang::Detector, Vec<(whatlang::Lang, usize)>),
+    text: &str,
+) -> Option<usize> {
+    // Three words at least.
+    text.split_whitespace().nth(2)?;
+    let info = detector.detect(text)?;
+    if info.confidence() < MIN_CONFIDENCE {
+        return None;
+    }
+    known
+        .iter()
+        .find(|(lang, _)| *lang == info.lang())
+        .map(|(_, i)| *i)
+}
+
 /// The locale a language reads numbers, yes/no words and dates by: the tag
 /// itself when it names a region, the bot's `locale` when that is the same
 /// language, else the language's usual one (`en` reads dates month-first,
@@ -149,6 +197,38 @@ mod tests {
         assert_eq!(parsing_locale("pt-BR", "es-CL"), "pt-BR");
         assert_eq!(parsing_locale("en", "es-CL"), "en-US");
         assert_eq!(parsing_locale("pt", "es-CL"), "pt");
+    }
+
+    #[test]
+    fn detection_is_among_the_bots_languages_and_only_when_sure() {
+        let languages = ["es".to_owned(), "pt-BR".to_owned(), "en".to_owned()];
+        let found = detector(&languages).unwrap();
+        assert_eq!(
+            detect(
+                &found,
+                "Hola, quiero saber el saldo de mi cuenta corriente, por favor"
+            ),
+            Some(0)
+        );
+        assert_eq!(
+            detect(
+                &found,
+                "Olá, quero saber o saldo da minha conta corrente, por favor"
+            ),
+            Some(1)
+        );
+        assert_eq!(
+            detect(
+                &found,
+                "Hello, I would like to know the balance of my checking account"
+            ),
+            Some(2)
+        );
+        assert_eq!(detect(&found, "ok"), None);
+        // Too short to tell, and too close to call: left undecided.
+        assert_eq!(detect(&found, "hola"), None);
+        assert_eq!(detect(&found, "onde está meu pedido"), None);
+        assert!(detector(&["es".to_owned(), "tlh".to_owned()]).is_none());
     }
 
     #[test]

@@ -1156,3 +1156,41 @@ fn the_users_time_zone_moves_today_and_the_offset() {
     bot.turn(&mut session, request).unwrap();
     assert_eq!(session.timezone.as_deref(), Some("Asia/Tokyo"));
 }
+
+#[test]
+fn a_bot_that_detects_takes_the_language_of_what_the_user_writes() {
+    let bot = inline(
+        r#"
+bot { languages [es, en] detect_language }
+flow welcome on welcome { answer @es "Hola." @en "Hello." }
+flow fallback on fallback { answer @es "No entendí." @en "I did not get that." }
+"#,
+    );
+    // Too short to tell: the default, and still undecided.
+    let mut session = bot.new_session();
+    let r = bot.turn(&mut session, Request::text("hi")).unwrap();
+    assert_eq!(texts(&r), ["No entendí."]);
+    assert_eq!(session.language, None);
+    let r = bot
+        .turn(
+            &mut session,
+            Request::text("I would like to know the balance of my checking account"),
+        )
+        .unwrap();
+    assert_eq!(texts(&r), ["I did not get that."]);
+    assert_eq!(session.language.as_deref(), Some("en"));
+    // Once chosen, it stays.
+    let r = bot
+        .turn(
+            &mut session,
+            Request::text("quiero saber el saldo de mi cuenta corriente"),
+        )
+        .unwrap();
+    assert_eq!(texts(&r), ["I did not get that."]);
+    // A request's language wins over detection.
+    let mut session = bot.new_session();
+    let mut request = Request::text("I would like to know the balance of my checking account");
+    request.language = Some("es".into());
+    let r = bot.turn(&mut session, request).unwrap();
+    assert_eq!(texts(&r), ["No entendí."]);
+}

@@ -405,6 +405,10 @@ pub fn compile_with_model(
             .map(|l| crate::language::parsing_locale(l, &locale))
             .collect(),
         builtin_messages: builtin_messages(settings, &languages),
+        detector: settings
+            .detect_language
+            .then(|| crate::language::detector(&languages))
+            .flatten(),
         timezone: settings
             .timezone
             .as_ref()

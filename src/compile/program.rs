@@ -321,6 +321,9 @@ pub struct Program {
     /// Per language: the locale its numbers, yes/no words and dates are
     /// read by.
     pub parse_locales: Vec<String>,
+    /// With `detect_language`: a detector limited to the bot's languages
+    /// it knows, and which of `languages` each of its answers means.
+    pub detector: Option<(whatlang::Detector, Vec<(whatlang::Lang, usize)>)>,
     /// Where "today" and times are: the bot's `timezone` (UTC without one).
     pub timezone: jiff::tz::TimeZone,
     /// Per language: the built-in messages, in `language::Builtin` order.

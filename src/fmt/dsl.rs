@@ -205,6 +205,9 @@ fn dsl_settings(bot: &Settings) -> String {
         let names: Vec<String> = bot.languages.iter().map(|l| l.value.clone()).collect();
         let _ = writeln!(out, "  languages {}", dsl_list(&names, 2));
     }
+    if bot.detect_language {
+        out.push_str("  detect_language\n");
+    }
     if !bot.messages.is_empty() {
         out.push_str("  messages {\n");
         for (key, text) in &bot.messages {

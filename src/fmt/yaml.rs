@@ -263,6 +263,9 @@ fn yaml_settings(y: &mut YamlOut, bot: &Settings, indent: usize) {
             .collect();
         y.field(indent, "languages", &format!("[{}]", names.join(", ")));
     }
+    if bot.detect_language {
+        y.field(indent, "detect_language", "true");
+    }
     if !bot.messages.is_empty() {
         y.line(indent, "messages:");
         for (key, text) in &bot.messages {
@@ -291,6 +294,7 @@ fn yaml_settings(y: &mut YamlOut, bot: &Settings, indent: usize) {
         && bot.locale.is_none()
         && bot.timezone.is_none()
         && bot.languages.is_empty()
+        && !bot.detect_language
         && bot.messages.is_empty()
         && bot.threshold.is_none()
         && bot.out_of_scope.is_empty()

@@ -160,6 +160,13 @@ pub(super) fn run(
     {
         session.timezone = Some(zone.clone());
     }
+    if session.language.is_none()
+        && request.language.is_none()
+        && let (Some(detector), Some(text)) = (&program.detector, &request.text)
+        && let Some(i) = crate::language::detect(detector, text)
+    {
+        session.language = Some(program.languages[i].clone());
+    }
     let language = session
         .language
         .as_deref()

@@ -16,6 +16,10 @@ impl DslParser {
         for field in pair.into_inner() {
             let span = self.span(&field);
             let which = field.as_rule();
+            if which == Rule::bot_detect_language {
+                settings.detect_language = true;
+                continue;
+            }
             if which == Rule::bot_messages {
                 for message in field.into_inner() {
                     let mut parts = message.into_inner();

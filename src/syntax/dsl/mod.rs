@@ -178,6 +178,7 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
         | Rule::bot_readonly
         | Rule::bot_languages
         | Rule::bot_timezone
+        | Rule::bot_detect_language
         | Rule::bot_messages => "a bot setting",
         Rule::limit => "a number, or a date (`today`, `\"today+30\"`, `\"2026-12-31\"`)",
         Rule::bot_message => "a built-in message: `not_understood`, `error` or `restarted`",

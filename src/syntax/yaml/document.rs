@@ -68,6 +68,7 @@ impl Walker<'_> {
                 "locale",
                 "timezone",
                 "languages",
+                "detect_language",
                 "messages",
                 "nlu",
                 "context",
@@ -83,6 +84,7 @@ impl Walker<'_> {
         if let Some(list) = fields.get("languages") {
             settings.languages = self.strings(list, "languages");
         }
+        settings.detect_language = self.bool(&fields, "detect_language");
         if let Some(node) = fields.get("messages")
             && let Some(messages) = self.fields(
                 node,
