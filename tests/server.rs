@@ -369,6 +369,52 @@ fn masked_inputs_stay_masked_in_responses_and_history() {
 }
 
 #[test]
+fn masked_answers_are_sent_but_not_kept_and_content_is_typed() {
+    let dir = scratch("masked-answers");
+    let bot = dir.join("otp.flow");
+    std::fs::write(
+        &bot,
+        r#"
+bot { languages [en, es] }
+flow welcome on welcome {
+  answer { typing 500 text @en "One moment." @es "Un momento." }
+  answer { text @en "Your code is 482913." @es "Tu código es 482913." mask }
+  input spot location { prompt @en "Where are you?" @es "¿Dónde estás?" }
+  answer @en "Thanks." @es "Gracias."
+}
+flow fallback on fallback { answer @en "Sorry?" @es "¿Perdón?" }
+"#,
+    )
+    .unwrap();
+    let server = Serve::start(&bot, &["--store", "memory"]);
+    let (code, reply) = server.begin(&json!({"language": "es"}));
+    let answers = reply["answers"].as_array().unwrap();
+    let kinds: Vec<&str> = answers.iter().map(|a| a["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["typing", "text", "text", "text"], "{reply}");
+    assert_eq!(answers[0]["duration_ms"], 500);
+    assert_eq!(answers[2]["text"], "Tu código es 482913.");
+    assert_eq!(answers[2]["mask"], true);
+    assert_eq!(reply["awaiting"]["offer"], "location_picker");
+    // A malformed location is asked again, never refused.
+    let (status, reply) = server.post(
+        &format!("/v1/conversations/{code}"),
+        &json!({"location": {"lat": "north"}}),
+    );
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["answers"][0]["text"], "¿Dónde estás?");
+    let (status, reply) = server.post(
+        &format!("/v1/conversations/{code}"),
+        &json!({"location": {"lat": -33.44, "lng": -70.65}}),
+    );
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["answers"][0]["text"], "Gracias.");
+    let (_, shown) = server.get(&code);
+    let history = shown["history"].to_string();
+    assert!(!history.contains("482913"), "{history}");
+    assert!(history.contains(r#""Un momento.","******""#), "{history}");
+}
+
+#[test]
 fn requests_without_a_valid_key_are_refused() {
     let dir = scratch("auth");
     let server = Serve::start(&pizza(), &["--store", "memory"]);
