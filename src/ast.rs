@@ -219,9 +219,37 @@ pub struct Intent {
     #[serde(skip)]
     pub comments: Vec<String>,
     pub name: Name,
+    /// Examples in every language the bot speaks.
     pub examples: Vec<Spanned<String>>,
+    /// Examples of one language each (`examples: {es: [...], pt: [...]}`):
+    /// that language's classifier learns them, with the shared ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples_by_language: Vec<(Name, Vec<Spanned<String>>)>,
     pub patterns: Vec<Spanned<String>>,
     pub global: bool,
+}
+
+impl Intent {
+    /// Every example written, whatever its language.
+    pub fn all_examples(&self) -> impl Iterator<Item = &Spanned<String>> {
+        self.examples
+            .iter()
+            .chain(self.examples_by_language.iter().flat_map(|(_, e)| e))
+    }
+
+    /// The examples a language's classifier learns: the shared ones and
+    /// that language's.
+    pub fn examples_in<'a>(
+        &'a self,
+        language: &'a str,
+    ) -> impl Iterator<Item = &'a Spanned<String>> {
+        self.examples.iter().chain(
+            self.examples_by_language
+                .iter()
+                .filter(move |(l, _)| l.value == language)
+                .flat_map(|(_, e)| e),
+        )
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

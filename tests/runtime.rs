@@ -1194,3 +1194,77 @@ flow fallback on fallback { answer @es "No entendí." @en "I did not get that." 
     let r = bot.turn(&mut session, request).unwrap();
     assert_eq!(texts(&r), ["No entendí."]);
 }
+
+const BILINGUAL_NLU: &str = r#"
+bot { languages [es, en] }
+
+intent balance {
+  examples ["saldo", "balance"]
+  examples @es ["cuánto dinero tengo", "quiero ver mi saldo", "saldo de mi cuenta", "cuánta plata me queda"]
+  examples @en ["how much money do I have", "show me my balance", "balance of my account", "what is left in my account"]
+}
+intent transfer {
+  examples @es ["quiero transferir dinero", "enviar plata a Ana", "hacer una transferencia", "pasar dinero a otra cuenta"]
+  examples @en ["I want to send money", "transfer money to Ana", "make a transfer", "move money to another account"]
+}
+
+flow balance on intent balance { answer @es "Tu saldo es 10." @en "Your balance is 10." }
+flow transfer on intent transfer { answer @es "¿A quién?" @en "To whom?" }
+flow fallback on fallback { answer @es "No entendí." @en "I did not get that." }
+"#;
+
+#[test]
+fn each_language_classifies_with_its_own_examples() {
+    let bot = inline(BILINGUAL_NLU);
+    let program = bot.program();
+    assert_eq!(
+        program.nlu_languages.len(),
+        1,
+        "a model for English beside Spanish's"
+    );
+    let turn_in = |bot: &Bot, language: &str, text: &str| {
+        let mut session = bot.new_session();
+        let mut request = Request::text(text);
+        request.language = Some(language.into());
+        let r = bot.turn(&mut session, request).unwrap();
+        (texts(&r).join(" "), r.nlu.intent.clone())
+    };
+    assert_eq!(
+        turn_in(&bot, "en", "I would like to move some money to my sister")
+            .1
+            .as_deref(),
+        Some("transfer")
+    );
+    assert_eq!(
+        turn_in(&bot, "es", "quisiera pasar plata a mi hermana").0,
+        "¿A quién?"
+    );
+    assert_eq!(
+        turn_in(&bot, "en", "show my balance please").0,
+        "Your balance is 10."
+    );
+    // Shared examples serve every language.
+    assert_eq!(turn_in(&bot, "es", "saldo").0, "Tu saldo es 10.");
+    assert_eq!(turn_in(&bot, "en", "balance").0, "Your balance is 10.");
+
+    // The artifact keeps every language's model: loading it trains nothing
+    // and classifies the same.
+    let mut project = Project::new();
+    project.add_bytes("bot.flow", Path::new("bot.flow"), BILINGUAL_NLU.as_bytes());
+    let checked = cellflow::check::check(project);
+    let compiled =
+        cellflow::compile::compile(&checked.bot, &checked.lowered, checked.prepared).unwrap();
+    let written = cellflow::compile::write_artifact(&checked.bot, &compiled).unwrap();
+    let artifact = cellflow::compile::read_artifact(&written).unwrap();
+    assert_eq!(artifact.language_models.len(), 1);
+    assert!(artifact.language_models[0].is_some());
+    let loaded = Bot::new(cellflow::compile::load_artifact(artifact).unwrap());
+    assert_eq!(
+        turn_in(
+            &loaded,
+            "en",
+            "I would like to move some money to my sister"
+        ),
+        turn_in(&bot, "en", "I would like to move some money to my sister")
+    );
+}

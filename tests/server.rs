@@ -389,7 +389,10 @@ flow fallback on fallback { answer @en "Sorry?" @es "¿Perdón?" }
     let server = Serve::start(&bot, &["--store", "memory"]);
     let (code, reply) = server.begin(&json!({"language": "es"}));
     let answers = reply["answers"].as_array().unwrap();
-    let kinds: Vec<&str> = answers.iter().map(|a| a["type"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = answers
+        .iter()
+        .map(|a| a["type"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["typing", "text", "text", "text"], "{reply}");
     assert_eq!(answers[0]["duration_ms"], 500);
     assert_eq!(answers[2]["text"], "Tu código es 482913.");

@@ -59,6 +59,14 @@ pub(crate) fn check(ctx: &Context<'_>) -> Vec<Diagnostic> {
     for (_, message) in &settings.messages {
         keys(message, &mut diagnostics);
     }
+    for intent in &ctx.bot.intents {
+        for (language, _) in &intent.examples_by_language {
+            if !speaks.contains(&language.value.as_str()) {
+                let known = language::is_known(&language.value);
+                diagnostics.push(unknown(language, known, &speaks));
+            }
+        }
+    }
     for flow in &ctx.bot.flows {
         for (position, cell) in flow.cells.iter().enumerate() {
             let texts = cell.kind.localized();

@@ -81,7 +81,7 @@ pub(crate) fn duplicate_examples(ctx: &Context<'_>) -> Vec<Diagnostic> {
     let mut seen: HashMap<String, (&str, &ast::Spanned<String>)> = HashMap::new();
     let mut diagnostics = Vec::new();
     for intent in &ctx.bot.intents {
-        for example in &intent.examples {
+        for example in intent.all_examples() {
             let key = crate::text::normalize(&example.value);
             match seen.get(&key) {
                 Some((other, first)) if *other != intent.name.value => diagnostics.push(
@@ -118,8 +118,7 @@ pub(crate) fn few_examples(ctx: &Context<'_>) -> Vec<Diagnostic> {
         .filter_map(|intent| {
             let name = &intent.name;
             let distinct: HashSet<String> = intent
-                .examples
-                .iter()
+                .all_examples()
                 .map(|e| crate::text::normalize(&e.value))
                 .collect();
             let count = distinct.len();

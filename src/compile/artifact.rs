@@ -20,6 +20,10 @@ pub struct Artifact {
     pub bot: ast::Bot,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<Model>,
+    /// The models of the bot's languages after the first, when its intents
+    /// have examples per language.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub language_models: Vec<Option<Model>>,
 }
 
 /// Writes a checked bot as an artifact: a header line, then the merged AST
@@ -34,10 +38,17 @@ pub fn write_artifact(bot: &ast::Bot, program: &Program) -> Result<String, serde
         bot: &'a ast::Bot,
         #[serde(skip_serializing_if = "Option::is_none")]
         model: Option<&'a Model>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        language_models: Vec<Option<&'a Model>>,
     }
     let written = Written {
         bot,
         model: program.nlu.model.as_ref(),
+        language_models: program
+            .nlu_languages
+            .iter()
+            .map(|l| l.model.as_ref())
+            .collect(),
     };
     Ok(format!(
         "{ARTIFACT_MAGIC} {ARTIFACT_VERSION}\n{}\n",

@@ -39,7 +39,7 @@ pub use index::{CellIndex, EntityIndex, FlowIndex, IntentIndex};
 pub use load::{LoadError, load, load_artifact, load_ast, load_project};
 pub use program::{
     Answer, Body, Branch, Button, Card, Cell, Choice, Entity, Flow, Goto, Input, Intent, Kind,
-    Link, Location, Media, NluIndex, Phrase, Program, Script, Service, kind_name,
+    LanguageNlu, Link, Location, Media, NluIndex, Phrase, Program, Script, Service, kind_name,
 };
 
 /// Why a checked bot could not be compiled (an invariant the checker should
@@ -266,8 +266,24 @@ pub fn compile(
 pub fn compile_with_model(
     bot: &ast::Bot,
     lowered: &Lowered,
+    prepared: Prepared,
+    model: Option<Model>,
+) -> Result<Program, CompileError> {
+    compile_with_models(bot, lowered, prepared, model, Vec::new())
+}
+
+/// [`compile_with_model`], with the models of the bot's other languages
+/// too (for intents with examples per language; an artifact stores them).
+/// A language whose model is not given is trained.
+///
+/// # Errors
+/// As [`compile_with_model`].
+pub fn compile_with_models(
+    bot: &ast::Bot,
+    lowered: &Lowered,
     mut prepared: Prepared,
     model: Option<Model>,
+    language_models: Vec<Option<Model>>,
 ) -> Result<Program, CompileError> {
     let intent_patterns =
         prepared.take_intent_patterns(bot.intents.iter().map(|i| i.patterns.len()).sum());
@@ -349,7 +365,12 @@ pub fn compile_with_model(
         .map(|intent| Intent {
             name: intent.name.value.clone(),
             global: intent.global,
-            example: intent.examples.first().map(|e| e.value.clone()),
+            // A shared example, else one of the default language, else any.
+            example: intent
+                .examples_in(compiler.languages.first().map_or("", String::as_str))
+                .next()
+                .or_else(|| intent.all_examples().next())
+                .map(|e| e.value.clone()),
         })
         .collect::<Vec<_>>();
     let entities = bot
@@ -384,7 +405,35 @@ pub fn compile_with_model(
     let masked = masked_variables(&cells, &compiler.transfers);
     let languages = std::mem::take(&mut compiler.languages);
     drop(compiler);
-    let nlu = NluIndex::build(&bot.intents, &settings.out_of_scope, model, intent_patterns)?;
+    let by_language = bot
+        .intents
+        .iter()
+        .any(|i| !i.examples_by_language.is_empty());
+    let default_language = by_language.then(|| languages[0].as_str());
+    let nlu = NluIndex::build(
+        &bot.intents,
+        &settings.out_of_scope,
+        default_language,
+        model,
+        intent_patterns,
+    )?;
+    let mut language_models = language_models.into_iter();
+    let nlu_languages = if by_language {
+        languages[1..]
+            .iter()
+            .map(|language| {
+                let (exact, model) = classifier_for(
+                    &bot.intents,
+                    &settings.out_of_scope,
+                    Some(language),
+                    language_models.next().flatten(),
+                )?;
+                Ok(LanguageNlu { model, exact })
+            })
+            .collect::<Result<Vec<_>, CompileError>>()?
+    } else {
+        Vec::new()
+    };
     let sorted = |names: &[ast::Name]| {
         let mut names: Vec<String> = names.iter().map(|n| n.value.clone()).collect();
         names.sort();
@@ -405,6 +454,7 @@ pub fn compile_with_model(
             .map(|l| crate::language::parsing_locale(l, &locale))
             .collect(),
         builtin_messages: builtin_messages(settings, &languages),
+        nlu_languages,
         detector: settings
             .detect_language
             .then(|| crate::language::detector(&languages))
@@ -847,54 +897,78 @@ fn compile_cell(
     })
 }
 
+/// The exact examples and the model of one language (`None`: the examples
+/// every language shares, for a bot without examples per language), the
+/// model trained unless an artifact brought it.
+type Classifier = (rustc_hash::FxHashMap<Box<str>, Vec<u32>>, Option<Model>);
+
+fn classifier_for(
+    intents: &[ast::Intent],
+    out_of_scope: &[ast::Spanned<String>],
+    language: Option<&str>,
+    model: Option<Model>,
+) -> Result<Classifier, CompileError> {
+    let count = u32::try_from(intents.len()).unwrap_or(u32::MAX);
+    let per_intent: Vec<Vec<&ast::Spanned<String>>> = intents
+        .iter()
+        .map(|intent| match language {
+            Some(language) => intent.examples_in(language).collect(),
+            None => intent.examples.iter().collect(),
+        })
+        .collect();
+    let labelled = || {
+        per_intent
+            .iter()
+            .zip(0..)
+            .flat_map(|(examples, class)| examples.iter().map(move |e| (*e, class)))
+            .chain(out_of_scope.iter().map(|e| (e, count)))
+    };
+    let mut exact: rustc_hash::FxHashMap<Box<str>, Vec<u32>> = rustc_hash::FxHashMap::default();
+    for (example, class) in labelled() {
+        let classes = exact
+            .entry(crate::text::normalize(&example.value).into_boxed_str())
+            .or_default();
+        if !classes.contains(&class) {
+            classes.push(class);
+        }
+    }
+    let model = match model {
+        Some(model) => {
+            if model.intents() != intents.len() || !model.is_consistent() {
+                return Err(CompileError::Model(
+                    "it does not fit the bot's intents".into(),
+                ));
+            }
+            Some(model)
+        }
+        None if per_intent.iter().any(|e| !e.is_empty())
+            && crate::classifier::fits(labelled().count(), intents.len() + 1) =>
+        {
+            let examples: Vec<crate::classifier::Example<'_>> = labelled()
+                .map(|(e, class)| crate::classifier::Example {
+                    text: &e.value,
+                    class,
+                })
+                .collect();
+            Some(crate::classifier::train(&examples, count))
+        }
+        None => None,
+    };
+    Ok((exact, model))
+}
+
 impl NluIndex {
-    /// Indexes the examples and patterns and, unless an artifact brought
-    /// one, trains the model.
+    /// Indexes the examples (of a language, with intents that have examples
+    /// per language) and patterns and, unless an artifact brought one,
+    /// trains the model.
     fn build(
         intents: &[ast::Intent],
         out_of_scope: &[ast::Spanned<String>],
+        language: Option<&str>,
         model: Option<Model>,
         parsed_patterns: Option<Vec<regex_syntax::hir::Hir>>,
     ) -> Result<NluIndex, CompileError> {
-        let count = u32::try_from(intents.len()).unwrap_or(u32::MAX);
-        let labelled = || {
-            intents
-                .iter()
-                .zip(0..)
-                .flat_map(|(intent, class)| intent.examples.iter().map(move |e| (e, class)))
-                .chain(out_of_scope.iter().map(|e| (e, count)))
-        };
-        let mut exact: rustc_hash::FxHashMap<Box<str>, Vec<u32>> = rustc_hash::FxHashMap::default();
-        for (example, class) in labelled() {
-            let classes = exact
-                .entry(crate::text::normalize(&example.value).into_boxed_str())
-                .or_default();
-            if !classes.contains(&class) {
-                classes.push(class);
-            }
-        }
-        let model = match model {
-            Some(model) => {
-                if model.intents() != intents.len() || !model.is_consistent() {
-                    return Err(CompileError::Model(
-                        "it does not fit the bot's intents".into(),
-                    ));
-                }
-                Some(model)
-            }
-            None if intents.iter().any(|i| !i.examples.is_empty())
-                && crate::classifier::fits(labelled().count(), intents.len() + 1) =>
-            {
-                let examples: Vec<crate::classifier::Example<'_>> = labelled()
-                    .map(|(e, class)| crate::classifier::Example {
-                        text: &e.value,
-                        class,
-                    })
-                    .collect();
-                Some(crate::classifier::train(&examples, count))
-            }
-            None => None,
-        };
+        let (exact, model) = classifier_for(intents, out_of_scope, language, model)?;
         let sources = intents
             .iter()
             .enumerate()

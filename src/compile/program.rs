@@ -278,6 +278,14 @@ pub struct NluIndex {
     pub patterns: crate::pattern::IntentPatterns,
 }
 
+/// The classifier of one of the bot's languages after the first, for a bot
+/// whose intents have examples per language (patterns are shared).
+#[derive(Debug)]
+pub struct LanguageNlu {
+    pub model: Option<Model>,
+    pub exact: rustc_hash::FxHashMap<Box<str>, Vec<u32>>,
+}
+
 /// An intent: its name and whether it may interrupt a pending input.
 #[derive(Debug)]
 pub struct Intent {
@@ -326,6 +334,9 @@ pub struct Program {
     pub detector: Option<(whatlang::Detector, Vec<(whatlang::Lang, usize)>)>,
     /// Where "today" and times are: the bot's `timezone` (UTC without one).
     pub timezone: jiff::tz::TimeZone,
+    /// The classifiers of the languages after the first, when intents have
+    /// examples per language (else `nlu` serves every language).
+    pub nlu_languages: Vec<LanguageNlu>,
     /// Per language: the built-in messages, in `language::Builtin` order.
     pub builtin_messages: Vec<[arcstr::ArcStr; 3]>,
     pub threshold: f64,

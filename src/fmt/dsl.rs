@@ -144,6 +144,16 @@ pub fn to_dsl(module: &Module) -> String {
     for intent in &module.intents {
         let mut out = comments(&intent.comments, 0);
         let _ = writeln!(out, "intent {} {{", intent.name.value);
+        if !intent.examples_by_language.is_empty() {
+            for (language, list) in &intent.examples_by_language {
+                let _ = writeln!(
+                    out,
+                    "  examples @{} {}",
+                    language.value,
+                    dsl_strings(list, 2)
+                );
+            }
+        }
         if !intent.examples.is_empty() {
             let _ = writeln!(out, "  examples {}", dsl_strings(&intent.examples, 2));
         }

@@ -188,7 +188,15 @@ pub fn to_yaml(module: &Module) -> String {
         for intent in &module.intents {
             y.out.push_str(&comments(&intent.comments, 2));
             y.line(2, &format!("{}:", yaml_string(&intent.name.value)));
-            if !intent.examples.is_empty() {
+            if !intent.examples_by_language.is_empty() {
+                y.line(4, "examples:");
+                if !intent.examples.is_empty() {
+                    y.strings(6, "all", &intent.examples);
+                }
+                for (language, list) in &intent.examples_by_language {
+                    y.strings(6, &yaml_string(&language.value), list);
+                }
+            } else if !intent.examples.is_empty() {
                 y.strings(4, "examples", &intent.examples);
             }
             if !intent.patterns.is_empty() {
@@ -197,7 +205,11 @@ pub fn to_yaml(module: &Module) -> String {
             if intent.global {
                 y.field(4, "global", "true");
             }
-            if intent.examples.is_empty() && intent.patterns.is_empty() && !intent.global {
+            if intent.examples.is_empty()
+                && intent.examples_by_language.is_empty()
+                && intent.patterns.is_empty()
+                && !intent.global
+            {
                 y.field(4, "examples", "[]");
             }
         }

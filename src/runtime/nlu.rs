@@ -27,6 +27,38 @@ pub trait Classifier: Send + Sync {
     fn classify_global(&self, program: &Program, text: &str) -> Nlu {
         self.classify(program, text)
     }
+
+    /// [`Classifier::classify`] for a conversation in one of the bot's
+    /// languages (a position in `Program::languages`). The default ignores
+    /// the language.
+    fn classify_in(&self, program: &Program, text: &str, language: usize) -> Nlu {
+        let _ = language;
+        self.classify(program, text)
+    }
+
+    /// [`Classifier::classify_global`] in one of the bot's languages.
+    fn classify_global_in(&self, program: &Program, text: &str, language: usize) -> Nlu {
+        let _ = language;
+        self.classify_global(program, text)
+    }
+}
+
+/// The exact examples and the model a language classifies with: its own
+/// when the bot's intents have examples per language, else the shared ones.
+fn classifier_of(
+    program: &Program,
+    language: usize,
+) -> (
+    &rustc_hash::FxHashMap<Box<str>, Vec<u32>>,
+    Option<&crate::classifier::Model>,
+) {
+    match language
+        .checked_sub(1)
+        .and_then(|i| program.nlu_languages.get(i))
+    {
+        Some(own) => (&own.exact, own.model.as_ref()),
+        None => (&program.nlu.exact, program.nlu.model.as_ref()),
+    }
 }
 
 /// The built-in classifier.
@@ -237,11 +269,13 @@ impl Builtin {
     /// ([`Scratch::load`]).
     fn best(
         program: &Program,
+        language: usize,
         text: &str,
         scratch: &mut Scratch,
         only: Option<&[crate::compile::IntentIndex]>,
     ) -> Option<(usize, f64)> {
         let index = &program.nlu;
+        let (exact, model) = classifier_of(program, language);
         let allowed = |intent: usize| {
             only.is_none_or(|o| {
                 o.binary_search(&crate::compile::IntentIndex::new(intent))
@@ -253,7 +287,7 @@ impl Builtin {
             return Some((hit, 1.0));
         }
         // So is an example, unless it is an out-of-scope one.
-        if let Some(classes) = index.exact.get(scratch.normalized()) {
+        if let Some(classes) = exact.get(scratch.normalized()) {
             let intents = program.intents.len();
             if classes.iter().any(|&c| c as usize == intents) {
                 return None;
@@ -262,7 +296,7 @@ impl Builtin {
                 return Some((class as usize, 1.0));
             }
         }
-        let model = index.model.as_ref()?;
+        let model = model?;
         model.probabilities(scratch);
         scratch
             .scores
@@ -302,18 +336,32 @@ impl Builtin {
 
 impl Classifier for Builtin {
     fn classify(&self, program: &Program, text: &str) -> Nlu {
+        self.classify_in(program, text, 0)
+    }
+
+    fn classify_global(&self, program: &Program, text: &str) -> Nlu {
+        self.classify_global_in(program, text, 0)
+    }
+
+    fn classify_in(&self, program: &Program, text: &str, language: usize) -> Nlu {
         SCRATCH.with_borrow_mut(|scratch| {
             scratch.load(text);
-            let best = Builtin::best(program, text, scratch, None);
+            let best = Builtin::best(program, language, text, scratch, None);
             // The entities read the same normalised text.
             Builtin::result(program, best, entities(program, text, scratch.padded()))
         })
     }
 
-    fn classify_global(&self, program: &Program, text: &str) -> Nlu {
+    fn classify_global_in(&self, program: &Program, text: &str, language: usize) -> Nlu {
         SCRATCH.with_borrow_mut(|scratch| {
             scratch.load(text);
-            let best = Builtin::best(program, text, scratch, Some(&program.global_intents));
+            let best = Builtin::best(
+                program,
+                language,
+                text,
+                scratch,
+                Some(&program.global_intents),
+            );
             Builtin::result(program, best, BTreeMap::new())
         })
     }

@@ -294,10 +294,15 @@ impl Turn<'_> {
                     if self.program.global_intents.is_empty() {
                         Nlu::default()
                     } else {
-                        self.bot.classifier().classify_global(self.program, text)
+                        self.bot
+                            .classifier()
+                            .classify_global_in(self.program, text, self.language)
                     }
                 }
-                None => self.bot.classifier().classify(self.program, text),
+                None => self
+                    .bot
+                    .classifier()
+                    .classify_in(self.program, text, self.language),
             };
         }
         if restarted {

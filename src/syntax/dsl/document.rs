@@ -98,12 +98,27 @@ impl DslParser {
             comments: Vec::new(),
             name,
             examples: Vec::new(),
+            examples_by_language: Vec::new(),
             patterns: Vec::new(),
             global: false,
         };
         for field in parts {
             match field.as_rule() {
-                Rule::examples => intent.examples.extend(self.string_list(Self::only(field))),
+                Rule::examples => {
+                    let list = Self::only(field);
+                    if list.as_rule() == Rule::string_list {
+                        intent.examples.extend(self.string_list(list));
+                    } else {
+                        let mut parts = list.into_inner();
+                        while let (Some(tag), Some(items)) = (parts.next(), parts.next()) {
+                            let span = self.span(&tag).slice(1, tag.as_str().len());
+                            let language = Spanned::new(tag.as_str()[1..].to_owned(), span);
+                            intent
+                                .examples_by_language
+                                .push((language, self.string_list(items)));
+                        }
+                    }
+                }
                 Rule::patterns => intent.patterns.extend(self.string_list(Self::only(field))),
                 _ => intent.global = true,
             }

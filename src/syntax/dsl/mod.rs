@@ -186,6 +186,7 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
             "a string, or texts by language (`@es \"…\" @pt \"…\"`)"
         }
         Rule::language_tag => "a language (`@es`)",
+        Rule::examples_by_language => "`@language [\"...\"]`",
         Rule::intent_field | Rule::examples | Rule::patterns | Rule::global => {
             "`examples`, `patterns` or `global`"
         }

@@ -141,10 +141,26 @@ impl Walker<'_> {
             "an intent",
             &["examples", "patterns", "global"],
         )?;
-        let examples = fields
-            .get("examples")
-            .map(|n| self.strings(n, "examples"))
-            .unwrap_or_default();
+        let mut examples_by_language = Vec::new();
+        let examples = match fields.get("examples") {
+            Some(node) if matches!(node.value, Value::Map(_)) => {
+                // `all:` holds the examples of every language.
+                let mut shared = Vec::new();
+                for (key, list) in self.entries(node, "examples").unwrap_or_default() {
+                    if let Some(language) = self.string(key, "examples") {
+                        let list = self.strings(list, "examples");
+                        if language.value == "all" {
+                            shared.extend(list);
+                        } else {
+                            examples_by_language.push((language, list));
+                        }
+                    }
+                }
+                shared
+            }
+            Some(node) => self.strings(node, "examples"),
+            None => Vec::new(),
+        };
         let patterns = fields
             .get("patterns")
             .map(|n| self.strings(n, "patterns"))
@@ -154,6 +170,7 @@ impl Walker<'_> {
             comments: Vec::new(),
             name,
             examples,
+            examples_by_language,
             patterns,
             global,
         })
