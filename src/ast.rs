@@ -213,6 +213,20 @@ pub struct Settings {
     pub span: Span,
 }
 
+impl Settings {
+    /// The languages the bot speaks, the default first: those it declares,
+    /// else the one of its `locale` (`en` without one).
+    #[must_use]
+    pub fn spoken_languages(&self) -> Vec<String> {
+        if self.languages.is_empty() {
+            let locale = self.locale.as_ref().map_or("en-US", |l| l.value.as_str());
+            vec![crate::language::primary(locale).to_ascii_lowercase()]
+        } else {
+            self.languages.iter().map(|l| l.value.clone()).collect()
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Intent {
     /// Comment lines written just above it (kept by `fmt`).
@@ -478,13 +492,17 @@ impl Answer {
     /// True when the answer says and shows nothing: an error in both syntaxes.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.text.is_empty()
-            && self.buttons.is_empty()
-            && self.quick_replies.is_empty()
-            && self.contents().is_empty()
-            && self.typing.is_none()
-            && self.delay.is_none()
-            && self.voice.is_none()
+        !self.has_content() && self.typing.is_none() && self.delay.is_none()
+    }
+
+    /// True when there is a message to send besides `typing` and `delay`.
+    #[must_use]
+    pub fn has_content(&self) -> bool {
+        !self.text.is_empty()
+            || !self.buttons.is_empty()
+            || !self.quick_replies.is_empty()
+            || !self.contents().is_empty()
+            || self.voice.is_some()
     }
 
     /// The content that decides the answer's type, with its field name, in

@@ -134,6 +134,12 @@ pub enum Builtin {
 impl Builtin {
     pub const ALL: [Builtin; 3] = [Builtin::NotUnderstood, Builtin::Error, Builtin::Restarted];
 
+    /// Its position in [`Builtin::ALL`] (and in each language's messages).
+    #[must_use]
+    pub fn position(self) -> usize {
+        self as usize
+    }
+
     /// Its name under `bot.messages`.
     #[must_use]
     pub fn key(self) -> &'static str {

@@ -38,16 +38,13 @@ pub(crate) fn check(ctx: &Context<'_>) -> Vec<Diagnostic> {
             declared.push(&name.value);
         }
     }
-    let speaks: Vec<String> = if settings.languages.is_empty() {
-        let locale = settings
-            .locale
-            .as_ref()
-            .map_or("en-US", |l| l.value.as_str());
-        vec![language::primary(locale).to_ascii_lowercase()]
+    // The declared languages that are languages, once each.
+    let spoken = settings.spoken_languages();
+    let speaks: Vec<&str> = if settings.languages.is_empty() {
+        spoken.iter().map(String::as_str).collect()
     } else {
-        declared.iter().map(|l| (*l).to_owned()).collect()
+        declared
     };
-    let speaks: Vec<&str> = speaks.iter().map(String::as_str).collect();
     let keys = |text: &Localized, diagnostics: &mut Vec<Diagnostic>| {
         for (language, _) in &text.languages {
             if !speaks.contains(&language.value.as_str()) {

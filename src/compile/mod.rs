@@ -69,20 +69,6 @@ struct Compiler {
     languages: Vec<String>,
 }
 
-/// The languages a bot speaks: those it declares, else the one of its
-/// locale.
-fn languages_of(settings: &ast::Settings) -> Vec<String> {
-    if settings.languages.is_empty() {
-        let locale = settings
-            .locale
-            .as_ref()
-            .map_or("en-US", |l| l.value.as_str());
-        vec![crate::language::primary(locale).to_ascii_lowercase()]
-    } else {
-        settings.languages.iter().map(|l| l.value.clone()).collect()
-    }
-}
-
 /// Which text a language reads: its own, else the default language's, else
 /// the first written.
 fn text_for<'t>(text: &'t ast::Localized, language: &str, default: &str) -> &'t str {
@@ -293,7 +279,7 @@ pub fn compile_with_models(
         engine: std::cell::OnceCell::new(),
         regexes: HashMap::new(),
         transfers: Vec::new(),
-        languages: languages_of(&bot.settings),
+        languages: bot.settings.spoken_languages(),
     };
     let goto = |id: crate::graph::CellId| {
         if id == graph.exit() {
@@ -756,11 +742,7 @@ fn compile_cell(
                 custom: a.custom.as_ref().map(|c| c.value.clone()),
                 evaluable: a.evaluable,
                 kind: answer_type(a),
-                has_content: !a.text.is_empty()
-                    || !a.buttons.is_empty()
-                    || !a.quick_replies.is_empty()
-                    || !a.contents().is_empty()
-                    || a.voice.is_some(),
+                has_content: a.has_content(),
                 scope: a
                     .quick_replies_scope
                     .as_ref()

@@ -334,7 +334,7 @@ pub(crate) fn parse<'a>(
     text: &'a str,
     payload: Payload<'_>,
     locale: &str,
-    now: &jiff::ZonedDateTime,
+    now: impl FnOnce() -> jiff::ZonedDateTime,
 ) -> Option<Parsed<'a>> {
     let within = |n: f64| input.min.is_none_or(|m| n >= m) && input.max.is_none_or(|m| n <= m);
     let value = match input.ty {
@@ -360,7 +360,10 @@ pub(crate) fn parse<'a>(
             return whole.then_some(Parsed::Text(text));
         }
         InputType::Phone => phone(text),
-        InputType::Date | InputType::Time | InputType::Datetime => when(input, text, locale, now),
+        // The clock and the time zone are read only for these.
+        InputType::Date | InputType::Time | InputType::Datetime => {
+            when(input, text, locale, &now())
+        }
         InputType::Options => choose(program, input, text),
         InputType::Location => location(text, payload.location),
         InputType::File | InputType::Image => file(input, text, payload.file),

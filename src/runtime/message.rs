@@ -228,6 +228,12 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// Whether it is a `typing` or `delay` message, which carries no text.
+    #[must_use]
+    pub fn is_pause(&self) -> bool {
+        matches!(self.kind, AnswerType::Typing | AnswerType::Delay)
+    }
+
     #[must_use]
     pub fn text(text: impl Into<ArcStr>) -> Answer {
         Answer {

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::State;
 use super::store::{Exchange, Record, StoreError, Write, now_secs};
-use crate::runtime::{AnswerType, Request, TurnError};
+use crate::runtime::{Request, TurnError};
 
 /// Attempts at a turn when another writer keeps winning the race.
 const ATTEMPTS: usize = 5;
@@ -574,7 +574,7 @@ fn converse(
             answers: response
                 .answers
                 .iter()
-                .filter(|a| !matches!(a.kind, AnswerType::Typing | AnswerType::Delay))
+                .filter(|a| !a.is_pause())
                 .map(|a| {
                     if a.mask {
                         return arcstr::ArcStr::from(crate::runtime::MASK);

@@ -29,7 +29,7 @@ use serde_json::Value;
 use crate::ast::InputType;
 use crate::compile::{Entity, Input, IntentIndex, Kind, Program};
 use crate::runtime::{
-    AnswerType, Bot, Event, FnClient, HttpRequest, HttpResponse, Request, Response, Session, Wait,
+    Bot, Event, FnClient, HttpRequest, HttpResponse, Request, Response, Session, Wait,
 };
 use crate::source::Span;
 use crate::testing::coverage::{Coverage, UnsetRead};
@@ -750,7 +750,7 @@ fn step(message: &Message, response: &Response) -> Step {
                 response
                     .answers
                     .iter()
-                    .filter(|a| !matches!(a.kind, AnswerType::Typing | AnswerType::Delay))
+                    .filter(|a| !a.is_pause())
                     .map(|a| {
                         if a.mask {
                             // A masked answer is never written down.

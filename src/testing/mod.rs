@@ -19,8 +19,8 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 use crate::runtime::{
-    AnswerType, Awaiting, Bot, Event, FnClient, HttpError, HttpRequest, HttpResponse, MASK,
-    Request, Response, Secrets, Session,
+    Awaiting, Bot, Event, FnClient, HttpError, HttpRequest, HttpResponse, MASK, Request, Response,
+    Secrets, Session,
 };
 use crate::testing::coverage::Coverage;
 
@@ -158,7 +158,7 @@ fn check(bot: &Bot, expect: &Expect, response: &Response, session: &Session) -> 
         let actual: Vec<&str> = response
             .answers
             .iter()
-            .filter(|a| !matches!(a.kind, AnswerType::Typing | AnswerType::Delay))
+            .filter(|a| !a.is_pause())
             .map(|a| a.text.as_str())
             .collect();
         let same = expected.len() == actual.len()

@@ -250,16 +250,11 @@ impl Turn<'_> {
 
     /// A built-in message in the conversation's language.
     fn builtin_message(&self, message: Builtin) -> ArcStr {
-        let index = match message {
-            Builtin::NotUnderstood => 0,
-            Builtin::Error => 1,
-            Builtin::Restarted => 2,
-        };
         self.program
             .builtin_messages
             .get(self.language)
             .or_else(|| self.program.builtin_messages.first())
-            .map(|m| m[index].clone())
+            .map(|m| m[message.position()].clone())
             .unwrap_or_default()
     }
 
@@ -406,13 +401,12 @@ impl Turn<'_> {
         text: &str,
         payload: Payload<'_>,
     ) -> Result<(), Failure> {
-        let now = self.now();
         let locale = self
             .program
             .parse_locales
             .get(self.language)
             .map_or(self.program.locale.as_str(), String::as_str);
-        let parsed = super::input::parse(self.program, input, text, payload, locale, &now);
+        let parsed = super::input::parse(self.program, input, text, payload, locale, || self.now());
         // A global intent abandons the question ("cancel" works anywhere),
         // unless the message is a valid answer of a typed question (an
         // option, a number, an email...) and the intent is not a sure hit:
