@@ -227,6 +227,10 @@ impl Settings {
     }
 }
 
+/// Lists of strings by language (`examples @pt [...]`), in the order
+/// written.
+pub type ByLanguage = Vec<(Name, Vec<Spanned<String>>)>;
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Intent {
     /// Comment lines written just above it (kept by `fmt`).
@@ -238,7 +242,7 @@ pub struct Intent {
     /// Examples of one language each (`examples: {es: [...], pt: [...]}`):
     /// that language's classifier learns them, with the shared ones.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub examples_by_language: Vec<(Name, Vec<Spanned<String>>)>,
+    pub examples_by_language: ByLanguage,
     pub patterns: Vec<Spanned<String>>,
     pub global: bool,
 }
@@ -286,7 +290,11 @@ pub enum EntityKind {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EntityValue {
     pub name: Name,
+    /// Synonyms in every language the bot speaks.
     pub synonyms: Vec<Spanned<String>>,
+    /// Synonyms of one language each (`checking: {es: [...], pt: [...]}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub synonyms_by_language: ByLanguage,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

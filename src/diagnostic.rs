@@ -271,8 +271,14 @@ pub enum Problem {
         first: String,
         second: String,
     },
-    #[error("the intent `{name}` has only {count} different example{}", if *count == 1 { "" } else { "s" })]
-    FewExamples { name: String, count: usize },
+    #[error("the intent `{name}` has {}{}", match count { 0 => "no examples".to_owned(), 1 => "only 1 different example".to_owned(), n => format!("only {n} different examples") }, language.as_ref().map(|l| format!(" in `{l}`")).unwrap_or_default())]
+    FewExamples {
+        name: String,
+        count: usize,
+        /// The language short of examples, when the intent has examples
+        /// per language.
+        language: Option<String>,
+    },
     #[error("the intent `{name}` is never used")]
     UnusedIntent { name: String },
     #[error("the entity `{name}` is never used")]
@@ -533,8 +539,12 @@ impl Problem {
                 format!("assign `{name}` on every path before this, or give the template a default: `{{{{{name} | \"...\"}}}}`")
             }
             Problem::DuplicateExample { .. } => "keep the example in one intent, or the classifier cannot tell them apart".into(),
-            Problem::FewExamples { .. } => format!(
+            Problem::FewExamples { language: None, .. } => format!(
                 "give it at least {} different ways people say it (10 or more is better; see docs/NLU.md), or a pattern",
+                crate::classifier::MIN_EXAMPLES
+            ),
+            Problem::FewExamples { language: Some(language), .. } => format!(
+                "each language learns from its own examples and the shared ones: give `{language}` at least {} different ways people say it (10 or more is better; see docs/NLU.md)",
                 crate::classifier::MIN_EXAMPLES
             ),
             Problem::UnusedIntent { .. } => "trigger a flow with `on: {intent: ...}`, route it in an `intent` cell, or remove it".into(),

@@ -198,8 +198,8 @@ fn the_same_bot_compiles_to_the_same_artifact_which_classifies_the_same() {
     let compiled = bot_from("small.flow", &small());
     for text in ["stolen card", "what is the weather", "chekc my balanse"] {
         assert_eq!(
-            cellflow::runtime::rank(loaded.program(), text),
-            cellflow::runtime::rank(compiled.program(), text),
+            cellflow::runtime::rank(loaded.program(), text, 0),
+            cellflow::runtime::rank(compiled.program(), text, 0),
             "{text:?}"
         );
     }
@@ -232,7 +232,7 @@ fn odd_bots_and_messages_get_answers_not_panics() {
     }
     text.push_str("flow fallback on fallback { answer \"?\" }\n");
     let many = bot_from("many.flow", &text);
-    let ranking = cellflow::runtime::rank(many.program(), "alpha topic123");
+    let ranking = cellflow::runtime::rank(many.program(), "alpha topic123", 0);
     assert_eq!(many.program().intents[ranking.intents[0].0].name, "i123");
     // Mixed scripts, emoji, control characters, a long message.
     for message in [

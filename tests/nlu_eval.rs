@@ -378,3 +378,53 @@ fn classify_still_ranks_the_intents() {
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert!(out.stdout.contains("→ cancel"), "{}", out.stdout);
 }
+
+#[test]
+fn classify_and_eval_take_one_of_the_bots_languages() {
+    let classify = |language: &str| {
+        Cmd::new()
+            .args([
+                "nlu",
+                "classify",
+                "flows/support",
+                "quiero devolver un producto",
+            ])
+            .args(["--language", language])
+            .run()
+    };
+    // The support bot has Spanish examples of return_item: in Spanish the
+    // message is one of them; the Portuguese model only learnt from its own
+    // examples and the shared ones.
+    let es = classify("es");
+    assert_eq!(es.status, 0, "{}", es.stderr);
+    assert!(es.stdout.contains("→ return_item (1.000)"), "{}", es.stdout);
+    assert!(es.stdout.contains("a sure hit"), "{}", es.stdout);
+    let pt = classify("pt");
+    assert_eq!(pt.status, 0, "{}", pt.stderr);
+    assert!(!pt.stdout.contains("a sure hit"), "{}", pt.stdout);
+
+    let unknown = classify("fr");
+    assert_eq!(unknown.status, 2);
+    assert_eq!(
+        unknown.stderr,
+        "error: the bot does not speak `fr`; it speaks pt, es\n"
+    );
+
+    // Cross-validation counts that language's examples and the shared ones.
+    let folds = |language: &str| {
+        let out = eval(&[
+            "flows/support",
+            "--folds",
+            "3",
+            "--format",
+            "json",
+            "--language",
+            language,
+        ]);
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        report["messages"].as_u64().unwrap()
+    };
+    let (es, pt) = (folds("es"), folds("pt"));
+    assert!(es > 0 && pt > 0 && es != pt, "es {es}, pt {pt}");
+}

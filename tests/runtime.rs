@@ -1268,3 +1268,42 @@ fn each_language_classifies_with_its_own_examples() {
         turn_in(&bot, "en", "I would like to move some money to my sister")
     );
 }
+
+#[test]
+fn entity_synonyms_belong_to_their_language() {
+    let bot = inline(
+        r#"
+bot { languages [es, pt] }
+entity account {
+  value "checking" ["cc"] @es ["cuenta corriente", "corriente"] @pt ["conta corrente"]
+  value "savings" @es ["ahorro", "cuenta de ahorro"] @pt ["poupança"]
+}
+flow welcome on welcome {
+  input kind { entity account prompt @es "¿Qué cuenta?" @pt "Qual conta?" invalid @es "¿Cuál?" @pt "Qual?" }
+  answer @es "Cuenta {{kind}}" @pt "Conta {{kind}}"
+}
+"#,
+    );
+    let say = |language: &str, lines: &[&str]| {
+        let mut session = bot.new_session();
+        let request = Request {
+            language: Some(language.into()),
+            ..Request::default()
+        };
+        bot.turn(&mut session, request).unwrap();
+        lines
+            .iter()
+            .map(|line| texts(&bot.turn(&mut session, Request::text(*line)).unwrap()).join(" "))
+            .collect::<Vec<_>>()
+    };
+    // Each language knows its own synonyms, and the shared ones.
+    assert_eq!(say("es", &["mi corriente"]), ["Cuenta checking"]);
+    assert_eq!(say("pt", &["poupança"]), ["Conta savings"]);
+    assert_eq!(say("pt", &["cc"]), ["Conta checking"]);
+    // A Spanish synonym means nothing in Portuguese; the canonical value
+    // is understood in every language.
+    assert_eq!(
+        say("pt", &["ahorro", "savings"]),
+        ["Qual? Qual conta?", "Conta savings"]
+    );
+}

@@ -3,7 +3,7 @@
 //! is in one of the bot's languages, and each text a user reads is there in
 //! every language the bot speaks (else that language reads the default's).
 
-use crate::ast::{Localized, Name};
+use crate::ast::{EntityKind, Localized, Name};
 use crate::diagnostic::{Diagnostic, Problem};
 use crate::language;
 
@@ -56,12 +56,17 @@ pub(crate) fn check(ctx: &Context<'_>) -> Vec<Diagnostic> {
     for (_, message) in &settings.messages {
         keys(message, &mut diagnostics);
     }
-    for intent in &ctx.bot.intents {
-        for (language, _) in &intent.examples_by_language {
-            if !speaks.contains(&language.value.as_str()) {
-                let known = language::is_known(&language.value);
-                diagnostics.push(unknown(language, known, &speaks));
-            }
+    let values = ctx.bot.entities.iter().flat_map(|e| match &e.kind {
+        EntityKind::List(values) => values.as_slice(),
+        EntityKind::Pattern(_) => &[],
+    });
+    let tagged = (ctx.bot.intents.iter())
+        .flat_map(|i| &i.examples_by_language)
+        .chain(values.flat_map(|v| &v.synonyms_by_language));
+    for (language, _) in tagged {
+        if !speaks.contains(&language.value.as_str()) {
+            let known = language::is_known(&language.value);
+            diagnostics.push(unknown(language, known, &speaks));
         }
     }
     for flow in &ctx.bot.flows {

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::ast::{self, CellKind, Trigger};
+use crate::ast::{self, CellKind, Spanned, Trigger};
 use crate::diagnostic::{Diagnostic, Problem};
 
 use super::Context;
@@ -111,22 +111,39 @@ pub(crate) fn few_examples(ctx: &Context<'_>) -> Vec<Diagnostic> {
     // The first definition of each name only (a second one is reported as
     // a duplicate name), found in one pass.
     let mut seen = HashSet::new();
+    let languages = ctx.bot.settings.spoken_languages();
     ctx.bot
         .intents
         .iter()
         .filter(|i| seen.insert(i.name.value.as_str()))
         .filter_map(|intent| {
             let name = &intent.name;
-            let distinct: HashSet<String> = intent
-                .all_examples()
-                .map(|e| crate::text::normalize(&e.value))
-                .collect();
-            let count = distinct.len();
-            (count > 0 && count < super::MIN_EXAMPLES && intent.patterns.is_empty()).then(|| {
+            let distinct = |examples: &mut dyn Iterator<Item = &Spanned<String>>| {
+                let texts: HashSet<String> =
+                    examples.map(|e| crate::text::normalize(&e.value)).collect();
+                texts.len()
+            };
+            // With examples per language, each language's model learns
+            // from the shared ones and its own: the poorest one counts.
+            // A language left without any cannot recognise the intent.
+            let (count, language) = if intent.examples_by_language.is_empty() {
+                (distinct(&mut intent.all_examples()), None)
+            } else {
+                languages
+                    .iter()
+                    // An invalid code is reported as such, not as short.
+                    .filter(|l| crate::language::is_known(l))
+                    .map(|l| (distinct(&mut intent.examples_in(l)), Some(l.clone())))
+                    .min_by_key(|(count, _)| *count)
+                    .unwrap_or((0, None))
+            };
+            let has_examples = intent.all_examples().next().is_some();
+            (has_examples && count < super::MIN_EXAMPLES && intent.patterns.is_empty()).then(|| {
                 Diagnostic::new(
                     Problem::FewExamples {
                         name: name.value.clone(),
                         count,
+                        language,
                     },
                     name.span,
                 )

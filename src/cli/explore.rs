@@ -63,15 +63,7 @@ impl Explore {
         let Some((bot, sources)) = super::load_checked(&self.path, colour)? else {
             return Ok(EXIT_PROBLEMS);
         };
-        let languages = &bot.program().languages;
-        if let Some(language) = &self.language
-            && cellflow::language::pick(language, languages).is_none()
-        {
-            return Err(CliError::Usage(format!(
-                "the bot does not speak `{language}`; it speaks {}",
-                languages.join(", ")
-            )));
-        }
+        super::language_of(bot.program(), self.language.as_deref())?;
         let mut options = Options {
             depth: self.depth.max(1),
             max_states: self.max_states.max(1),

@@ -58,6 +58,23 @@ pub(crate) fn load_checked(
     Ok(Some((cellflow::Bot::new(program), checked.sources)))
 }
 
+/// The position in the bot's languages of `--language` (its first when
+/// none is given), or why the bot cannot be run in it.
+pub(crate) fn language_of(
+    program: &cellflow::compile::Program,
+    language: Option<&str>,
+) -> Result<usize, CliError> {
+    let Some(language) = language else {
+        return Ok(0);
+    };
+    cellflow::language::pick(language, &program.languages).ok_or_else(|| {
+        CliError::Usage(format!(
+            "the bot does not speak `{language}`; it speaks {}",
+            program.languages.join(", ")
+        ))
+    })
+}
+
 /// Loads a bot (a directory, flow file or artifact) for a command that runs
 /// it. A bot with errors has them printed on stderr and gives `None`.
 pub(crate) fn load_bot(path: &std::path::Path) -> Result<Option<cellflow::Bot>, CliError> {

@@ -40,6 +40,9 @@ struct Classify {
     /// How many intents to show per message
     #[arg(long, default_value_t = 5)]
     top: usize,
+    /// Classify as a conversation in this one of the bot's languages would (default: its first)
+    #[arg(long, value_name = "LANG")]
+    language: Option<String>,
 }
 
 impl NluCmd {
@@ -57,9 +60,10 @@ impl Classify {
             return Ok(EXIT_PROBLEMS);
         };
         let program = bot.program();
+        let language = super::language_of(program, self.language.as_deref())?;
         let mut out = String::new();
         for text in &self.texts {
-            out.push_str(&render(program, text, self.top));
+            out.push_str(&render(program, text, self.top, language));
         }
         print!("{out}");
         Ok(EXIT_OK)
@@ -67,9 +71,9 @@ impl Classify {
 }
 
 /// One message's ranking, as `classify` prints it.
-fn render(program: &cellflow::compile::Program, text: &str, top: usize) -> String {
-    let ranking = cellflow::runtime::rank(program, text);
-    let nlu = Builtin.classify(program, text);
+fn render(program: &Program, text: &str, top: usize, language: usize) -> String {
+    let ranking = cellflow::runtime::rank(program, text, language);
+    let nlu = Builtin.classify_in(program, text, language);
     let name = |i: usize| {
         program
             .intents
@@ -144,6 +148,10 @@ struct Eval {
     /// Also write the confusion matrix as an SVG picture
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
+    /// Measure the model of this one of the bot's languages (default: its first); with
+    /// --folds, its examples are that language's and the shared ones
+    #[arg(long, value_name = "LANG")]
+    language: Option<String>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,15 +191,18 @@ impl Eval {
             return Ok(EXIT_PROBLEMS);
         };
         let program = bot.program();
+        let language = super::language_of(program, self.language.as_deref())?;
         let intents = u32::try_from(program.intents.len())
             .map_err(|_| CliError::Usage("the bot has too many intents".into()))?;
         let (rows, predictions) = match (&self.data, self.folds) {
             (Some(data), _) => {
                 let rows = resolve(data, read_data(data)?, program)?;
-                let predictions = rows.iter().map(|row| predict(program, row)).collect();
+                let predictions = (rows.iter())
+                    .map(|row| predict(program, row, language))
+                    .collect();
                 (rows, predictions)
             }
-            (None, Some(k)) => cross_validate(program, intents, k as usize)?,
+            (None, Some(k)) => cross_validate(program, intents, k as usize, language)?,
             (None, None) => {
                 return Err(CliError::Usage("give --data FILE or --folds K".into()));
             }
@@ -235,8 +246,8 @@ impl Eval {
 /// How the running bot takes a message: patterns and exact examples are
 /// sure hits, then the model; below the bot's threshold it is not
 /// understood.
-fn predict(program: &Program, row: &Labelled) -> Prediction {
-    let nlu = Builtin.classify(program, &row.text);
+fn predict(program: &Program, row: &Labelled, language: usize) -> Prediction {
+    let nlu = Builtin.classify_in(program, &row.text, language);
     let best = nlu.intent.as_deref().and_then(|name| {
         let index = program.intents.iter().position(|i| i.name == name)?;
         #[allow(clippy::cast_possible_truncation)]
@@ -257,10 +268,10 @@ fn cross_validate(
     program: &Program,
     intents: u32,
     k: usize,
+    language: usize,
 ) -> Result<(Vec<Labelled>, Vec<Prediction>), CliError> {
-    let mut examples: Vec<(u32, &str)> = program
-        .nlu
-        .exact
+    let (exact, _) = program.classifier_in(language);
+    let mut examples: Vec<(u32, &str)> = exact
         .iter()
         .flat_map(|(text, classes)| classes.iter().map(move |&c| (c, &**text)))
         .collect();

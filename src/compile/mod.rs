@@ -38,8 +38,9 @@ pub use artifact::{
 pub use index::{CellIndex, EntityIndex, FlowIndex, IntentIndex};
 pub use load::{LoadError, load, load_artifact, load_ast, load_project};
 pub use program::{
-    Answer, Body, Branch, Button, Card, Cell, Choice, Entity, Flow, Goto, Input, Intent, Kind,
-    LanguageNlu, Link, Location, Media, NluIndex, Phrase, Program, Script, Service, kind_name,
+    Answer, Body, Branch, Button, Card, Cell, Choice, Entity, EntityValue, Flow, Goto, Input,
+    Intent, Kind, LanguageNlu, Link, Location, Media, NluIndex, Phrase, Program, Script, Service,
+    kind_name,
 };
 
 /// Why a checked bot could not be compiled (an invariant the checker should
@@ -368,14 +369,7 @@ pub fn compile_with_models(
                     name: entity.name.value.clone(),
                     values: values
                         .iter()
-                        .map(|v| {
-                            let mut synonyms: Vec<String> = std::iter::once(&v.name)
-                                .chain(&v.synonyms)
-                                .map(|s| crate::text::normalize(&s.value))
-                                .collect();
-                            synonyms.dedup();
-                            (v.name.value.clone(), synonyms)
-                        })
+                        .map(|v| entity_value(v, &compiler.languages))
                         .collect(),
                 },
                 ast::EntityKind::Pattern(p) => Entity::Pattern {
@@ -972,6 +966,36 @@ impl NluIndex {
             exact,
             patterns,
         })
+    }
+}
+
+/// A list entity's value, its synonyms normalised once each and tagged with
+/// their language. Synonyms of a language the bot does not speak are left
+/// out (`check` reports them).
+fn entity_value(value: &ast::EntityValue, languages: &[String]) -> EntityValue {
+    let mut synonyms: Vec<(Option<usize>, String)> = Vec::new();
+    let shared = std::iter::once(&value.name)
+        .chain(&value.synonyms)
+        .map(|s| (None, s));
+    let own = value
+        .synonyms_by_language
+        .iter()
+        .flat_map(|(language, list)| {
+            let position = languages.iter().position(|l| *l == language.value);
+            list.iter().filter_map(move |s| Some((Some(position?), s)))
+        });
+    for (language, synonym) in shared.chain(own) {
+        let normalized = crate::text::normalize(&synonym.value);
+        if !synonyms
+            .iter()
+            .any(|(l, s)| *s == normalized && (l.is_none() || *l == language))
+        {
+            synonyms.push((language, normalized));
+        }
+    }
+    EntityValue {
+        canonical: value.name.value.clone(),
+        synonyms,
     }
 }
 

@@ -298,15 +298,35 @@ pub struct Intent {
 /// An entity for the classifier.
 #[derive(Debug)]
 pub enum Entity {
-    /// Canonical value and its normalised synonyms (the value itself included).
+    /// Canonical values, each with its synonyms.
     List {
         name: String,
-        values: Vec<(String, Vec<String>)>,
+        values: Vec<EntityValue>,
     },
     Pattern {
         name: String,
         regex: Regex,
     },
+}
+
+/// A canonical value of a list entity and the words that mean it.
+#[derive(Debug)]
+pub struct EntityValue {
+    pub canonical: String,
+    /// Normalised, the canonical value first; each with the language it
+    /// belongs to (a position in [`Program::languages`]), `None` for every
+    /// language.
+    pub synonyms: Vec<(Option<usize>, String)>,
+}
+
+impl EntityValue {
+    /// The normalised synonyms a conversation in `language` understands.
+    pub fn synonyms_in(&self, language: usize) -> impl Iterator<Item = &str> {
+        self.synonyms
+            .iter()
+            .filter(move |(l, _)| l.is_none_or(|l| l == language))
+            .map(|(_, s)| s.as_str())
+    }
 }
 
 impl Entity {
@@ -380,6 +400,23 @@ pub struct Program {
 }
 
 impl Program {
+    /// The exact examples and the model a language (a position in
+    /// [`Program::languages`]) classifies with: its own when the bot's
+    /// intents have examples per language, else the shared ones.
+    #[must_use]
+    pub fn classifier_in(
+        &self,
+        language: usize,
+    ) -> (&rustc_hash::FxHashMap<Box<str>, Vec<u32>>, Option<&Model>) {
+        match language
+            .checked_sub(1)
+            .and_then(|i| self.nlu_languages.get(i))
+        {
+            Some(own) => (&own.exact, own.model.as_ref()),
+            None => (&self.nlu.exact, self.nlu.model.as_ref()),
+        }
+    }
+
     /// Whether `name` can hold a masked value.
     #[must_use]
     pub fn is_masked(&self, name: &str) -> bool {

@@ -181,6 +181,9 @@ pub fn to_dsl(module: &Module) -> String {
                     if !value.synonyms.is_empty() {
                         let _ = write!(out, " {}", dsl_strings(&value.synonyms, 2));
                     }
+                    for (language, list) in &value.synonyms_by_language {
+                        let _ = write!(out, " @{} {}", language.value, dsl_strings(list, 2));
+                    }
                     out.push('\n');
                 }
                 out.push('}');

@@ -226,7 +226,18 @@ pub fn to_yaml(module: &Module) -> String {
                 EntityKind::List(values) => {
                     y.line(4, "values:");
                     for value in values {
-                        y.strings(6, &yaml_string(&value.name.value), &value.synonyms);
+                        let name = yaml_string(&value.name.value);
+                        if value.synonyms_by_language.is_empty() {
+                            y.strings(6, &name, &value.synonyms);
+                            continue;
+                        }
+                        y.line(6, &format!("{name}:"));
+                        if !value.synonyms.is_empty() {
+                            y.strings(8, "all", &value.synonyms);
+                        }
+                        for (language, list) in &value.synonyms_by_language {
+                            y.strings(8, &yaml_string(&language.value), list);
+                        }
                     }
                 }
             }

@@ -126,16 +126,17 @@ fn phone(text: &str) -> Option<Value> {
         .then(|| Value::String(format!("{plus}{digits}")))
 }
 
-fn choose(program: &Program, input: &Input, text: &str) -> Option<Value> {
+fn choose(program: &Program, input: &Input, text: &str, language: usize) -> Option<Value> {
     let normalized = crate::text::normalize(text);
     if let Some(entity) = input.entity.map(|e| program.entity(e)) {
         if let Entity::List { values, .. } = entity {
-            for (canonical, synonyms) in values {
-                if synonyms.contains(&normalized) {
-                    return Some(Value::String(canonical.clone()));
+            for value in values {
+                if value.synonyms_in(language).any(|s| s == normalized) {
+                    return Some(Value::String(value.canonical.clone()));
                 }
             }
-            let found = super::nlu::entities(program, text, &format!(" {normalized} "));
+            let padded = format!(" {normalized} ");
+            let found = super::nlu::entities(program, text, &padded, language);
             return found.get(entity.name()).cloned();
         }
         return None;
@@ -326,16 +327,21 @@ fn file(input: &Input, text: &str, payload: Option<&Value>) -> Option<Value> {
     Some(Value::Object(out))
 }
 
-/// Parses the user's message for an input; `None` when it is not a valid
+/// Parses the user's message, in one of the bot's languages (a position in
+/// [`Program::languages`]), for an input; `None` when it is not a valid
 /// value.
 pub(crate) fn parse<'a>(
     program: &Program,
     input: &Input,
     text: &'a str,
     payload: Payload<'_>,
-    locale: &str,
+    language: usize,
     now: impl FnOnce() -> jiff::ZonedDateTime,
 ) -> Option<Parsed<'a>> {
+    let locale = program
+        .parse_locales
+        .get(language)
+        .map_or(program.locale.as_str(), String::as_str);
     let within = |n: f64| input.min.is_none_or(|m| n >= m) && input.max.is_none_or(|m| n <= m);
     let value = match input.ty {
         InputType::Text | InputType::Pattern => {
@@ -364,7 +370,7 @@ pub(crate) fn parse<'a>(
         InputType::Date | InputType::Time | InputType::Datetime => {
             when(input, text, locale, &now())
         }
-        InputType::Options => choose(program, input, text),
+        InputType::Options => choose(program, input, text, language),
         InputType::Location => location(text, payload.location),
         InputType::File | InputType::Image => file(input, text, payload.file),
     };

@@ -43,24 +43,6 @@ pub trait Classifier: Send + Sync {
     }
 }
 
-/// The exact examples and the model a language classifies with: its own
-/// when the bot's intents have examples per language, else the shared ones.
-fn classifier_of(
-    program: &Program,
-    language: usize,
-) -> (
-    &rustc_hash::FxHashMap<Box<str>, Vec<u32>>,
-    Option<&crate::classifier::Model>,
-) {
-    match language
-        .checked_sub(1)
-        .and_then(|i| program.nlu_languages.get(i))
-    {
-        Some(own) => (&own.exact, own.model.as_ref()),
-        None => (&program.nlu.exact, program.nlu.model.as_ref()),
-    }
-}
-
 /// The built-in classifier.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Builtin;
@@ -162,12 +144,14 @@ fn contains_phrase(padded: &str, phrase: &str) -> bool {
             .any(|w| word_similarity(w, phrase) >= 0.85)
 }
 
-/// The entities a message mentions, by name.
-/// `padded` is the message normalised, with a space before and after it.
+/// The entities a message in one of the bot's languages (a position in
+/// [`Program::languages`]) mentions, by name. `padded` is the message
+/// normalised, with a space before and after it.
 pub(crate) fn entities(
     program: &Program,
     text: &str,
     padded: &str,
+    language: usize,
 ) -> BTreeMap<String, serde_json::Value> {
     let mut found = BTreeMap::new();
     for entity in &program.entities {
@@ -176,7 +160,7 @@ pub(crate) fn entities(
                 // Longer synonyms first, so "cuenta corriente" beats "corriente".
                 let hit = values
                     .iter()
-                    .flat_map(|(canonical, synonyms)| synonyms.iter().map(move |s| (canonical, s)))
+                    .flat_map(|v| v.synonyms_in(language).map(move |s| (&v.canonical, s)))
                     .filter(|(_, s)| contains_phrase(padded, s))
                     .max_by_key(|(_, s)| s.len());
                 if let Some((canonical, _)) = hit {
@@ -194,8 +178,12 @@ pub(crate) fn entities(
         }
     }
     let declared = |n: &str| program.entities.iter().any(|e| e.name() == n);
+    let locale = program
+        .parse_locales
+        .get(language)
+        .map_or(program.locale.as_str(), String::as_str);
     if !declared("number")
-        && let Some(n) = super::input::number(text, &program.locale)
+        && let Some(n) = super::input::number(text, locale)
     {
         found.insert("number".into(), n);
     }
@@ -226,19 +214,19 @@ pub struct Ranking {
     pub out_of_scope: f64,
 }
 
-/// Ranks every intent for a message.
+/// Ranks every intent for a message in one of the bot's languages (a
+/// position in [`Program::languages`]).
 #[must_use]
-pub fn rank(program: &Program, text: &str) -> Ranking {
-    let index = &program.nlu;
-    let pattern = index.patterns.first_match(text, |_| true);
+pub fn rank(program: &Program, text: &str, language: usize) -> Ranking {
+    let pattern = program.nlu.patterns.first_match(text, |_| true);
+    let (exact, model) = program.classifier_in(language);
     SCRATCH.with_borrow_mut(|scratch| {
         scratch.load(text);
-        let exact = index
-            .exact
+        let exact = exact
             .get(scratch.normalized())
             .map(|classes| classes.iter().map(|&c| c as usize).collect())
             .unwrap_or_default();
-        let (mut intents, out_of_scope) = match &index.model {
+        let (mut intents, out_of_scope) = match model {
             Some(model) => {
                 let rest = model.probabilities(scratch);
                 let ranked: Vec<(usize, f64)> = scratch
@@ -275,7 +263,7 @@ impl Builtin {
         only: Option<&[crate::compile::IntentIndex]>,
     ) -> Option<(usize, f64)> {
         let index = &program.nlu;
-        let (exact, model) = classifier_of(program, language);
+        let (exact, model) = program.classifier_in(language);
         let allowed = |intent: usize| {
             only.is_none_or(|o| {
                 o.binary_search(&crate::compile::IntentIndex::new(intent))
@@ -348,7 +336,11 @@ impl Classifier for Builtin {
             scratch.load(text);
             let best = Builtin::best(program, language, text, scratch, None);
             // The entities read the same normalised text.
-            Builtin::result(program, best, entities(program, text, scratch.padded()))
+            Builtin::result(
+                program,
+                best,
+                entities(program, text, scratch.padded(), language),
+            )
         })
     }
 

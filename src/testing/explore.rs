@@ -205,7 +205,7 @@ impl Walker<'_> {
         for (entity, _) in &self.program.entity_flows {
             match self.program.entity(*entity) {
                 Entity::List { values, .. } => {
-                    messages.extend(values.first().map(|(v, _)| Message::User(v.clone())));
+                    messages.extend(values.first().map(|v| Message::User(v.canonical.clone())));
                 }
                 Entity::Pattern { regex, .. } => {
                     messages.extend(sample(regex.as_str()).map(Message::User));
@@ -301,7 +301,7 @@ impl Walker<'_> {
         if input.ty == InputType::Options {
             if let Some(Entity::List { values, .. }) = input.entity.map(|e| self.program.entity(e))
             {
-                return values.iter().map(|(v, _)| v.clone()).collect();
+                return values.iter().map(|v| v.canonical.clone()).collect();
             }
             return input.choices.iter().map(|c| c.value.to_string()).collect();
         }

@@ -401,12 +401,9 @@ impl Turn<'_> {
         text: &str,
         payload: Payload<'_>,
     ) -> Result<(), Failure> {
-        let locale = self
-            .program
-            .parse_locales
-            .get(self.language)
-            .map_or(self.program.locale.as_str(), String::as_str);
-        let parsed = super::input::parse(self.program, input, text, payload, locale, || self.now());
+        let language = self.language;
+        let parsed =
+            super::input::parse(self.program, input, text, payload, language, || self.now());
         // A global intent abandons the question ("cancel" works anywhere),
         // unless the message is a valid answer of a typed question (an
         // option, a number, an email...) and the intent is not a sure hit:

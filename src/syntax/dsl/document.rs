@@ -111,8 +111,7 @@ impl DslParser {
                     } else {
                         let mut parts = list.into_inner();
                         while let (Some(tag), Some(items)) = (parts.next(), parts.next()) {
-                            let span = self.span(&tag).slice(1, tag.as_str().len());
-                            let language = Spanned::new(tag.as_str()[1..].to_owned(), span);
+                            let language = self.language_tag(&tag);
                             intent
                                 .examples_by_language
                                 .push((language, self.string_list(items)));
@@ -137,11 +136,25 @@ impl DslParser {
                     .map(|value| {
                         let mut parts = value.into_inner();
                         let name = self.string(parts.next().expect("a value has a name"));
-                        let synonyms = parts
-                            .next()
-                            .map(|l| self.string_list(l))
-                            .unwrap_or_default();
-                        EntityValue { name, synonyms }
+                        let mut value = EntityValue {
+                            name,
+                            synonyms: Vec::new(),
+                            synonyms_by_language: Vec::new(),
+                        };
+                        for part in parts {
+                            if part.as_rule() == Rule::string_list {
+                                value.synonyms = self.string_list(part);
+                            } else {
+                                let mut inner = part.into_inner();
+                                let tag = inner.next().expect("synonyms have a language");
+                                let list = inner.next().expect("synonyms have a list");
+                                let language = self.language_tag(&tag);
+                                value
+                                    .synonyms_by_language
+                                    .push((language, self.string_list(list)));
+                            }
+                        }
+                        value
                     })
                     .collect(),
             ),

@@ -45,6 +45,12 @@ impl DslParser {
         pair.into_inner().map(|p| self.string(p)).collect()
     }
 
+    /// A `@lang` tag: the language, spanned without its `@`.
+    pub(super) fn language_tag(&self, tag: &Pair<'_, Rule>) -> Name {
+        let span = self.span(tag).slice(1, tag.as_str().len());
+        Spanned::new(tag.as_str()[1..].to_owned(), span)
+    }
+
     /// A `phrase`: a string, or `@es "…" @pt "…"`.
     pub(super) fn phrase(&mut self, pair: Pair<'_, Rule>) -> Localized {
         let span = self.span(&pair);
@@ -56,8 +62,8 @@ impl DslParser {
         for entry in inner.into_inner() {
             let mut parts = entry.into_inner();
             let tag = parts.next().expect("a language text has a tag");
-            let tag_span = self.span(&tag).slice(1, tag.as_str().len());
-            let language = Spanned::new(tag.as_str()[1..].to_owned(), tag_span);
+            let language = self.language_tag(&tag);
+            let tag_span = language.span;
             let text = self.string(parts.next().expect("a language text has a string"));
             if languages.iter().any(|(l, _)| l.value == language.value) {
                 self.report(

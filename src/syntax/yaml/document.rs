@@ -141,26 +141,10 @@ impl Walker<'_> {
             "an intent",
             &["examples", "patterns", "global"],
         )?;
-        let mut examples_by_language = Vec::new();
-        let examples = match fields.get("examples") {
-            Some(node) if matches!(node.value, Value::Map(_)) => {
-                // `all:` holds the examples of every language.
-                let mut shared = Vec::new();
-                for (key, list) in self.entries(node, "examples").unwrap_or_default() {
-                    if let Some(language) = self.string(key, "examples") {
-                        let list = self.strings(list, "examples");
-                        if language.value == "all" {
-                            shared.extend(list);
-                        } else {
-                            examples_by_language.push((language, list));
-                        }
-                    }
-                }
-                shared
-            }
-            Some(node) => self.strings(node, "examples"),
-            None => Vec::new(),
-        };
+        let (examples, examples_by_language) = fields
+            .get("examples")
+            .map(|n| self.strings_by_language(n, "examples"))
+            .unwrap_or_default();
         let patterns = fields
             .get("patterns")
             .map(|n| self.strings(n, "patterns"))
@@ -204,6 +188,31 @@ impl Walker<'_> {
         })
     }
 
+    /// A list of strings for every language (`[a, b]`), or one list per
+    /// language with `all:` for the shared ones (`{all: [a], es: [b]}`).
+    fn strings_by_language(
+        &mut self,
+        node: &Node,
+        field: &'static str,
+    ) -> (Vec<Spanned<String>>, crate::ast::ByLanguage) {
+        if !matches!(node.value, Value::Map(_)) {
+            return (self.strings(node, field), Vec::new());
+        }
+        let mut shared = Vec::new();
+        let mut by_language = Vec::new();
+        for (key, list) in self.entries(node, field).unwrap_or_default() {
+            if let Some(language) = self.string(key, field) {
+                let list = self.strings(list, field);
+                if language.value == "all" {
+                    shared.extend(list);
+                } else {
+                    by_language.push((language, list));
+                }
+            }
+        }
+        (shared, by_language)
+    }
+
     pub(super) fn entity_values(&mut self, node: &Node) -> Vec<EntityValue> {
         match &node.value {
             // `values: [a, b]`: canonical values with no synonyms.
@@ -214,6 +223,7 @@ impl Walker<'_> {
                     Some(EntityValue {
                         name,
                         synonyms: Vec::new(),
+                        synonyms_by_language: Vec::new(),
                     })
                 })
                 .collect(),
@@ -225,8 +235,13 @@ impl Walker<'_> {
                     .iter()
                     .filter_map(|(k, v)| {
                         let name = self.string(k, "values")?;
-                        let synonyms = self.strings(v, "synonyms");
-                        Some(EntityValue { name, synonyms })
+                        let (synonyms, synonyms_by_language) =
+                            self.strings_by_language(v, "synonyms");
+                        Some(EntityValue {
+                            name,
+                            synonyms,
+                            synonyms_by_language,
+                        })
                     })
                     .collect()
             }
