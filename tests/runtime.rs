@@ -1022,6 +1022,23 @@ fn a_conversation_speaks_the_language_it_is_in() {
         texts(&r),
         ["Perdón, algo falló de mi lado. Por favor, inténtalo de nuevo."]
     );
+
+    // A host that keeps the user's locale in the context chooses with it,
+    // unless the request names a language itself.
+    let mut session = bot.new_session();
+    let r = bot
+        .turn(
+            &mut session,
+            Request::event("welcome").with_context("locale", "en-US"),
+        )
+        .unwrap();
+    assert_eq!(session.language.as_deref(), Some("en"));
+    assert_eq!(texts(&r)[0], "Hi, I'm Banco.");
+    let mut request = Request::event("welcome").with_context("language", "en");
+    request.language = Some("es".into());
+    let mut session = bot.new_session();
+    let r = bot.turn(&mut session, request).unwrap();
+    assert_eq!(texts(&r)[0], "Hola, soy Banco.");
 }
 
 #[test]

@@ -148,7 +148,13 @@ pub(super) fn run(
             ..Session::default()
         };
     }
-    if let Some(requested) = &request.language
+    // The request's own field, else what the host put in its context.
+    let requested = request.language.as_deref().or_else(|| {
+        ["language", "locale"]
+            .iter()
+            .find_map(|name| request.context.get(*name)?.as_str())
+    });
+    if let Some(requested) = requested
         && let Some(i) = crate::language::pick(requested, &program.languages)
         && session.language.as_deref() != Some(program.languages[i].as_str())
     {
@@ -161,7 +167,7 @@ pub(super) fn run(
         session.timezone = Some(zone.clone());
     }
     if session.language.is_none()
-        && request.language.is_none()
+        && requested.is_none()
         && let (Some(detector), Some(text)) = (&program.detector, &request.text)
         && let Some(i) = crate::language::detect(detector, text)
     {
