@@ -51,6 +51,8 @@ pub struct Vocabulary {
     index: FxHashMap<u64, u32>,
     /// Per feature id: its inverse document frequency.
     pub(crate) idf: Vec<f32>,
+    /// The length of the character block beside the word block's 1.
+    pub(crate) char_weight: f32,
 }
 
 /// The vocabulary as written in an artifact: feature strings in id order.
@@ -61,11 +63,19 @@ struct Stored {
     words: Vec<Box<str>>,
     chars: Vec<Box<str>>,
     idf: Vec<f32>,
+    #[serde(default = "one")]
+    char_weight: f32,
+}
+
+fn one() -> f32 {
+    1.0
 }
 
 impl From<Stored> for Vocabulary {
     fn from(stored: Stored) -> Vocabulary {
-        Vocabulary::new(stored.words, stored.chars, stored.idf)
+        let mut vocabulary = Vocabulary::new(stored.words, stored.chars, stored.idf);
+        vocabulary.char_weight = stored.char_weight;
+        vocabulary
     }
 }
 
@@ -75,6 +85,7 @@ impl From<Vocabulary> for Stored {
             words: vocabulary.words,
             chars: vocabulary.chars,
             idf: vocabulary.idf,
+            char_weight: vocabulary.char_weight,
         }
     }
 }
@@ -222,6 +233,7 @@ impl Vocabulary {
             chars,
             index,
             idf,
+            char_weight: 1.0,
         }
     }
 
@@ -289,8 +301,8 @@ impl Vocabulary {
         self.idf.is_empty()
     }
 
-    /// Each featurized block's value per feature: idf, scaled so the block
-    /// has unit length. Returns the scale of the word block and of the
+    /// Each featurized block's value per feature: idf, scaled so the word
+    /// block has unit length and the character block `char_weight`. Returns the scale of the word block and of the
     /// character block.
     pub(crate) fn scales(&self, scratch: &Scratch) -> (f32, f32) {
         let norm = |ids: &[u32]| {
@@ -300,7 +312,10 @@ impl Vocabulary {
                 .sum();
             if sum > 0.0 { 1.0 / sum.sqrt() } else { 0.0 }
         };
-        (norm(&scratch.words), norm(&scratch.chars))
+        (
+            norm(&scratch.words),
+            self.char_weight * norm(&scratch.chars),
+        )
     }
 }
 
