@@ -302,8 +302,8 @@ impl Vocabulary {
     }
 
     /// Each featurized block's value per feature: idf, scaled so the word
-    /// block has unit length and the character block `char_weight`. Returns the scale of the word block and of the
-    /// character block.
+    /// block has unit length and the character block `char_weight`.
+    /// Returns the scale of the word block and of the character block.
     pub(crate) fn scales(&self, scratch: &Scratch) -> (f32, f32) {
         let norm = |ids: &[u32]| {
             let sum: f32 = ids

@@ -231,13 +231,7 @@ fn fit_svm(matrix: &Matrix, rows: &[usize], labels: &[u32], classes: u32) -> Vec
         for &i in &index {
             let row = rows[i];
             let (ids, values) = matrix.row(row);
-            scores.fill(0.0);
-            for (&id, &v) in ids.iter().zip(values) {
-                let w = &weights[id as usize * k..(id as usize + 1) * k];
-                for (s, &w) in scores.iter_mut().zip(w) {
-                    *s += w * v;
-                }
-            }
+            score_into(matrix, row, &weights, &mut scores);
             let alphas = &mut alpha[i * k..(i + 1) * k];
             let q = matrix.squared[row] + diagonal;
             steps.clear();
@@ -304,13 +298,7 @@ fn fit_softmax(
         for &i in &index {
             let row = rows[i];
             let (ids, values) = matrix.row(row);
-            scores.fill(0.0);
-            for (&id, &v) in ids.iter().zip(values) {
-                let w = &weights[id as usize * k..(id as usize + 1) * k];
-                for (s, &w) in scores.iter_mut().zip(w) {
-                    *s += w * v;
-                }
-            }
+            score_into(matrix, row, &weights, &mut scores);
             let top = scores.iter().map(|s| s * scale).fold(none, f32::max);
             let mut total = (none - top).exp();
             for s in &mut scores {
@@ -346,14 +334,21 @@ fn fit_softmax(
 /// A row's score for every class, from feature-major weights.
 fn scores(matrix: &Matrix, row: usize, weights: &[f32], classes: usize) -> Vec<f32> {
     let mut scores = vec![0.0f32; classes];
+    score_into(matrix, row, weights, &mut scores);
+    scores
+}
+
+/// [`scores`] into a buffer of one score per class.
+fn score_into(matrix: &Matrix, row: usize, weights: &[f32], scores: &mut [f32]) {
+    let k = scores.len();
+    scores.fill(0.0);
     let (ids, values) = matrix.row(row);
     for (&id, &v) in ids.iter().zip(values) {
-        let w = &weights[id as usize * classes..(id as usize + 1) * classes];
+        let w = &weights[id as usize * k..(id as usize + 1) * k];
         for (s, &w) in scores.iter_mut().zip(w) {
             *s += w * v;
         }
     }
-    scores
 }
 
 /// Trains a model. `intents` is the number of intent classes; examples of

@@ -417,6 +417,15 @@ impl Program {
         }
     }
 
+    /// The locale numbers and dates are read with in a language (a
+    /// position in [`Program::languages`]).
+    #[must_use]
+    pub fn locale_in(&self, language: usize) -> &str {
+        self.parse_locales
+            .get(language)
+            .map_or(self.locale.as_str(), String::as_str)
+    }
+
     /// Whether `name` can hold a masked value.
     #[must_use]
     pub fn is_masked(&self, name: &str) -> bool {

@@ -129,6 +129,28 @@ impl YamlOut {
             self.line(indent + 2, &format!("- {}", yaml_string(&item.value)));
         }
     }
+
+    /// Strings for every language, or, with lists by language, a map of
+    /// them with `all:` for the shared ones.
+    fn strings_by_language(
+        &mut self,
+        indent: usize,
+        key: &str,
+        shared: &[crate::ast::Spanned<String>],
+        by_language: &crate::ast::ByLanguage,
+    ) {
+        if by_language.is_empty() {
+            self.strings(indent, key, shared);
+            return;
+        }
+        self.line(indent, &format!("{key}:"));
+        if !shared.is_empty() {
+            self.strings(indent + 2, "all", shared);
+        }
+        for (language, list) in by_language {
+            self.strings(indent + 2, &yaml_string(&language.value), list);
+        }
+    }
 }
 
 /// A scalar inside a flow collection (`{…}`, `[…]`), where a plain scalar
@@ -188,16 +210,13 @@ pub fn to_yaml(module: &Module) -> String {
         for intent in &module.intents {
             y.out.push_str(&comments(&intent.comments, 2));
             y.line(2, &format!("{}:", yaml_string(&intent.name.value)));
-            if !intent.examples_by_language.is_empty() {
-                y.line(4, "examples:");
-                if !intent.examples.is_empty() {
-                    y.strings(6, "all", &intent.examples);
-                }
-                for (language, list) in &intent.examples_by_language {
-                    y.strings(6, &yaml_string(&language.value), list);
-                }
-            } else if !intent.examples.is_empty() {
-                y.strings(4, "examples", &intent.examples);
+            if !intent.examples.is_empty() || !intent.examples_by_language.is_empty() {
+                y.strings_by_language(
+                    4,
+                    "examples",
+                    &intent.examples,
+                    &intent.examples_by_language,
+                );
             }
             if !intent.patterns.is_empty() {
                 y.strings(4, "patterns", &intent.patterns);
@@ -226,18 +245,12 @@ pub fn to_yaml(module: &Module) -> String {
                 EntityKind::List(values) => {
                     y.line(4, "values:");
                     for value in values {
-                        let name = yaml_string(&value.name.value);
-                        if value.synonyms_by_language.is_empty() {
-                            y.strings(6, &name, &value.synonyms);
-                            continue;
-                        }
-                        y.line(6, &format!("{name}:"));
-                        if !value.synonyms.is_empty() {
-                            y.strings(8, "all", &value.synonyms);
-                        }
-                        for (language, list) in &value.synonyms_by_language {
-                            y.strings(8, &yaml_string(&language.value), list);
-                        }
+                        y.strings_by_language(
+                            6,
+                            &yaml_string(&value.name.value),
+                            &value.synonyms,
+                            &value.synonyms_by_language,
+                        );
                     }
                 }
             }

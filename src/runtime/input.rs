@@ -338,10 +338,7 @@ pub(crate) fn parse<'a>(
     language: usize,
     now: impl FnOnce() -> jiff::ZonedDateTime,
 ) -> Option<Parsed<'a>> {
-    let locale = program
-        .parse_locales
-        .get(language)
-        .map_or(program.locale.as_str(), String::as_str);
+    let locale = program.locale_in(language);
     let within = |n: f64| input.min.is_none_or(|m| n >= m) && input.max.is_none_or(|m| n <= m);
     let value = match input.ty {
         InputType::Text | InputType::Pattern => {

@@ -178,10 +178,7 @@ pub(crate) fn entities(
         }
     }
     let declared = |n: &str| program.entities.iter().any(|e| e.name() == n);
-    let locale = program
-        .parse_locales
-        .get(language)
-        .map_or(program.locale.as_str(), String::as_str);
+    let locale = program.locale_in(language);
     if !declared("number")
         && let Some(n) = super::input::number(text, locale)
     {
