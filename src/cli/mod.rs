@@ -8,6 +8,7 @@ mod explore;
 mod fmt;
 mod graph;
 mod nlu;
+mod report;
 mod run;
 mod serve;
 mod test;
@@ -147,6 +148,8 @@ enum Command {
     Serve(serve::Serve),
     /// Measure and debug the built-in intent classifier (docs/NLU.md)
     Nlu(nlu::NluCmd),
+    /// Summarise the analytics events a server wrote: funnels, not-understood messages, handoffs
+    Report(report::Report),
 }
 
 pub(crate) fn run(args: Args) -> Result<u8, CliError> {
@@ -160,5 +163,6 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
         Command::Explore(cmd) => cmd.run(),
         Command::Serve(cmd) => cmd.run(),
         Command::Nlu(cmd) => cmd.run(),
+        Command::Report(cmd) => cmd.run(),
     }
 }

@@ -16,6 +16,7 @@
 //! failure answers 503 and leaves the stored conversation as it was.
 
 mod api;
+mod compat;
 mod metrics;
 pub mod store;
 

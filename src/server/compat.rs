@@ -1,0 +1,536 @@
+//! The Syntphony CAI–shaped conversation surface (docs/SERVER.md,
+//! "Channel integrations"): the request and response bodies that channel
+//! connectors written for that platform send and read, translated to and
+//! from a turn's [`Request`] and [`Response`].
+//!
+//! Nothing here runs a turn or touches a store: the routes share the `/v1`
+//! engine and only change the shape of what goes in and comes out. Fields
+//! the platform documents but cellflow has no use for are accepted and
+//! ignored (so a connector's body is never refused for them); a field that
+//! platform does not have either is refused, naming it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::compile::Program;
+use crate::kinds::AnswerType;
+use crate::runtime::{Answer, Awaiting, Button, Event, Nlu, Request, Response, Vars};
+
+/// The code a connector sends to open a conversation with the welcome flow.
+pub(crate) const WELCOME_CODE: &str = "%EVA_WELCOME_MSG";
+
+/// A turn as a connector sends it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct CompatRequest {
+    #[serde(default)]
+    pub(crate) text: Option<String>,
+    /// `%EVA_WELCOME_MSG`, a flow's name (started as an event) or an
+    /// intent's name (routed as a sure hit, skipping the classifier).
+    #[serde(default)]
+    pub(crate) code: Option<String>,
+    /// An intent the connector's own NLU chose.
+    #[serde(default)]
+    pub(crate) intent: Option<String>,
+    #[serde(default)]
+    pub(crate) confidence: Option<f64>,
+    #[serde(default)]
+    pub(crate) context: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub(crate) entities: BTreeMap<String, Value>,
+    // Documented by the platform, without a counterpart here: accepted and
+    // ignored.
+    #[serde(default)]
+    #[allow(dead_code)]
+    advanced_options: Option<Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    input_text: Option<Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    to_apply_multilanguage: Option<Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    user_input: Option<Value>,
+}
+
+/// Why a connector's request cannot be run.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+}
+
+impl CompatRequest {
+    /// The turn this request asks for. `locale` is the `LOCALE` header,
+    /// which chooses the conversation's language like a request's
+    /// `language` does.
+    ///
+    /// # Errors
+    /// A `code` that is neither the welcome code, nor a flow, nor an intent
+    /// of this bot.
+    pub(crate) fn into_request(
+        self,
+        program: &Program,
+        locale: Option<&str>,
+    ) -> Result<Request, Refusal> {
+        let mut request = Request {
+            text: self.text.filter(|t| !t.is_empty()),
+            intent: self.intent.filter(|i| !i.is_empty()),
+            confidence: self.confidence,
+            entities: self.entities,
+            context: self.context,
+            language: locale.map(str::to_owned),
+            ..Request::default()
+        };
+        // Connectors send `"code": ""` or `null` beside a text.
+        let code = self
+            .code
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty());
+        if let Some(code) = code {
+            if code == WELCOME_CODE {
+                request.event = Some("welcome".to_owned());
+            } else if program.flow(&code).is_some() || code == "resume" {
+                request.event = Some(code);
+            } else if program.intent_by_name.contains_key(&code) {
+                request.text.get_or_insert_with(|| code.clone());
+                request.intent = Some(code);
+                request.confidence = Some(1.0);
+            } else {
+                return Err(Refusal {
+                    code: "unknown_code",
+                    message: format!(
+                        "`code` is `{code}`: it is not {WELCOME_CODE}, nor a flow or an intent \
+                         of this bot"
+                    ),
+                });
+            }
+        }
+        Ok(request)
+    }
+}
+
+/// A button as connectors read it.
+#[derive(Debug, Serialize)]
+struct CompatButton<'a> {
+    name: &'a str,
+    value: &'a str,
+    /// `URL` for a link button, `TEXT` for one that sends its value back.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// The link a `URL` button opens.
+    action: Option<&'a str>,
+}
+
+fn buttons(buttons: &[Button]) -> Vec<CompatButton<'_>> {
+    buttons
+        .iter()
+        .map(|b| CompatButton {
+            name: &b.label,
+            value: b.value.as_deref().unwrap_or(&b.label),
+            kind: if b.url.is_some() { "URL" } else { "TEXT" },
+            action: b.url.as_deref(),
+        })
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+struct QuickReply<'a> {
+    name: &'a str,
+    value: &'a str,
+}
+
+/// One answer as connectors read it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CompatAnswer<'a> {
+    content: Value,
+    technical_text: Option<&'a Value>,
+    buttons: Vec<CompatButton<'a>>,
+    quick_reply: Vec<QuickReply<'a>>,
+    description: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    interaction_id: String,
+    evaluable: bool,
+    masked: bool,
+    /// What a voice channel says, when the answer gives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    voice: Option<&'a crate::runtime::Voice>,
+}
+
+/// The answer's `type`: the platform's names where it has one.
+fn answer_type(answer: &Answer) -> &'static str {
+    match answer.kind {
+        AnswerType::Text if answer.buttons.is_empty() => "TEXT",
+        AnswerType::Text => "TEXT_OPTIONS",
+        AnswerType::Cards => "CAROUSEL",
+        AnswerType::Media => match answer.media.as_ref().map(|m| m.kind.as_str()) {
+            Some("image" | "sticker") => "IMAGE",
+            Some("video") => "VIDEO",
+            Some("audio") => "AUDIO",
+            _ => "FILE",
+        },
+        AnswerType::Location => "LOCATION",
+        AnswerType::Link => "LINK",
+        AnswerType::Custom => "CUSTOM",
+        AnswerType::Typing => "TYPING",
+        AnswerType::Delay => "DELAY",
+    }
+}
+
+/// The answer's `content`: its text, or the structure its type carries.
+fn content(answer: &Answer) -> Value {
+    match answer.kind {
+        AnswerType::Text | AnswerType::Custom => Value::from(answer.text.as_str()),
+        AnswerType::Cards => answer
+            .cards
+            .iter()
+            .map(|card| {
+                json!({
+                    "title": card.title.as_str(),
+                    "subTitle": card.subtitle.as_deref(),
+                    "imageUrl": card.image.as_deref(),
+                    "buttons": buttons(&card.buttons),
+                })
+            })
+            .collect(),
+        AnswerType::Media => answer.media.as_ref().map_or(Value::Null, |m| {
+            json!({"url": m.url.as_str(), "name": m.name.as_deref(), "mediaType": m.kind.as_str()})
+        }),
+        AnswerType::Location => serde_json::to_value(&answer.location).unwrap_or(Value::Null),
+        AnswerType::Link => serde_json::to_value(&answer.link).unwrap_or(Value::Null),
+        AnswerType::Typing | AnswerType::Delay => json!({"durationMs": answer.duration_ms}),
+    }
+}
+
+/// What the bot waits for, as `userInput`.
+fn user_input(awaiting: Option<&Awaiting>) -> Value {
+    match awaiting {
+        None => Value::Null,
+        Some(Awaiting::Intent) => json!({"type": "INTENT", "callToAction": null, "pattern": null}),
+        Some(Awaiting::Input {
+            var,
+            ty,
+            options,
+            pattern,
+            offer,
+            accept,
+            max_size,
+        }) => {
+            let mut shape = Map::new();
+            shape.insert("type".into(), ty.to_ascii_uppercase().into());
+            shape.insert("callToAction".into(), Value::Null);
+            shape.insert("pattern".into(), pattern.as_deref().into());
+            shape.insert("variable".into(), var.as_str().into());
+            if !options.is_empty() {
+                shape.insert(
+                    "options".into(),
+                    options.iter().map(|o| o.as_str()).collect(),
+                );
+            }
+            if let Some(offer) = offer {
+                shape.insert("offer".into(), offer.as_str().into());
+            }
+            if !accept.is_empty() {
+                shape.insert("accept".into(), accept.iter().map(|a| a.as_str()).collect());
+            }
+            if let Some(max) = max_size {
+                shape.insert("maxSize".into(), (*max).into());
+            }
+            Value::Object(shape)
+        }
+    }
+}
+
+/// The classifier's result as `nlpResponse`.
+fn nlp_response(nlu: &Nlu) -> Value {
+    let entities: Vec<Value> = nlu
+        .entities
+        .iter()
+        .map(|(name, value)| {
+            let shown = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            json!({"name": name, "value": shown})
+        })
+        .collect();
+    json!({
+        "type": if nlu.intent.is_some() { "INTENT" } else { "NONE" },
+        "name": nlu.intent,
+        "score": nlu.confidence,
+        "entities": entities,
+    })
+}
+
+/// The id of the `index`-th answer of turn `turn`: what a like or dislike
+/// names. Derived, so the conversation's history is enough to check one.
+pub(crate) fn interaction_id(turn: u64, index: usize) -> String {
+    format!("{turn}-{index}")
+}
+
+/// Reads an interaction id back as (turn, answer index).
+pub(crate) fn parse_interaction_id(id: &str) -> Option<(u64, usize)> {
+    let (turn, index) = id.split_once('-')?;
+    Some((turn.parse().ok()?, index.parse().ok()?))
+}
+
+/// A turn's answer body in the platform's shape.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CompatReply<'a> {
+    text: Option<&'a str>,
+    session_code: &'a str,
+    #[serde(rename = "userInteractionUUID")]
+    user_interaction_uuid: String,
+    user_input: Value,
+    nlp_response: Value,
+    answers: Vec<CompatAnswer<'a>>,
+    context: Map<String, Value>,
+    context_read_only: Map<String, Value>,
+    /// cellflow's own: handoff, end, restart and error events.
+    events: &'a [Event],
+    /// cellflow's own: whether the conversation ended.
+    ended: bool,
+}
+
+impl<'a> CompatReply<'a> {
+    /// The body for a turn numbered `turn` that answered `response` to a
+    /// request whose text was `text`.
+    pub(crate) fn new(
+        program: &Program,
+        session_code: &'a str,
+        turn: u64,
+        text: Option<&'a str>,
+        response: &'a Response,
+    ) -> CompatReply<'a> {
+        let (context, context_read_only) = split_context(program, &response.vars);
+        CompatReply {
+            text,
+            session_code,
+            user_interaction_uuid: uuid::Uuid::new_v4().to_string(),
+            user_input: user_input(response.awaiting.as_ref()),
+            nlp_response: nlp_response(&response.nlu),
+            answers: response
+                .answers
+                .iter()
+                .enumerate()
+                .map(|(index, answer)| CompatAnswer {
+                    content: content(answer),
+                    technical_text: answer.custom.as_ref(),
+                    buttons: buttons(&answer.buttons),
+                    quick_reply: answer
+                        .quick_replies
+                        .iter()
+                        .map(|q| QuickReply {
+                            name: &q.label,
+                            value: q.value.as_deref().unwrap_or(&q.label),
+                        })
+                        .collect(),
+                    description: None,
+                    kind: answer_type(answer),
+                    interaction_id: interaction_id(turn, index),
+                    evaluable: answer.evaluable,
+                    masked: answer.mask,
+                    voice: answer.voice.as_ref(),
+                })
+                .collect(),
+            context,
+            context_read_only,
+            events: &response.events,
+            ended: response.ended,
+        }
+    }
+}
+
+/// The visible variables, those a request may change apart from the
+/// read-only ones.
+fn split_context(program: &Program, vars: &Vars) -> (Map<String, Value>, Map<String, Value>) {
+    let mut writable = Map::new();
+    let mut fixed = Map::new();
+    for (name, value) in vars.iter() {
+        let side = if program.is_readonly(name) {
+            &mut fixed
+        } else {
+            &mut writable
+        };
+        side.insert(name.to_owned(), value.to_value());
+    }
+    (writable, fixed)
+}
+
+/// A satisfaction survey's answer, or a like or dislike of one answer, as
+/// connectors send it; stored in the conversation's history.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct Satisfaction {
+    /// The rating (`evaluation`, `rating` and `score` are read alike).
+    #[serde(alias = "rating", alias = "score")]
+    pub(crate) evaluation: f64,
+    #[serde(default)]
+    pub(crate) comment: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    user_ref: Option<Value>,
+}
+
+/// A like or dislike of one answer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct Likable {
+    pub(crate) interaction_id: String,
+    /// `true` for a like (`like` and `liked` are read alike).
+    #[serde(alias = "like", alias = "liked")]
+    pub(crate) evaluation: bool,
+    #[serde(default)]
+    pub(crate) comment: Option<String>,
+}
+
+/// Longest feedback comment kept, in bytes; longer ones are refused.
+pub(crate) const MAX_COMMENT_BYTES: usize = 2_000;
+
+impl Satisfaction {
+    /// The stored form, or why it cannot be stored.
+    ///
+    /// # Errors
+    /// A rating outside 0–10, or a comment over [`MAX_COMMENT_BYTES`].
+    pub(crate) fn feedback(&self) -> Result<Value, Refusal> {
+        if !(0.0..=10.0).contains(&self.evaluation) {
+            return Err(Refusal {
+                code: "bad_feedback",
+                message: "`evaluation` must be a number from 0 to 10".into(),
+            });
+        }
+        comment_fits(self.comment.as_deref())?;
+        Ok(json!({"kind": "satisfaction", "rating": self.evaluation, "comment": self.comment}))
+    }
+}
+
+impl Likable {
+    /// The stored form, once the interaction it names is known to exist
+    /// (`answers(turn)` says how many answers that turn had, if any).
+    ///
+    /// # Errors
+    /// An interaction id this conversation never gave, or a comment over
+    /// [`MAX_COMMENT_BYTES`].
+    pub(crate) fn feedback(
+        &self,
+        answers: impl Fn(u64) -> Option<usize>,
+    ) -> Result<Value, Refusal> {
+        let known = parse_interaction_id(&self.interaction_id)
+            .is_some_and(|(turn, index)| answers(turn).is_some_and(|n| index < n));
+        if !known {
+            return Err(Refusal {
+                code: "unknown_interaction",
+                message: format!(
+                    "`interactionId` `{}` is not an answer of this conversation",
+                    self.interaction_id.chars().take(80).collect::<String>()
+                ),
+            });
+        }
+        comment_fits(self.comment.as_deref())?;
+        Ok(json!({
+            "kind": "likable",
+            "interactionId": self.interaction_id,
+            "liked": self.evaluation,
+            "comment": self.comment,
+        }))
+    }
+}
+
+fn comment_fits(comment: Option<&str>) -> Result<(), Refusal> {
+    match comment {
+        Some(c) if c.len() > MAX_COMMENT_BYTES => Err(Refusal {
+            code: "bad_feedback",
+            message: format!(
+                "`comment` is {} bytes; the limit is {MAX_COMMENT_BYTES}",
+                c.len()
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pizza() -> crate::runtime::Bot {
+        crate::runtime::Bot::load(concat!(env!("CARGO_MANIFEST_DIR"), "/flows/pizza"))
+            .expect("the pizza bot loads")
+    }
+
+    fn request(body: &str) -> CompatRequest {
+        serde_json::from_str(body).expect("a valid body")
+    }
+
+    #[test]
+    fn the_welcome_code_starts_the_welcome_flow_and_the_locale_picks_the_language() {
+        let bot = pizza();
+        let turn = request(r#"{"code": "%EVA_WELCOME_MSG", "text": null}"#)
+            .into_request(bot.program(), Some("pt-BR"))
+            .unwrap();
+        assert_eq!(turn.event.as_deref(), Some("welcome"));
+        assert_eq!(turn.language.as_deref(), Some("pt-BR"));
+        assert_eq!(turn.text, None);
+    }
+
+    #[test]
+    fn a_code_names_a_flow_or_an_intent_and_anything_else_is_refused() {
+        let bot = pizza();
+        let program = bot.program();
+        let flow = program.flows[0].name.to_string();
+        let as_flow = request(&format!(r#"{{"code": "{flow}"}}"#))
+            .into_request(program, None)
+            .unwrap();
+        assert_eq!(as_flow.event.as_deref(), Some(flow.as_str()));
+        // A name that is both a flow's and an intent's starts the flow.
+        let intent = program
+            .intents
+            .iter()
+            .map(|i| i.name.to_string())
+            .find(|name| program.flow(name).is_none())
+            .expect("the pizza bot has an intent named unlike its flows");
+        let as_intent = request(&format!(r#"{{"code": "{intent}", "text": ""}}"#))
+            .into_request(program, None)
+            .unwrap();
+        assert_eq!(as_intent.intent.as_deref(), Some(intent.as_str()));
+        assert_eq!(as_intent.confidence, Some(1.0));
+        let refused = request(r#"{"code": "%EVA_NOPE"}"#)
+            .into_request(program, None)
+            .unwrap_err();
+        assert_eq!(refused.code, "unknown_code");
+    }
+
+    #[test]
+    fn documented_fields_without_a_counterpart_are_accepted_and_others_refused() {
+        request(
+            r#"{"text": "hi", "advancedOptions": {"multilanguage": {"translateInput": true}},
+                "inputText": true, "toApplyMultilanguage": false, "userInput": "x"}"#,
+        );
+        let error = serde_json::from_str::<CompatRequest>(r#"{"txt": "hi"}"#).unwrap_err();
+        assert!(error.to_string().contains("unknown field `txt`"), "{error}");
+    }
+
+    #[test]
+    fn interaction_ids_read_back_and_name_only_answers_that_were_given() {
+        assert_eq!(parse_interaction_id(&interaction_id(7, 2)), Some((7, 2)));
+        assert_eq!(parse_interaction_id("7-x"), None);
+        let like = Likable {
+            interaction_id: interaction_id(3, 1),
+            evaluation: true,
+            comment: None,
+        };
+        assert!(like.feedback(|turn| (turn == 3).then_some(2)).is_ok());
+        assert_eq!(
+            like.feedback(|turn| (turn == 3).then_some(1))
+                .unwrap_err()
+                .code,
+            "unknown_interaction"
+        );
+    }
+}
