@@ -19,6 +19,7 @@ mod api;
 mod compat;
 mod metrics;
 pub mod store;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
