@@ -15,6 +15,7 @@ mod hardening;
 mod lossless;
 mod nlu;
 mod nlu_eval;
+mod operations;
 mod report;
 mod reproducers;
 mod robustness;

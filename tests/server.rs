@@ -139,6 +139,9 @@ impl Drop for Redis {
 pub(crate) struct Serve {
     child: Child,
     pub(crate) base: String,
+    /// What it has written on standard error (its log), read as it comes
+    /// so that a full pipe never stops the server.
+    log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Serve {
@@ -149,6 +152,16 @@ impl Serve {
     /// Starts it with at most `open_files` file descriptors, when given
     /// (what `ulimit -n` sets), so a test can run it out of them.
     pub(crate) fn start_limited(bot: &Path, args: &[&str], open_files: Option<u32>) -> Serve {
+        Serve::start_with(bot, args, open_files, &[])
+    }
+
+    /// Starts it with more environment variables.
+    pub(crate) fn start_with(
+        bot: &Path,
+        args: &[&str],
+        open_files: Option<u32>,
+        env: &[(&str, &str)],
+    ) -> Serve {
         let binary = env!("CARGO_BIN_EXE_cellflow");
         let mut command = match open_files {
             Some(limit) => {
@@ -168,21 +181,37 @@ impl Serve {
             .args(args)
             .env("CELLFLOW_API_KEYS", KEY)
             .env("CELLFLOW_ADMIN_KEYS", ADMIN)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("the binary runs");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let sink = std::sync::Arc::clone(&log);
+        let reader = std::thread::spawn(move || {
+            let mut line = String::new();
+            while stderr.read_line(&mut line).is_ok_and(|n| n > 0) {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
         let Some(rest) = line.strip_prefix("listening on ") else {
-            let mut err = String::new();
-            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            let _ = reader.join();
+            let err = log.lock().unwrap().clone();
             panic!("serve did not start: {line}{err}");
         };
         let base = rest.split(' ').next().unwrap().to_owned();
-        Serve { child, base }
+        Serve { child, base, log }
+    }
+
+    /// Its log so far.
+    pub(crate) fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
     }
 
     pub(crate) fn pid(&self) -> u32 {

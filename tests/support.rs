@@ -71,6 +71,12 @@ impl Cmd {
         self
     }
 
+    /// Sets an environment variable for the run.
+    pub(crate) fn env(mut self, name: &str, value: &str) -> Cmd {
+        self.command.env(name, value);
+        self
+    }
+
     /// Feeds `input` on standard input (otherwise it is empty).
     pub(crate) fn stdin(mut self, input: &str) -> Cmd {
         input.clone_into(&mut self.input);

@@ -139,7 +139,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
             Arc::clone(&state),
             authenticate_admin,
         ));
-    Router::new()
+    let router = Router::new()
         .merge(conversations)
         .merge(admin)
         .route("/healthz", get(healthz))
@@ -147,8 +147,14 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(Arc::clone(&state), count))
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes));
+    // Outermost: every answer, errors included, has its request id, its log
+    // line and (for configured origins) its CORS headers.
+    let router = router.layer(middleware::from_fn(super::observe::trace));
+    match super::observe::cors(&state.config.cors) {
+        Some(cors) => router.layer(cors).with_state(state),
+        None => router.with_state(state),
+    }
 }
 
 async fn unknown_route() -> ApiError {
@@ -604,6 +610,7 @@ fn converse(
                     if failed { "error" } else { "ok" },
                     started.elapsed().as_secs_f64(),
                 );
+                log_turn(&id, &next.session, &response, &secrets, started);
                 let reply = Reply {
                     session_code: &id,
                     answers: &response.answers,
@@ -637,6 +644,47 @@ fn converse(
         "busy",
         "the conversation kept changing under this turn; try again",
     ))
+}
+
+/// One log line per turn: which conversation, what was understood and
+/// what happened, never what was said; a failed turn's reason at `warn`.
+fn log_turn(
+    id: &str,
+    session: &crate::runtime::Session,
+    response: &crate::runtime::Response,
+    secrets: &crate::runtime::Secrets,
+    started: Instant,
+) {
+    use crate::runtime::Event;
+    let millis = started.elapsed().as_secs_f64() * 1e3;
+    for event in &response.events {
+        match event {
+            Event::Error { message } => tracing::warn!(
+                conversation = id,
+                turn = session.turn,
+                reason = %secrets.redact(message),
+                "the turn failed; the conversation is as it was before it"
+            ),
+            Event::Handoff { queue, .. } => {
+                tracing::info!(conversation = id, queue = %queue, "handed off to a person");
+            }
+            Event::Restarted => tracing::info!(
+                conversation = id,
+                "restarted: its cell is gone from the reloaded bot"
+            ),
+            Event::End => {}
+        }
+    }
+    tracing::debug!(
+        conversation = id,
+        turn = session.turn,
+        intent = response.nlu.intent.as_deref().unwrap_or(""),
+        confidence = response.nlu.confidence,
+        answers = response.answers.len(),
+        ended = response.ended,
+        millis,
+        "turn"
+    );
 }
 
 async fn show(

@@ -18,6 +18,7 @@
 mod api;
 mod compat;
 mod metrics;
+mod observe;
 pub mod store;
 pub mod webhooks;
 
@@ -77,6 +78,23 @@ pub struct Config {
     /// Largest conversation state after a turn, in bytes of JSON (422
     /// beyond; the turn is not stored).
     pub max_session_bytes: usize,
+    /// Where analytics events are appended as JSON lines, if anywhere.
+    pub events_file: Option<PathBuf>,
+    /// How long the server keeps finishing running turns after SIGTERM.
+    pub drain: Duration,
+    /// Browser origins allowed to call the API.
+    pub cors: Cors,
+    /// Where events are POSTed.
+    pub webhooks: Vec<webhooks::Webhook>,
+}
+
+/// Which browser origins may call the API (none unless configured).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cors {
+    /// Origins (`https://app.example.com`), or `*` for any.
+    pub origins: Vec<String>,
+    /// How long a browser may cache a preflight answer.
+    pub max_age: Option<Duration>,
 }
 
 impl Config {
@@ -101,6 +119,10 @@ impl Config {
             max_context_bytes: 16 * 1024,
             max_session_vars: 1_000,
             max_session_bytes: store::DEFAULT_MAX_SESSION_BYTES,
+            events_file: None,
+            drain: Duration::from_secs(30),
+            cors: Cors::default(),
+            webhooks: Vec::new(),
         }
     }
 
@@ -210,8 +232,38 @@ impl Config {
             most,
             store,
         )?;
+        flag("drain-secs", u128::from(self.drain.as_secs()), 0, hour, "")?;
+        let mut names = std::collections::HashSet::new();
+        for hook in &self.webhooks {
+            hook.check().map_err(ServeError::Flag)?;
+            if !names.insert(hook.name.as_str()) {
+                return Err(ServeError::Flag(format!(
+                    "two webhooks are named `{}`: each needs a name of its own",
+                    hook.name
+                )));
+            }
+        }
+        for origin in &self.cors.origins {
+            if !cors_origin(origin) {
+                return Err(ServeError::Flag(format!(
+                    "cors origin `{origin}` is not `*` nor an origin such as \
+                     https://app.example.com (a scheme and a host, no path)"
+                )));
+            }
+        }
         Ok(())
     }
+}
+
+/// Whether `origin` is `*` or a browser origin: a scheme, a host and maybe
+/// a port, nothing after.
+fn cors_origin(origin: &str) -> bool {
+    origin == "*"
+        || url::Url::parse(origin).is_ok_and(|url| {
+            matches!(url.scheme(), "http" | "https")
+                && url.host().is_some()
+                && url.origin().ascii_serialization() == origin.trim_end_matches('/')
+        })
 }
 
 /// Why the server could not start.
@@ -422,7 +474,7 @@ async fn accept(
                 Err(e) => {
                     // Out of file descriptors or a connection reset before
                     // it was accepted: pause rather than spin.
-                    eprintln!("cellflow serve: accepting a connection failed: {e}");
+                    tracing::warn!(error = %e, "accepting a connection failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -443,7 +495,19 @@ async fn accept(
             drop(slot);
         });
     }
-    connections.shutdown().await;
+    tracing::info!(
+        drain_secs = config.drain.as_secs(),
+        "stopping: no new connections; finishing the requests in flight"
+    );
+    if tokio::time::timeout(config.drain, connections.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            drain_secs = config.drain.as_secs(),
+            "requests still running after the drain time were cut off"
+        );
+    }
 }
 
 /// Store upkeep every second; removes expired conversations every minute.
@@ -456,12 +520,12 @@ fn spawn_housekeeping(state: &Arc<State>) {
             let state = Arc::clone(&state);
             let _ = tokio::task::spawn_blocking(move || {
                 if let Err(e) = state.store.maintain() {
-                    eprintln!("cellflow serve: store upkeep failed: {e}");
+                    tracing::warn!(error = %e, "store upkeep failed");
                 }
                 if second % 60 == 59
                     && let Err(e) = state.store.purge(state.config.idle)
                 {
-                    eprintln!("cellflow serve: purging expired conversations failed: {e}");
+                    tracing::warn!(error = %e, "purging expired conversations failed");
                 }
             })
             .await;
@@ -483,14 +547,15 @@ fn spawn_reload_on_hangup(state: &Arc<State>) {
                 let outcome = tokio::task::spawn_blocking(move || state.reload()).await;
                 match outcome {
                     Ok(Ok(version)) => {
-                        eprintln!("cellflow serve: reloaded the bot (version {version:x})");
+                        tracing::info!(version = %format_args!("{version:x}"), "reloaded the bot");
                     }
                     Ok(Err(message)) => {
-                        eprintln!(
-                            "cellflow serve: reload refused, the old bot keeps running:\n{message}"
+                        tracing::error!(
+                            diagnostics = %message,
+                            "reload refused, the old bot keeps running"
                         );
                     }
-                    Err(e) => eprintln!("cellflow serve: reload failed: {e}"),
+                    Err(e) => tracing::error!(error = %e, "reload failed"),
                 }
             }
         });
