@@ -410,3 +410,51 @@ flows:
     let _ = receiver.join();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn the_shipped_configuration_file_is_valid() {
+    let dir = scratch("shipped-config");
+    let db = dir.join("sessions.db");
+    // Its address and file are the production ones; the flags move them.
+    let server = Serve::start(
+        &pizza(),
+        &[
+            "--config",
+            "deploy/cellflow.toml",
+            "--sqlite",
+            db.to_str().unwrap(),
+        ],
+    );
+    let (status, _) = call("GET", &format!("{}/healthz", server.base), None, None);
+    assert_eq!(status, 200);
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_systemd_unit_passes_systemd_analyze() {
+    let analyze = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output();
+    if analyze.is_err() {
+        eprintln!(
+            "notice: skipped checking deploy/cellflow.service: systemd-analyze is not installed"
+        );
+        return;
+    }
+    let dir = scratch("systemd");
+    let unit = std::fs::read_to_string(crate::support::root().join("deploy/cellflow.service"))
+        .unwrap()
+        .replace("/usr/local/bin/cellflow", env!("CARGO_BIN_EXE_cellflow"));
+    let file = dir.join("cellflow.service");
+    std::fs::write(&file, unit).unwrap();
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{said}");
+    assert!(!said.contains("cellflow.service:"), "{said}");
+    let _ = std::fs::remove_dir_all(dir);
+}
