@@ -358,6 +358,7 @@ pub enum CellKind {
     Jump(Jump),
     Intent(IntentSwitch),
     Service(Box<Service>),
+    Track(Track),
     Handoff(Handoff),
     End(End),
 }
@@ -374,6 +375,7 @@ impl CellKind {
             CellKind::Jump(_) => "jump",
             CellKind::Intent(_) => "intent",
             CellKind::Service(_) => "service",
+            CellKind::Track(_) => "track",
             CellKind::Handoff(_) => "handoff",
             CellKind::End(_) => "end",
         }
@@ -423,15 +425,16 @@ impl CellKind {
             | CellKind::Code(_)
             | CellKind::Jump(_)
             | CellKind::Intent(_)
-            | CellKind::Service(_) => {}
+            | CellKind::Service(_)
+            | CellKind::Track(_) => {}
         }
         out
     }
 }
 
 /// The cell kinds, for suggestions.
-pub const CELL_KINDS: [&str; 9] = [
-    "answer", "input", "rule", "code", "jump", "intent", "service", "handoff", "end",
+pub const CELL_KINDS: [&str; 10] = [
+    "answer", "input", "rule", "code", "jump", "intent", "service", "track", "handoff", "end",
 ];
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -698,6 +701,18 @@ pub struct Service {
 pub enum Body {
     Template(Text),
     Json(Spanned<serde_json::Value>),
+}
+
+/// An analytics event the bot reports when the cell runs (`track:
+/// checkout_started`), with properties whose strings are templates.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Track {
+    /// The event's name as written (`check` says whether it is one).
+    pub event: Spanned<String>,
+    /// A JSON object: each value is plain JSON, and each string in it a
+    /// template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<Spanned<serde_json::Value>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

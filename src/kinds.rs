@@ -1,8 +1,7 @@
 //! The closed sets of names that flow files and the compiled program
-//! share: answer picks, media kinds, quick-reply scopes, input types and
-//! HTTP methods. They sit
-//! below both the syntax tree and the program, so the runtime reads them
-//! without reaching into the AST.
+//! share: answer picks, media kinds, quick-reply scopes, input types, HTTP
+//! methods, and the analytics events cellflow sends itself. They sit below both the syntax tree and the program, so
+//! the runtime reads them without reaching into the AST.
 
 use serde::{Deserialize, Serialize};
 
@@ -226,4 +225,49 @@ pub enum AnswerType {
     Typing,
     /// A pause of `duration_ms`.
     Delay,
+}
+
+/// The analytics events the runtime sends on its own (with analytics on):
+/// a `track` cell may not take their names, or a report could not tell
+/// the author's events from them.
+pub const AUTOMATIC_EVENTS: [&str; 8] = [
+    "flow_started",
+    "flow_completed",
+    "intent_matched",
+    "fallback",
+    "handoff",
+    "input_failed",
+    "script_error",
+    "conversation_ended",
+];
+
+/// The longest event name a `track` cell may have, in bytes.
+pub const MAX_EVENT_NAME: usize = 64;
+
+/// Whether `name` can name an analytics event: a letter, then letters,
+/// digits, `_`, `-` and `.`, at most [`MAX_EVENT_NAME`] bytes
+/// (`checkout_started`, `checkout.step-2`). Names like these survive every
+/// analytics store and a column header unchanged.
+#[must_use]
+pub fn is_event_name(name: &str) -> bool {
+    name.len() <= MAX_EVENT_NAME
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_names_are_words_of_a_few_safe_characters() {
+        for good in ["checkout_started", "a", "step-2", "checkout.step2"] {
+            assert!(is_event_name(good), "{good}");
+        }
+        for bad in ["", "2fast", "_x", "with space", "ñandú", &"x".repeat(65)] {
+            assert!(!is_event_name(bad), "{bad}");
+        }
+    }
 }

@@ -79,6 +79,7 @@ fn kind_of(kind: &CellKind) -> Kind {
         CellKind::Jump(_) => Kind::Jump,
         CellKind::Intent(_) => Kind::Intent,
         CellKind::Service(_) => Kind::Service,
+        CellKind::Track(_) => Kind::Track,
         CellKind::Handoff(_) => Kind::Handoff,
         CellKind::End(_) => Kind::End,
     }
@@ -339,7 +340,9 @@ impl Lowerer {
             }
         };
         match &cell.kind {
-            CellKind::Answer(_) | CellKind::Code(_) => fall(self, Edge::Next),
+            CellKind::Answer(_) | CellKind::Code(_) | CellKind::Track(_) => {
+                fall(self, Edge::Next);
+            }
             CellKind::Input(input) => {
                 if let Some(entity) = &input.entity {
                     self.entity_ref(entity, entities);

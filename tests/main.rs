@@ -5,6 +5,7 @@
 #![allow(clippy::format_collect, clippy::float_cmp, clippy::format_push_string)]
 
 mod allocations;
+mod analytics;
 mod architecture;
 mod clean;
 mod cli;

@@ -504,6 +504,29 @@ impl Pass<'_> {
                         .map(|n| n.value.clone()),
                 );
             }
+            CellKind::Track(track) => {
+                let name = &track.event.value;
+                if !crate::kinds::is_event_name(name) {
+                    self.report(
+                        Problem::InvalidEvent {
+                            name: name.clone(),
+                            reserved: false,
+                        },
+                        track.event.span,
+                    );
+                } else if crate::kinds::AUTOMATIC_EVENTS.contains(&name.as_str()) {
+                    self.report(
+                        Problem::InvalidEvent {
+                            name: name.clone(),
+                            reserved: true,
+                        },
+                        track.event.span,
+                    );
+                }
+                if let Some(properties) = &track.properties {
+                    self.json_templates(&properties.value, properties.span, &mut uses);
+                }
+            }
             CellKind::Handoff(handoff) => {
                 self.text(&handoff.queue, &mut uses);
                 self.opt_text(handoff.reason.as_ref(), &mut uses);

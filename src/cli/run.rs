@@ -128,6 +128,17 @@ fn show(out: &mut impl std::io::Write, response: &Response, trace: Option<f64>) 
             };
             let _ = writeln!(out, "  · {}{name} ({}){changed}", step.flow, step.kind);
         }
+        for tracked in &response.tracked {
+            let properties = if tracked.properties.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " {}",
+                    serde_json::to_string(&tracked.properties).unwrap_or_default()
+                )
+            };
+            let _ = writeln!(out, "  · track {}{properties}", tracked.event);
+        }
     }
     for answer in &response.answers {
         show_answer(out, answer);

@@ -322,7 +322,7 @@ pub fn compile_with_models(
         .flows()
         .iter()
         .map(|f| Flow {
-            name: f.name.clone(),
+            name: f.name.as_str().into(),
             entry: goto(f.entry),
         })
         .collect();
@@ -330,7 +330,7 @@ pub fn compile_with_models(
         .iter()
         .enumerate()
         .rev() // the first definition wins
-        .map(|(i, f)| (f.name.clone(), FlowIndex::new(i)))
+        .map(|(i, f)| (f.name.to_string(), FlowIndex::new(i)))
         .collect();
     let mut intent_flows = HashMap::new();
     let mut entity_flows = Vec::new();
@@ -861,6 +861,14 @@ fn compile_cell(
                 error: or_complete(Edge::Branch(Branch::Error)),
             }
         }
+        CellKind::Track(t) => Kind::Track {
+            event: t.event.value.as_str().into(),
+            properties: t
+                .properties
+                .as_ref()
+                .map(|p| template::JsonTemplate::new(&p.value)),
+            next: or_complete(Edge::Next),
+        },
         CellKind::Handoff(h) => Kind::Handoff {
             queue: compiler.text(&h.queue)?,
             reason: compiler.opt_text(h.reason.as_ref())?,

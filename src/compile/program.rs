@@ -245,6 +245,14 @@ pub enum Kind {
         ok: Goto,
         error: Goto,
     },
+    /// Reports an analytics event and goes on.
+    Track {
+        event: arcstr::ArcStr,
+        /// A JSON object whose strings are templates, if the cell has
+        /// properties.
+        properties: Option<template::JsonTemplate>,
+        next: Goto,
+    },
     Handoff {
         queue: Template,
         reason: Option<Template>,
@@ -259,7 +267,8 @@ pub enum Kind {
 /// A flow: its name and where it starts.
 #[derive(Debug)]
 pub struct Flow {
-    pub name: String,
+    /// Shared, so that what reports the flow (analytics) copies nothing.
+    pub name: arcstr::ArcStr,
     pub entry: Goto,
 }
 
@@ -513,6 +522,7 @@ pub fn kind_name(kind: &Kind) -> &'static str {
         Kind::Jump { .. } => "jump",
         Kind::Intent { .. } => "intent",
         Kind::Service { .. } => "service",
+        Kind::Track { .. } => "track",
         Kind::Handoff { .. } => "handoff",
         Kind::End { .. } => "end",
     }

@@ -349,6 +349,17 @@ fn dsl_cell(out: &mut String, cell: &Cell) {
             }
             out.push_str("  }");
         }
+        CellKind::Track(track) => {
+            let event = &track.event.value;
+            if crate::ast::is_name(event) {
+                let _ = write!(out, "track {event}");
+            } else {
+                let _ = write!(out, "track {}", dsl_string(event));
+            }
+            if let Some(properties) = &track.properties {
+                let _ = write!(out, " {}", dsl_json(&properties.value));
+            }
+        }
         CellKind::Handoff(handoff) => {
             out.push_str("handoff {\n");
             let _ = writeln!(out, "    queue {}", dsl_string(&handoff.queue.value));

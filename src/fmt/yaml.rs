@@ -453,6 +453,14 @@ fn yaml_cell(y: &mut YamlOut, cell: &Cell) {
                 lines.field(j, "on_error", &target(t));
             }
         }
+        CellKind::Track(track) => match &track.properties {
+            None => lines.field(I, "track", &yaml_string(&track.event.value)),
+            Some(properties) => {
+                lines.line(I, "track:");
+                lines.field(I + 2, "event", &yaml_string(&track.event.value));
+                lines.field(I + 2, "properties", &yaml_json(&properties.value));
+            }
+        },
         CellKind::Handoff(handoff) => {
             lines.line(I, "handoff:");
             lines.field(I + 2, "queue", &yaml_string(&handoff.queue.value));

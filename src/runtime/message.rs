@@ -301,6 +301,20 @@ pub struct Step {
     pub changed: BTreeMap<String, serde_json::Value>,
 }
 
+/// An analytics event: one a `track` cell reports, or one the runtime
+/// reports on its own (with [`Bot::with_analytics`](super::Bot::with_analytics)).
+/// Masked and hidden values in its properties read as [`MASK`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tracked {
+    pub event: ArcStr,
+    /// The flow it happened in (empty when no flow is concerned, as for a
+    /// message no flow understood in a bot without a fallback flow).
+    pub flow: ArcStr,
+    /// The id of the cell that reported it, if it has one.
+    pub cell: Option<ArcStr>,
+    pub properties: serde_json::Map<String, serde_json::Value>,
+}
+
 /// One turn's output.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Response {
@@ -315,6 +329,9 @@ pub struct Response {
     pub ended: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trace: Vec<Step>,
+    /// Analytics events, in the order they happened.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tracked: Vec<Tracked>,
 }
 
 /// What masked values look like wherever they are shown.

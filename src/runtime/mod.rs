@@ -41,7 +41,7 @@ pub(crate) use input::decimal_comma;
 pub use interpreter::{MAX_STEPS, MAX_TEXT_BYTES};
 pub use message::{
     Answer, AnswerType, Awaiting, Button, Card, Event, Link, Location, MASK, Media, Nlu,
-    ReplyScope, Request, Response, Step, Voice,
+    ReplyScope, Request, Response, Step, Tracked, Voice,
 };
 pub use nlu::{Builtin, Classifier, MAX_TYPO_WORD_CHARS, Ranking, rank};
 pub use secrets::Secrets;

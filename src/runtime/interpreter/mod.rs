@@ -23,7 +23,9 @@ use crate::kinds::InputType;
 
 use super::http::{HttpError, HttpRequest};
 use super::input::{Parsed, Payload};
-use super::message::{Answer, Awaiting, Button, Event, MASK, Nlu, Request, Response, Step};
+use super::message::{
+    Answer, Awaiting, Button, Event, MASK, Nlu, Request, Response, Step, Tracked,
+};
 use super::session::{Frame, MAX_VALUE_DEPTH, Session, Wait, too_deep};
 use super::vars::Var;
 use super::{Bot, Observer, TurnError};
@@ -63,6 +65,8 @@ struct Turn<'a> {
     script_time: std::time::Duration,
     /// The conversation's language: a position in `Program::languages`.
     language: usize,
+    /// The message answers a masked input: it is a secret, never reported.
+    secret_message: bool,
 }
 
 thread_local! {
@@ -118,6 +122,7 @@ pub(super) fn run(
     if !program.readonly.is_empty() {
         read_only_untouched(program, session, &request)?;
     }
+    let secret_message = bot.awaits_secret(session);
     let mut snapshot = SNAPSHOT.take();
     snapshot.clone_from(session);
     let mut events = Vec::new();
@@ -201,6 +206,7 @@ pub(super) fn run(
         at: CellIndex::new(0),
         script_time: bot.script_time(),
         language,
+        secret_message,
     };
     let restarted = turn.response.events.contains(&Event::Restarted);
     match turn.start(restarted) {
@@ -213,9 +219,7 @@ pub(super) fn run(
             // message itself when it answered a masked input.
             let mut secrets = bot.secrets(turn.session);
             secrets.extend(bot.secrets(&snapshot));
-            if bot.awaits_secret(&snapshot)
-                && let Some(text) = &request.text
-            {
+            if secret_message && let Some(text) = &request.text {
                 secrets.add(text);
             }
             let message = secrets.redact(&message).into_owned();
@@ -564,7 +568,7 @@ impl Turn<'_> {
             }
         }
         self.response.trace.push(Step {
-            flow: self.program.flow_at(c.flow).name.clone(),
+            flow: self.program.flow_at(c.flow).name.to_string(),
             cell: c.id.clone(),
             position: c.position,
             kind: crate::compile::kind_name(&c.kind).to_owned(),
@@ -684,6 +688,23 @@ impl Turn<'_> {
                 );
                 Next::Go(if success { *ok } else { *error })
             }
+            Kind::Track {
+                event,
+                properties,
+                next,
+            } => {
+                let properties = match properties.as_ref().map(|p| self.render_json(p)) {
+                    Some(Value::Object(properties)) => properties,
+                    _ => serde_json::Map::new(),
+                };
+                self.response.tracked.push(Tracked {
+                    event: event.clone(),
+                    flow: program.flow_at(cell.flow).name.clone(),
+                    cell: cell.id.as_deref().map(ArcStr::from),
+                    properties,
+                });
+                Next::Go(*next)
+            }
             Kind::Handoff {
                 queue,
                 reason,
@@ -734,9 +755,33 @@ impl Turn<'_> {
                 self.session.masked.push(name.clone());
             }
         }
+        if !self.response.tracked.is_empty() {
+            self.redact_tracked();
+        }
         self.response.vars = self.bot.shown_vars(self.session);
         self.response.ended = self.session.ended;
         self.response.awaiting = awaiting(self.program, self.session);
+    }
+}
+
+impl Turn<'_> {
+    /// Masks what the turn's analytics events say of the session's masked
+    /// and hidden values, and of a message typed into a masked input.
+    fn redact_tracked(&mut self) {
+        let mut secrets = self.bot.secrets(self.session);
+        if self.secret_message
+            && let Some(text) = &self.request.text
+        {
+            secrets.add(text);
+        }
+        if secrets.is_empty() {
+            return;
+        }
+        for tracked in &mut self.response.tracked {
+            for value in tracked.properties.values_mut() {
+                secrets.redact_value(value);
+            }
+        }
     }
 }
 

@@ -161,6 +161,7 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
         | Rule::jump
         | Rule::intent_cell
         | Rule::service
+        | Rule::track
         | Rule::handoff
         | Rule::end => "a cell",
         Rule::next => "`->`",
@@ -242,6 +243,8 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
         | Rule::save
         | Rule::status
         | Rule::on_error => "a service field",
+        Rule::track_event => "an event name",
+        Rule::track_properties => "`{` and the event's properties",
         Rule::handoff_field | Rule::queue | Rule::reason | Rule::message => {
             "`queue`, `reason` or `message`"
         }
