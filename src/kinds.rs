@@ -1,7 +1,8 @@
 //! The closed sets of names that flow files and the compiled program
 //! share: answer picks, media kinds, quick-reply scopes, input types, HTTP
-//! methods, and the analytics events cellflow sends itself. They sit below both the syntax tree and the program, so
-//! the runtime reads them without reaching into the AST.
+//! methods, and the analytics events cellflow sends itself. They sit below
+//! both the syntax tree and the program, so the runtime reads them without
+//! reaching into the AST.
 
 use serde::{Deserialize, Serialize};
 

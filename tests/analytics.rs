@@ -95,3 +95,142 @@ fn a_failed_turn_reports_none_of_its_track_cells() {
     let reply = bot.turn(&mut session, Request::event("welcome")).unwrap();
     assert!(reply.tracked.is_empty(), "{:?}", reply.tracked);
 }
+
+/// Each event as `event flow {properties}` (the cell id after `#`).
+fn lines(tracked: &[Tracked]) -> Vec<String> {
+    tracked
+        .iter()
+        .map(|t| {
+            let cell = t.cell.as_deref().map_or(String::new(), |c| format!("#{c}"));
+            let properties = if t.properties.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", serde_json::Value::Object(t.properties.clone()))
+            };
+            format!("{} {}{cell}{properties}", t.event, t.flow)
+        })
+        .collect()
+}
+
+const ORDERS: &str = concat!(
+    "intent order { patterns ['\\border\\b'] }\n",
+    "flow welcome on welcome { answer \"Hi\" }\n",
+    "flow order on intent order {\n",
+    "  jump address return\n",
+    "  size: input size { options [\"Small\", \"Large\"] retries 0 on_fail fallback }\n",
+    "  desk: handoff { queue \"kitchen\" reason \"size {{size}}\" }\n",
+    "  bye: end \"Bye\"\n",
+    "}\n",
+    "flow address { input street { prompt \"Street?\" } }\n",
+    "flow fallback on fallback { answer \"Sorry?\" }\n",
+);
+
+#[test]
+fn with_analytics_the_runtime_reports_flows_intents_and_failures() {
+    let bot = support::bot(ORDERS).with_analytics(true);
+    let mut session = bot.new_session();
+    let mut say = |request: Request| lines(&bot.turn(&mut session, request).unwrap().tracked);
+    assert_eq!(
+        say(Request::event("welcome")),
+        [
+            r#"flow_started welcome {"trigger":"welcome"}"#,
+            "flow_completed welcome"
+        ]
+    );
+    assert_eq!(
+        say(Request::text("an order please")),
+        [
+            r#"intent_matched order {"intent":"order","confidence":1.0}"#,
+            r#"flow_started order {"trigger":"intent"}"#,
+            r#"flow_started address {"trigger":"jump"}"#,
+        ]
+    );
+    // The called flow completes and the caller goes on: no new start.
+    assert_eq!(say(Request::text("Main St")), ["flow_completed address"]);
+    assert_eq!(
+        say(Request::text("huge")),
+        [
+            r#"input_failed order#size {"var":"size"}"#,
+            r#"flow_started fallback {"trigger":"jump"}"#,
+            "flow_completed fallback",
+        ]
+    );
+    assert_eq!(
+        say(Request::text("qzx wplk")),
+        [
+            r#"fallback fallback {"text":"qzx wplk"}"#,
+            r#"flow_started fallback {"trigger":"fallback"}"#,
+            "flow_completed fallback",
+        ]
+    );
+    say(Request::text("order"));
+    say(Request::text("Elm St"));
+    assert_eq!(
+        say(Request::text("large")),
+        [r#"handoff order#desk {"queue":"kitchen","reason":"size Large"}"#]
+    );
+    assert_eq!(
+        say(Request::event("resume")),
+        [
+            "flow_completed order",
+            r#"conversation_ended order#bye {"reason":"end"}"#
+        ]
+    );
+}
+
+#[test]
+fn without_analytics_only_track_cells_report() {
+    let bot = support::bot(ORDERS);
+    let mut session = bot.new_session();
+    for text in ["order", "Main St", "huge", "qzx wplk"] {
+        let reply = bot.turn(&mut session, Request::text(text)).unwrap();
+        assert!(reply.tracked.is_empty(), "{text}: {:?}", reply.tracked);
+    }
+}
+
+#[test]
+fn a_failed_turn_reports_its_error_redacted_and_nothing_else() {
+    let bot = support::bot(concat!(
+        "flow welcome on welcome {\n",
+        "  input pin { prompt \"PIN?\" mask }\n",
+        "  track checked\n",
+        "  boom: code { throw \"bad pin \" + pin; }\n",
+        "}\n",
+    ))
+    .with_analytics(true);
+    let mut session = bot.new_session();
+    bot.turn(&mut session, Request::event("welcome")).unwrap();
+    let reply = bot.turn(&mut session, Request::text("4321")).unwrap();
+    let lines = lines(&reply.tracked);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("script_error welcome#boom {\"message\":\"")
+            && lines[0].contains("bad pin ******"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_message_to_a_masked_question_is_never_reported_as_not_understood() {
+    // A wrong PIN fails over to an intent cell: analytics hear of the
+    // failure, never of what was typed.
+    let bot = support::bot(concat!(
+        "intent yes { patterns ['^yes$'] }\n",
+        "flow welcome on welcome {\n",
+        "  input pin { prompt \"PIN?\" pattern '^\\d{4}$' mask retries 0 on_fail again }\n",
+        "  answer \"ok\"\n",
+        "  again: intent { yes goto welcome }\n",
+        "}\n",
+    ))
+    .with_analytics(true);
+    let mut session = bot.new_session();
+    bot.turn(&mut session, Request::event("welcome")).unwrap();
+    let reply = bot.turn(&mut session, Request::text("12ab")).unwrap();
+    assert_eq!(
+        lines(&reply.tracked),
+        [r#"input_failed welcome {"var":"pin"}"#]
+    );
+    // A message nobody understands, not to a masked input, is reported.
+    let reply = bot.turn(&mut session, Request::text("what now")).unwrap();
+    assert_eq!(lines(&reply.tracked), [r#"fallback  {"text":"what now"}"#]);
+}

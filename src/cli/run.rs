@@ -1,4 +1,5 @@
-//! `cellflow run PATH [--trace]`: chat with a bot in the terminal.
+//! `cellflow run PATH [--trace]`: chat with a bot in the terminal (`--trace`
+//! also shows the cells each turn visits and its analytics events).
 //!
 //! On a terminal it is an interactive chat with line editing and history;
 //! otherwise it reads one user message per line from standard input and
@@ -137,7 +138,7 @@ fn show(out: &mut impl std::io::Write, response: &Response, trace: Option<f64>) 
                     serde_json::to_string(&tracked.properties).unwrap_or_default()
                 )
             };
-            let _ = writeln!(out, "  · track {}{properties}", tracked.event);
+            let _ = writeln!(out, "  · analytics {}{properties}", tracked.event);
         }
     }
     for answer in &response.answers {
@@ -169,7 +170,7 @@ impl Run {
         let Some(bot) = super::load_bot(&self.path)? else {
             return Ok(EXIT_PROBLEMS);
         };
-        let bot = bot.with_tracing(self.trace);
+        let bot = bot.with_tracing(self.trace).with_analytics(self.trace);
         let mut session = bot.new_session();
         let stdout = std::io::stdout();
         let mut out = stdout.lock();

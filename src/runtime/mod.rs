@@ -83,6 +83,7 @@ pub struct Bot {
     max_steps: usize,
     script_time: std::time::Duration,
     tracing: bool,
+    analytics: bool,
 }
 
 impl std::fmt::Debug for Bot {
@@ -136,6 +137,7 @@ impl Bot {
             max_steps: MAX_STEPS,
             script_time: crate::script::MAX_SCRIPT_TIME,
             tracing: false,
+            analytics: false,
         }
     }
 
@@ -157,6 +159,18 @@ impl Bot {
     #[must_use]
     pub fn with_tracing(mut self, on: bool) -> Bot {
         self.tracing = on;
+        self
+    }
+
+    /// Reports the runtime's own analytics events in
+    /// [`Response::tracked`], besides those of `track` cells (which are
+    /// always reported): `flow_started` (with its `trigger`),
+    /// `flow_completed`, `intent_matched`, `fallback`, `handoff`,
+    /// `input_failed`, `script_error` and `conversation_ended`
+    /// (docs/RUNTIME.md). Off by default: a turn then builds none of them.
+    #[must_use]
+    pub fn with_analytics(mut self, on: bool) -> Bot {
+        self.analytics = on;
         self
     }
 
@@ -287,6 +301,9 @@ impl Bot {
     }
     pub(crate) fn tracing(&self) -> bool {
         self.tracing
+    }
+    pub(crate) fn analytics(&self) -> bool {
+        self.analytics
     }
 }
 

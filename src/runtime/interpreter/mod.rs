@@ -67,6 +67,10 @@ struct Turn<'a> {
     language: usize,
     /// The message answers a masked input: it is a secret, never reported.
     secret_message: bool,
+    /// Whether the turn reports automatic analytics events.
+    analytics: bool,
+    /// The flow control is in (for `flow_started` and `flow_completed`).
+    flow: Option<FlowIndex>,
 }
 
 thread_local! {
@@ -207,6 +211,8 @@ pub(super) fn run(
         script_time: bot.script_time(),
         language,
         secret_message,
+        analytics: bot.analytics(),
+        flow: None,
     };
     let restarted = turn.response.events.contains(&Event::Restarted);
     match turn.start(restarted) {
@@ -232,9 +238,15 @@ pub(super) fn run(
                 answers: vec![Answer::text(turn.builtin_message(Builtin::Error))],
                 nlu,
                 trace,
-                events: vec![Event::Error { message }],
                 ..Response::default()
             };
+            if turn.analytics {
+                let at = program.cell_at(turn.at).map(|c| c.flow);
+                turn.automatic("script_error", at, Some(turn.at), |p| {
+                    p.insert("message".into(), Value::String(message.clone()));
+                });
+            }
+            turn.response.events.push(Event::Error { message });
         }
     }
     turn.finish();
@@ -310,11 +322,16 @@ impl Turn<'_> {
                     .classify_in(self.program, text, self.language),
             };
         }
+        self.flow = self
+            .session
+            .waiting
+            .and_then(|w| self.program.cell_at(w.cell()))
+            .map(|c| c.flow);
         if restarted {
             self.response
                 .answers
                 .push(Answer::text(self.builtin_message(Builtin::Restarted)));
-            return self.start_flow(self.program.welcome);
+            return self.start_flow(self.program.welcome, "welcome");
         }
         match request.event.as_deref() {
             Some("resume") => {
@@ -329,10 +346,10 @@ impl Turn<'_> {
                     _ => Ok(()),
                 };
             }
-            Some("welcome") => return self.start_flow(self.program.welcome),
+            Some("welcome") => return self.start_flow(self.program.welcome, "welcome"),
             Some(name) => {
                 let flow = self.program.flow_by_name.get(name).copied();
-                return self.start_flow(flow);
+                return self.start_flow(flow, "event");
             }
             None => {}
         }
@@ -358,7 +375,7 @@ impl Turn<'_> {
                 Some(Wait::Cell(cell)) => self.execute(Goto::Cell(cell)),
                 // A location or file nothing asked for: not understood.
                 _ if has_payload => self.route(),
-                _ => self.start_flow(self.program.welcome),
+                _ => self.start_flow(self.program.welcome, "welcome"),
             };
         };
         match self.session.waiting {
@@ -374,6 +391,8 @@ impl Turn<'_> {
                     match (routed, otherwise) {
                         (Some(route), _) => {
                             self.cover(cell, Some(Branch::numbered(route, Branch::Route)));
+                            let flow = self.program.cell(cell).flow;
+                            self.intent_matched(routes[route].0, flow, Some(cell));
                             self.execute(routes[route].1)
                         }
                         (None, Some(to)) => {
@@ -427,7 +446,8 @@ impl Turn<'_> {
                 || input.ty == InputType::Text
                 || parsed.is_none())
         {
-            return self.start_flow(Some(flow));
+            self.intent_matched(intent, flow, None);
+            return self.start_flow(Some(flow), "intent");
         }
         self.at = cell;
         match parsed {
@@ -462,6 +482,12 @@ impl Turn<'_> {
                 self.cover(cell, Some(Branch::Fail));
                 self.session.waiting = None;
                 self.session.retries = 0;
+                if self.analytics {
+                    let flow = self.program.cell(cell).flow;
+                    self.automatic("input_failed", Some(flow), Some(cell), |p| {
+                        p.insert("var".into(), Value::String(input.var.to_string()));
+                    });
+                }
                 self.execute(fail)
             }
         }
@@ -474,7 +500,8 @@ impl Turn<'_> {
         if let Some(intent) = self.confident_intent()
             && let Some(&flow) = self.program.intent_flows.get(&intent)
         {
-            return self.start_flow(Some(flow));
+            self.intent_matched(intent, flow, None);
+            return self.start_flow(Some(flow), "intent");
         }
         let entities = &self.response.nlu.entities;
         if let Some(&(_, flow)) = self
@@ -483,10 +510,16 @@ impl Turn<'_> {
             .iter()
             .find(|(e, _)| entities.contains_key(self.program.entity(*e).name()))
         {
-            return self.start_flow(Some(flow));
+            return self.start_flow(Some(flow), "entity");
+        }
+        if self.analytics && !self.secret_message {
+            let text = self.request.text.as_deref().map_or("", str::trim);
+            self.automatic("fallback", self.program.fallback, None, |p| {
+                p.insert("text".into(), Value::String(text.to_owned()));
+            });
         }
         match self.program.fallback {
-            Some(flow) => self.start_flow(Some(flow)),
+            Some(flow) => self.start_flow(Some(flow), "fallback"),
             None => {
                 self.response
                     .answers
@@ -496,12 +529,26 @@ impl Turn<'_> {
         }
     }
 
-    fn start_flow(&mut self, flow: Option<FlowIndex>) -> Result<(), Failure> {
+    /// Starts a flow afresh (what was pending and the call stack are
+    /// dropped); `trigger` says why, for analytics.
+    fn start_flow(
+        &mut self,
+        flow: Option<FlowIndex>,
+        trigger: &'static str,
+    ) -> Result<(), Failure> {
         self.session.waiting = None;
         self.session.retries = 0;
         self.session.stack.clear();
         match flow {
-            Some(flow) => self.execute(self.program.flow_at(flow).entry),
+            Some(flow) => {
+                self.flow = Some(flow);
+                if self.analytics {
+                    self.automatic("flow_started", Some(flow), None, |p| {
+                        p.insert("trigger".into(), Value::String(trigger.to_owned()));
+                    });
+                }
+                self.execute(self.program.flow_at(flow).entry)
+            }
             None => Ok(()),
         }
     }
@@ -511,18 +558,48 @@ impl Turn<'_> {
         loop {
             let cell = match goto {
                 Goto::Cell(cell) => cell,
-                Goto::Complete => match self.session.stack.pop() {
-                    Some(Frame {
-                        after: Goto::Cell(after),
-                        ..
-                    }) => after,
-                    Some(Frame {
-                        after: Goto::Complete,
-                        ..
-                    }) => continue,
-                    None => return Ok(()),
-                },
+                Goto::Complete => {
+                    if self.analytics && self.flow.is_some() {
+                        self.automatic("flow_completed", self.flow, None, |_| {});
+                    }
+                    match self.session.stack.pop() {
+                        Some(Frame {
+                            after: Goto::Cell(after),
+                            ..
+                        }) => {
+                            // Back in the caller: not a flow starting.
+                            self.flow = Some(self.program.cell(after).flow);
+                            after
+                        }
+                        Some(Frame {
+                            after: Goto::Complete,
+                            jump_key,
+                        }) => {
+                            // The call was the caller's last cell: it completes too.
+                            self.flow = self
+                                .program
+                                .cell_by_key
+                                .get(&jump_key)
+                                .map(|&jump| self.program.cell(jump).flow);
+                            continue;
+                        }
+                        None => {
+                            self.flow = None;
+                            return Ok(());
+                        }
+                    }
+                }
             };
+            let flow = self.program.cell(cell).flow;
+            if self.flow != Some(flow) {
+                // A jump, a call or a target in another flow enters it.
+                self.flow = Some(flow);
+                if self.analytics {
+                    self.automatic("flow_started", Some(flow), None, |p| {
+                        p.insert("trigger".into(), Value::String("jump".to_owned()));
+                    });
+                }
+            }
             self.steps += 1;
             if self.steps > self.bot.max_steps() {
                 return Err(Failure(format!(
@@ -717,6 +794,15 @@ impl Turn<'_> {
                 }
                 let queue = self.render(queue);
                 let reason = reason.as_ref().map(|r| self.render(r));
+                if self.analytics {
+                    self.automatic("handoff", Some(cell.flow), Some(index), |p| {
+                        p.insert("queue".into(), Value::String(queue.clone()));
+                        p.insert(
+                            "reason".into(),
+                            reason.clone().map_or(Value::Null, Value::String),
+                        );
+                    });
+                }
                 self.response.events.push(Event::Handoff { queue, reason });
                 self.session.waiting = Some(Wait::Agent(index));
                 Next::Stop
@@ -725,6 +811,13 @@ impl Turn<'_> {
                 if let Some(message) = message {
                     let text = self.phrase(message);
                     self.response.answers.push(Answer::text(text));
+                }
+                if self.analytics {
+                    // Ending the conversation is how its flow completes.
+                    self.automatic("flow_completed", Some(cell.flow), None, |_| {});
+                    self.automatic("conversation_ended", Some(cell.flow), Some(index), |p| {
+                        p.insert("reason".into(), Value::String("end".to_owned()));
+                    });
                 }
                 self.response.events.push(Event::End);
                 self.session.ended = true;
@@ -765,6 +858,43 @@ impl Turn<'_> {
 }
 
 impl Turn<'_> {
+    /// Reports an automatic analytics event (call only with analytics on:
+    /// it allocates). `flow` is where it happened, `cell` the cell that
+    /// reported it.
+    fn automatic(
+        &mut self,
+        event: &'static str,
+        flow: Option<FlowIndex>,
+        cell: Option<CellIndex>,
+        properties: impl FnOnce(&mut serde_json::Map<String, Value>),
+    ) {
+        let mut map = serde_json::Map::new();
+        properties(&mut map);
+        self.response.tracked.push(Tracked {
+            event: ArcStr::from(event),
+            flow: flow.map_or_else(ArcStr::new, |f| self.program.flow_at(f).name.clone()),
+            cell: cell
+                .and_then(|c| self.program.cell_at(c))
+                .and_then(|c| c.id.as_deref())
+                .map(ArcStr::from),
+            properties: map,
+        });
+    }
+
+    /// Reports that the turn follows the message's intent: it starts
+    /// `flow`, or an `intent` cell (`cell`, in `flow`) routes on it.
+    fn intent_matched(&mut self, intent: IntentIndex, flow: FlowIndex, cell: Option<CellIndex>) {
+        if !self.analytics {
+            return;
+        }
+        let name = self.program.intent(intent).name.clone();
+        let confidence = self.response.nlu.confidence;
+        self.automatic("intent_matched", Some(flow), cell, |p| {
+            p.insert("intent".into(), Value::String(name));
+            p.insert("confidence".into(), Value::from(confidence));
+        });
+    }
+
     /// Masks what the turn's analytics events say of the session's masked
     /// and hidden values, and of a message typed into a masked input.
     fn redact_tracked(&mut self) {
