@@ -774,6 +774,7 @@ fn step(message: &Message, response: &Response) -> Step {
                 })
                 .collect(),
             ended: Some(response.ended),
+            tracked: Vec::new(),
         },
         span: Span::default(),
     }

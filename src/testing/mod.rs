@@ -11,7 +11,7 @@ pub mod coverage;
 pub mod explore;
 pub mod file;
 
-pub use file::{Expect, Expected, Mock, Step, Test, parse, services};
+pub use file::{Expect, Expected, ExpectedTracked, Mock, Step, Test, parse, services};
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -66,8 +66,10 @@ fn run_inner(bot: &Bot, test: &Test, coverage: Option<&RefCell<Coverage>>) -> Ve
         .map(|m| (m.service.clone(), (m.status, m.body.clone())))
         .collect();
     let seen = Arc::clone(&unmocked);
+    // Analytics on, so that tests can assert the automatic events too.
     let bot = bot
         .clone()
+        .with_analytics(true)
         .with_http(FnClient(move |request: &HttpRequest| {
             let id = request.cell.clone().unwrap_or_else(|| request.url.clone());
             match mocks.get(&id) {
@@ -244,6 +246,31 @@ fn check(bot: &Bot, expect: &Expect, response: &Response, session: &Session) -> 
         && ended != response.ended
     {
         problems.push(format!("ended: expected {ended}, got {}", response.ended));
+    }
+    for expected in &expect.tracked {
+        if !response.tracked.iter().any(|t| expected.matches(t)) {
+            let got: Vec<String> = response
+                .tracked
+                .iter()
+                .map(|t| {
+                    if t.properties.is_empty() {
+                        t.event.to_string()
+                    } else {
+                        let properties = serde_json::Value::Object(t.properties.clone());
+                        format!("{} {properties}", t.event)
+                    }
+                })
+                .collect();
+            let got = if got.is_empty() {
+                "none".to_owned()
+            } else {
+                got.join(", ")
+            };
+            problems.push(format!(
+                "expected the analytics event {}, got {got}",
+                expected.describe()
+            ));
+        }
     }
     problems
 }
