@@ -209,6 +209,23 @@ pub struct Settings {
     /// all, unless they are in `context`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub readonly: Vec<Name>,
+    /// How long a conversation may wait for the user before it times out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactivity: Option<Inactivity>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// `inactivity: {after: 5m, message: …}`: after how long without a
+/// message a conversation times out, and what closes it when no flow
+/// answers the timeout.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Inactivity {
+    /// The duration as written (`90s`, `5m`, `1h`, `300`); `check` reads it.
+    pub after: Spanned<String>,
+    /// The closing message (else the built-in `inactivity_closed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<Localized>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -304,6 +321,10 @@ pub struct Flow {
     pub comments: Vec<String>,
     pub name: Name,
     pub trigger: Option<Spanned<Trigger>>,
+    /// The inactivity timeout while the conversation waits in this flow,
+    /// as written (instead of the bot's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Spanned<String>>,
     pub cells: Vec<Cell>,
     #[serde(skip)]
     pub span: Span,
@@ -316,6 +337,8 @@ pub enum Trigger {
     Fallback,
     Intent(Name),
     Entity(Name),
+    /// The conversation waited too long for the user.
+    Timeout,
 }
 
 /// A reference to a cell: `NAME` (a local cell id, else a flow) or `FLOW.CELL`.
@@ -383,8 +406,10 @@ impl CellKind {
 }
 
 /// The messages the runtime says on its own, which `bot.messages` can word:
-/// a message no flow understood, a failed turn, a restart after an update.
-pub const BUILTIN_MESSAGES: [&str; 3] = ["not_understood", "error", "restarted"];
+/// a message no flow understood, a failed turn, a restart after an update,
+/// a conversation closed for inactivity.
+pub const BUILTIN_MESSAGES: [&str; 4] =
+    ["not_understood", "error", "restarted", "inactivity_closed"];
 
 impl CellKind {
     /// Every text of the cell a user reads (what has a text per language).

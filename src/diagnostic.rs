@@ -257,6 +257,15 @@ pub enum Problem {
     MissingTranslation { cell: String, language: String },
     #[error("invalid service URL: {reason}")]
     InvalidUrl { reason: String },
+    #[error("{}", match problem {
+        crate::kinds::DurationError::Malformed => format!("`{found}` is not a duration"),
+        crate::kinds::DurationError::Zero => format!("`{found}` is no time at all"),
+        crate::kinds::DurationError::TooLong => format!("`{found}` is longer than 30 days"),
+    })]
+    InvalidDuration {
+        found: String,
+        problem: crate::kinds::DurationError,
+    },
     #[error("{}", if *reserved { format!("`{name}` is the name of an event cellflow sends itself") } else { format!("`{name}` is not an event name") })]
     InvalidEvent {
         name: String,
@@ -341,6 +350,7 @@ impl Problem {
             Problem::MissingTranslation { .. } => "cellflow::check::missing_translation",
             Problem::InvalidUrl { .. } => "cellflow::check::invalid_url",
             Problem::InvalidEvent { .. } => "cellflow::check::invalid_event",
+            Problem::InvalidDuration { .. } => "cellflow::check::invalid_duration",
             Problem::WaitlessLoop { .. } => "cellflow::check::waitless_loop",
             Problem::UnreachableCell => "cellflow::check::unreachable_cell",
             Problem::MaybeUnset { .. } => "cellflow::check::maybe_unset",
@@ -405,6 +415,12 @@ impl Problem {
             Problem::InvalidTemplate { reason } | Problem::InvalidUrl { reason } => reason.clone(),
             Problem::InvalidEvent { reserved: true, .. } => "an automatic event".into(),
             Problem::InvalidEvent { .. } => "not an event name".into(),
+            Problem::InvalidDuration { problem, .. } => match problem {
+                crate::kinds::DurationError::Malformed => "not a duration",
+                crate::kinds::DurationError::Zero => "it would time out at once",
+                crate::kinds::DurationError::TooLong => "too long",
+            }
+            .into(),
             Problem::InvalidInput { problem } => problem.to_string(),
             Problem::UnknownLanguage { known: true, .. } => "not in `bot.languages`".into(),
             Problem::UnknownLanguage { .. } => "not a language".into(),
@@ -541,6 +557,9 @@ impl Problem {
                 "with analytics on, cellflow sends {} itself: give this event another name",
                 crate::kinds::AUTOMATIC_EVENTS.join(", ")
             ),
+            Problem::InvalidDuration { .. } => {
+                "write `90s`, `5m` or `1h`, or a number of seconds (`300`), from 1 second to 30 days (`720h`)".into()
+            }
             Problem::InvalidEvent { .. } => format!(
                 "an event name starts with a letter and holds letters, digits, `_`, `-` and `.`, at most {} of them (`checkout_started`)",
                 crate::kinds::MAX_EVENT_NAME
@@ -879,7 +898,7 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, colour: bool, width:
 }
 
 /// Every diagnostic code, in the order of `docs/DIAGNOSTICS.md`.
-pub const CODES: [&str; 39] = [
+pub const CODES: [&str; 40] = [
     "cellflow::syntax::yaml",
     "cellflow::syntax::too_large",
     "cellflow::syntax::encoding",
@@ -908,6 +927,7 @@ pub const CODES: [&str; 39] = [
     "cellflow::check::missing_translation",
     "cellflow::check::invalid_url",
     "cellflow::check::invalid_event",
+    "cellflow::check::invalid_duration",
     "cellflow::check::waitless_loop",
     "cellflow::check::unreachable_cell",
     "cellflow::check::maybe_unset",

@@ -172,6 +172,8 @@ pub enum Trigger {
     Fallback,
     Intent(usize),
     Entity(usize),
+    /// The conversation waited too long for the user.
+    Timeout,
 }
 
 /// A flow of the graph.

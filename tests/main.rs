@@ -13,6 +13,7 @@ mod diagnostics;
 mod explore;
 mod grammar;
 mod hardening;
+mod inactivity;
 mod lossless;
 mod nlu;
 mod nlu_eval;

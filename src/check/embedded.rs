@@ -198,9 +198,18 @@ impl<'a> Pass<'a> {
                     pass.regex(pattern);
                 }
             }
+            let mut ignored = Vec::new();
             if let Some(name) = &ctx.bot.settings.name {
-                let mut ignored = Vec::new();
                 pass.text(name, &mut ignored);
+            }
+            if let Some(message) = ctx
+                .bot
+                .settings
+                .inactivity
+                .as_ref()
+                .and_then(|i| i.message.as_ref())
+            {
+                pass.localized(message, &mut ignored);
             }
         }
         for &(id, flow, index) in cells {

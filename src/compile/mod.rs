@@ -81,7 +81,7 @@ fn text_for<'t>(text: &'t ast::Localized, language: &str, default: &str) -> &'t 
 /// The built-in messages in each language: the bot's wording in that
 /// language, else cellflow's, else the bot's in its default language,
 /// else cellflow's English.
-fn builtin_messages(settings: &ast::Settings, languages: &[String]) -> Vec<[arcstr::ArcStr; 3]> {
+fn builtin_messages(settings: &ast::Settings, languages: &[String]) -> Vec<[arcstr::ArcStr; 4]> {
     use crate::language::Builtin;
     let default = languages.first().map_or("en", String::as_str);
     languages
@@ -321,9 +321,11 @@ pub fn compile_with_models(
     let flows: Vec<Flow> = graph
         .flows()
         .iter()
-        .map(|f| Flow {
+        .zip(&bot.flows)
+        .map(|(f, written)| Flow {
             name: f.name.as_str().into(),
             entry: goto(f.entry),
+            timeout: duration(written.timeout.as_ref()),
         })
         .collect();
     let flow_by_name = flows
@@ -383,6 +385,12 @@ pub fn compile_with_models(
     variables.dedup();
     let settings = &bot.settings;
     let masked = masked_variables(&cells, &compiler.transfers);
+    let inactivity_message = compiler.opt_phrase(
+        settings
+            .inactivity
+            .as_ref()
+            .and_then(|i| i.message.as_ref()),
+    )?;
     let languages = std::mem::take(&mut compiler.languages);
     drop(compiler);
     let by_language = bot
@@ -434,6 +442,8 @@ pub fn compile_with_models(
             .map(|l| crate::language::parsing_locale(l, &locale))
             .collect(),
         builtin_messages: builtin_messages(settings, &languages),
+        inactivity: duration(settings.inactivity.as_ref().map(|i| &i.after)),
+        inactivity_message,
         nlu_languages,
         detector: settings
             .detect_language
@@ -465,6 +475,7 @@ pub fn compile_with_models(
         flow_by_name,
         welcome: lowered.welcome.map(|f| FlowIndex::new(f.index())),
         fallback: lowered.fallback.map(|f| FlowIndex::new(f.index())),
+        timeout: lowered.timeout.map(|f| FlowIndex::new(f.index())),
         global_intents: intents
             .iter()
             .enumerate()
@@ -627,6 +638,12 @@ fn assign_keys(
         by_key.entry(key).or_insert(CellIndex::new(i));
     }
     by_key
+}
+
+/// A duration in seconds; one that does not read (the checker reports it)
+/// is none.
+fn duration(written: Option<&ast::Spanned<String>>) -> Option<u64> {
+    crate::kinds::parse_duration(&written?.value).ok()
 }
 
 fn date_bound(limit: Option<&ast::Spanned<ast::Limit>>) -> Option<crate::when::Bound> {

@@ -270,6 +270,9 @@ pub struct Flow {
     /// Shared, so that what reports the flow (analytics) copies nothing.
     pub name: arcstr::ArcStr,
     pub entry: Goto,
+    /// The inactivity timeout while the conversation waits in this flow,
+    /// in seconds (instead of the bot's).
+    pub timeout: Option<u64>,
 }
 
 /// What the built-in classifier needs: the trained model, the examples
@@ -367,7 +370,14 @@ pub struct Program {
     /// examples per language (else `nlu` serves every language).
     pub nlu_languages: Vec<LanguageNlu>,
     /// Per language: the built-in messages, in `language::Builtin` order.
-    pub builtin_messages: Vec<[arcstr::ArcStr; 3]>,
+    pub builtin_messages: Vec<[arcstr::ArcStr; 4]>,
+    /// After how many seconds without a message a conversation times out
+    /// (`bot.inactivity.after`; a flow's own `timeout` wins while the
+    /// conversation waits in it).
+    pub inactivity: Option<u64>,
+    /// What closes a conversation that timed out with no `on: timeout`
+    /// flow (else the built-in `inactivity_closed` message).
+    pub inactivity_message: Option<Phrase>,
     pub threshold: f64,
     /// Variables the host sets in every request.
     pub context: Vec<String>,
@@ -386,6 +396,8 @@ pub struct Program {
     pub flow_by_name: HashMap<String, FlowIndex>,
     pub welcome: Option<FlowIndex>,
     pub fallback: Option<FlowIndex>,
+    /// The flow `on: timeout`.
+    pub timeout: Option<FlowIndex>,
     /// Intent index → the flow it triggers.
     pub intent_flows: HashMap<IntentIndex, FlowIndex>,
     /// Global intents that trigger a flow: the only ones that can interrupt

@@ -26,7 +26,8 @@ pub struct Request {
     /// What the user typed, or the value of a pressed button.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    /// A flow name, or `welcome`, or `resume`.
+    /// A flow name, or `welcome`, `resume` or `timeout` (the user kept the
+    /// conversation waiting too long: see `Bot::inactivity`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
     /// A pre-classified intent: cellflow then skips its classifier.
@@ -71,7 +72,7 @@ impl Request {
         }
     }
 
-    /// An event: a flow name, `welcome` or `resume`.
+    /// An event: a flow name, `welcome`, `resume` or `timeout`.
     #[must_use]
     pub fn event(name: impl Into<String>) -> Request {
         Request {

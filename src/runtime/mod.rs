@@ -54,7 +54,7 @@ use crate::compile::{CellIndex, Program};
 /// Why a request could not be run (the session is unchanged).
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TurnError {
-    #[error("no flow is named `{0}` (events name a flow, `welcome` or `resume`)")]
+    #[error("no flow is named `{0}` (events name a flow, `welcome`, `resume` or `timeout`)")]
     UnknownEvent(String),
     #[error("the text is longer than {limit} bytes")]
     TextTooLong { limit: usize },
@@ -236,6 +236,25 @@ impl Bot {
     #[must_use]
     pub fn awaiting(&self, session: &Session) -> Option<Awaiting> {
         interpreter::awaiting(&self.program, session)
+    }
+
+    /// How long the conversation may now wait for the user before the host
+    /// sends it the `timeout` event (`Request::event("timeout")`): the
+    /// timeout of the flow it waits in, else the bot's
+    /// `inactivity.after`. `None` when nothing is configured, and when
+    /// nothing waits for the user: the conversation ended, is handed off,
+    /// or never started.
+    #[must_use]
+    pub fn inactivity(&self, session: &Session) -> Option<std::time::Duration> {
+        if session.ended || session.handed_off() || session.turn == 0 {
+            return None;
+        }
+        let program = &self.program;
+        let own = interpreter::waiting(program, session)
+            .and_then(|wait| program.cell_at(wait.cell()))
+            .and_then(|cell| program.flow_at(cell.flow).timeout);
+        own.or(program.inactivity)
+            .map(std::time::Duration::from_secs)
     }
 
     /// Whether the session waits on a masked input: the next message is a

@@ -5,7 +5,8 @@
 //! understands; at each state it sends what a user could plausibly send:
 //! every option, button and quick-reply value on offer, a valid and an
 //! invalid value for a pending input's type, the first example of each
-//! intent that could be routed, and one message nobody understands. Service
+//! intent that could be routed, one message nobody understands, and, where
+//! the conversation can time out, the `timeout` event (the user went quiet). Service
 //! cells are answered without the network: the first time a path calls a
 //! service the walk forks, once with the call succeeding and once failing,
 //! and the choice holds for the rest of that path (so a path replays as a
@@ -282,6 +283,12 @@ impl Walker<'_> {
         }
         say(GIBBERISH.into());
         messages.extend(upload);
+        // The user goes quiet, where a host would time the conversation out.
+        let times_out = self.bot.inactivity(&node.session).is_some()
+            || (self.program.timeout.is_some() && node.session.turn > 0);
+        if times_out {
+            messages.push(Message::Event("timeout".into()));
+        }
         messages
     }
 
@@ -538,6 +545,7 @@ fn state_key(session: &Session, outcomes: &BTreeMap<String, usize>) -> String {
         "retries": session.retries,
         "sequence": session.sequence,
         "ended": session.ended,
+        "timeouts": session.timeouts,
     })
     .to_string();
     for (id, ok) in outcomes {

@@ -106,6 +106,7 @@ pub(super) fn run(
     if let Some(event) = &request.event
         && event != "welcome"
         && event != "resume"
+        && event != "timeout"
         && program.flow(event).is_none()
     {
         return Err(TurnError::UnknownEvent(event.clone()));
@@ -125,6 +126,16 @@ pub(super) fn run(
     }
     if !program.readonly.is_empty() {
         read_only_untouched(program, session, &request)?;
+    }
+    let timed_out = request.event.as_deref() == Some("timeout");
+    if timed_out && (session.ended || session.handed_off() || session.turn == 0) {
+        // Nothing waits for the user: a late or stray timeout changes nothing.
+        return Ok(Response {
+            vars: bot.shown_vars(session),
+            awaiting: awaiting(program, session),
+            ended: session.ended,
+            ..Response::default()
+        });
     }
     let secret_message = bot.awaits_secret(session);
     let mut snapshot = SNAPSHOT.take();
@@ -190,6 +201,11 @@ pub(super) fn run(
     session.turn += 1;
     let now = now_secs();
     session.last_activity = now;
+    if timed_out {
+        session.timeouts = session.timeouts.saturating_add(1);
+    } else if request.text.is_some() || request.location.is_some() || request.file.is_some() {
+        session.timeouts = 0;
+    }
     for (name, value) in &request.context {
         session.vars.insert(name, value.clone());
     }
@@ -347,6 +363,7 @@ impl Turn<'_> {
                 };
             }
             Some("welcome") => return self.start_flow(self.program.welcome, "welcome"),
+            Some("timeout") => return self.time_out(),
             Some(name) => {
                 let flow = self.program.flow_by_name.get(name).copied();
                 return self.start_flow(flow, "event");
@@ -527,6 +544,44 @@ impl Turn<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// The user kept the conversation waiting too long: the `on: timeout`
+    /// flow runs, and when it completes the conversation waits again where
+    /// it was, without asking again; with no such flow, it ends.
+    fn time_out(&mut self) -> Result<(), Failure> {
+        let Some(flow) = self.program.timeout else {
+            let text = match &self.program.inactivity_message {
+                Some(message) => self.phrase(message),
+                None => self.builtin_message(Builtin::InactivityClosed),
+            };
+            self.response.answers.push(Answer::text(text));
+            if self.analytics {
+                let cell = self.session.waiting.map(Wait::cell);
+                self.automatic("conversation_ended", self.flow, cell, |p| {
+                    p.insert("reason".into(), Value::String("timeout".to_owned()));
+                });
+            }
+            self.response.events.push(Event::End);
+            self.session.ended = true;
+            self.session.waiting = None;
+            self.session.stack.clear();
+            return Ok(());
+        };
+        let waiting = self.session.waiting;
+        let stack = std::mem::take(&mut self.session.stack);
+        let retries = self.session.retries;
+        self.start_flow(Some(flow), "timeout")?;
+        // The flow completed (it did not wait, end or hand off): back to
+        // where the conversation was.
+        let completed =
+            self.session.waiting.is_none() && !self.session.ended && self.session.stack.is_empty();
+        if completed {
+            self.session.waiting = waiting;
+            self.session.stack = stack;
+            self.session.retries = retries;
+        }
+        Ok(())
     }
 
     /// Starts a flow afresh (what was pending and the call stack are
