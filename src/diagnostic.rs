@@ -257,6 +257,8 @@ pub enum Problem {
     MissingTranslation { cell: String, language: String },
     #[error("invalid service URL: {reason}")]
     InvalidUrl { reason: String },
+    #[error("invalid environment variable: {reason}")]
+    InvalidEnvVar { reason: String },
     #[error("{}", match problem {
         crate::kinds::DurationError::Malformed => format!("`{found}` is not a duration"),
         crate::kinds::DurationError::Zero => format!("`{found}` is no time at all"),
@@ -351,6 +353,7 @@ impl Problem {
             Problem::InvalidUrl { .. } => "cellflow::check::invalid_url",
             Problem::InvalidEvent { .. } => "cellflow::check::invalid_event",
             Problem::InvalidDuration { .. } => "cellflow::check::invalid_duration",
+            Problem::InvalidEnvVar { .. } => "cellflow::check::invalid_env_var",
             Problem::WaitlessLoop { .. } => "cellflow::check::waitless_loop",
             Problem::UnreachableCell => "cellflow::check::unreachable_cell",
             Problem::MaybeUnset { .. } => "cellflow::check::maybe_unset",
@@ -413,6 +416,7 @@ impl Problem {
                 format!("compiles to more than {}", crate::pattern::size(*limit))
             }
             Problem::InvalidTemplate { reason } | Problem::InvalidUrl { reason } => reason.clone(),
+            Problem::InvalidEnvVar { .. } => "not a `${NAME}` reference".into(),
             Problem::InvalidEvent { reserved: true, .. } => "an automatic event".into(),
             Problem::InvalidEvent { .. } => "not an event name".into(),
             Problem::InvalidDuration { problem, .. } => match problem {
@@ -557,6 +561,9 @@ impl Problem {
                 "with analytics on, cellflow sends {} itself: give this event another name",
                 crate::kinds::AUTOMATIC_EVENTS.join(", ")
             ),
+            Problem::InvalidEnvVar { .. } => {
+                "write `${NAME}` (`${API_TOKEN}`): the variable is read from the environment the bot runs in".into()
+            }
             Problem::InvalidDuration { .. } => {
                 "write `90s`, `5m` or `1h`, or a number of seconds (`300`), from 1 second to 30 days (`720h`)".into()
             }
@@ -898,7 +905,7 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, colour: bool, width:
 }
 
 /// Every diagnostic code, in the order of `docs/DIAGNOSTICS.md`.
-pub const CODES: [&str; 40] = [
+pub const CODES: [&str; 41] = [
     "cellflow::syntax::yaml",
     "cellflow::syntax::too_large",
     "cellflow::syntax::encoding",
@@ -928,6 +935,7 @@ pub const CODES: [&str; 40] = [
     "cellflow::check::invalid_url",
     "cellflow::check::invalid_event",
     "cellflow::check::invalid_duration",
+    "cellflow::check::invalid_env_var",
     "cellflow::check::waitless_loop",
     "cellflow::check::unreachable_cell",
     "cellflow::check::maybe_unset",

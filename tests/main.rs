@@ -10,6 +10,7 @@ mod architecture;
 mod clean;
 mod cli;
 mod diagnostics;
+mod environment;
 mod explore;
 mod grammar;
 mod hardening;

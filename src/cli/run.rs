@@ -152,6 +152,10 @@ fn show(out: &mut impl std::io::Write, response: &Response, trace: Option<f64>) 
             Event::End => "[conversation ended]".to_owned(),
             Event::Restarted => "[the bot changed; restarted]".to_owned(),
             Event::Error { message } => format!("[error: {message}]"),
+            Event::ServiceFailed { cell, reason, .. } => match cell {
+                Some(cell) => format!("[service `{cell}` failed: {reason}]"),
+                None => format!("[a service failed: {reason}]"),
+            },
         };
         let _ = writeln!(out, "{line}");
     }

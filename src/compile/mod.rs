@@ -40,7 +40,7 @@ pub use load::{LoadError, load, load_artifact, load_ast, load_project};
 pub use program::{
     Answer, Body, Branch, Button, Card, Cell, Choice, Entity, EntityValue, Flow, Goto, Input,
     Intent, Kind, LanguageNlu, Link, Location, Media, NluIndex, Phrase, Program, Script, Service,
-    kind_name,
+    ServicePiece, ServiceText, kind_name,
 };
 
 /// Why a checked bot could not be compiled (an invariant the checker should
@@ -68,6 +68,8 @@ struct Compiler {
     transfers: Vec<(Vec<String>, Vec<String>)>,
     /// The bot's languages, the default first.
     languages: Vec<String>,
+    /// The environment variables services name, in the order first met.
+    env: Vec<String>,
 }
 
 /// Which text a language reads: its own, else the default language's, else
@@ -217,6 +219,30 @@ impl Compiler {
         }
     }
 
+    /// A service URL or header value, split at its `${NAME}` references
+    /// (a `${` that names no variable, which the checker reports, stays
+    /// text).
+    fn service_text(&mut self, t: &ast::Text) -> Result<ServiceText, CompileError> {
+        let (pieces, _) = template::env_pieces(&self.text(t)?);
+        let pieces = pieces
+            .into_iter()
+            .map(|piece| match piece {
+                template::EnvPiece::Template(t) => ServicePiece::Template(t),
+                template::EnvPiece::Env(name) => {
+                    let at = match self.env.iter().position(|n| *n == name) {
+                        Some(at) => at,
+                        None => {
+                            self.env.push(name);
+                            self.env.len() - 1
+                        }
+                    };
+                    ServicePiece::Env(u32::try_from(at).unwrap_or(u32::MAX))
+                }
+            })
+            .collect();
+        Ok(ServiceText { pieces })
+    }
+
     fn opt_text(&self, t: Option<&ast::Text>) -> Result<Option<Template>, CompileError> {
         t.map(|t| self.text(t)).transpose()
     }
@@ -281,6 +307,7 @@ pub fn compile_with_models(
         regexes: HashMap::new(),
         transfers: Vec::new(),
         languages: bot.settings.spoken_languages(),
+        env: Vec::new(),
     };
     let goto = |id: crate::graph::CellId| {
         if id == graph.exit() {
@@ -392,6 +419,7 @@ pub fn compile_with_models(
             .and_then(|i| i.message.as_ref()),
     )?;
     let languages = std::mem::take(&mut compiler.languages);
+    let env = std::mem::take(&mut compiler.env);
     drop(compiler);
     let by_language = bot
         .intents
@@ -496,6 +524,7 @@ pub fn compile_with_models(
         variables,
         version: version_of(bot),
         calls_services,
+        env,
     })
 }
 
@@ -863,11 +892,11 @@ fn compile_cell(
                         },
                         |m| m.value,
                     ),
-                    url: compiler.text(&s.url)?,
+                    url: compiler.service_text(&s.url)?,
                     headers: s
                         .headers
                         .iter()
-                        .map(|(k, v)| Ok((k.value.clone(), compiler.text(v)?)))
+                        .map(|(k, v)| Ok((k.value.clone(), compiler.service_text(v)?)))
                         .collect::<Result<_, CompileError>>()?,
                     body,
                     timeout_ms: s.timeout_ms.as_ref().map_or(5000, |t| t.value),

@@ -200,11 +200,26 @@ pub enum Body {
     Json(template::JsonTemplate),
 }
 
+/// A service's URL or a header's value: templates, and the environment
+/// variables it names (`${API_TOKEN}`), each by its position in
+/// [`Program::env`]. The values are read when the bot is loaded to run,
+/// never stored in the program.
+#[derive(Debug)]
+pub struct ServiceText {
+    pub pieces: Vec<ServicePiece>,
+}
+
+#[derive(Debug)]
+pub enum ServicePiece {
+    Template(Template),
+    Env(u32),
+}
+
 #[derive(Debug)]
 pub struct Service {
     pub method: Method,
-    pub url: Template,
-    pub headers: Vec<(String, Template)>,
+    pub url: ServiceText,
+    pub headers: Vec<(String, ServiceText)>,
     pub body: Option<Body>,
     pub timeout_ms: u64,
     pub save: Option<String>,
@@ -418,6 +433,9 @@ pub struct Program {
     pub version: u64,
     /// Some cell is a `service`: a turn may wait on the network.
     pub calls_services: bool,
+    /// The environment variables services name (`${API_TOKEN}`), once
+    /// each: names only; a bot reads their values when it is made.
+    pub env: Vec<String>,
 }
 
 impl Program {

@@ -286,6 +286,18 @@ pub enum Event {
     Restarted,
     /// The turn failed (script error, step limit); the session is as it was.
     Error { message: String },
+    /// A service call failed, or could not be made (an environment
+    /// variable it names is not set): the cell took its error path. The
+    /// turn goes on.
+    ServiceFailed {
+        /// The service cell's id, if it has one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cell: Option<String>,
+        /// The HTTP status, or 0 when no response came back.
+        status: u16,
+        /// What went wrong, without secrets or environment values.
+        reason: String,
+    },
 }
 
 /// A visited cell, with tracing on.

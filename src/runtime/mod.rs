@@ -84,6 +84,9 @@ pub struct Bot {
     script_time: std::time::Duration,
     tracing: bool,
     analytics: bool,
+    /// The values of the environment variables the program's services
+    /// name (`Program::env`), read when the bot was made.
+    env: Arc<[Option<String>]>,
 }
 
 impl std::fmt::Debug for Bot {
@@ -129,7 +132,9 @@ impl Bot {
     /// loading functions), with the built-in classifier and the network.
     #[must_use]
     pub fn new(program: Program) -> Bot {
+        let env = read_env(&program, |name| std::env::var(name).ok());
         Bot {
+            env,
             program: Arc::new(program),
             engine: Arc::new(crate::script::engine()),
             classifier: Arc::new(Builtin),
@@ -139,6 +144,16 @@ impl Bot {
             tracing: false,
             analytics: false,
         }
+    }
+
+    /// Reads the environment variables services name (`${API_TOKEN}` in a
+    /// URL or header) from `read` instead of the process environment
+    /// ([`Bot::new`] reads that): `None` leaves a variable unset, and a
+    /// service that needs it fails without calling.
+    #[must_use]
+    pub fn with_environment(mut self, read: impl Fn(&str) -> Option<String>) -> Bot {
+        self.env = read_env(&self.program, read);
+        self
     }
 
     /// Uses another classifier (the host's NLU).
@@ -324,6 +339,17 @@ impl Bot {
     pub(crate) fn analytics(&self) -> bool {
         self.analytics
     }
+    pub(crate) fn env_value(&self, at: u32) -> Option<&str> {
+        self.env.get(at as usize)?.as_deref()
+    }
+    pub(crate) fn env_values(&self) -> impl Iterator<Item = &str> {
+        self.env.iter().flatten().map(String::as_str)
+    }
+}
+
+/// The values of a program's environment variables, in its order.
+fn read_env(program: &Program, read: impl Fn(&str) -> Option<String>) -> Arc<[Option<String>]> {
+    program.env.iter().map(|name| read(name)).collect()
 }
 
 /// A session id: 128 bits from the operating system's cryptographic random

@@ -5,7 +5,8 @@
 //! mistake in it (an unknown step kind, a mock for a service cell that does
 //! not exist, a bad `/regex/`) is a diagnostic with a span. Service cells are
 //! answered by the test's mocks, by cell id; a call without a mock fails the
-//! test and names the cell — tests never touch the network.
+//! test and names the cell — tests never touch the network, nor read the
+//! environment variables services name.
 
 pub mod coverage;
 pub mod explore;
@@ -31,6 +32,13 @@ pub struct Failure {
     pub step: usize,
     pub what: String,
     pub message: String,
+}
+
+/// What tests and exploration send for `${NAME}` in a service's URL or
+/// headers: the reference itself. Mocks answer by cell id, so a test needs
+/// no credentials and passes the same on every machine.
+pub(crate) fn placeholder_env(name: &str) -> String {
+    format!("${{{name}}}")
 }
 
 /// Runs one test; returns its failures (empty when it passed).
@@ -70,6 +78,7 @@ fn run_inner(bot: &Bot, test: &Test, coverage: Option<&RefCell<Coverage>>) -> Ve
     let bot = bot
         .clone()
         .with_analytics(true)
+        .with_environment(|name| Some(placeholder_env(name)))
         .with_http(FnClient(move |request: &HttpRequest| {
             let id = request.cell.clone().unwrap_or_else(|| request.url.clone());
             match mocks.get(&id) {
@@ -232,6 +241,7 @@ fn check(bot: &Bot, expect: &Expect, response: &Response, session: &Session) -> 
                 Event::End => "end",
                 Event::Restarted => "restarted",
                 Event::Error { .. } => "error",
+                Event::ServiceFailed { .. } => "service_failed",
             };
             name == event
         });

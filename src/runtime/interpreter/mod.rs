@@ -9,8 +9,7 @@
 
 mod render;
 mod scripts;
-
-use scripts::storable;
+mod service;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -18,10 +17,9 @@ use std::collections::BTreeMap;
 use arcstr::{ArcStr, literal};
 use serde_json::Value;
 
-use crate::compile::{Body, Branch, CellIndex, FlowIndex, Goto, Input, IntentIndex, Kind, Program};
+use crate::compile::{Branch, CellIndex, FlowIndex, Goto, Input, IntentIndex, Kind, Program};
 use crate::kinds::InputType;
 
-use super::http::{HttpError, HttpRequest};
 use super::input::{Parsed, Payload};
 use super::message::{
     Answer, Awaiting, Button, Event, MASK, Nlu, Request, Response, Step, Tracked,
@@ -773,51 +771,7 @@ impl Turn<'_> {
                 Next::Stop
             }
             Kind::Service { service, ok, error } => {
-                let mut headers: Vec<(String, String)> = service
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.clone(), self.render(v)))
-                    .collect();
-                // A JSON body says so, unless the author set the type.
-                if matches!(service.body, Some(Body::Json(_)))
-                    && !headers
-                        .iter()
-                        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-                {
-                    headers.push(("Content-Type".into(), "application/json".into()));
-                }
-                let request = HttpRequest {
-                    cell: cell.id.clone(),
-                    method: service.method.as_str(),
-                    url: self.render(&service.url),
-                    headers,
-                    body: service.body.as_ref().map(|b| match b {
-                        Body::Template(t) => self.render(t),
-                        Body::Json(j) => self.render_json(j).to_string(),
-                    }),
-                    timeout: std::time::Duration::from_millis(service.timeout_ms),
-                };
-                let (status, body, success) = match self.bot.http().call(&request) {
-                    Ok(r) => (r.status, Some(r.body), (200..300).contains(&r.status)),
-                    Err(HttpError::Timeout | HttpError::Failed(_)) => (0, None, false),
-                };
-                if let Some(var) = &service.status {
-                    self.session.vars.insert(var, Value::from(status));
-                }
-                if success && let Some(var) = &service.save {
-                    let body = body.unwrap_or_default();
-                    let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
-                    storable(var, &value)?;
-                    self.session.vars.insert(var, value);
-                }
-                self.cover(
-                    index,
-                    Some(if success {
-                        Branch::Success
-                    } else {
-                        Branch::Error
-                    }),
-                );
+                let success = self.call(index, service)?;
                 Next::Go(if success { *ok } else { *error })
             }
             Kind::Track {
