@@ -234,3 +234,20 @@ fn a_message_to_a_masked_question_is_never_reported_as_not_understood() {
     let reply = bot.turn(&mut session, Request::text("what now")).unwrap();
     assert_eq!(lines(&reply.tracked), [r#"fallback  {"text":"what now"}"#]);
 }
+
+#[test]
+fn the_graph_labels_a_track_cell_with_its_event() {
+    let mut project = cellflow::project::Project::new();
+    let text =
+        "flow welcome on welcome {\n  track checkout_started {\"n\": 1}\n  answer \"ok\"\n}\n";
+    project.add_bytes("a.flow", std::path::Path::new("a.flow"), text.as_bytes());
+    let checked = cellflow::check::check(project);
+    let graph = &checked.lowered.graph;
+    for format in [
+        cellflow::export::Format::Dot,
+        cellflow::export::Format::Mermaid,
+    ] {
+        let drawn = cellflow::export::render(&checked.bot, graph, format, None);
+        assert!(drawn.contains("track checkout_started"), "{drawn}");
+    }
+}

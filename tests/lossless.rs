@@ -392,7 +392,10 @@ fn analytics_and_timeouts_convert_both_ways_whatever_is_written() {
         assert_eq!(yaml_again, yaml, "{name}");
         for comment in ["# seconds", "# the plan", "# why"] {
             if text.contains(comment) {
-                assert!(dsl.contains(comment) && yaml.contains(comment), "{name}: {comment}\n{dsl}\n{yaml}");
+                assert!(
+                    dsl.contains(comment) && yaml.contains(comment),
+                    "{name}: {comment}\n{dsl}\n{yaml}"
+                );
             }
         }
     }
