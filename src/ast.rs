@@ -209,6 +209,23 @@ pub struct Settings {
     /// all, unless they are in `context`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub readonly: Vec<Name>,
+    /// How long a conversation may wait for the user before it times out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactivity: Option<Inactivity>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// `inactivity: {after: 5m, message: …}`: after how long without a
+/// message a conversation times out, and what closes it when no flow
+/// answers the timeout.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Inactivity {
+    /// The duration as written (`90s`, `5m`, `1h`, `300`); `check` reads it.
+    pub after: Spanned<String>,
+    /// The closing message (else the built-in `inactivity_closed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<Localized>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -304,6 +321,10 @@ pub struct Flow {
     pub comments: Vec<String>,
     pub name: Name,
     pub trigger: Option<Spanned<Trigger>>,
+    /// The inactivity timeout while the conversation waits in this flow,
+    /// as written (instead of the bot's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Spanned<String>>,
     pub cells: Vec<Cell>,
     #[serde(skip)]
     pub span: Span,
@@ -316,6 +337,8 @@ pub enum Trigger {
     Fallback,
     Intent(Name),
     Entity(Name),
+    /// The conversation waited too long for the user.
+    Timeout,
 }
 
 /// A reference to a cell: `NAME` (a local cell id, else a flow) or `FLOW.CELL`.
@@ -358,6 +381,7 @@ pub enum CellKind {
     Jump(Jump),
     Intent(IntentSwitch),
     Service(Box<Service>),
+    Track(Track),
     Handoff(Handoff),
     End(End),
 }
@@ -374,6 +398,7 @@ impl CellKind {
             CellKind::Jump(_) => "jump",
             CellKind::Intent(_) => "intent",
             CellKind::Service(_) => "service",
+            CellKind::Track(_) => "track",
             CellKind::Handoff(_) => "handoff",
             CellKind::End(_) => "end",
         }
@@ -381,8 +406,10 @@ impl CellKind {
 }
 
 /// The messages the runtime says on its own, which `bot.messages` can word:
-/// a message no flow understood, a failed turn, a restart after an update.
-pub const BUILTIN_MESSAGES: [&str; 3] = ["not_understood", "error", "restarted"];
+/// a message no flow understood, a failed turn, a restart after an update,
+/// a conversation closed for inactivity.
+pub const BUILTIN_MESSAGES: [&str; 4] =
+    ["not_understood", "error", "restarted", "inactivity_closed"];
 
 impl CellKind {
     /// Every text of the cell a user reads (what has a text per language).
@@ -423,15 +450,16 @@ impl CellKind {
             | CellKind::Code(_)
             | CellKind::Jump(_)
             | CellKind::Intent(_)
-            | CellKind::Service(_) => {}
+            | CellKind::Service(_)
+            | CellKind::Track(_) => {}
         }
         out
     }
 }
 
 /// The cell kinds, for suggestions.
-pub const CELL_KINDS: [&str; 9] = [
-    "answer", "input", "rule", "code", "jump", "intent", "service", "handoff", "end",
+pub const CELL_KINDS: [&str; 10] = [
+    "answer", "input", "rule", "code", "jump", "intent", "service", "track", "handoff", "end",
 ];
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -698,6 +726,18 @@ pub struct Service {
 pub enum Body {
     Template(Text),
     Json(Spanned<serde_json::Value>),
+}
+
+/// An analytics event the bot reports when the cell runs (`track:
+/// checkout_started`), with properties whose strings are templates.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Track {
+    /// The event's name as written (`check` says whether it is one).
+    pub event: Spanned<String>,
+    /// A JSON object: each value is plain JSON, and each string in it a
+    /// template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<Spanned<serde_json::Value>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

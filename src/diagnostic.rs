@@ -257,6 +257,23 @@ pub enum Problem {
     MissingTranslation { cell: String, language: String },
     #[error("invalid service URL: {reason}")]
     InvalidUrl { reason: String },
+    #[error("invalid environment variable: {reason}")]
+    InvalidEnvVar { reason: String },
+    #[error("{}", match problem {
+        crate::kinds::DurationError::Malformed => format!("`{found}` is not a duration"),
+        crate::kinds::DurationError::Zero => format!("`{found}` is no time at all"),
+        crate::kinds::DurationError::TooLong => format!("`{found}` is longer than 30 days"),
+    })]
+    InvalidDuration {
+        found: String,
+        problem: crate::kinds::DurationError,
+    },
+    #[error("{}", if *reserved { format!("`{name}` is the name of an event cellflow sends itself") } else { format!("`{name}` is not an event name") })]
+    InvalidEvent {
+        name: String,
+        /// One of the automatic events' names (else not a name at all).
+        reserved: bool,
+    },
 
     // ---- graph ---------------------------------------------------------
     #[error("these cells can loop forever without waiting for the user")]
@@ -334,6 +351,9 @@ impl Problem {
             Problem::UnknownLanguage { .. } => "cellflow::check::unknown_language",
             Problem::MissingTranslation { .. } => "cellflow::check::missing_translation",
             Problem::InvalidUrl { .. } => "cellflow::check::invalid_url",
+            Problem::InvalidEvent { .. } => "cellflow::check::invalid_event",
+            Problem::InvalidDuration { .. } => "cellflow::check::invalid_duration",
+            Problem::InvalidEnvVar { .. } => "cellflow::check::invalid_env_var",
             Problem::WaitlessLoop { .. } => "cellflow::check::waitless_loop",
             Problem::UnreachableCell => "cellflow::check::unreachable_cell",
             Problem::MaybeUnset { .. } => "cellflow::check::maybe_unset",
@@ -396,6 +416,15 @@ impl Problem {
                 format!("compiles to more than {}", crate::pattern::size(*limit))
             }
             Problem::InvalidTemplate { reason } | Problem::InvalidUrl { reason } => reason.clone(),
+            Problem::InvalidEnvVar { .. } => "not a `${NAME}` reference".into(),
+            Problem::InvalidEvent { reserved: true, .. } => "an automatic event".into(),
+            Problem::InvalidEvent { .. } => "not an event name".into(),
+            Problem::InvalidDuration { problem, .. } => match problem {
+                crate::kinds::DurationError::Malformed => "not a duration",
+                crate::kinds::DurationError::Zero => "it would time out at once",
+                crate::kinds::DurationError::TooLong => "too long",
+            }
+            .into(),
             Problem::InvalidInput { problem } => problem.to_string(),
             Problem::UnknownLanguage { known: true, .. } => "not in `bot.languages`".into(),
             Problem::UnknownLanguage { .. } => "not a language".into(),
@@ -444,11 +473,11 @@ impl Problem {
             }
             Problem::UnknownCellKind { suggestion, .. } => did_you_mean(
                 suggestion,
-                "a cell is one of: answer, input, rule, code, jump, intent, service, handoff, end",
+                "a cell is one of: answer, input, rule, code, jump, intent, service, track, handoff, end",
             ),
             Problem::MultipleKinds { .. } => "split it into two cells, one per kind".into(),
             Problem::MissingKind => {
-                "add one of: answer, input, rule, code, jump, intent, service, handoff, end".into()
+                "add one of: answer, input, rule, code, jump, intent, service, track, handoff, end".into()
             }
             Problem::UnknownField { suggestion, context, .. } => {
                 did_you_mean(suggestion, &format!("remove it; see docs/LANGUAGE.md for the fields of {context}"))
@@ -528,6 +557,20 @@ impl Problem {
                 AnswerProblem::UnclosedSsml => "end the voice text with `</speak>`".into(),
             },
             Problem::InvalidUrl { .. } => "a URL is http(s)://host/path, with `{{templates}}` allowed in the path and query".into(),
+            Problem::InvalidEvent { reserved: true, .. } => format!(
+                "with analytics on, cellflow sends {} itself: give this event another name",
+                crate::kinds::AUTOMATIC_EVENTS.join(", ")
+            ),
+            Problem::InvalidEnvVar { .. } => {
+                "write `${NAME}` (`${API_TOKEN}`): the variable is read from the environment the bot runs in".into()
+            }
+            Problem::InvalidDuration { .. } => {
+                "write `90s`, `5m` or `1h`, or a number of seconds (`300`), from 1 second to 30 days (`720h`)".into()
+            }
+            Problem::InvalidEvent { .. } => format!(
+                "an event name starts with a letter and holds letters, digits, `_`, `-` and `.`, at most {} of them (`checkout_started`)",
+                crate::kinds::MAX_EVENT_NAME
+            ),
             Problem::WaitlessLoop { .. } => {
                 "add an `input` or `intent` cell on the loop, or a `rule` that leaves it".into()
             }
@@ -862,7 +905,7 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, colour: bool, width:
 }
 
 /// Every diagnostic code, in the order of `docs/DIAGNOSTICS.md`.
-pub const CODES: [&str; 38] = [
+pub const CODES: [&str; 41] = [
     "cellflow::syntax::yaml",
     "cellflow::syntax::too_large",
     "cellflow::syntax::encoding",
@@ -890,6 +933,9 @@ pub const CODES: [&str; 38] = [
     "cellflow::check::unknown_language",
     "cellflow::check::missing_translation",
     "cellflow::check::invalid_url",
+    "cellflow::check::invalid_env_var",
+    "cellflow::check::invalid_event",
+    "cellflow::check::invalid_duration",
     "cellflow::check::waitless_loop",
     "cellflow::check::unreachable_cell",
     "cellflow::check::maybe_unset",

@@ -48,6 +48,7 @@ fn cell_label(bot: &ast::Bot, graph: &Graph, id: CellId) -> String {
         CellKind::Jump(j) => format!("jump {}{}", j.to, if j.returns { " (return)" } else { "" }),
         CellKind::Intent(_) => "intent".to_owned(),
         CellKind::Service(s) => format!("service {}", shorten(&s.url.value, 40)),
+        CellKind::Track(t) => format!("track {}", shorten(&t.event.value, 40)),
         CellKind::Handoff(h) => format!("handoff {}", h.queue.value),
         CellKind::End(_) => "end".to_owned(),
     };

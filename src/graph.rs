@@ -55,6 +55,7 @@ pub enum Kind {
     Jump,
     Intent,
     Service,
+    Track,
     Handoff,
     End,
 }
@@ -65,9 +66,13 @@ impl Kind {
     pub fn waits(self) -> bool {
         match self {
             Kind::Input | Kind::Intent | Kind::Handoff => true,
-            Kind::Answer | Kind::Rule | Kind::Code | Kind::Jump | Kind::Service | Kind::End => {
-                false
-            }
+            Kind::Answer
+            | Kind::Rule
+            | Kind::Code
+            | Kind::Jump
+            | Kind::Service
+            | Kind::Track
+            | Kind::End => false,
         }
     }
 }
@@ -167,6 +172,8 @@ pub enum Trigger {
     Fallback,
     Intent(usize),
     Entity(usize),
+    /// The conversation waited too long for the user.
+    Timeout,
 }
 
 /// A flow of the graph.

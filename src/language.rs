@@ -129,10 +129,17 @@ pub enum Builtin {
     Error,
     /// The bot was updated under the conversation, which starts again.
     Restarted,
+    /// The conversation timed out and no flow answers the timeout.
+    InactivityClosed,
 }
 
 impl Builtin {
-    pub const ALL: [Builtin; 3] = [Builtin::NotUnderstood, Builtin::Error, Builtin::Restarted];
+    pub const ALL: [Builtin; 4] = [
+        Builtin::NotUnderstood,
+        Builtin::Error,
+        Builtin::Restarted,
+        Builtin::InactivityClosed,
+    ];
 
     /// Its position in [`Builtin::ALL`] (and in each language's messages).
     #[must_use]
@@ -147,6 +154,7 @@ impl Builtin {
             Builtin::NotUnderstood => "not_understood",
             Builtin::Error => "error",
             Builtin::Restarted => "restarted",
+            Builtin::InactivityClosed => "inactivity_closed",
         }
     }
 
@@ -158,16 +166,25 @@ impl Builtin {
             ("en", Builtin::NotUnderstood) => "Sorry, I did not understand that.",
             ("en", Builtin::Error) => "Sorry, something went wrong on my side. Please try again.",
             ("en", Builtin::Restarted) => "The bot was updated, so let's start again.",
+            ("en", Builtin::InactivityClosed) => {
+                "I closed this conversation after a while without news from you. Write again whenever you like."
+            }
             ("es", Builtin::NotUnderstood) => "Perdón, no entendí eso.",
             ("es", Builtin::Error) => {
                 "Perdón, algo falló de mi lado. Por favor, inténtalo de nuevo."
             }
             ("es", Builtin::Restarted) => "El bot se actualizó, así que empecemos de nuevo.",
+            ("es", Builtin::InactivityClosed) => {
+                "Cerré esta conversación tras un rato sin noticias tuyas. Escríbeme de nuevo cuando quieras."
+            }
             ("pt", Builtin::NotUnderstood) => "Desculpe, não entendi.",
             ("pt", Builtin::Error) => {
                 "Desculpe, algo deu errado do meu lado. Por favor, tente de novo."
             }
             ("pt", Builtin::Restarted) => "O bot foi atualizado, então vamos começar de novo.",
+            ("pt", Builtin::InactivityClosed) => {
+                "Encerrei esta conversa depois de um tempo sem notícias suas. Escreva de novo quando quiser."
+            }
             _ => return None,
         })
     }

@@ -24,6 +24,8 @@ pub struct Lowered {
     pub entities: HashMap<String, usize>,
     pub welcome: Option<FlowId>,
     pub fallback: Option<FlowId>,
+    /// The flow with `on: timeout`.
+    pub timeout: Option<FlowId>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -44,7 +46,7 @@ pub fn lower(bot: &ast::Bot) -> Lowered {
         }
     }
     lowerer.add_flows(bot);
-    let (welcome, fallback) = lowerer.triggers(bot, &intents, &entities);
+    let (welcome, fallback, timeout) = lowerer.triggers(bot, &intents, &entities);
     let fallback_entry = fallback.map_or(lowerer.graph.exit(), |f| lowerer.graph.flow(f).entry);
     for (flow_index, flow) in bot.flows.iter().enumerate() {
         let flow_id = FlowId::new(flow_index);
@@ -58,6 +60,7 @@ pub fn lower(bot: &ast::Bot) -> Lowered {
         entities,
         welcome,
         fallback,
+        timeout,
         diagnostics: lowerer.diagnostics,
     }
 }
@@ -79,6 +82,7 @@ fn kind_of(kind: &CellKind) -> Kind {
         CellKind::Jump(_) => Kind::Jump,
         CellKind::Intent(_) => Kind::Intent,
         CellKind::Service(_) => Kind::Service,
+        CellKind::Track(_) => Kind::Track,
         CellKind::Handoff(_) => Kind::Handoff,
         CellKind::End(_) => Kind::End,
     }
@@ -164,9 +168,9 @@ impl Lowerer {
         bot: &ast::Bot,
         intents: &HashMap<String, usize>,
         entities: &HashMap<String, usize>,
-    ) -> (Option<FlowId>, Option<FlowId>) {
+    ) -> (Option<FlowId>, Option<FlowId>, Option<FlowId>) {
         let mut seen: HashMap<String, Span> = HashMap::new();
-        let (mut welcome, mut fallback) = (None, None);
+        let (mut welcome, mut fallback, mut timeout) = (None, None, None);
         for (i, flow) in bot.flows.iter().enumerate() {
             let Some(trigger) = &flow.trigger else {
                 continue;
@@ -175,6 +179,7 @@ impl Lowerer {
             let (key, resolved) = match &trigger.value {
                 ast::Trigger::Welcome => ("welcome".to_owned(), Some(graph::Trigger::Welcome)),
                 ast::Trigger::Fallback => ("fallback".to_owned(), Some(graph::Trigger::Fallback)),
+                ast::Trigger::Timeout => ("timeout".to_owned(), Some(graph::Trigger::Timeout)),
                 ast::Trigger::Intent(name) => (
                     format!("intent {}", name.value),
                     self.intent_ref(name, intents).map(graph::Trigger::Intent),
@@ -194,10 +199,11 @@ impl Lowerer {
             match resolved {
                 Some(graph::Trigger::Welcome) => welcome = Some(id),
                 Some(graph::Trigger::Fallback) => fallback = Some(id),
+                Some(graph::Trigger::Timeout) => timeout = Some(id),
                 _ => {}
             }
         }
-        (welcome, fallback)
+        (welcome, fallback, timeout)
     }
 
     fn intent_ref(&mut self, name: &ast::Name, intents: &HashMap<String, usize>) -> Option<usize> {
@@ -339,7 +345,9 @@ impl Lowerer {
             }
         };
         match &cell.kind {
-            CellKind::Answer(_) | CellKind::Code(_) => fall(self, Edge::Next),
+            CellKind::Answer(_) | CellKind::Code(_) | CellKind::Track(_) => {
+                fall(self, Edge::Next);
+            }
             CellKind::Input(input) => {
                 if let Some(entity) = &input.entity {
                     self.entity_ref(entity, entities);

@@ -2,7 +2,9 @@
 //!
 //! Parsed once, at compile time, into literal text and variable paths; the
 //! checker validates them and the runtime renders the parsed form without
-//! scanning the text again.
+//! scanning the text again. A service's URL and header values may also name
+//! environment variables in their literal text (`${API_TOKEN}`):
+//! [`env_pieces`] splits a parsed template at them.
 
 use std::ops::Range;
 
@@ -184,6 +186,93 @@ fn placeholder(inner: &str, range: Range<usize>) -> Result<Var, TemplateError> {
     })
 }
 
+/// A piece of a service URL or header value: a template, or the
+/// environment variable a `${NAME}` names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnvPiece {
+    Template(Template),
+    Env(String),
+}
+
+/// Splits a template at the `${NAME}` references in its literal text
+/// (inside a `{{placeholder}}` a `${` is the placeholder's text). Returns
+/// the pieces in order, and what is wrong with each `${` that names no
+/// variable (that one stays literal text).
+#[must_use]
+pub fn env_pieces(template: &Template) -> (Vec<EnvPiece>, Vec<TemplateError>) {
+    let mut pieces = Vec::new();
+    let mut errors = Vec::new();
+    let mut current: Vec<Part> = Vec::new();
+    // Where each part starts in the text: literal parts fill the gaps
+    // between placeholders exactly.
+    let mut at = 0;
+    for part in &template.parts {
+        let text = match part {
+            Part::Var(var) => {
+                at = var.range.end;
+                current.push(part.clone());
+                continue;
+            }
+            Part::Text(text) => text,
+        };
+        let mut rest = 0;
+        while let Some(found) = text[rest..].find("${") {
+            let open = rest + found;
+            let reference = env_reference(&text[open..]);
+            // The whole `${...}`, or the `${` that never closes.
+            let len = text[open..].find('}').map_or(2, |close| close + 1);
+            let range = at + open..at + open + len;
+            match reference {
+                Ok((name, len)) => {
+                    if open > rest {
+                        current.push(Part::Text(text[rest..open].into()));
+                    }
+                    if !current.is_empty() {
+                        pieces.push(EnvPiece::Template(Template {
+                            parts: std::mem::take(&mut current),
+                        }));
+                    }
+                    pieces.push(EnvPiece::Env(name.to_owned()));
+                    rest = open + len;
+                }
+                Err(reason) => {
+                    errors.push(TemplateError { reason, range });
+                    current.push(Part::Text(text[rest..open + 2].into()));
+                    rest = open + 2;
+                }
+            }
+        }
+        if rest < text.len() {
+            current.push(Part::Text(text[rest..].into()));
+        }
+        at += text.len();
+    }
+    if !current.is_empty() || pieces.is_empty() {
+        pieces.push(EnvPiece::Template(Template { parts: current }));
+    }
+    (pieces, errors)
+}
+
+/// The variable a text starting with `${` names, and the length of the
+/// reference.
+fn env_reference(text: &str) -> Result<(&str, usize), String> {
+    let Some(close) = text.find('}') else {
+        return Err("`${` is never closed by `}`".to_owned());
+    };
+    let name = &text[2..close];
+    let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if valid {
+        Ok((name, close + 1))
+    } else if name.is_empty() {
+        Err("`${}` names no variable".to_owned())
+    } else {
+        Err(format!(
+            "`{name}` is not an environment variable's name: letters, digits and `_`, not starting with a digit"
+        ))
+    }
+}
+
 /// A JSON value whose strings may hold placeholders (a service's body),
 /// parsed once like any template.
 #[derive(Clone, Debug, PartialEq)]
@@ -240,6 +329,53 @@ impl JsonTemplate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pieces(text: &str) -> (Vec<String>, Vec<String>) {
+        let (pieces, errors) = env_pieces(&parse(text).unwrap());
+        let pieces = pieces
+            .iter()
+            .map(|p| match p {
+                EnvPiece::Env(name) => format!("${name}"),
+                EnvPiece::Template(t) => t
+                    .parts
+                    .iter()
+                    .map(|part| match part {
+                        Part::Text(t) => t.to_string(),
+                        Part::Var(v) => format!("{{{v}}}"),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let errors = errors
+            .iter()
+            .map(|e| format!("{}@{:?}", e.reason, e.range))
+            .collect();
+        (pieces, errors)
+    }
+
+    #[test]
+    fn environment_variables_split_a_template_where_they_stand() {
+        assert_eq!(
+            pieces("${API}/v1/{{id}}?key=${KEY_2}"),
+            (
+                vec!["$API".into(), "/v1/{id}?key=".into(), "$KEY_2".into()],
+                vec![]
+            )
+        );
+        assert_eq!(pieces("plain"), (vec!["plain".into()], vec![]));
+        assert_eq!(pieces(""), (vec![String::new()], vec![]));
+        // A `${` inside a placeholder's default is its text.
+        assert_eq!(pieces("{{a | \"${X}\"}}"), (vec!["{a}".into()], vec![]));
+        let (_, errors) = pieces("{{a}}x${}y${1A}z${OPEN");
+        assert_eq!(
+            errors,
+            [
+                "`${}` names no variable@6..9",
+                "`1A` is not an environment variable's name: letters, digits and `_`, not starting with a digit@10..15",
+                "`${` is never closed by `}`@16..18"
+            ]
+        );
+    }
 
     #[test]
     fn parses_text_vars_paths_and_defaults() {

@@ -165,3 +165,26 @@ fn explore_walks_a_bot_in_one_of_its_languages() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn explore_goes_quiet_where_a_conversation_can_time_out() {
+    let bot = support::bot(concat!(
+        "bot { inactivity { after 5m } }\n",
+        "flow welcome on welcome { input name { prompt \"Name?\" } answer \"Hi {{name}}\" }\n",
+        "flow idle on timeout {\n",
+        "  rule { when { session.timeouts > 1 } goto bye }\n",
+        "  answer \"Still there?\"\n",
+        "  -> done\n",
+        "  bye: end \"Bye\"\n",
+        "  done: track reminded\n",
+        "}\n",
+        "flow fallback on fallback { answer \"Sorry?\" }\n",
+    ));
+    let found = cellflow::explore::explore(&bot, &cellflow::explore::Options::default());
+    assert!(found.findings.is_empty(), "{:?}", found.findings);
+    let report = found.coverage.report(bot.program());
+    assert_eq!(report.combined_percent(), 100.0);
+    // The tests it writes send the timeout as an event.
+    let written = found.tests_yaml(&cellflow::explore::Options::default());
+    assert!(written.contains("event: \"timeout\""), "{written}");
+}

@@ -348,3 +348,55 @@ flows:
     let route = dsl.find("# route").unwrap();
     assert!(dsl[route..].starts_with("# route\n  intent {"), "{dsl}");
 }
+
+#[test]
+fn analytics_and_timeouts_convert_both_ways_whatever_is_written() {
+    let cases: [(&str, &str); 3] = [
+        (
+            "track.flow.yaml",
+            concat!(
+                "bot:\n  inactivity:\n    after: 300  # seconds\n",
+                "flows:\n  welcome:\n    on: timeout\n    timeout: \"5m\"\n    cells:\n",
+                "      - track: \"checkout started\"\n",
+                "      - track: end\n",
+                "      - track: {event: \"2fast\", properties: {}}\n",
+                "      - track: {event: a.b, properties: null}\n",
+                "      - id: t\n        track:\n          event: plan\n          # the plan\n",
+                "          properties: {plan: \"{{plan}}\", n: 2, x: [1.5, null, {deep: \"#not a comment\"}]}\n",
+                "        next: welcome\n",
+            ),
+        ),
+        (
+            "track.flow",
+            concat!(
+                "bot { inactivity { after \"1.5 h\" message @es \"Chao\" @pt 'Tchau' } }\n",
+                "flow welcome on timeout timeout 45s {\n",
+                "  track end -> x\n",
+                "  x: track \"a.b c\" {\"k\": \"{{v | \\\"d\\\"}}\", \"#\": \"#\"}  # why\n",
+                "  track x-y {}\n",
+                "}\n",
+                "flow other timeout 1.5h { }\n",
+            ),
+        ),
+        (
+            "durations.flow.yaml",
+            "flows:\n  a:\n    timeout: 0x10\n    cells: []\n  b:\n    timeout: 1e3\n    cells: []\n  c:\n    timeout: \"007\"\n    cells: []\n",
+        ),
+    ];
+    for (name, text) in cases {
+        let [dsl, yaml] = convert_both(name, text.as_bytes());
+        let (dsl, yaml) = (dsl.unwrap(), yaml.unwrap());
+        let [dsl_again, _] = convert_both("again.flow", dsl.as_bytes()).map(Result::unwrap);
+        assert_eq!(dsl_again, dsl, "{name}");
+        let [_, yaml_again] = convert_both("again.flow.yaml", yaml.as_bytes()).map(Result::unwrap);
+        assert_eq!(yaml_again, yaml, "{name}");
+        for comment in ["# seconds", "# the plan", "# why"] {
+            if text.contains(comment) {
+                assert!(
+                    dsl.contains(comment) && yaml.contains(comment),
+                    "{name}: {comment}\n{dsl}\n{yaml}"
+                );
+            }
+        }
+    }
+}

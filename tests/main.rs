@@ -5,13 +5,16 @@
 #![allow(clippy::format_collect, clippy::float_cmp, clippy::format_push_string)]
 
 mod allocations;
+mod analytics;
 mod architecture;
 mod clean;
 mod cli;
 mod diagnostics;
+mod environment;
 mod explore;
 mod grammar;
 mod hardening;
+mod inactivity;
 mod lossless;
 mod nlu;
 mod nlu_eval;

@@ -115,3 +115,30 @@ pub(crate) fn snapshot(group: &str, name: &str, value: &str) {
     settings.set_omit_expression(true);
     settings.bind(|| insta::assert_snapshot!(name, value));
 }
+
+/// A bot from one in-memory flow file (`*.flow.yaml` when the text starts
+/// with `flows:` or `bot:`, else the DSL); panics with the rendered
+/// diagnostics if it has errors.
+pub(crate) fn bot(text: &str) -> cellflow::Bot {
+    let name = if text.starts_with("flows:") || text.starts_with("bot:") {
+        "bot.flow.yaml"
+    } else {
+        "bot.flow"
+    };
+    let mut project = Project::new();
+    project.add_bytes(name, Path::new(name), text.as_bytes());
+    match cellflow::compile::load_project(project) {
+        Ok(program) => cellflow::Bot::new(program),
+        Err(cellflow::runtime::LoadError::Invalid {
+            diagnostics,
+            sources,
+        }) => {
+            let rendered: Vec<String> = diagnostics
+                .iter()
+                .map(|d| cellflow::diagnostic::render(d, &sources, false, 100))
+                .collect();
+            panic!("the bot has errors:\n{}", rendered.join("\n"))
+        }
+        Err(e) => panic!("{e}"),
+    }
+}

@@ -155,3 +155,11 @@ fn a_test_in_a_language_the_bot_does_not_speak_fails_and_says_why() {
     );
     assert!(report.contains("1 passed, 1 failed"), "{report}");
 }
+
+#[test]
+fn steps_assert_analytics_events_and_their_properties() {
+    let (status, report) = run_beside_pizza("tracked.test.yaml");
+    assert_eq!(status, 1, "{report}");
+    assert!(report.contains("1 passed, 1 failed"), "{report}");
+    support::snapshot("testing", "tracked_report", &report);
+}

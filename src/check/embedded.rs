@@ -198,9 +198,18 @@ impl<'a> Pass<'a> {
                     pass.regex(pattern);
                 }
             }
+            let mut ignored = Vec::new();
             if let Some(name) = &ctx.bot.settings.name {
-                let mut ignored = Vec::new();
                 pass.text(name, &mut ignored);
+            }
+            if let Some(message) = ctx
+                .bot
+                .settings
+                .inactivity
+                .as_ref()
+                .and_then(|i| i.message.as_ref())
+            {
+                pass.localized(message, &mut ignored);
             }
         }
         for &(id, flow, index) in cells {
@@ -482,10 +491,16 @@ impl Pass<'_> {
             CellKind::Jump(_) | CellKind::Intent(_) => {}
             CellKind::Service(service) => {
                 if let Some(parsed) = self.text(&service.url, &mut uses) {
-                    self.url(&service.url, &parsed);
+                    // A bad reference was reported: the URL is not checked
+                    // with it standing as text.
+                    if let Some(pieces) = self.env_vars(&service.url, &parsed) {
+                        self.url(&service.url, &pieces);
+                    }
                 }
                 for (_, value) in &service.headers {
-                    self.text(value, &mut uses);
+                    if let Some(parsed) = self.text(value, &mut uses) {
+                        self.env_vars(value, &parsed);
+                    }
                 }
                 match &service.body {
                     Some(Body::Template(text)) => {
@@ -503,6 +518,29 @@ impl Pass<'_> {
                         .chain(&service.status)
                         .map(|n| n.value.clone()),
                 );
+            }
+            CellKind::Track(track) => {
+                let name = &track.event.value;
+                if !crate::kinds::is_event_name(name) {
+                    self.report(
+                        Problem::InvalidEvent {
+                            name: name.clone(),
+                            reserved: false,
+                        },
+                        track.event.span,
+                    );
+                } else if crate::kinds::AUTOMATIC_EVENTS.contains(&name.as_str()) {
+                    self.report(
+                        Problem::InvalidEvent {
+                            name: name.clone(),
+                            reserved: true,
+                        },
+                        track.event.span,
+                    );
+                }
+                if let Some(properties) = &track.properties {
+                    self.json_templates(&properties.value, properties.span, &mut uses);
+                }
             }
             CellKind::Handoff(handoff) => {
                 self.text(&handoff.queue, &mut uses);
@@ -537,15 +575,43 @@ impl Pass<'_> {
         }
     }
 
-    fn url(&mut self, text: &Text, parsed: &template::Template) {
-        // Placeholders become a neutral value; one at the very start stands
-        // for a whole base URL from configuration.
+    /// Splits a service URL or header value at its `${NAME}` references;
+    /// `None`, after reporting them, if some `${` names no variable.
+    fn env_vars(
+        &mut self,
+        text: &Text,
+        parsed: &template::Template,
+    ) -> Option<Vec<template::EnvPiece>> {
+        let (pieces, errors) = template::env_pieces(parsed);
+        let valid = errors.is_empty();
+        for error in errors {
+            let span = locate(self.ctx.sources, text.span, &text.value, error.range);
+            self.report(
+                Problem::InvalidEnvVar {
+                    reason: error.reason,
+                },
+                span,
+            );
+        }
+        valid.then_some(pieces)
+    }
+
+    fn url(&mut self, text: &Text, pieces: &[template::EnvPiece]) {
+        // Placeholders and environment variables become a neutral value;
+        // one at the very start stands for a whole base URL from
+        // configuration.
         let mut rendered = String::new();
-        for (i, part) in parsed.parts.iter().enumerate() {
+        let parts = pieces.iter().flat_map(|piece| match piece {
+            template::EnvPiece::Template(t) => t.parts.iter().map(Some).collect(),
+            template::EnvPiece::Env(_) => vec![None],
+        });
+        for (i, part) in parts.enumerate() {
             match part {
-                template::Part::Text(t) => rendered.push_str(t),
-                template::Part::Var(_) if i == 0 => rendered.push_str("http://placeholder.invalid"),
-                template::Part::Var(_) => rendered.push('x'),
+                Some(template::Part::Text(t)) => rendered.push_str(t),
+                Some(template::Part::Var(_)) | None if i == 0 => {
+                    rendered.push_str("http://placeholder.invalid");
+                }
+                Some(template::Part::Var(_)) | None => rendered.push('x'),
             }
         }
         let reason = match url::Url::parse(rendered.trim()) {

@@ -56,6 +56,16 @@ pub(crate) fn check(ctx: &Context<'_>) -> Vec<Diagnostic> {
     for (_, message) in &settings.messages {
         keys(message, &mut diagnostics);
     }
+    let closing = settings
+        .inactivity
+        .as_ref()
+        .and_then(|i| i.message.as_ref());
+    if let Some(message) = closing {
+        keys(message, &mut diagnostics);
+        if speaks.len() >= 2 {
+            missing(message, "bot.inactivity", &speaks, ctx, &mut diagnostics);
+        }
+    }
     let values = ctx.bot.entities.iter().flat_map(|e| match &e.kind {
         EntityKind::List(values) => values.as_slice(),
         EntityKind::Pattern(_) => &[],
@@ -86,29 +96,41 @@ pub(crate) fn check(ctx: &Context<'_>) -> Vec<Diagnostic> {
                 None => format!("{} (cell {})", flow.name.value, position + 1),
             };
             for text in texts {
-                if text.languages.is_empty() && !has_words(&text.first) {
-                    continue;
-                }
-                for language in &speaks[..] {
-                    let present = if text.languages.is_empty() {
-                        *language == speaks[0]
-                    } else {
-                        text.get(language).is_some()
-                    };
-                    if !present {
-                        diagnostics.push(Diagnostic::new(
-                            Problem::MissingTranslation {
-                                cell: name.clone(),
-                                language: (*language).to_owned(),
-                            },
-                            text.span.first_line(ctx.sources),
-                        ));
-                    }
-                }
+                missing(text, &name, &speaks, ctx, &mut diagnostics);
             }
         }
     }
     diagnostics
+}
+
+/// Warns for each language `speaks` names that a text lacks (`where_` says
+/// whose text it is).
+fn missing(
+    text: &Localized,
+    where_: &str,
+    speaks: &[&str],
+    ctx: &Context<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    if text.languages.is_empty() && !has_words(&text.first) {
+        return;
+    }
+    for language in speaks {
+        let present = if text.languages.is_empty() {
+            *language == speaks[0]
+        } else {
+            text.get(language).is_some()
+        };
+        if !present {
+            diagnostics.push(Diagnostic::new(
+                Problem::MissingTranslation {
+                    cell: where_.to_owned(),
+                    language: (*language).to_owned(),
+                },
+                text.span.first_line(ctx.sources),
+            ));
+        }
+    }
 }
 
 /// Whether a text has words of its own, outside `{{placeholders}}`: one

@@ -14,7 +14,8 @@
 //! - `names`: unused intents and entities, shared examples, no fallback;
 //! - `languages`: language codes, texts by language, missing translations;
 //! - `secrets`: answers that would show a masked or hidden value, and
-//!   hidden or read-only names that match no variable.
+//!   hidden or read-only names that match no variable;
+//! - `timeouts`: inactivity durations.
 
 mod dataflow;
 mod embedded;
@@ -23,6 +24,7 @@ mod languages;
 mod names;
 mod prepared;
 pub(crate) mod secrets;
+mod timeouts;
 
 use crate::ast;
 use crate::diagnostic::{self, Diagnostic};
@@ -96,6 +98,7 @@ pub fn check(mut project: Project) -> Checked {
         diagnostics.extend(languages::check(&ctx));
         diagnostics.extend(secrets::secret_in_answer(&ctx, &facts));
         diagnostics.extend(secrets::unknown_variables(&ctx, &facts));
+        diagnostics.extend(timeouts::durations(&ctx));
         prepared
     };
     diagnostic::sort(&mut diagnostics, &project.sources);

@@ -1,4 +1,5 @@
-//! `cellflow run PATH [--trace]`: chat with a bot in the terminal.
+//! `cellflow run PATH [--trace]`: chat with a bot in the terminal (`--trace`
+//! also shows the cells each turn visits and its analytics events).
 //!
 //! On a terminal it is an interactive chat with line editing and history;
 //! otherwise it reads one user message per line from standard input and
@@ -128,6 +129,17 @@ fn show(out: &mut impl std::io::Write, response: &Response, trace: Option<f64>) 
             };
             let _ = writeln!(out, "  · {}{name} ({}){changed}", step.flow, step.kind);
         }
+        for tracked in &response.tracked {
+            let properties = if tracked.properties.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " {}",
+                    serde_json::to_string(&tracked.properties).unwrap_or_default()
+                )
+            };
+            let _ = writeln!(out, "  · analytics {}{properties}", tracked.event);
+        }
     }
     for answer in &response.answers {
         show_answer(out, answer);
@@ -140,6 +152,10 @@ fn show(out: &mut impl std::io::Write, response: &Response, trace: Option<f64>) 
             Event::End => "[conversation ended]".to_owned(),
             Event::Restarted => "[the bot changed; restarted]".to_owned(),
             Event::Error { message } => format!("[error: {message}]"),
+            Event::ServiceFailed { cell, reason, .. } => match cell {
+                Some(cell) => format!("[service `{cell}` failed: {reason}]"),
+                None => format!("[a service failed: {reason}]"),
+            },
         };
         let _ = writeln!(out, "{line}");
     }
@@ -158,7 +174,7 @@ impl Run {
         let Some(bot) = super::load_bot(&self.path)? else {
             return Ok(EXIT_PROBLEMS);
         };
-        let bot = bot.with_tracing(self.trace);
+        let bot = bot.with_tracing(self.trace).with_analytics(self.trace);
         let mut session = bot.new_session();
         let stdout = std::io::stdout();
         let mut out = stdout.lock();

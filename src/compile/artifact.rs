@@ -9,7 +9,7 @@ use crate::classifier::Model;
 
 /// The artifact format version; bump when the stored AST or model changes
 /// shape.
-pub const ARTIFACT_VERSION: u32 = 5;
+pub const ARTIFACT_VERSION: u32 = 6;
 /// The first line of every artifact.
 pub const ARTIFACT_MAGIC: &str = "cellflow-artifact";
 

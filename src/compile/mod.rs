@@ -40,7 +40,7 @@ pub use load::{LoadError, load, load_artifact, load_ast, load_project};
 pub use program::{
     Answer, Body, Branch, Button, Card, Cell, Choice, Entity, EntityValue, Flow, Goto, Input,
     Intent, Kind, LanguageNlu, Link, Location, Media, NluIndex, Phrase, Program, Script, Service,
-    kind_name,
+    ServicePiece, ServiceText, kind_name,
 };
 
 /// Why a checked bot could not be compiled (an invariant the checker should
@@ -68,6 +68,8 @@ struct Compiler {
     transfers: Vec<(Vec<String>, Vec<String>)>,
     /// The bot's languages, the default first.
     languages: Vec<String>,
+    /// The environment variables services name, in the order first met.
+    env: Vec<String>,
 }
 
 /// Which text a language reads: its own, else the default language's, else
@@ -81,7 +83,7 @@ fn text_for<'t>(text: &'t ast::Localized, language: &str, default: &str) -> &'t 
 /// The built-in messages in each language: the bot's wording in that
 /// language, else cellflow's, else the bot's in its default language,
 /// else cellflow's English.
-fn builtin_messages(settings: &ast::Settings, languages: &[String]) -> Vec<[arcstr::ArcStr; 3]> {
+fn builtin_messages(settings: &ast::Settings, languages: &[String]) -> Vec<[arcstr::ArcStr; 4]> {
     use crate::language::Builtin;
     let default = languages.first().map_or("en", String::as_str);
     languages
@@ -217,6 +219,30 @@ impl Compiler {
         }
     }
 
+    /// A service URL or header value, split at its `${NAME}` references
+    /// (a `${` that names no variable, which the checker reports, stays
+    /// text).
+    fn service_text(&mut self, t: &ast::Text) -> Result<ServiceText, CompileError> {
+        let (pieces, _) = template::env_pieces(&self.text(t)?);
+        let pieces = pieces
+            .into_iter()
+            .map(|piece| match piece {
+                template::EnvPiece::Template(t) => ServicePiece::Template(t),
+                template::EnvPiece::Env(name) => {
+                    let at = match self.env.iter().position(|n| *n == name) {
+                        Some(at) => at,
+                        None => {
+                            self.env.push(name);
+                            self.env.len() - 1
+                        }
+                    };
+                    ServicePiece::Env(u32::try_from(at).unwrap_or(u32::MAX))
+                }
+            })
+            .collect();
+        Ok(ServiceText { pieces })
+    }
+
     fn opt_text(&self, t: Option<&ast::Text>) -> Result<Option<Template>, CompileError> {
         t.map(|t| self.text(t)).transpose()
     }
@@ -281,6 +307,7 @@ pub fn compile_with_models(
         regexes: HashMap::new(),
         transfers: Vec::new(),
         languages: bot.settings.spoken_languages(),
+        env: Vec::new(),
     };
     let goto = |id: crate::graph::CellId| {
         if id == graph.exit() {
@@ -321,16 +348,18 @@ pub fn compile_with_models(
     let flows: Vec<Flow> = graph
         .flows()
         .iter()
-        .map(|f| Flow {
-            name: f.name.clone(),
+        .zip(&bot.flows)
+        .map(|(f, written)| Flow {
+            name: f.name.as_str().into(),
             entry: goto(f.entry),
+            timeout: duration(written.timeout.as_ref()),
         })
         .collect();
     let flow_by_name = flows
         .iter()
         .enumerate()
         .rev() // the first definition wins
-        .map(|(i, f)| (f.name.clone(), FlowIndex::new(i)))
+        .map(|(i, f)| (f.name.to_string(), FlowIndex::new(i)))
         .collect();
     let mut intent_flows = HashMap::new();
     let mut entity_flows = Vec::new();
@@ -383,7 +412,14 @@ pub fn compile_with_models(
     variables.dedup();
     let settings = &bot.settings;
     let masked = masked_variables(&cells, &compiler.transfers);
+    let inactivity_message = compiler.opt_phrase(
+        settings
+            .inactivity
+            .as_ref()
+            .and_then(|i| i.message.as_ref()),
+    )?;
     let languages = std::mem::take(&mut compiler.languages);
+    let env = std::mem::take(&mut compiler.env);
     drop(compiler);
     let by_language = bot
         .intents
@@ -434,6 +470,8 @@ pub fn compile_with_models(
             .map(|l| crate::language::parsing_locale(l, &locale))
             .collect(),
         builtin_messages: builtin_messages(settings, &languages),
+        inactivity: duration(settings.inactivity.as_ref().map(|i| &i.after)),
+        inactivity_message,
         nlu_languages,
         detector: settings
             .detect_language
@@ -465,6 +503,7 @@ pub fn compile_with_models(
         flow_by_name,
         welcome: lowered.welcome.map(|f| FlowIndex::new(f.index())),
         fallback: lowered.fallback.map(|f| FlowIndex::new(f.index())),
+        timeout: lowered.timeout.map(|f| FlowIndex::new(f.index())),
         global_intents: intents
             .iter()
             .enumerate()
@@ -485,6 +524,7 @@ pub fn compile_with_models(
         variables,
         version: version_of(bot),
         calls_services,
+        env,
     })
 }
 
@@ -627,6 +667,12 @@ fn assign_keys(
         by_key.entry(key).or_insert(CellIndex::new(i));
     }
     by_key
+}
+
+/// A duration in seconds; one that does not read (the checker reports it)
+/// is none.
+fn duration(written: Option<&ast::Spanned<String>>) -> Option<u64> {
+    crate::kinds::parse_duration(&written?.value).ok()
 }
 
 fn date_bound(limit: Option<&ast::Spanned<ast::Limit>>) -> Option<crate::when::Bound> {
@@ -846,11 +892,11 @@ fn compile_cell(
                         },
                         |m| m.value,
                     ),
-                    url: compiler.text(&s.url)?,
+                    url: compiler.service_text(&s.url)?,
                     headers: s
                         .headers
                         .iter()
-                        .map(|(k, v)| Ok((k.value.clone(), compiler.text(v)?)))
+                        .map(|(k, v)| Ok((k.value.clone(), compiler.service_text(v)?)))
                         .collect::<Result<_, CompileError>>()?,
                     body,
                     timeout_ms: s.timeout_ms.as_ref().map_or(5000, |t| t.value),
@@ -861,6 +907,14 @@ fn compile_cell(
                 error: or_complete(Edge::Branch(Branch::Error)),
             }
         }
+        CellKind::Track(t) => Kind::Track {
+            event: t.event.value.as_str().into(),
+            properties: t
+                .properties
+                .as_ref()
+                .map(|p| template::JsonTemplate::new(&p.value)),
+            next: or_complete(Edge::Next),
+        },
         CellKind::Handoff(h) => Kind::Handoff {
             queue: compiler.text(&h.queue)?,
             reason: compiler.opt_text(h.reason.as_ref())?,

@@ -200,11 +200,26 @@ pub enum Body {
     Json(template::JsonTemplate),
 }
 
+/// A service's URL or a header's value: templates, and the environment
+/// variables it names (`${API_TOKEN}`), each by its position in
+/// [`Program::env`]. The values are read when the bot is loaded to run,
+/// never stored in the program.
+#[derive(Debug)]
+pub struct ServiceText {
+    pub pieces: Vec<ServicePiece>,
+}
+
+#[derive(Debug)]
+pub enum ServicePiece {
+    Template(Template),
+    Env(u32),
+}
+
 #[derive(Debug)]
 pub struct Service {
     pub method: Method,
-    pub url: Template,
-    pub headers: Vec<(String, Template)>,
+    pub url: ServiceText,
+    pub headers: Vec<(String, ServiceText)>,
     pub body: Option<Body>,
     pub timeout_ms: u64,
     pub save: Option<String>,
@@ -245,6 +260,14 @@ pub enum Kind {
         ok: Goto,
         error: Goto,
     },
+    /// Reports an analytics event and goes on.
+    Track {
+        event: arcstr::ArcStr,
+        /// A JSON object whose strings are templates, if the cell has
+        /// properties.
+        properties: Option<template::JsonTemplate>,
+        next: Goto,
+    },
     Handoff {
         queue: Template,
         reason: Option<Template>,
@@ -259,8 +282,12 @@ pub enum Kind {
 /// A flow: its name and where it starts.
 #[derive(Debug)]
 pub struct Flow {
-    pub name: String,
+    /// Shared, so that what reports the flow (analytics) copies nothing.
+    pub name: arcstr::ArcStr,
     pub entry: Goto,
+    /// The inactivity timeout while the conversation waits in this flow,
+    /// in seconds (instead of the bot's).
+    pub timeout: Option<u64>,
 }
 
 /// What the built-in classifier needs: the trained model, the examples
@@ -358,7 +385,14 @@ pub struct Program {
     /// examples per language (else `nlu` serves every language).
     pub nlu_languages: Vec<LanguageNlu>,
     /// Per language: the built-in messages, in `language::Builtin` order.
-    pub builtin_messages: Vec<[arcstr::ArcStr; 3]>,
+    pub builtin_messages: Vec<[arcstr::ArcStr; 4]>,
+    /// After how many seconds without a message a conversation times out
+    /// (`bot.inactivity.after`; a flow's own `timeout` wins while the
+    /// conversation waits in it).
+    pub inactivity: Option<u64>,
+    /// What closes a conversation that timed out with no `on: timeout`
+    /// flow (else the built-in `inactivity_closed` message).
+    pub inactivity_message: Option<Phrase>,
     pub threshold: f64,
     /// Variables the host sets in every request.
     pub context: Vec<String>,
@@ -377,6 +411,8 @@ pub struct Program {
     pub flow_by_name: HashMap<String, FlowIndex>,
     pub welcome: Option<FlowIndex>,
     pub fallback: Option<FlowIndex>,
+    /// The flow `on: timeout`.
+    pub timeout: Option<FlowIndex>,
     /// Intent index → the flow it triggers.
     pub intent_flows: HashMap<IntentIndex, FlowIndex>,
     /// Global intents that trigger a flow: the only ones that can interrupt
@@ -397,6 +433,9 @@ pub struct Program {
     pub version: u64,
     /// Some cell is a `service`: a turn may wait on the network.
     pub calls_services: bool,
+    /// The environment variables services name (`${API_TOKEN}`), once
+    /// each: names only; a bot reads their values when it is made.
+    pub env: Vec<String>,
 }
 
 impl Program {
@@ -513,6 +552,7 @@ pub fn kind_name(kind: &Kind) -> &'static str {
         Kind::Jump { .. } => "jump",
         Kind::Intent { .. } => "intent",
         Kind::Service { .. } => "service",
+        Kind::Track { .. } => "track",
         Kind::Handoff { .. } => "handoff",
         Kind::End { .. } => "end",
     }

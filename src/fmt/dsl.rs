@@ -244,8 +244,25 @@ fn dsl_settings(bot: &Settings) -> String {
             let _ = writeln!(out, "  {field} {}", dsl_list(&names, 2));
         }
     }
+    if let Some(inactivity) = &bot.inactivity {
+        out.push_str("  inactivity {\n");
+        let _ = writeln!(out, "    after {}", dsl_duration(&inactivity.after.value));
+        if let Some(message) = &inactivity.message {
+            let _ = writeln!(out, "    message {}", dsl_localized(message));
+        }
+        out.push_str("  }\n");
+    }
     out.push('}');
     out
+}
+
+/// A duration: bare when the grammar reads it so (`5m`), else a string.
+fn dsl_duration(text: &str) -> String {
+    if super::bare_duration(text) {
+        text.to_owned()
+    } else {
+        dsl_string(text)
+    }
 }
 
 fn dsl_flow(flow: &Flow) -> String {
@@ -256,7 +273,11 @@ fn dsl_flow(flow: &Flow) -> String {
             Trigger::Fallback => write!(out, " on fallback"),
             Trigger::Intent(n) => write!(out, " on intent {}", n.value),
             Trigger::Entity(n) => write!(out, " on entity {}", n.value),
+            Trigger::Timeout => write!(out, " on timeout"),
         };
+    }
+    if let Some(timeout) = &flow.timeout {
+        let _ = write!(out, " timeout {}", dsl_duration(&timeout.value));
     }
     out.push_str(" {\n");
     for cell in &flow.cells {
@@ -348,6 +369,17 @@ fn dsl_cell(out: &mut String, cell: &Cell) {
                 let _ = writeln!(out, "    on_error {t}");
             }
             out.push_str("  }");
+        }
+        CellKind::Track(track) => {
+            let event = &track.event.value;
+            if crate::ast::is_name(event) {
+                let _ = write!(out, "track {event}");
+            } else {
+                let _ = write!(out, "track {}", dsl_string(event));
+            }
+            if let Some(properties) = &track.properties {
+                let _ = write!(out, " {}", dsl_json(&properties.value));
+            }
         }
         CellKind::Handoff(handoff) => {
             out.push_str("handoff {\n");

@@ -202,6 +202,24 @@ fn plain_number(text: &str) -> bool {
     all_digits(whole) && all_digits(fraction)
 }
 
+/// Whether a duration as written is a bare word in the DSL (`5m`, `300`,
+/// `1.5h`: the grammar's `duration_word`); anything else is a string.
+fn bare_duration(text: &str) -> bool {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let rest = &text[digits..];
+    let rest = match rest.strip_prefix('.') {
+        Some(fraction) => {
+            let more = fraction.bytes().take_while(u8::is_ascii_digit).count();
+            if more == 0 {
+                return false;
+            }
+            &fraction[more..]
+        }
+        None => rest,
+    };
+    digits > 0 && rest.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
 /// Every comment above a file's first content is read back as its header,
 /// which is printed as one block and a blank line. Print the comments that
 /// lead the output (the header, then maybe the first node's own) that way,

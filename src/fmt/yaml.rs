@@ -90,6 +90,16 @@ fn yaml_script(script: &Script, indent: usize) -> String {
     yaml_string(text)
 }
 
+/// A duration: a number of seconds bare (YAML reads it as the number,
+/// whose text is kept), anything else as a string.
+fn yaml_duration(text: &str) -> String {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        text.to_owned()
+    } else {
+        yaml_string(text)
+    }
+}
+
 fn yaml_json(value: &serde_json::Value) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }
@@ -326,6 +336,13 @@ fn yaml_settings(y: &mut YamlOut, bot: &Settings, indent: usize) {
             y.strings(indent, field, list);
         }
     }
+    if let Some(inactivity) = &bot.inactivity {
+        y.line(indent, "inactivity:");
+        y.field(indent + 2, "after", &yaml_duration(&inactivity.after.value));
+        if let Some(message) = &inactivity.message {
+            y.field(indent + 2, "message", &yaml_localized(message));
+        }
+    }
     if bot.name.is_none()
         && bot.locale.is_none()
         && bot.timezone.is_none()
@@ -337,6 +354,7 @@ fn yaml_settings(y: &mut YamlOut, bot: &Settings, indent: usize) {
         && bot.context.is_empty()
         && bot.hidden.is_empty()
         && bot.readonly.is_empty()
+        && bot.inactivity.is_none()
     {
         y.field(indent, "context", "[]");
     }
@@ -351,8 +369,12 @@ fn yaml_flow(y: &mut YamlOut, flow: &Flow) {
             Trigger::Fallback => "fallback".to_owned(),
             Trigger::Intent(n) => format!("{{intent: {}}}", yaml_string(&n.value)),
             Trigger::Entity(n) => format!("{{entity: {}}}", yaml_string(&n.value)),
+            Trigger::Timeout => "timeout".to_owned(),
         };
         y.field(4, "on", &on);
+    }
+    if let Some(timeout) = &flow.timeout {
+        y.field(4, "timeout", &yaml_duration(&timeout.value));
     }
     if flow.cells.is_empty() {
         y.field(4, "cells", "[]");
@@ -453,6 +475,14 @@ fn yaml_cell(y: &mut YamlOut, cell: &Cell) {
                 lines.field(j, "on_error", &target(t));
             }
         }
+        CellKind::Track(track) => match &track.properties {
+            None => lines.field(I, "track", &yaml_string(&track.event.value)),
+            Some(properties) => {
+                lines.line(I, "track:");
+                lines.field(I + 2, "event", &yaml_string(&track.event.value));
+                lines.field(I + 2, "properties", &yaml_json(&properties.value));
+            }
+        },
         CellKind::Handoff(handoff) => {
             lines.line(I, "handoff:");
             lines.field(I + 2, "queue", &yaml_string(&handoff.queue.value));

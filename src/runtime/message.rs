@@ -26,7 +26,8 @@ pub struct Request {
     /// What the user typed, or the value of a pressed button.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    /// A flow name, or `welcome`, or `resume`.
+    /// A flow name, or `welcome`, `resume` or `timeout` (the user kept the
+    /// conversation waiting too long: see `Bot::inactivity`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
     /// A pre-classified intent: cellflow then skips its classifier.
@@ -71,7 +72,7 @@ impl Request {
         }
     }
 
-    /// An event: a flow name, `welcome` or `resume`.
+    /// An event: a flow name, `welcome`, `resume` or `timeout`.
     #[must_use]
     pub fn event(name: impl Into<String>) -> Request {
         Request {
@@ -285,6 +286,18 @@ pub enum Event {
     Restarted,
     /// The turn failed (script error, step limit); the session is as it was.
     Error { message: String },
+    /// A service call failed, or could not be made (an environment
+    /// variable it names is not set): the cell took its error path. The
+    /// turn goes on.
+    ServiceFailed {
+        /// The service cell's id, if it has one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cell: Option<String>,
+        /// The HTTP status, or 0 when no response came back.
+        status: u16,
+        /// What went wrong, without secrets or environment values.
+        reason: String,
+    },
 }
 
 /// A visited cell, with tracing on.
@@ -301,6 +314,20 @@ pub struct Step {
     pub changed: BTreeMap<String, serde_json::Value>,
 }
 
+/// An analytics event: one a `track` cell reports, or one the runtime
+/// reports on its own (with [`Bot::with_analytics`](super::Bot::with_analytics)).
+/// Masked and hidden values in its properties read as [`MASK`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tracked {
+    pub event: ArcStr,
+    /// The flow it happened in (empty when no flow is concerned, as for a
+    /// message no flow understood in a bot without a fallback flow).
+    pub flow: ArcStr,
+    /// The id of the cell that reported it, if it has one.
+    pub cell: Option<ArcStr>,
+    pub properties: serde_json::Map<String, serde_json::Value>,
+}
+
 /// One turn's output.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Response {
@@ -315,6 +342,9 @@ pub struct Response {
     pub ended: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trace: Vec<Step>,
+    /// Analytics events, in the order they happened.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tracked: Vec<Tracked>,
 }
 
 /// What masked values look like wherever they are shown.

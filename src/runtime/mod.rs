@@ -41,7 +41,7 @@ pub(crate) use input::decimal_comma;
 pub use interpreter::{MAX_STEPS, MAX_TEXT_BYTES};
 pub use message::{
     Answer, AnswerType, Awaiting, Button, Card, Event, Link, Location, MASK, Media, Nlu,
-    ReplyScope, Request, Response, Step, Voice,
+    ReplyScope, Request, Response, Step, Tracked, Voice,
 };
 pub use nlu::{Builtin, Classifier, MAX_TYPO_WORD_CHARS, Ranking, rank};
 pub use secrets::Secrets;
@@ -54,7 +54,7 @@ use crate::compile::{CellIndex, Program};
 /// Why a request could not be run (the session is unchanged).
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TurnError {
-    #[error("no flow is named `{0}` (events name a flow, `welcome` or `resume`)")]
+    #[error("no flow is named `{0}` (events name a flow, `welcome`, `resume` or `timeout`)")]
     UnknownEvent(String),
     #[error("the text is longer than {limit} bytes")]
     TextTooLong { limit: usize },
@@ -83,6 +83,10 @@ pub struct Bot {
     max_steps: usize,
     script_time: std::time::Duration,
     tracing: bool,
+    analytics: bool,
+    /// The values of the environment variables the program's services
+    /// name (`Program::env`), read when the bot was made.
+    env: Arc<[Option<String>]>,
 }
 
 impl std::fmt::Debug for Bot {
@@ -128,7 +132,9 @@ impl Bot {
     /// loading functions), with the built-in classifier and the network.
     #[must_use]
     pub fn new(program: Program) -> Bot {
+        let env = read_env(&program, |name| std::env::var(name).ok());
         Bot {
+            env,
             program: Arc::new(program),
             engine: Arc::new(crate::script::engine()),
             classifier: Arc::new(Builtin),
@@ -136,7 +142,18 @@ impl Bot {
             max_steps: MAX_STEPS,
             script_time: crate::script::MAX_SCRIPT_TIME,
             tracing: false,
+            analytics: false,
         }
+    }
+
+    /// Reads the environment variables services name (`${API_TOKEN}` in a
+    /// URL or header) from `read` instead of the process environment
+    /// ([`Bot::new`] reads that): `None` leaves a variable unset, and a
+    /// service that needs it fails without calling.
+    #[must_use]
+    pub fn with_environment(mut self, read: impl Fn(&str) -> Option<String>) -> Bot {
+        self.env = read_env(&self.program, read);
+        self
     }
 
     /// Uses another classifier (the host's NLU).
@@ -157,6 +174,18 @@ impl Bot {
     #[must_use]
     pub fn with_tracing(mut self, on: bool) -> Bot {
         self.tracing = on;
+        self
+    }
+
+    /// Reports the runtime's own analytics events in
+    /// [`Response::tracked`], besides those of `track` cells (which are
+    /// always reported): `flow_started` (with its `trigger`),
+    /// `flow_completed`, `intent_matched`, `fallback`, `handoff`,
+    /// `input_failed`, `script_error` and `conversation_ended`
+    /// (docs/RUNTIME.md). Off by default: a turn then builds none of them.
+    #[must_use]
+    pub fn with_analytics(mut self, on: bool) -> Bot {
+        self.analytics = on;
         self
     }
 
@@ -224,6 +253,25 @@ impl Bot {
         interpreter::awaiting(&self.program, session)
     }
 
+    /// How long the conversation may now wait for the user before the host
+    /// sends it the `timeout` event (`Request::event("timeout")`): the
+    /// timeout of the flow it waits in, else the bot's
+    /// `inactivity.after`. `None` when nothing is configured, and when
+    /// nothing waits for the user: the conversation ended, is handed off,
+    /// or never started.
+    #[must_use]
+    pub fn inactivity(&self, session: &Session) -> Option<std::time::Duration> {
+        if session.ended || session.handed_off() || session.turn == 0 {
+            return None;
+        }
+        let program = &self.program;
+        let own = interpreter::waiting(program, session)
+            .and_then(|wait| program.cell_at(wait.cell()))
+            .and_then(|cell| program.flow_at(cell.flow).timeout);
+        own.or(program.inactivity)
+            .map(std::time::Duration::from_secs)
+    }
+
     /// Whether the session waits on a masked input: the next message is a
     /// secret, so hosts keep it out of logs and history.
     #[must_use]
@@ -288,6 +336,20 @@ impl Bot {
     pub(crate) fn tracing(&self) -> bool {
         self.tracing
     }
+    pub(crate) fn analytics(&self) -> bool {
+        self.analytics
+    }
+    pub(crate) fn env_value(&self, at: u32) -> Option<&str> {
+        self.env.get(at as usize)?.as_deref()
+    }
+    pub(crate) fn env_values(&self) -> impl Iterator<Item = &str> {
+        self.env.iter().flatten().map(String::as_str)
+    }
+}
+
+/// The values of a program's environment variables, in its order.
+fn read_env(program: &Program, read: impl Fn(&str) -> Option<String>) -> Arc<[Option<String>]> {
+    program.env.iter().map(|name| read(name)).collect()
 }
 
 /// A session id: 128 bits from the operating system's cryptographic random

@@ -149,6 +149,10 @@ pub struct Session {
     /// The user's time zone, once a request gave one (else the bot's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
+    /// How many times in a row the conversation timed out since the user
+    /// last wrote (scripts and templates read it as `session.timeouts`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub timeouts: u32,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)]
@@ -185,6 +189,7 @@ impl Clone for Session {
             ended,
             language,
             timezone,
+            timeouts,
         } = source;
         self.id.clone_from(id);
         self.waiting = *waiting;
@@ -200,6 +205,7 @@ impl Clone for Session {
         self.ended = *ended;
         self.language.clone_from(language);
         self.timezone.clone_from(timezone);
+        self.timeouts = *timeouts;
     }
 }
 

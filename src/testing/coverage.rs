@@ -122,7 +122,7 @@ impl Coverage {
             .flows
             .iter()
             .map(|f| FlowCoverage {
-                name: f.name.clone(),
+                name: f.name.to_string(),
                 ..FlowCoverage::default()
             })
             .collect();

@@ -5,7 +5,8 @@
 //! understands; at each state it sends what a user could plausibly send:
 //! every option, button and quick-reply value on offer, a valid and an
 //! invalid value for a pending input's type, the first example of each
-//! intent that could be routed, and one message nobody understands. Service
+//! intent that could be routed, one message nobody understands, and, where
+//! the conversation can time out, the `timeout` event (the user went quiet). Service
 //! cells are answered without the network: the first time a path calls a
 //! service the walk forks, once with the call succeeding and once failing,
 //! and the choice holds for the rest of that path (so a path replays as a
@@ -131,6 +132,10 @@ pub struct Exploration {
 /// Walks the bot's conversation space.
 #[must_use]
 pub fn explore(bot: &Bot, options: &Options) -> Exploration {
+    // As in conversation tests: the walk never reads the environment.
+    let bot = &bot
+        .clone()
+        .with_environment(|name| Some(super::placeholder_env(name)));
     Walker {
         bot,
         program: bot.program(),
@@ -282,6 +287,12 @@ impl Walker<'_> {
         }
         say(GIBBERISH.into());
         messages.extend(upload);
+        // The user goes quiet, where a host would time the conversation out.
+        let times_out = self.bot.inactivity(&node.session).is_some()
+            || (self.program.timeout.is_some() && node.session.turn > 0);
+        if times_out {
+            messages.push(Message::Event("timeout".into()));
+        }
         messages
     }
 
@@ -538,6 +549,7 @@ fn state_key(session: &Session, outcomes: &BTreeMap<String, usize>) -> String {
         "retries": session.retries,
         "sequence": session.sequence,
         "ended": session.ended,
+        "timeouts": session.timeouts,
     })
     .to_string();
     for (id, ok) in outcomes {
@@ -770,10 +782,12 @@ fn step(message: &Message, response: &Response) -> Step {
                     Event::Handoff { .. } => Some("handoff".to_owned()),
                     Event::End => Some("end".to_owned()),
                     Event::Error { .. } => Some("error".to_owned()),
-                    Event::Restarted => None,
+                    // The path's mocks say how each service answers.
+                    Event::Restarted | Event::ServiceFailed { .. } => None,
                 })
                 .collect(),
             ended: Some(response.ended),
+            tracked: Vec::new(),
         },
         span: Span::default(),
     }

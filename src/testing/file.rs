@@ -39,6 +39,52 @@ impl Expected {
     }
 }
 
+/// An analytics event a step expects: its name, and properties it must
+/// have (others may come with them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpectedTracked {
+    pub event: String,
+    pub properties: BTreeMap<String, Value>,
+}
+
+impl ExpectedTracked {
+    /// Whether an event the step reported is this one.
+    pub(super) fn matches(&self, tracked: &crate::runtime::Tracked) -> bool {
+        *tracked.event == *self.event
+            && self.properties.iter().all(|(name, value)| {
+                tracked
+                    .properties
+                    .get(name)
+                    .is_some_and(|actual| same_json(actual, value))
+            })
+    }
+
+    pub(super) fn describe(&self) -> String {
+        if self.properties.is_empty() {
+            format!("`{}`", self.event)
+        } else {
+            let properties = Value::Object(self.properties.clone().into_iter().collect());
+            format!("`{}` with {properties}", self.event)
+        }
+    }
+}
+
+/// JSON equality, with numbers compared by value (`2` is `2.0`).
+fn same_json(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
 /// What a step expects; absent parts are not checked.
 #[derive(Debug, Default)]
 pub struct Expect {
@@ -48,6 +94,8 @@ pub struct Expect {
     pub vars: BTreeMap<String, Value>,
     pub events: Vec<String>,
     pub ended: Option<bool>,
+    /// Analytics events the step reports, each with the properties given.
+    pub tracked: Vec<ExpectedTracked>,
 }
 
 /// One step: a message or an event, and what should come back.
@@ -311,7 +359,7 @@ impl<'a> Reader<'a> {
         for (key, value) in self.map(
             node,
             "an expectation",
-            &["answers", "awaiting", "vars", "events", "ended"],
+            &["answers", "awaiting", "vars", "events", "ended", "tracked"],
         ) {
             match key {
                 "answers" => {
@@ -367,6 +415,19 @@ impl<'a> Reader<'a> {
                             .collect();
                     }
                 }
+                "tracked" => {
+                    if let Yaml::Seq(items) = &value.value {
+                        expect.tracked = items.iter().filter_map(|e| self.tracked(e)).collect();
+                    } else {
+                        self.report(
+                            Problem::InvalidValue {
+                                field: "tracked".into(),
+                                expected: "a list of event names or `{event: …, properties: …}`",
+                            },
+                            value.span,
+                        );
+                    }
+                }
                 _ => match value.value {
                     Yaml::Bool(b) => expect.ended = Some(b),
                     _ => self.report(
@@ -380,6 +441,46 @@ impl<'a> Reader<'a> {
             }
         }
         expect
+    }
+
+    /// An expected analytics event: `NAME`, or `{event: NAME, properties: {…}}`.
+    fn tracked(&mut self, node: &Node) -> Option<ExpectedTracked> {
+        if !matches!(node.value, Yaml::Map(_)) {
+            return self.string(node, "tracked").map(|event| ExpectedTracked {
+                event,
+                properties: BTreeMap::new(),
+            });
+        }
+        let mut event = None;
+        let mut properties = BTreeMap::new();
+        for (key, value) in self.map(node, "an expected event", &["event", "properties"]) {
+            if key == "event" {
+                event = self.string(value, "event");
+            } else if let Value::Object(map) = value.to_json(self.yaml.text) {
+                properties = map.into_iter().collect();
+            } else {
+                self.report(
+                    Problem::InvalidValue {
+                        field: "properties".into(),
+                        expected: "a map",
+                    },
+                    value.span,
+                );
+            }
+        }
+        if event.is_none() {
+            self.report(
+                Problem::MissingField {
+                    field: "event",
+                    context: "an expected event",
+                },
+                node.span,
+            );
+        }
+        Some(ExpectedTracked {
+            event: event?,
+            properties,
+        })
     }
 
     fn expected(&mut self, node: &Node) -> Option<Expected> {
@@ -540,7 +641,8 @@ fn write_expect(out: &mut String, expect: &Expect) {
         && expect.awaiting.is_none()
         && expect.vars.is_empty()
         && expect.events.is_empty()
-        && expect.ended.is_none();
+        && expect.ended.is_none()
+        && expect.tracked.is_empty();
     if nothing {
         return;
     }
@@ -579,6 +681,21 @@ fn write_expect(out: &mut String, expect: &Expect) {
     }
     if let Some(ended) = expect.ended {
         let _ = writeln!(out, "          ended: {ended}");
+    }
+    if !expect.tracked.is_empty() {
+        let tracked: Vec<String> = expect
+            .tracked
+            .iter()
+            .map(|t| {
+                if t.properties.is_empty() {
+                    quoted(&t.event)
+                } else {
+                    let properties = Value::Object(t.properties.clone().into_iter().collect());
+                    format!("{{event: {}, properties: {properties}}}", quoted(&t.event))
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "          tracked: [{}]", tracked.join(", "));
     }
 }
 
@@ -640,6 +757,7 @@ mod tests {
           vars: {"choice":"help","n":3}
           events: [handoff, end]
           ended: true
+          tracked: ["order_placed", {event: "plan_chosen", properties: {"plan":"Gold","step":2}}]
     mocks:
       - {service: "lookup", status: 503, body: "down"}
       - {service: "lookup", status: 200, body: {"balance":10}}

@@ -5,13 +5,14 @@
 //! mistake in it (an unknown step kind, a mock for a service cell that does
 //! not exist, a bad `/regex/`) is a diagnostic with a span. Service cells are
 //! answered by the test's mocks, by cell id; a call without a mock fails the
-//! test and names the cell — tests never touch the network.
+//! test and names the cell — tests never touch the network, nor read the
+//! environment variables services name.
 
 pub mod coverage;
 pub mod explore;
 pub mod file;
 
-pub use file::{Expect, Expected, Mock, Step, Test, parse, services};
+pub use file::{Expect, Expected, ExpectedTracked, Mock, Step, Test, parse, services};
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -31,6 +32,13 @@ pub struct Failure {
     pub step: usize,
     pub what: String,
     pub message: String,
+}
+
+/// What tests and exploration send for `${NAME}` in a service's URL or
+/// headers: the reference itself. Mocks answer by cell id, so a test needs
+/// no credentials and passes the same on every machine.
+pub(crate) fn placeholder_env(name: &str) -> String {
+    format!("${{{name}}}")
 }
 
 /// Runs one test; returns its failures (empty when it passed).
@@ -66,8 +74,11 @@ fn run_inner(bot: &Bot, test: &Test, coverage: Option<&RefCell<Coverage>>) -> Ve
         .map(|m| (m.service.clone(), (m.status, m.body.clone())))
         .collect();
     let seen = Arc::clone(&unmocked);
+    // Analytics on, so that tests can assert the automatic events too.
     let bot = bot
         .clone()
+        .with_analytics(true)
+        .with_environment(|name| Some(placeholder_env(name)))
         .with_http(FnClient(move |request: &HttpRequest| {
             let id = request.cell.clone().unwrap_or_else(|| request.url.clone());
             match mocks.get(&id) {
@@ -230,6 +241,7 @@ fn check(bot: &Bot, expect: &Expect, response: &Response, session: &Session) -> 
                 Event::End => "end",
                 Event::Restarted => "restarted",
                 Event::Error { .. } => "error",
+                Event::ServiceFailed { .. } => "service_failed",
             };
             name == event
         });
@@ -244,6 +256,31 @@ fn check(bot: &Bot, expect: &Expect, response: &Response, session: &Session) -> 
         && ended != response.ended
     {
         problems.push(format!("ended: expected {ended}, got {}", response.ended));
+    }
+    for expected in &expect.tracked {
+        if !response.tracked.iter().any(|t| expected.matches(t)) {
+            let got: Vec<String> = response
+                .tracked
+                .iter()
+                .map(|t| {
+                    if t.properties.is_empty() {
+                        t.event.to_string()
+                    } else {
+                        let properties = serde_json::Value::Object(t.properties.clone());
+                        format!("{} {properties}", t.event)
+                    }
+                })
+                .collect();
+            let got = if got.is_empty() {
+                "none".to_owned()
+            } else {
+                got.join(", ")
+            };
+            problems.push(format!(
+                "expected the analytics event {}, got {got}",
+                expected.describe()
+            ));
+        }
     }
     problems
 }

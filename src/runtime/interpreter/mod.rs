@@ -9,8 +9,7 @@
 
 mod render;
 mod scripts;
-
-use scripts::storable;
+mod service;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -18,12 +17,13 @@ use std::collections::BTreeMap;
 use arcstr::{ArcStr, literal};
 use serde_json::Value;
 
-use crate::compile::{Body, Branch, CellIndex, FlowIndex, Goto, Input, IntentIndex, Kind, Program};
+use crate::compile::{Branch, CellIndex, FlowIndex, Goto, Input, IntentIndex, Kind, Program};
 use crate::kinds::InputType;
 
-use super::http::{HttpError, HttpRequest};
 use super::input::{Parsed, Payload};
-use super::message::{Answer, Awaiting, Button, Event, MASK, Nlu, Request, Response, Step};
+use super::message::{
+    Answer, Awaiting, Button, Event, MASK, Nlu, Request, Response, Step, Tracked,
+};
 use super::session::{Frame, MAX_VALUE_DEPTH, Session, Wait, too_deep};
 use super::vars::Var;
 use super::{Bot, Observer, TurnError};
@@ -63,6 +63,12 @@ struct Turn<'a> {
     script_time: std::time::Duration,
     /// The conversation's language: a position in `Program::languages`.
     language: usize,
+    /// The message answers a masked input: it is a secret, never reported.
+    secret_message: bool,
+    /// Whether the turn reports automatic analytics events.
+    analytics: bool,
+    /// The flow control is in (for `flow_started` and `flow_completed`).
+    flow: Option<FlowIndex>,
 }
 
 thread_local! {
@@ -98,6 +104,7 @@ pub(super) fn run(
     if let Some(event) = &request.event
         && event != "welcome"
         && event != "resume"
+        && event != "timeout"
         && program.flow(event).is_none()
     {
         return Err(TurnError::UnknownEvent(event.clone()));
@@ -118,6 +125,17 @@ pub(super) fn run(
     if !program.readonly.is_empty() {
         read_only_untouched(program, session, &request)?;
     }
+    let timed_out = request.event.as_deref() == Some("timeout");
+    if timed_out && (session.ended || session.handed_off() || session.turn == 0) {
+        // Nothing waits for the user: a late or stray timeout changes nothing.
+        return Ok(Response {
+            vars: bot.shown_vars(session),
+            awaiting: awaiting(program, session),
+            ended: session.ended,
+            ..Response::default()
+        });
+    }
+    let secret_message = bot.awaits_secret(session);
     let mut snapshot = SNAPSHOT.take();
     snapshot.clone_from(session);
     let mut events = Vec::new();
@@ -181,6 +199,11 @@ pub(super) fn run(
     session.turn += 1;
     let now = now_secs();
     session.last_activity = now;
+    if timed_out {
+        session.timeouts = session.timeouts.saturating_add(1);
+    } else if request.text.is_some() || request.location.is_some() || request.file.is_some() {
+        session.timeouts = 0;
+    }
     for (name, value) in &request.context {
         session.vars.insert(name, value.clone());
     }
@@ -201,6 +224,9 @@ pub(super) fn run(
         at: CellIndex::new(0),
         script_time: bot.script_time(),
         language,
+        secret_message,
+        analytics: bot.analytics(),
+        flow: None,
     };
     let restarted = turn.response.events.contains(&Event::Restarted);
     match turn.start(restarted) {
@@ -213,9 +239,7 @@ pub(super) fn run(
             // message itself when it answered a masked input.
             let mut secrets = bot.secrets(turn.session);
             secrets.extend(bot.secrets(&snapshot));
-            if bot.awaits_secret(&snapshot)
-                && let Some(text) = &request.text
-            {
+            if secret_message && let Some(text) = &request.text {
                 secrets.add(text);
             }
             let message = secrets.redact(&message).into_owned();
@@ -228,9 +252,15 @@ pub(super) fn run(
                 answers: vec![Answer::text(turn.builtin_message(Builtin::Error))],
                 nlu,
                 trace,
-                events: vec![Event::Error { message }],
                 ..Response::default()
             };
+            if turn.analytics {
+                let at = program.cell_at(turn.at).map(|c| c.flow);
+                turn.automatic("script_error", at, Some(turn.at), |p| {
+                    p.insert("message".into(), Value::String(message.clone()));
+                });
+            }
+            turn.response.events.push(Event::Error { message });
         }
     }
     turn.finish();
@@ -306,11 +336,16 @@ impl Turn<'_> {
                     .classify_in(self.program, text, self.language),
             };
         }
+        self.flow = self
+            .session
+            .waiting
+            .and_then(|w| self.program.cell_at(w.cell()))
+            .map(|c| c.flow);
         if restarted {
             self.response
                 .answers
                 .push(Answer::text(self.builtin_message(Builtin::Restarted)));
-            return self.start_flow(self.program.welcome);
+            return self.start_flow(self.program.welcome, "welcome");
         }
         match request.event.as_deref() {
             Some("resume") => {
@@ -325,10 +360,11 @@ impl Turn<'_> {
                     _ => Ok(()),
                 };
             }
-            Some("welcome") => return self.start_flow(self.program.welcome),
+            Some("welcome") => return self.start_flow(self.program.welcome, "welcome"),
+            Some("timeout") => return self.time_out(),
             Some(name) => {
                 let flow = self.program.flow_by_name.get(name).copied();
-                return self.start_flow(flow);
+                return self.start_flow(flow, "event");
             }
             None => {}
         }
@@ -354,7 +390,7 @@ impl Turn<'_> {
                 Some(Wait::Cell(cell)) => self.execute(Goto::Cell(cell)),
                 // A location or file nothing asked for: not understood.
                 _ if has_payload => self.route(),
-                _ => self.start_flow(self.program.welcome),
+                _ => self.start_flow(self.program.welcome, "welcome"),
             };
         };
         match self.session.waiting {
@@ -370,6 +406,8 @@ impl Turn<'_> {
                     match (routed, otherwise) {
                         (Some(route), _) => {
                             self.cover(cell, Some(Branch::numbered(route, Branch::Route)));
+                            let flow = self.program.cell(cell).flow;
+                            self.intent_matched(routes[route].0, flow, Some(cell));
                             self.execute(routes[route].1)
                         }
                         (None, Some(to)) => {
@@ -423,7 +461,8 @@ impl Turn<'_> {
                 || input.ty == InputType::Text
                 || parsed.is_none())
         {
-            return self.start_flow(Some(flow));
+            self.intent_matched(intent, flow, None);
+            return self.start_flow(Some(flow), "intent");
         }
         self.at = cell;
         match parsed {
@@ -458,6 +497,12 @@ impl Turn<'_> {
                 self.cover(cell, Some(Branch::Fail));
                 self.session.waiting = None;
                 self.session.retries = 0;
+                if self.analytics {
+                    let flow = self.program.cell(cell).flow;
+                    self.automatic("input_failed", Some(flow), Some(cell), |p| {
+                        p.insert("var".into(), Value::String(input.var.to_string()));
+                    });
+                }
                 self.execute(fail)
             }
         }
@@ -470,7 +515,8 @@ impl Turn<'_> {
         if let Some(intent) = self.confident_intent()
             && let Some(&flow) = self.program.intent_flows.get(&intent)
         {
-            return self.start_flow(Some(flow));
+            self.intent_matched(intent, flow, None);
+            return self.start_flow(Some(flow), "intent");
         }
         let entities = &self.response.nlu.entities;
         if let Some(&(_, flow)) = self
@@ -479,10 +525,16 @@ impl Turn<'_> {
             .iter()
             .find(|(e, _)| entities.contains_key(self.program.entity(*e).name()))
         {
-            return self.start_flow(Some(flow));
+            return self.start_flow(Some(flow), "entity");
+        }
+        if self.analytics && !self.secret_message {
+            let text = self.request.text.as_deref().map_or("", str::trim);
+            self.automatic("fallback", self.program.fallback, None, |p| {
+                p.insert("text".into(), Value::String(text.to_owned()));
+            });
         }
         match self.program.fallback {
-            Some(flow) => self.start_flow(Some(flow)),
+            Some(flow) => self.start_flow(Some(flow), "fallback"),
             None => {
                 self.response
                     .answers
@@ -492,12 +544,64 @@ impl Turn<'_> {
         }
     }
 
-    fn start_flow(&mut self, flow: Option<FlowIndex>) -> Result<(), Failure> {
+    /// The user kept the conversation waiting too long: the `on: timeout`
+    /// flow runs, and when it completes the conversation waits again where
+    /// it was, without asking again; with no such flow, it ends.
+    fn time_out(&mut self) -> Result<(), Failure> {
+        let Some(flow) = self.program.timeout else {
+            let text = match &self.program.inactivity_message {
+                Some(message) => self.phrase(message),
+                None => self.builtin_message(Builtin::InactivityClosed),
+            };
+            self.response.answers.push(Answer::text(text));
+            if self.analytics {
+                let cell = self.session.waiting.map(Wait::cell);
+                self.automatic("conversation_ended", self.flow, cell, |p| {
+                    p.insert("reason".into(), Value::String("timeout".to_owned()));
+                });
+            }
+            self.response.events.push(Event::End);
+            self.session.ended = true;
+            self.session.waiting = None;
+            self.session.stack.clear();
+            return Ok(());
+        };
+        let waiting = self.session.waiting;
+        let stack = std::mem::take(&mut self.session.stack);
+        let retries = self.session.retries;
+        self.start_flow(Some(flow), "timeout")?;
+        // The flow completed (it did not wait, end or hand off): back to
+        // where the conversation was.
+        let completed =
+            self.session.waiting.is_none() && !self.session.ended && self.session.stack.is_empty();
+        if completed {
+            self.session.waiting = waiting;
+            self.session.stack = stack;
+            self.session.retries = retries;
+        }
+        Ok(())
+    }
+
+    /// Starts a flow afresh (what was pending and the call stack are
+    /// dropped); `trigger` says why, for analytics.
+    fn start_flow(
+        &mut self,
+        flow: Option<FlowIndex>,
+        trigger: &'static str,
+    ) -> Result<(), Failure> {
         self.session.waiting = None;
         self.session.retries = 0;
         self.session.stack.clear();
         match flow {
-            Some(flow) => self.execute(self.program.flow_at(flow).entry),
+            Some(flow) => {
+                self.flow = Some(flow);
+                if self.analytics {
+                    self.automatic("flow_started", Some(flow), None, |p| {
+                        p.insert("trigger".into(), Value::String(trigger.to_owned()));
+                    });
+                }
+                self.execute(self.program.flow_at(flow).entry)
+            }
             None => Ok(()),
         }
     }
@@ -507,18 +611,48 @@ impl Turn<'_> {
         loop {
             let cell = match goto {
                 Goto::Cell(cell) => cell,
-                Goto::Complete => match self.session.stack.pop() {
-                    Some(Frame {
-                        after: Goto::Cell(after),
-                        ..
-                    }) => after,
-                    Some(Frame {
-                        after: Goto::Complete,
-                        ..
-                    }) => continue,
-                    None => return Ok(()),
-                },
+                Goto::Complete => {
+                    if self.analytics && self.flow.is_some() {
+                        self.automatic("flow_completed", self.flow, None, |_| {});
+                    }
+                    match self.session.stack.pop() {
+                        Some(Frame {
+                            after: Goto::Cell(after),
+                            ..
+                        }) => {
+                            // Back in the caller: not a flow starting.
+                            self.flow = Some(self.program.cell(after).flow);
+                            after
+                        }
+                        Some(Frame {
+                            after: Goto::Complete,
+                            jump_key,
+                        }) => {
+                            // The call was the caller's last cell: it completes too.
+                            self.flow = self
+                                .program
+                                .cell_by_key
+                                .get(&jump_key)
+                                .map(|&jump| self.program.cell(jump).flow);
+                            continue;
+                        }
+                        None => {
+                            self.flow = None;
+                            return Ok(());
+                        }
+                    }
+                }
             };
+            let flow = self.program.cell(cell).flow;
+            if self.flow != Some(flow) {
+                // A jump, a call or a target in another flow enters it.
+                self.flow = Some(flow);
+                if self.analytics {
+                    self.automatic("flow_started", Some(flow), None, |p| {
+                        p.insert("trigger".into(), Value::String("jump".to_owned()));
+                    });
+                }
+            }
             self.steps += 1;
             if self.steps > self.bot.max_steps() {
                 return Err(Failure(format!(
@@ -564,7 +698,7 @@ impl Turn<'_> {
             }
         }
         self.response.trace.push(Step {
-            flow: self.program.flow_at(c.flow).name.clone(),
+            flow: self.program.flow_at(c.flow).name.to_string(),
             cell: c.id.clone(),
             position: c.position,
             kind: crate::compile::kind_name(&c.kind).to_owned(),
@@ -637,52 +771,25 @@ impl Turn<'_> {
                 Next::Stop
             }
             Kind::Service { service, ok, error } => {
-                let mut headers: Vec<(String, String)> = service
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.clone(), self.render(v)))
-                    .collect();
-                // A JSON body says so, unless the author set the type.
-                if matches!(service.body, Some(Body::Json(_)))
-                    && !headers
-                        .iter()
-                        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-                {
-                    headers.push(("Content-Type".into(), "application/json".into()));
-                }
-                let request = HttpRequest {
-                    cell: cell.id.clone(),
-                    method: service.method.as_str(),
-                    url: self.render(&service.url),
-                    headers,
-                    body: service.body.as_ref().map(|b| match b {
-                        Body::Template(t) => self.render(t),
-                        Body::Json(j) => self.render_json(j).to_string(),
-                    }),
-                    timeout: std::time::Duration::from_millis(service.timeout_ms),
-                };
-                let (status, body, success) = match self.bot.http().call(&request) {
-                    Ok(r) => (r.status, Some(r.body), (200..300).contains(&r.status)),
-                    Err(HttpError::Timeout | HttpError::Failed(_)) => (0, None, false),
-                };
-                if let Some(var) = &service.status {
-                    self.session.vars.insert(var, Value::from(status));
-                }
-                if success && let Some(var) = &service.save {
-                    let body = body.unwrap_or_default();
-                    let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
-                    storable(var, &value)?;
-                    self.session.vars.insert(var, value);
-                }
-                self.cover(
-                    index,
-                    Some(if success {
-                        Branch::Success
-                    } else {
-                        Branch::Error
-                    }),
-                );
+                let success = self.call(index, service)?;
                 Next::Go(if success { *ok } else { *error })
+            }
+            Kind::Track {
+                event,
+                properties,
+                next,
+            } => {
+                let properties = match properties.as_ref().map(|p| self.render_json(p)) {
+                    Some(Value::Object(properties)) => properties,
+                    _ => serde_json::Map::new(),
+                };
+                self.response.tracked.push(Tracked {
+                    event: event.clone(),
+                    flow: program.flow_at(cell.flow).name.clone(),
+                    cell: cell.id.as_deref().map(ArcStr::from),
+                    properties,
+                });
+                Next::Go(*next)
             }
             Kind::Handoff {
                 queue,
@@ -696,6 +803,15 @@ impl Turn<'_> {
                 }
                 let queue = self.render(queue);
                 let reason = reason.as_ref().map(|r| self.render(r));
+                if self.analytics {
+                    self.automatic("handoff", Some(cell.flow), Some(index), |p| {
+                        p.insert("queue".into(), Value::String(queue.clone()));
+                        p.insert(
+                            "reason".into(),
+                            reason.clone().map_or(Value::Null, Value::String),
+                        );
+                    });
+                }
                 self.response.events.push(Event::Handoff { queue, reason });
                 self.session.waiting = Some(Wait::Agent(index));
                 Next::Stop
@@ -704,6 +820,13 @@ impl Turn<'_> {
                 if let Some(message) = message {
                     let text = self.phrase(message);
                     self.response.answers.push(Answer::text(text));
+                }
+                if self.analytics {
+                    // Ending the conversation is how its flow completes.
+                    self.automatic("flow_completed", Some(cell.flow), None, |_| {});
+                    self.automatic("conversation_ended", Some(cell.flow), Some(index), |p| {
+                        p.insert("reason".into(), Value::String("end".to_owned()));
+                    });
                 }
                 self.response.events.push(Event::End);
                 self.session.ended = true;
@@ -734,9 +857,70 @@ impl Turn<'_> {
                 self.session.masked.push(name.clone());
             }
         }
+        if !self.response.tracked.is_empty() {
+            self.redact_tracked();
+        }
         self.response.vars = self.bot.shown_vars(self.session);
         self.response.ended = self.session.ended;
         self.response.awaiting = awaiting(self.program, self.session);
+    }
+}
+
+impl Turn<'_> {
+    /// Reports an automatic analytics event (call only with analytics on:
+    /// it allocates). `flow` is where it happened, `cell` the cell that
+    /// reported it.
+    fn automatic(
+        &mut self,
+        event: &'static str,
+        flow: Option<FlowIndex>,
+        cell: Option<CellIndex>,
+        properties: impl FnOnce(&mut serde_json::Map<String, Value>),
+    ) {
+        let mut map = serde_json::Map::new();
+        properties(&mut map);
+        self.response.tracked.push(Tracked {
+            event: ArcStr::from(event),
+            flow: flow.map_or_else(ArcStr::new, |f| self.program.flow_at(f).name.clone()),
+            cell: cell
+                .and_then(|c| self.program.cell_at(c))
+                .and_then(|c| c.id.as_deref())
+                .map(ArcStr::from),
+            properties: map,
+        });
+    }
+
+    /// Reports that the turn follows the message's intent: it starts
+    /// `flow`, or an `intent` cell (`cell`, in `flow`) routes on it.
+    fn intent_matched(&mut self, intent: IntentIndex, flow: FlowIndex, cell: Option<CellIndex>) {
+        if !self.analytics {
+            return;
+        }
+        let name = self.program.intent(intent).name.clone();
+        let confidence = self.response.nlu.confidence;
+        self.automatic("intent_matched", Some(flow), cell, |p| {
+            p.insert("intent".into(), Value::String(name));
+            p.insert("confidence".into(), Value::from(confidence));
+        });
+    }
+
+    /// Masks what the turn's analytics events say of the session's masked
+    /// and hidden values, and of a message typed into a masked input.
+    fn redact_tracked(&mut self) {
+        let mut secrets = self.bot.secrets(self.session);
+        if self.secret_message
+            && let Some(text) = &self.request.text
+        {
+            secrets.add(text);
+        }
+        if secrets.is_empty() {
+            return;
+        }
+        for tracked in &mut self.response.tracked {
+            for value in tracked.properties.values_mut() {
+                secrets.redact_value(value);
+            }
+        }
     }
 }
 

@@ -48,6 +48,7 @@ impl Turn<'_> {
                 "id": self.session.id,
                 "turn": self.session.turn,
                 "language": self.program.languages.get(self.language),
+                "timeouts": self.session.timeouts,
             }),
             _ => return None,
         })

@@ -5,7 +5,7 @@ use pest::iterators::Pair;
 use crate::ast::{
     Answer, Body, Button, Card, Cell, CellKind, End, Handoff, Input, IntentSwitch, Jump, Limit,
     Link, Location, Media, MediaKind, Method, Pick, QuickReply, ReplyScope, Rule as RuleCell,
-    RuleArm, Service, Spanned,
+    RuleArm, Service, Spanned, Track,
 };
 use crate::diagnostic::{Diagnostic, Problem};
 
@@ -28,6 +28,7 @@ impl DslParser {
                 Rule::jump => kind = Some(CellKind::Jump(self.jump(part))),
                 Rule::intent_cell => kind = Some(CellKind::Intent(self.intent_cell(part))),
                 Rule::service => kind = self.service(part).map(|s| CellKind::Service(Box::new(s))),
+                Rule::track => kind = Some(CellKind::Track(self.track(part))),
                 Rule::handoff => kind = self.handoff(part).map(CellKind::Handoff),
                 _ => kind = Some(CellKind::End(self.end(part))),
             }
@@ -548,6 +549,22 @@ impl DslParser {
             status,
             on_error,
         })
+    }
+
+    pub(super) fn track(&mut self, pair: Pair<'_, Rule>) -> Track {
+        let mut parts = pair.into_inner();
+        let name = Self::only(parts.next().expect("a track has an event"));
+        let event = if name.as_rule() == Rule::ident {
+            self.ident(name)
+        } else {
+            self.string(name)
+        };
+        let properties = parts.next().map(|p| {
+            let json = Self::only(p);
+            let span = self.span(&json);
+            Spanned::new(self.json(json), span)
+        });
+        Track { event, properties }
     }
 
     pub(super) fn handoff(&mut self, pair: Pair<'_, Rule>) -> Option<Handoff> {

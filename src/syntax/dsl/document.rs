@@ -2,7 +2,9 @@
 
 use pest::iterators::Pair;
 
-use crate::ast::{Entity, EntityKind, EntityValue, Flow, Intent, Settings, Spanned, Trigger};
+use crate::ast::{
+    Entity, EntityKind, EntityValue, Flow, Inactivity, Intent, Settings, Spanned, Trigger,
+};
 use crate::diagnostic::Problem;
 
 use super::{DslParser, Rule};
@@ -18,6 +20,13 @@ impl DslParser {
             let which = field.as_rule();
             if which == Rule::bot_detect_language {
                 settings.detect_language = true;
+                continue;
+            }
+            if which == Rule::bot_inactivity {
+                let inactivity = self.inactivity(field);
+                if let Some(inactivity) = inactivity {
+                    self.once(&mut settings.inactivity, inactivity, "inactivity", span);
+                }
                 continue;
             }
             if which == Rule::bot_messages {
@@ -89,6 +98,47 @@ impl DslParser {
             }
         }
         settings
+    }
+
+    /// `inactivity { after 5m message "..." }`; `after` is required.
+    fn inactivity(&mut self, pair: Pair<'_, Rule>) -> Option<Inactivity> {
+        let span = self.span(&pair);
+        let (mut after, mut message) = (None, None);
+        for field in pair.into_inner() {
+            let field_span = self.span(&field);
+            if field.as_rule() == Rule::inactivity_after {
+                let value = self.duration(Self::only(field));
+                self.once(&mut after, value, "after", field_span);
+            } else {
+                let value = self.phrase(Self::only(field));
+                self.once(&mut message, value, "message", field_span);
+            }
+        }
+        let Some(after) = after else {
+            self.report(
+                Problem::MissingField {
+                    field: "after",
+                    context: "the inactivity setting",
+                },
+                span,
+            );
+            return None;
+        };
+        Some(Inactivity {
+            after,
+            message,
+            span,
+        })
+    }
+
+    /// A duration as written: a bare `5m`, or a string.
+    fn duration(&self, pair: Pair<'_, Rule>) -> Spanned<String> {
+        let inner = Self::only(pair);
+        if inner.as_rule() == Rule::duration_word {
+            Spanned::new(inner.as_str().to_owned(), self.span(&inner))
+        } else {
+            self.string(inner)
+        }
     }
 
     pub(super) fn intent_def(&mut self, pair: Pair<'_, Rule>) -> Intent {
@@ -173,6 +223,9 @@ impl DslParser {
         let trigger = parts
             .next_if(|p| p.as_rule() == Rule::trigger)
             .map(|p| self.trigger(p));
+        let timeout = parts
+            .next_if(|p| p.as_rule() == Rule::flow_timeout)
+            .map(|p| self.duration(Self::only(p)));
         let cells = parts
             .map(|p| self.cell(p))
             .collect::<Vec<_>>()
@@ -183,6 +236,7 @@ impl DslParser {
             comments: Vec::new(),
             name,
             trigger,
+            timeout,
             cells,
             span,
         }
@@ -194,6 +248,7 @@ impl DslParser {
         let trigger = match inner.as_rule() {
             Rule::on_welcome => Trigger::Welcome,
             Rule::on_fallback => Trigger::Fallback,
+            Rule::on_timeout => Trigger::Timeout,
             Rule::on_intent => Trigger::Intent(self.ident(Self::only(inner))),
             _ => Trigger::Entity(self.ident(Self::only(inner))),
         };

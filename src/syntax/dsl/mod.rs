@@ -161,12 +161,20 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
         | Rule::jump
         | Rule::intent_cell
         | Rule::service
+        | Rule::track
         | Rule::handoff
         | Rule::end => "a cell",
         Rule::next => "`->`",
         Rule::trigger => "`on`",
-        Rule::on_welcome | Rule::on_fallback | Rule::on_intent | Rule::on_entity => {
-            "`welcome`, `fallback`, `intent NAME` or `entity NAME`"
+        Rule::on_welcome
+        | Rule::on_fallback
+        | Rule::on_timeout
+        | Rule::on_intent
+        | Rule::on_entity => "`welcome`, `fallback`, `timeout`, `intent NAME` or `entity NAME`",
+        Rule::flow_timeout => "`timeout`",
+        Rule::duration | Rule::duration_word => "a duration (`90s`, `5m`, `1h`)",
+        Rule::inactivity_field | Rule::inactivity_after | Rule::inactivity_message => {
+            "`after` or `message`"
         }
         Rule::bot_field
         | Rule::bot_name
@@ -179,9 +187,12 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
         | Rule::bot_languages
         | Rule::bot_timezone
         | Rule::bot_detect_language
-        | Rule::bot_messages => "a bot setting",
+        | Rule::bot_messages
+        | Rule::bot_inactivity => "a bot setting",
         Rule::limit => "a number, or a date (`today`, `\"today+30\"`, `\"2026-12-31\"`)",
-        Rule::bot_message => "a built-in message: `not_understood`, `error` or `restarted`",
+        Rule::bot_message => {
+            "a built-in message: `not_understood`, `error`, `restarted` or `inactivity_closed`"
+        }
         Rule::phrase | Rule::by_language | Rule::language_text => {
             "a string, or texts by language (`@es \"…\" @pt \"…\"`)"
         }
@@ -242,6 +253,8 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
         | Rule::save
         | Rule::status
         | Rule::on_error => "a service field",
+        Rule::track_event => "an event name",
+        Rule::track_properties => "`{` and the event's properties",
         Rule::handoff_field | Rule::queue | Rule::reason | Rule::message => {
             "`queue`, `reason` or `message`"
         }

@@ -3,7 +3,7 @@
 use crate::ast::{
     Answer, Body, Button, CELL_KINDS, Card, Cell, CellKind, End, Handoff, Input, IntentSwitch,
     Jump, Limit, Link, Localized, Location, Media, MediaKind, Method, Pick, QuickReply, ReplyScope,
-    Rule, RuleArm, Service, Spanned,
+    Rule, RuleArm, Service, Spanned, Track,
 };
 use crate::diagnostic::{Diagnostic, NameKind, Problem, suggest};
 use crate::source::Span;
@@ -111,6 +111,7 @@ impl Walker<'_> {
             "jump" => CellKind::Jump(self.jump(value)?),
             "intent" => CellKind::Intent(self.intent_switch(value)?),
             "service" => CellKind::Service(Box::new(self.service(key, value)?)),
+            "track" => CellKind::Track(self.track(key, value)?),
             "handoff" => CellKind::Handoff(self.handoff(key, value)?),
             _ => CellKind::End(self.end(value)?),
         };
@@ -619,6 +620,27 @@ impl Walker<'_> {
                 .and_then(|n| self.name(n, NameKind::Field, "status")),
             on_error: self.opt_target(&f, "on_error"),
         })
+    }
+
+    /// `track: NAME`, or `track: {event: NAME, properties: {...}}`.
+    pub(super) fn track(&mut self, key: &Node, node: &Node) -> Option<Track> {
+        if !matches!(node.value, Value::Map(_)) {
+            return Some(Track {
+                event: self.string(node, "track")?,
+                properties: None,
+            });
+        }
+        let f = self.fields(node, "track", "a track", &["event", "properties"])?;
+        let event = self.required_string(&f, "event", "a track", key.span)?;
+        let properties = match f.get("properties") {
+            Some(n) if matches!(n.value, Value::Map(_)) => Some(Spanned::new(self.json(n), n.span)),
+            Some(n) if !matches!(n.value, Value::Null) => {
+                self.invalid("properties", "a map of names to values", n.span);
+                None
+            }
+            _ => None,
+        };
+        Some(Track { event, properties })
     }
 
     pub(super) fn handoff(&mut self, key: &Node, node: &Node) -> Option<Handoff> {

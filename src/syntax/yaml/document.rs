@@ -74,6 +74,7 @@ impl Walker<'_> {
                 "context",
                 "hidden",
                 "readonly",
+                "inactivity",
             ],
         ) else {
             return settings;
@@ -116,6 +117,24 @@ impl Walker<'_> {
             {
                 self.invalid("threshold", "a number from 0 to 1", t.span);
                 settings.threshold = None;
+            }
+        }
+        if let Some(node) = fields.get("inactivity")
+            && let Some(inactivity) = self.fields(
+                node,
+                "inactivity",
+                "the inactivity setting",
+                &["after", "message"],
+            )
+        {
+            let after =
+                self.required_string(&inactivity, "after", "the inactivity setting", node.span);
+            if let Some(after) = after {
+                settings.inactivity = Some(crate::ast::Inactivity {
+                    after,
+                    message: self.opt_localized(&inactivity, "message"),
+                    span: node.span,
+                });
             }
         }
         for (field, names) in [
@@ -249,8 +268,9 @@ impl Walker<'_> {
     }
 
     pub(super) fn flow(&mut self, name: Name, node: &Node) -> Option<Flow> {
-        let fields = self.fields(node, &name.value, "a flow", &["on", "cells"])?;
+        let fields = self.fields(node, &name.value, "a flow", &["on", "timeout", "cells"])?;
         let trigger = fields.get("on").and_then(|n| self.trigger(n));
+        let timeout = self.opt_string(&fields, "timeout");
         let cells = match fields.get("cells") {
             Some(cells) => {
                 let items = self.items(cells, "cells");
@@ -271,16 +291,19 @@ impl Walker<'_> {
             comments: Vec::new(),
             name,
             trigger,
+            timeout,
             cells,
             span: node.span,
         })
     }
 
     pub(super) fn trigger(&mut self, node: &Node) -> Option<Spanned<Trigger>> {
-        const EXPECTED: &str = "`welcome`, `fallback`, `{intent: NAME}` or `{entity: NAME}`";
+        const EXPECTED: &str =
+            "`welcome`, `fallback`, `timeout`, `{intent: NAME}` or `{entity: NAME}`";
         let trigger = match &node.value {
             Value::Str(s) if s == "welcome" => Trigger::Welcome,
             Value::Str(s) if s == "fallback" => Trigger::Fallback,
+            Value::Str(s) if s == "timeout" => Trigger::Timeout,
             Value::Map(entries) if entries.len() == 1 => {
                 let (key, value) = &entries[0];
                 match self.scalar_text(key).as_deref() {
