@@ -672,6 +672,17 @@ fn log_turn(
                 conversation = id,
                 "restarted: its cell is gone from the reloaded bot"
             ),
+            Event::ServiceFailed {
+                cell,
+                status,
+                reason,
+            } => tracing::warn!(
+                conversation = id,
+                cell = cell.as_deref().unwrap_or(""),
+                status,
+                reason = %secrets.redact(reason),
+                "a service call failed"
+            ),
             Event::End => {}
         }
     }
