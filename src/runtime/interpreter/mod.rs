@@ -924,6 +924,39 @@ impl Turn<'_> {
     }
 }
 
+/// Sets a host's context variables without running a turn: the same
+/// checks as a request's `context` (depth, read-only variables), all or
+/// none.
+pub(super) fn set_context(
+    program: &Program,
+    session: &mut Session,
+    context: &BTreeMap<String, Value>,
+) -> Result<(), TurnError> {
+    if let Some((name, _)) = context
+        .iter()
+        .find(|(_, value)| too_deep(value, MAX_VALUE_DEPTH))
+    {
+        return Err(TurnError::ValueTooDeep {
+            name: name.clone(),
+            limit: MAX_VALUE_DEPTH,
+        });
+    }
+    if let Some(reason) = misfit(program, session) {
+        return Err(TurnError::SessionMismatch(reason));
+    }
+    if !program.readonly.is_empty() {
+        let request = Request {
+            context: context.clone(),
+            ..Request::default()
+        };
+        read_only_untouched(program, session, &request)?;
+    }
+    for (name, value) in context {
+        session.vars.insert(name, value.clone());
+    }
+    Ok(())
+}
+
 /// Refuses a request whose context would change a read-only variable: one
 /// the session has (to another value), or one the host does not provide
 /// (not in `bot.context`) at all.
