@@ -22,5 +22,6 @@ mod runtime;
 mod scale;
 mod secrets;
 mod server;
+mod stores;
 mod support;
 mod testing;

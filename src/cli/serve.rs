@@ -19,6 +19,8 @@ pub(crate) enum Store {
     Sqlite,
     /// Redis: shared by several `serve` processes
     Redis,
+    /// PostgreSQL: shared by several `serve` processes
+    Postgres,
 }
 
 #[derive(clap::Args, Debug)]
@@ -38,6 +40,10 @@ pub(crate) struct Serve {
     /// redis://127.0.0.1:6379)
     #[arg(long, value_name = "URL")]
     redis_url: Option<String>,
+    /// The PostgreSQL URL, with `--store postgres` (default:
+    /// $DATABASE_URL), e.g. postgres://cellflow:secret@db.internal/cellflow
+    #[arg(long, value_name = "URL")]
+    postgres_url: Option<String>,
     /// A file of API keys, one per line (also: $CELLFLOW_API_KEYS, comma-separated)
     #[arg(long, value_name = "FILE")]
     api_keys_file: Option<PathBuf>,
@@ -71,6 +77,10 @@ pub(crate) struct Serve {
     /// beyond)
     #[arg(long, default_value_t = 1_000)]
     redis_timeout_ms: u64,
+    /// Milliseconds a PostgreSQL statement, or connecting to PostgreSQL,
+    /// may take (503 beyond)
+    #[arg(long, default_value_t = 2_000)]
+    postgres_timeout_ms: u64,
     /// Most keys in one request's `context` (422 beyond)
     #[arg(long, default_value_t = 64)]
     max_context_keys: usize,
@@ -124,6 +134,16 @@ impl Serve {
                     .or_else(|| std::env::var("REDIS_URL").ok())
                     .unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
             ),
+            Store::Postgres => StoreConfig::Postgres(
+                self.postgres_url
+                    .clone()
+                    .or_else(|| std::env::var("DATABASE_URL").ok())
+                    .ok_or_else(|| {
+                        CliError::Usage(
+                            "--store postgres needs --postgres-url URL or $DATABASE_URL".into(),
+                        )
+                    })?,
+            ),
         };
         let idle = self.idle_minutes.checked_mul(60).ok_or_else(|| {
             CliError::Usage(format!(
@@ -145,6 +165,7 @@ impl Serve {
             body_timeout: Duration::from_secs(self.body_timeout_secs),
             max_connections: self.max_connections,
             redis_timeout: Duration::from_millis(self.redis_timeout_ms),
+            postgres_timeout: Duration::from_millis(self.postgres_timeout_ms),
             max_context_keys: self.max_context_keys,
             max_context_bytes: self.max_context_bytes,
             max_session_vars: self.max_session_vars,
