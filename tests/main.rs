@@ -27,5 +27,6 @@ mod runtime;
 mod scale;
 mod secrets;
 mod server;
+mod stores;
 mod support;
 mod testing;

@@ -28,6 +28,8 @@ pub(crate) enum Store {
     Sqlite,
     /// Redis: shared by several `serve` processes
     Redis,
+    /// PostgreSQL: shared by several `serve` processes
+    Postgres,
 }
 
 /// How log lines are written on standard error.
@@ -74,6 +76,11 @@ pub(crate) struct Settings {
     #[arg(long, value_name = "URL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     redis_url: Option<String>,
+    /// The PostgreSQL URL, with `--store postgres` (default:
+    /// $DATABASE_URL), e.g. postgres://cellflow:secret@db.internal/cellflow
+    #[arg(long, value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    postgres_url: Option<String>,
     /// API keys (comma-separated; also $CELLFLOW_API_KEYS); prefer the
     /// environment or a file to the command line, which others can read
     #[arg(skip)]
@@ -126,6 +133,11 @@ pub(crate) struct Settings {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     redis_timeout_ms: Option<u64>,
+    /// Milliseconds a PostgreSQL statement, or connecting to PostgreSQL,
+    /// may take (503 beyond) [default: 2000]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    postgres_timeout_ms: Option<u64>,
     /// Most keys in one request's `context` (422 beyond) [default: 64]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -202,6 +214,8 @@ const KEYS: &[&str] = &[
     "store",
     "sqlite",
     "redis_url",
+    "postgres_url",
+    "postgres_timeout_ms",
     "api_keys",
     "admin_keys",
     "api_keys_file",
@@ -297,6 +311,17 @@ impl Serve {
                     .or_else(|| std::env::var("REDIS_URL").ok())
                     .unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
             ),
+            Store::Postgres => StoreConfig::Postgres(
+                settings
+                    .postgres_url
+                    .clone()
+                    .or_else(|| std::env::var("DATABASE_URL").ok())
+                    .ok_or_else(|| {
+                        CliError::Usage(
+                            "--store postgres needs --postgres-url URL or $DATABASE_URL".into(),
+                        )
+                    })?,
+            ),
         };
         let idle_minutes = settings.idle_minutes.unwrap_or(30);
         let idle = idle_minutes.checked_mul(60).ok_or_else(|| {
@@ -333,6 +358,9 @@ impl Serve {
             redis_timeout: settings
                 .redis_timeout_ms
                 .map_or(defaults.redis_timeout, Duration::from_millis),
+            postgres_timeout: settings
+                .postgres_timeout_ms
+                .map_or(defaults.postgres_timeout, Duration::from_millis),
             max_context_keys: settings
                 .max_context_keys
                 .unwrap_or(defaults.max_context_keys),

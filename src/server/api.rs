@@ -28,19 +28,28 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long `/healthz` waits for the store before it answers 503.
 const HEALTH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Releases a conversation's store lock when dropped.
-struct Unlock<'a> {
-    store: &'a dyn super::SessionStore,
-    id: &'a str,
+/// Releases a conversation's store lock when dropped: on every path but
+/// the write that released it, including a turn abandoned mid-await (its
+/// client went away).
+struct Unlock {
+    store: Arc<dyn super::SessionStore>,
+    id: String,
     /// `None` once the store released it with the turn's write.
     token: Option<String>,
 }
 
-impl Drop for Unlock<'_> {
+impl Drop for Unlock {
     fn drop(&mut self) {
-        // If this fails the lock expires on its own.
-        if let Some(token) = &self.token {
-            let _ = self.store.unlock(self.id, token);
+        // If this fails, or there is no runtime left to run it on, the
+        // lock expires on its own.
+        if let Some(token) = self.token.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let store = Arc::clone(&self.store);
+            let id = std::mem::take(&mut self.id);
+            runtime.spawn(async move {
+                let _ = store.unlock(&id, &token).await;
+            });
         }
     }
 }
@@ -385,32 +394,13 @@ fn valid_code(code: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Runs a request on the blocking pool, or right here when `never_waits`
-/// (microseconds of CPU are cheaper than two thread switches).
-async fn off_workers_unless<T: Send + 'static>(
-    never_waits: bool,
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    if never_waits {
-        return f();
-    }
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("the turn did not finish: {e}"),
-        )
-    })?
-}
-
 async fn start(
     Shared(state): Shared<Arc<State>>,
     body: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let request = read(&state, body).await?;
     let bot = state.bot();
-    let inline = state.turns_never_wait(&bot);
-    let body = off_workers_unless(inline, move || converse(&state, &bot, None, request)).await?;
+    let body = converse(&state, &bot, None, request).await?;
     Ok(json_body(StatusCode::CREATED, body))
 }
 
@@ -424,10 +414,60 @@ async fn proceed(
     }
     let request = read(&state, body).await?;
     let bot = state.bot();
-    let inline = state.turns_never_wait(&bot);
-    let body =
-        off_workers_unless(inline, move || converse(&state, &bot, Some(code), request)).await?;
+    let body = converse(&state, &bot, Some(code), request).await?;
     Ok(json_body(StatusCode::OK, body))
+}
+
+/// Runs a turn on `record`'s session: right here when it is microseconds
+/// of CPU, on the blocking pool when the bot has `service` cells (their
+/// HTTP calls block the thread they run on).
+async fn run_turn(
+    bot: &Arc<crate::runtime::Bot>,
+    mut record: Record,
+    request: Request,
+) -> Result<(Record, crate::runtime::Response), ApiError> {
+    if !bot.program().calls_services {
+        let response = bot.turn(&mut record.session, request);
+        return Ok((record, response.map_err(turn_error)?));
+    }
+    let bot = Arc::clone(bot);
+    let (record, response) = tokio::task::spawn_blocking(move || {
+        let response = bot.turn(&mut record.session, request);
+        (record, response)
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the turn did not finish: {e}"),
+        )
+    })?;
+    Ok((record, response.map_err(turn_error)?))
+}
+
+fn turn_error(e: TurnError) -> ApiError {
+    match e {
+        TurnError::UnknownEvent(_) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_event",
+            e.to_string(),
+        ),
+        TurnError::TextTooLong { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "text_too_long",
+            e.to_string(),
+        ),
+        TurnError::ValueTooDeep { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "context_too_deep",
+            e.to_string(),
+        ),
+        TurnError::SessionMismatch(_) => ApiError::corrupt(&e),
+        TurnError::ReadOnly { .. } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "read_only", e.to_string())
+        }
+    }
 }
 
 /// The body of a turn's answer, serialized straight from the
@@ -456,9 +496,9 @@ fn json_body(status: StatusCode, body: Vec<u8>) -> HttpResponse {
 
 /// One turn: a new conversation (`code: None`) or the next turn of one.
 /// Returns the answer's JSON body.
-fn converse(
+async fn converse(
     state: &State,
-    bot: &crate::runtime::Bot,
+    bot: &Arc<crate::runtime::Bot>,
     code: Option<String>,
     request: Request,
 ) -> Result<Vec<u8>, ApiError> {
@@ -469,18 +509,18 @@ fn converse(
         Some(id) => (id, false),
         None => (bot.new_session().id, true),
     };
-    let _turns_of_this_conversation = state.stripe(&id);
-    // Across processes (Redis), a lock with a timeout, taken with the first
-    // read and released with the write (one round trip each), or by the
-    // guard on every other path.
+    let _turns_of_this_conversation = state.stripe(&id).await;
+    // Across processes (Redis, PostgreSQL), a lock with a timeout, taken
+    // with the first read and released with the write (one round trip
+    // each), or by the guard on every other path.
     let mut lock = Unlock {
-        store: store.as_ref(),
-        id: &id,
+        store: Arc::clone(store),
+        id: id.clone(),
         token: None,
     };
     let mut first_read = None;
     if !fresh {
-        match store.lock_and_load(&id, LOCK_WAIT) {
+        match store.lock_and_load(&id, LOCK_WAIT).await {
             Ok((token, record)) => {
                 lock.token = token;
                 first_read = Some(record);
@@ -505,7 +545,7 @@ fn converse(
         } else {
             let read = match first_read.take() {
                 Some(record) => Ok(record),
-                None => store.load(&id),
+                None => store.load(&id).await,
             };
             match read {
                 Ok(Some(record)) => {
@@ -526,30 +566,7 @@ fn converse(
         let expected = (!fresh).then_some(current.version);
         // The turn changes the record read; the store keeps the old one
         // until the write succeeds.
-        let mut next = current;
-        let response = bot
-            .turn(&mut next.session, request.clone())
-            .map_err(|e| match e {
-                TurnError::UnknownEvent(_) => ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown_event",
-                    e.to_string(),
-                ),
-                TurnError::TextTooLong { .. } => ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "text_too_long",
-                    e.to_string(),
-                ),
-                TurnError::ValueTooDeep { .. } => ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "context_too_deep",
-                    e.to_string(),
-                ),
-                TurnError::SessionMismatch(_) => ApiError::corrupt(&e),
-                TurnError::ReadOnly { .. } => {
-                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "read_only", e.to_string())
-                }
-            })?;
+        let (next, response) = run_turn(bot, current, request.clone()).await?;
         // Checked before anything is written: a conversation over the limit
         // never reaches the store (the turn leaves it as it was).
         if next.session.vars.len() > most_vars {
@@ -577,6 +594,7 @@ fn converse(
                 }
             }),
             event: request.event.clone(),
+            feedback: None,
             answers: response
                 .answers
                 .iter()
@@ -597,8 +615,10 @@ fn converse(
             expected,
             exchange: &exchange,
             idle,
+            deadline: None,
+            outbox: &[],
         };
-        match store.save_and_unlock(&id, &write, lock.token.as_deref()) {
+        match store.save(&id, &write, lock.token.as_deref()).await {
             Ok(()) => {
                 lock.token = None;
                 state.metrics.store_op("save", "ok");
@@ -705,32 +725,31 @@ async fn show(
     if !valid_code(&code) {
         return Err(ApiError::not_found(&code));
     }
-    off_workers_unless(state.store.never_waits(), move || {
-        let record = state
-            .store
-            .load(&code)
-            .map_err(|e| ApiError::store(&e))?
-            .ok_or_else(|| ApiError::not_found(&code))?;
-        let history = state
-            .store
-            .history(&code)
-            .map_err(|e| ApiError::store(&e))?;
-        let bot = state.bot();
-        let session = &record.session;
-        Ok(axum::Json(json!({
-            "sessionCode": code,
-            "state": {
-                "awaiting": bot.awaiting(session),
-                "context": bot.shown_vars(session),
-                "handedOff": session.handed_off(),
-                "ended": session.ended,
-                "turns": session.turn,
-                "lastActivity": session.last_activity,
-            },
-            "history": history,
-        })))
-    })
-    .await
+    let record = state
+        .store
+        .load(&code)
+        .await
+        .map_err(|e| ApiError::store(&e))?
+        .ok_or_else(|| ApiError::not_found(&code))?;
+    let history = state
+        .store
+        .history(&code)
+        .await
+        .map_err(|e| ApiError::store(&e))?;
+    let bot = state.bot();
+    let session = &record.session;
+    Ok(axum::Json(json!({
+        "sessionCode": code,
+        "state": {
+            "awaiting": bot.awaiting(session),
+            "context": bot.shown_vars(session),
+            "handedOff": session.handed_off(),
+            "ended": session.ended,
+            "turns": session.turn,
+            "lastActivity": session.last_activity,
+        },
+        "history": history,
+    })))
 }
 
 async fn remove(
@@ -740,25 +759,22 @@ async fn remove(
     if !valid_code(&code) {
         return Err(ApiError::not_found(&code));
     }
-    off_workers_unless(state.store.never_waits(), move || {
-        let _turns_of_this_conversation = state.stripe(&code);
-        match state.store.delete(&code) {
-            Ok(true) => Ok(StatusCode::NO_CONTENT),
-            Ok(false) => Err(ApiError::not_found(&code)),
-            Err(e) => Err(ApiError::store(&e)),
-        }
-    })
-    .await
+    let _turns_of_this_conversation = state.stripe(&code).await;
+    match state.store.delete(&code).await {
+        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(false) => Err(ApiError::not_found(&code)),
+        Err(e) => Err(ApiError::store(&e)),
+    }
 }
 
 async fn healthz(Shared(state): Shared<Arc<State>>) -> Result<axum::Json<Value>, ApiError> {
-    // A store that hangs fails the probe at the deadline (the read goes
-    // on, on the blocking pool, until the store's own timeout).
-    let probe = off_workers_unless(state.store.never_waits(), move || {
+    // A store that hangs fails the probe at the deadline.
+    let probe = async {
         // A read of a key nobody uses: proves the store answers.
         state
             .store
             .load("healthz-probe")
+            .await
             .map_err(|e| ApiError::store(&e))?;
         let bot = state.bot();
         Ok(axum::Json(json!({
@@ -767,7 +783,7 @@ async fn healthz(Shared(state): Shared<Arc<State>>) -> Result<axum::Json<Value>,
             "version": format!("{:x}", bot.program().version),
             "store": state.store.name(),
         })))
-    });
+    };
     tokio::time::timeout(HEALTH_DEADLINE, probe)
         .await
         .unwrap_or_else(|_| {
@@ -782,29 +798,36 @@ async fn healthz(Shared(state): Shared<Arc<State>>) -> Result<axum::Json<Value>,
         })
 }
 
-async fn metrics(Shared(state): Shared<Arc<State>>) -> Result<HttpResponse, ApiError> {
-    off_workers_unless(state.store.never_waits(), move || {
-        if let Ok(count) = state.store.count() {
-            state
-                .metrics
-                .sessions
-                .set(i64::try_from(count).unwrap_or(i64::MAX));
-        }
-        let body = state.metrics.render();
-        Ok((
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            body,
-        )
-            .into_response())
-    })
-    .await
+async fn metrics(Shared(state): Shared<Arc<State>>) -> HttpResponse {
+    if let Ok(count) = state.store.count().await {
+        state
+            .metrics
+            .sessions
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+    let body = state.metrics.render();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }
 
 async fn reload(Shared(state): Shared<Arc<State>>) -> Result<axum::Json<Value>, ApiError> {
-    off_workers_unless(false, move || match state.reload() {
+    // Loading a bot compiles it: seconds of CPU for a large one.
+    let reloaded = tokio::task::spawn_blocking(move || state.reload())
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("the reload did not finish: {e}"),
+            )
+        })?;
+    match reloaded {
         Ok(version) => Ok(axum::Json(json!({
             "status": "reloaded",
             "version": format!("{version:x}"),
@@ -814,6 +837,5 @@ async fn reload(Shared(state): Shared<Arc<State>>) -> Result<axum::Json<Value>, 
             "invalid_bot",
             format!("the new bot was refused; the old one keeps running:\n{message}"),
         )),
-    })
-    .await
+    }
 }
