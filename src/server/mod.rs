@@ -16,8 +16,10 @@
 //! Redis store won the race) runs the turn again on the new state; a store
 //! failure answers 503 and leaves the stored conversation as it was.
 
+mod analytics;
 mod api;
 mod compat;
+mod conversation;
 mod metrics;
 mod observe;
 pub mod store;
@@ -320,6 +322,11 @@ pub(crate) struct State {
     stripes: Vec<tokio::sync::Mutex<()>>,
     limiter: governor::DefaultKeyedRateLimiter<String>,
     metrics: metrics::Metrics,
+    /// The analytics events file, if one is configured.
+    events: analytics::Sink,
+    /// Wakes the webhook delivery when a write queued events or a delivery
+    /// finished.
+    outbox_ready: tokio::sync::Notify,
 }
 
 impl State {
@@ -337,7 +344,7 @@ impl State {
     /// Loads the bot again and swaps it in; requests in flight finish on the
     /// old one. Returns the new bot's version.
     pub(crate) fn reload(&self) -> Result<u64, String> {
-        let bot = load_bot(&self.config.bot)?;
+        let bot = load_bot(&self.config.bot)?.with_analytics(true);
         let version = bot.program().version;
         match self.bot.write() {
             Ok(mut current) => *current = Arc::new(bot),
@@ -398,7 +405,9 @@ pub(crate) async fn state(config: Config) -> Result<Arc<State>, ServeError> {
     if config.api_keys.is_empty() {
         return Err(ServeError::NoKeys);
     }
-    let bot = load_bot(&config.bot).map_err(ServeError::Bot)?;
+    let bot = load_bot(&config.bot)
+        .map_err(ServeError::Bot)?
+        .with_analytics(true);
     let store = open_store(&config).await?;
     let rate =
         std::num::NonZeroU32::new(config.rate_limit.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
@@ -408,6 +417,16 @@ pub(crate) async fn state(config: Config) -> Result<Arc<State>, ServeError> {
         stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
         limiter: governor::RateLimiter::keyed(governor::Quota::per_second(rate)),
         metrics: metrics::Metrics::new(),
+        events: analytics::Sink::open(config.events_file.as_ref()).map_err(|e| {
+            ServeError::Flag(format!(
+                "events file {}: {e}",
+                config
+                    .events_file
+                    .as_ref()
+                    .map_or(String::new(), |p| p.display().to_string())
+            ))
+        })?,
+        outbox_ready: tokio::sync::Notify::new(),
         config,
     }))
 }
@@ -435,6 +454,8 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         let local = listener.local_addr()?;
         spawn_housekeeping(&state);
         spawn_reload_on_hangup(&state);
+        conversation::spawn_timeouts(&state);
+        webhooks::spawn_delivery(&state);
         {
             use std::io::Write as _;
             let mut out = std::io::stdout().lock();
@@ -563,6 +584,8 @@ fn spawn_reload_on_hangup(state: &Arc<State>) {
                 return;
             };
             while hangups.recv().await.is_some() {
+                // A rotated events file is let go of with the reload.
+                state.events.reopen();
                 let state = Arc::clone(&state);
                 let outcome = tokio::task::spawn_blocking(move || state.reload()).await;
                 match outcome {
