@@ -7,6 +7,7 @@
 mod allocations;
 mod analytics;
 mod architecture;
+mod channels;
 mod clean;
 mod cli;
 mod diagnostics;
