@@ -40,7 +40,10 @@ fn a_connector_opens_with_the_welcome_code_and_reads_typed_answers() {
     assert_eq!(status, 200, "{hello}");
     let code = hello["sessionCode"].as_str().unwrap().to_owned();
     assert_eq!(hello["text"], Value::Null);
-    assert!(hello["userInteractionUUID"].as_str().unwrap().len() == 36, "{hello}");
+    assert!(
+        hello["userInteractionUUID"].as_str().unwrap().len() == 36,
+        "{hello}"
+    );
     let answer = &hello["answers"][0];
     assert_eq!(answer["type"], "TEXT");
     assert_eq!(answer["content"], "Welcome to Napoli! 🍕");
@@ -93,7 +96,10 @@ fn the_menu_is_a_carousel_and_buttons_carry_their_values() {
     let first = &carousel["content"][0];
     assert_eq!(first["title"], "Pepperoni");
     assert_eq!(first["subTitle"], "Tomato, mozzarella, pepperoni");
-    assert_eq!(first["imageUrl"], "https://napoli.example/img/pepperoni.jpg");
+    assert_eq!(
+        first["imageUrl"],
+        "https://napoli.example/img/pepperoni.jpg"
+    );
     assert_eq!(
         first["buttons"][0],
         json!({"name": "Order", "value": "order a pizza", "type": "TEXT", "action": null})
@@ -152,22 +158,29 @@ fn bad_connector_requests_get_clear_errors() {
     let (status, error) = post(&server, START, r#"{"txt": "hi"}"#);
     assert_eq!(status, 400);
     assert!(
-        error["error"]["message"].as_str().unwrap().contains("unknown field `txt`"),
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `txt`"),
         "{error}"
     );
     let (status, _) = post(&server, START, r#"{"text": 5}"#);
     assert_eq!(status, 400);
-    let (status, _) = post(&server, &format!("{START}/nobody-here"), r#"{"text": "hi"}"#);
+    let (status, _) = post(
+        &server,
+        &format!("{START}/nobody-here"),
+        r#"{"text": "hi"}"#,
+    );
     assert_eq!(status, 404);
-    let (status, _) = post(&server, &format!("{START}/..%2F..%2Fetc"), r#"{"text": "hi"}"#);
+    let (status, _) = post(
+        &server,
+        &format!("{START}/..%2F..%2Fetc"),
+        r#"{"text": "hi"}"#,
+    );
     assert_eq!(status, 404);
     // Neither key.
-    let (status, error) = crate::server::call(
-        "POST",
-        &format!("{}{START}", server.base),
-        None,
-        Some("{}"),
-    );
+    let (status, error) =
+        crate::server::call("POST", &format!("{}{START}", server.base), None, Some("{}"));
     assert_eq!(status, 401, "{error}");
     // Bearer works too.
     let (status, _) = crate::server::call(
@@ -206,7 +219,11 @@ fn satisfaction_and_likes_are_kept_with_the_conversation() {
     );
     assert_eq!(status, 422);
     assert_eq!(unknown["error"]["code"], "unknown_interaction");
-    let (status, _) = post(&server, &format!("{feedback}/satisfactions"), r#"{"evaluation": 99}"#);
+    let (status, _) = post(
+        &server,
+        &format!("{feedback}/satisfactions"),
+        r#"{"evaluation": 99}"#,
+    );
     assert_eq!(status, 422);
 
     let (_, state) = crate::server::call(
