@@ -804,6 +804,30 @@ fn conforms(doc: &Value, schema: &Value, body: &Value, at: &str) {
         }
         None => schema,
     };
+    let is = |kind: &str| match kind {
+        "object" => body.is_object(),
+        "array" => body.is_array(),
+        "string" => body.is_string(),
+        "number" => body.is_number(),
+        "integer" => body.is_i64() || body.is_u64(),
+        "boolean" => body.is_boolean(),
+        "null" => body.is_null(),
+        _ => true,
+    };
+    match schema.get("type") {
+        Some(Value::String(kind)) => assert!(is(kind), "{at}: {body} is not {kind}"),
+        Some(Value::Array(kinds)) => assert!(
+            kinds.iter().any(|k| is(k.as_str().unwrap())),
+            "{at}: {body} is none of {kinds:?}"
+        ),
+        _ => {}
+    }
+    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+        assert!(
+            values.contains(body),
+            "{at}: {body} is not one of {values:?}"
+        );
+    }
     if let Some(required) = schema.get("required").and_then(Value::as_array) {
         for key in required {
             let key = key.as_str().unwrap();
@@ -817,6 +841,11 @@ fn conforms(doc: &Value, schema: &Value, body: &Value, at: &str) {
             {
                 conforms(doc, sub, value, &format!("{at}.{key}"));
             }
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), body.as_array()) {
+        for (i, item) in array.iter().enumerate() {
+            conforms(doc, items, item, &format!("{at}[{i}]"));
         }
     }
 }
@@ -843,18 +872,31 @@ fn the_openapi_document_matches_the_server() {
         }
     }
     documented.sort();
-    assert_eq!(
-        documented,
-        [
-            "DELETE /v1/conversations/{sessionCode}",
-            "GET /healthz",
-            "GET /metrics",
-            "GET /v1/conversations/{sessionCode}",
-            "POST /admin/reload",
-            "POST /v1/conversations",
-            "POST /v1/conversations/{sessionCode}",
-        ]
-    );
+    let channel = "/eva-broker/org/{org}/env/{env}/bot/{bot}";
+    let mut expected = vec![
+        "DELETE /v1/conversations/{sessionCode}".to_owned(),
+        "GET /admin/webhooks/dead-letters".to_owned(),
+        "GET /healthz".to_owned(),
+        "GET /metrics".to_owned(),
+        "GET /v1/conversations/{sessionCode}".to_owned(),
+        "PATCH /v1/conversations/{sessionCode}".to_owned(),
+        "POST /admin/reload".to_owned(),
+        "POST /admin/webhooks/dead-letters/{id}/redeliver".to_owned(),
+        "POST /conversations".to_owned(),
+        "POST /conversations/{code}".to_owned(),
+        format!("POST {channel}/channel/{{channel}}/v1/conversations"),
+        format!("POST {channel}/channel/{{channel}}/v1/conversations/{{code}}"),
+        format!("POST {channel}/conversations"),
+        format!("POST {channel}/conversations/{{code}}"),
+        format!("POST {channel}/conversations/{{code}}/likable"),
+        format!("POST {channel}/conversations/{{code}}/satisfactions"),
+        "POST /v1/conversations".to_owned(),
+        "POST /v1/conversations/{sessionCode}".to_owned(),
+        "POST /v1/conversations/{sessionCode}/events".to_owned(),
+        "PUT /v1/conversations/{sessionCode}".to_owned(),
+    ];
+    expected.sort();
+    assert_eq!(documented, expected);
 
     let server = Serve::start(&pizza(), &["--store", "memory"]);
     let (code, _) = server.begin(&json!({}));
@@ -921,6 +963,132 @@ fn the_openapi_document_matches_the_server() {
             "/v1/conversations/{sessionCode}",
             "/v1/conversations/missing".into(),
             Some(KEY),
+            None,
+        ),
+        (
+            "PUT",
+            "/v1/conversations/{sessionCode}",
+            "/v1/conversations/crm-7".into(),
+            Some(KEY),
+            Some(r#"{}"#.into()),
+        ),
+        (
+            "PUT",
+            "/v1/conversations/{sessionCode}",
+            "/v1/conversations/crm-7".into(),
+            Some(KEY),
+            Some(r#"{"text": "menu"}"#.into()),
+        ),
+        (
+            "PATCH",
+            "/v1/conversations/{sessionCode}",
+            "/v1/conversations/crm-7".into(),
+            Some(KEY),
+            Some(r#"{"context": {"vip": true}}"#.into()),
+        ),
+        (
+            "PATCH",
+            "/v1/conversations/{sessionCode}",
+            "/v1/conversations/missing".into(),
+            Some(KEY),
+            Some(r#"{"context": {"vip": true}}"#.into()),
+        ),
+        (
+            "POST",
+            "/v1/conversations/{sessionCode}/events",
+            "/v1/conversations/crm-8/events".into(),
+            Some(KEY),
+            Some(r#"{"name": "show_menu"}"#.into()),
+        ),
+        (
+            "POST",
+            "/v1/conversations/{sessionCode}/events",
+            "/v1/conversations/crm-8/events".into(),
+            Some(KEY),
+            Some(r#"{"name": "nope"}"#.into()),
+        ),
+        (
+            "POST",
+            "/eva-broker/org/{org}/env/{env}/bot/{bot}/channel/{channel}/v1/conversations",
+            "/eva-broker/org/o/env/e/bot/b/channel/c/v1/conversations".into(),
+            Some(KEY),
+            Some(r#"{"code": "%EVA_WELCOME_MSG"}"#.into()),
+        ),
+        (
+            "POST",
+            "/eva-broker/org/{org}/env/{env}/bot/{bot}/channel/{channel}/v1/conversations/{code}",
+            "/eva-broker/org/o/env/e/bot/b/channel/c/v1/conversations/crm-7".into(),
+            Some(KEY),
+            Some(r#"{"text": "I want a pizza"}"#.into()),
+        ),
+        (
+            "POST",
+            "/eva-broker/org/{org}/env/{env}/bot/{bot}/conversations",
+            "/eva-broker/org/o/env/e/bot/b/conversations".into(),
+            Some(KEY),
+            Some(r#"{"code": "%EVA_NOPE"}"#.into()),
+        ),
+        (
+            "POST",
+            "/eva-broker/org/{org}/env/{env}/bot/{bot}/conversations/{code}",
+            "/eva-broker/org/o/env/e/bot/b/conversations/missing".into(),
+            Some(KEY),
+            Some(r#"{"text": "hi"}"#.into()),
+        ),
+        (
+            "POST",
+            "/conversations",
+            "/conversations".into(),
+            Some(KEY),
+            Some(r#"{"txt": "hi"}"#.into()),
+        ),
+        (
+            "POST",
+            "/conversations/{code}",
+            "/conversations/crm-7".into(),
+            None,
+            Some(r#"{"text": "hi"}"#.into()),
+        ),
+        (
+            "POST",
+            "/eva-broker/org/{org}/env/{env}/bot/{bot}/conversations/{code}/satisfactions",
+            "/eva-broker/org/o/env/e/bot/b/conversations/crm-7/satisfactions".into(),
+            Some(KEY),
+            Some(r#"{"evaluation": 4}"#.into()),
+        ),
+        (
+            "POST",
+            "/eva-broker/org/{org}/env/{env}/bot/{bot}/conversations/{code}/likable",
+            "/eva-broker/org/o/env/e/bot/b/conversations/crm-7/likable".into(),
+            Some(KEY),
+            Some(r#"{"interactionId": "1-0", "evaluation": true}"#.into()),
+        ),
+        (
+            "POST",
+            "/eva-broker/org/{org}/env/{env}/bot/{bot}/conversations/{code}/likable",
+            "/eva-broker/org/o/env/e/bot/b/conversations/crm-7/likable".into(),
+            Some(KEY),
+            Some(r#"{"interactionId": "77-0", "evaluation": true}"#.into()),
+        ),
+        (
+            "GET",
+            "/admin/webhooks/dead-letters",
+            "/admin/webhooks/dead-letters".into(),
+            Some(ADMIN),
+            None,
+        ),
+        (
+            "GET",
+            "/admin/webhooks/dead-letters",
+            "/admin/webhooks/dead-letters?limit=x".into(),
+            Some(ADMIN),
+            None,
+        ),
+        (
+            "POST",
+            "/admin/webhooks/dead-letters/{id}/redeliver",
+            "/admin/webhooks/dead-letters/5/redeliver".into(),
+            Some(ADMIN),
             None,
         ),
         ("GET", "/healthz", "/healthz".into(), None, None),
