@@ -56,11 +56,16 @@ flows:
 
 /// A configuration file with one webhook to `url`.
 fn config(dir: &Path, url: &str, extra: &str) -> PathBuf {
+    config_with_secret(dir, url, SECRET, extra)
+}
+
+/// The same, with the secret as written in the file (`${VAR}` allowed).
+fn config_with_secret(dir: &Path, url: &str, secret: &str, extra: &str) -> PathBuf {
     let file = dir.join("cellflow.toml");
     std::fs::write(
         &file,
         format!(
-            "[[webhooks]]\nname = \"desk\"\nurl = \"{url}\"\nsecret = \"{SECRET}\"\n\
+            "[[webhooks]]\nname = \"desk\"\nurl = \"{url}\"\nsecret = \"{secret}\"\n\
              events = [\"handoff\", \"end\", \"timeout\", \"error\", \"message\"]\n\
              timeout_ms = 500\nmax_attempts = 3\n{extra}"
         ),
@@ -206,10 +211,13 @@ fn a_conversation_under_a_clients_id_is_started_resumed_and_patched() {
 fn a_handoff_reaches_the_receiver_signed_with_its_masked_transcript() {
     let dir = scratch("webhook-handoff");
     let receiver = Receiver::start(Mode::Accept);
-    let file = config(&dir, &receiver.url, "");
-    let server = Serve::start(
+    // The secret stays out of the file: the environment gives it.
+    let file = config_with_secret(&dir, &receiver.url, "${DESK_WEBHOOK_SECRET}", "");
+    let server = Serve::start_with(
         &desk(&dir),
         &["--store", "memory", "--config", file.to_str().unwrap()],
+        None,
+        &[("DESK_WEBHOOK_SECRET", SECRET)],
     );
     let (_, hello) = send(&server, "POST", "/v1/conversations", &json!({}));
     let code = hello["sessionCode"].as_str().unwrap().to_owned();

@@ -183,6 +183,34 @@ pub(crate) struct Settings {
     webhooks: Option<Vec<Webhook>>,
 }
 
+impl Settings {
+    /// `${NAME}` in the settings that hold addresses and secrets replaced
+    /// by the environment variable's value, so a file need not hold them.
+    fn expand_env(&mut self) -> Result<(), CliError> {
+        let expand = |value: &mut String, key: &str| -> Result<(), CliError> {
+            *value = cellflow::template::expand_env(value, |name| std::env::var(name).ok())
+                .map_err(|why| CliError::Usage(format!("the server's settings: `{key}`: {why}")))?;
+            Ok(())
+        };
+        for (key, value) in [
+            ("redis_url", self.redis_url.as_mut()),
+            ("postgres_url", self.postgres_url.as_mut()),
+        ] {
+            if let Some(value) = value {
+                expand(value, key)?;
+            }
+        }
+        for hook in self.webhooks.iter_mut().flatten() {
+            let name = hook.name.clone();
+            expand(&mut hook.url, &format!("webhooks.{name}.url"))?;
+            if let Some(secret) = hook.secret.as_mut() {
+                expand(secret, &format!("webhooks.{name}.secret"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Keys as a list, or as one comma-separated string (how the environment
 /// gives them).
 fn keys<'de, D: serde::Deserializer<'de>>(
@@ -294,7 +322,8 @@ impl Serve {
     }
 
     pub(crate) fn run(self) -> Result<u8, CliError> {
-        let settings = self.settings()?;
+        let mut settings = self.settings()?;
+        settings.expand_env()?;
         let defaults = Config::new(self.path.clone());
         let store = match settings.store.unwrap_or(Store::Sqlite) {
             Store::Memory => StoreConfig::Memory,
