@@ -166,6 +166,15 @@ fn bad_connector_requests_get_clear_errors() {
     );
     let (status, _) = post(&server, START, r#"{"text": 5}"#);
     assert_eq!(status, 400);
+    let huge = json!({"text": "x".repeat(100_000)}).to_string();
+    let (status, error) = post(&server, START, &huge);
+    assert_eq!(status, 413, "{error}");
+    let long = json!({"text": "x".repeat(5_000)}).to_string();
+    let (status, error) = post(&server, START, &long);
+    assert_eq!(status, 422, "{error}");
+    assert_eq!(error["error"]["code"], "text_too_long");
+    let (status, _) = post(&server, START, "[\"hi\"]");
+    assert_eq!(status, 400);
     let (status, _) = post(
         &server,
         &format!("{START}/nobody-here"),
