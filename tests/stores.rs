@@ -1100,3 +1100,26 @@ fn an_older_sqlite_file_gains_what_it_lacks() {
     drop(store);
     SqliteStore::open(&file, Duration::from_secs(600)).unwrap();
 }
+
+#[test]
+fn sqlite_purges_many_expired_conversations_in_batches_and_keeps_fresh_ones() {
+    let dir = scratch("sqlite-purge");
+    let store = SqliteStore::open(&dir.join("p.db"), IDLE).unwrap();
+    runtime().block_on(async {
+        for n in 0..600 {
+            save(&store, &format!("old{n}"), 1, None, IDLE)
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(IDLE + Duration::from_millis(1_200)).await;
+        for n in 0..3 {
+            save(&store, &format!("new{n}"), 1, None, IDLE)
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.purge(IDLE).await.unwrap(), 600);
+        assert_eq!(store.count().await.unwrap(), 3);
+        assert!(store.history("old599").await.unwrap().is_empty());
+        assert_eq!(store.history("new2").await.unwrap().len(), 1);
+    });
+}
