@@ -970,6 +970,25 @@ fn a_stopped_postgres_fails_operations_then_comes_back() {
 }
 
 #[test]
+fn an_unreachable_postgres_is_a_clear_error_at_start() {
+    let port = free_port();
+    let out = Command::new(env!("CARGO_BIN_EXE_cellflow"))
+        .args(["serve", "flows/pizza", "--store", "postgres"])
+        .args(["--listen", "127.0.0.1:0"])
+        .current_dir(crate::support::root())
+        .env("CELLFLOW_API_KEYS", "k")
+        .env(
+            "DATABASE_URL",
+            format!("postgres://cellflow@127.0.0.1:{port}/cellflow"),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the session store is unavailable"), "{err}");
+}
+
+#[test]
 fn two_servers_sharing_postgres_serialize_turns_of_one_conversation() {
     let Some(postgres) =
         Postgres::start("stores::two_servers_sharing_postgres_serialize_turns_of_one_conversation")
