@@ -2,16 +2,18 @@
 //! HTTP, each simulated user on its own keep-alive connection sending its
 //! next message as soon as the last answer arrives (a closed loop).
 //!
-//! `cargo bench --bench load` runs, for each store (memory, SQLite, and Redis
-//! when `redis-server` is installed; a private one on a free port), 1, 16 and
-//! 128 concurrent conversations for a few seconds each, and prints turns per
-//! second and latency percentiles as seen by the client. Then it measures
-//! the memory store's resident memory per idle conversation over 100,000
-//! conversations. Results: docs/PERFORMANCE.md.
+//! `cargo bench --bench load` runs, for each store (memory, SQLite, Redis
+//! when `redis-server` is installed and PostgreSQL when its server programs
+//! are; each a private one on a free port), 1, 16 and 128 concurrent
+//! conversations for a few seconds each, and prints turns per second,
+//! latency percentiles as seen by the client, and the server's threads and
+//! peak resident memory. Then it measures the memory store's resident
+//! memory per idle conversation over 100,000 conversations. Results:
+//! docs/PERFORMANCE.md.
 //!
 //! Options (after `--`): `--seconds N` per run (default 5), `--stores
-//! memory,sqlite,redis`, `--concurrency 1,16,128`, `--sessions N` for the
-//! memory measurement (0 skips it).
+//! memory,sqlite,redis,postgres`, `--concurrency 1,16,128`, `--sessions N`
+//! for the memory measurement (0 skips it).
 //!
 //! The client shares the machine with the server; on a 2-core machine its
 //! own CPU time (one thread) is part of what limits throughput.
@@ -39,7 +41,12 @@ struct Options {
 fn options() -> Options {
     let mut options = Options {
         seconds: 5,
-        stores: vec!["memory".into(), "sqlite".into(), "redis".into()],
+        stores: vec![
+            "memory".into(),
+            "sqlite".into(),
+            "redis".into(),
+            "postgres".into(),
+        ],
         concurrency: vec![1, 16, 128],
         sessions: 100_000,
     };
@@ -105,6 +112,82 @@ fn redis() -> Option<(Process, String)> {
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return Some((process, format!("redis://127.0.0.1:{port}/0")));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// A private PostgreSQL (default settings: commits wait for the disk), or
+/// `None` when its server programs are not installed. As root, it runs as
+/// the `postgres` account (PostgreSQL refuses root).
+fn postgres() -> Option<(Process, String)> {
+    use std::os::unix::process::CommandExt as _;
+    let bin = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|dir| dir.join("initdb").is_file())
+        .max()?;
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let owner = if root {
+        let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+        passwd.lines().find_map(|line| {
+            let f: Vec<&str> = line.split(':').collect();
+            (f.first() == Some(&"postgres") && f.len() > 3)
+                .then(|| Some((f[2].parse::<u32>().ok()?, f[3].parse::<u32>().ok()?)))
+                .flatten()
+        })
+    } else {
+        None
+    };
+    let command = |program: &str| {
+        let mut c = Command::new(bin.join(program));
+        if let Some((uid, gid)) = owner {
+            c.uid(uid).gid(gid);
+        }
+        c
+    };
+    let dir = scratch("postgres");
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).ok()?;
+    }
+    let data = dir.join("data");
+    let ok = command("initdb")
+        .arg("-D")
+        .arg(&data)
+        .args(["-U", "postgres", "--auth=trust", "-E", "UTF8"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .ok()?
+        .success();
+    if !ok {
+        return None;
+    }
+    let port = free_port().to_string();
+    let child = command("postgres")
+        .arg("-D")
+        .arg(&data)
+        .args(["-h", "127.0.0.1", "-p", &port, "-k", ""])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let process = Process(child);
+    for _ in 0..200 {
+        let ready = command("pg_isready")
+            .args(["-h", "127.0.0.1", "-p", &port, "-q"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if ready {
+            return Some((
+                process,
+                format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            ));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -218,6 +301,7 @@ struct Run {
     p50: u32,
     p90: u32,
     p99: u32,
+    p999: u32,
     max: u32,
 }
 
@@ -256,19 +340,26 @@ fn run(runtime: &tokio::runtime::Runtime, address: &str, users: usize, seconds: 
         p50: percentile(&latencies, 0.50),
         p90: percentile(&latencies, 0.90),
         p99: percentile(&latencies, 0.99),
+        p999: percentile(&latencies, 0.999),
         max: latencies.last().copied().unwrap_or(0),
     }
 }
 
-fn resident_kib(process: &Process) -> u64 {
+/// A number from the process's /proc/PID/status (`VmRSS`, `VmHWM` in
+/// KiB, `Threads`).
+fn status_of(process: &Process, field: &str) -> u64 {
     let status =
         std::fs::read_to_string(format!("/proc/{}/status", process.0.id())).expect("Linux /proc");
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
-        .expect("VmRSS in /proc/PID/status")
+        .unwrap_or_else(|| panic!("{field} in /proc/PID/status"))
+}
+
+fn resident_kib(process: &Process) -> u64 {
+    status_of(process, "VmRSS")
 }
 
 /// Starts `sessions` conversations on a memory-store server and reports how
@@ -319,11 +410,12 @@ fn main() {
         .build()
         .expect("a tokio runtime");
     println!(
-        "| store | concurrent conversations | turns measured | turns/s | p50 | p90 | p99 | max |"
+        "| store | concurrent conversations | turns measured | turns/s | p50 | p90 | p99 | p99.9 \
+         | max | server threads | server peak RSS |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for store in &options.stores {
-        let (_redis, args) = match store.as_str() {
+        let (_database, args) = match store.as_str() {
             "memory" => (None, vec!["--store".to_owned(), "memory".to_owned()]),
             "sqlite" => {
                 let file = scratch("sqlite").join("sessions.db");
@@ -352,20 +444,42 @@ fn main() {
                     continue;
                 }
             },
+            "postgres" => match postgres() {
+                Some((process, url)) => (
+                    Some(process),
+                    vec![
+                        "--store".to_owned(),
+                        "postgres".to_owned(),
+                        "--postgres-url".to_owned(),
+                        url,
+                    ],
+                ),
+                None => {
+                    eprintln!("PostgreSQL is not installed: skipping the PostgreSQL store");
+                    continue;
+                }
+            },
             other => panic!("unknown store `{other}`"),
         };
         for &users in &options.concurrency {
             // A fresh server per run, so one run's conversations do not
             // weigh on the next.
-            let (_server, address) = serve(&args);
+            let (server, address) = serve(&args);
             let r = run(&runtime, &address, users, options.seconds);
+            // Threads just after the run (tokio keeps idle blocking threads
+            // for 10 s, so the run's show), and the most memory the
+            // process held.
+            let threads = status_of(&server, "Threads");
+            let peak_mib = status_of(&server, "VmHWM") / 1024;
             println!(
-                "| {store} | {users} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms |",
+                "| {store} | {users} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms \
+                 | {:.2} ms | {threads} | {peak_mib} MiB |",
                 r.turns,
                 r.per_second,
                 f64::from(r.p50) / 1000.0,
                 f64::from(r.p90) / 1000.0,
                 f64::from(r.p99) / 1000.0,
+                f64::from(r.p999) / 1000.0,
                 f64::from(r.max) / 1000.0,
             );
         }

@@ -970,6 +970,25 @@ fn a_stopped_postgres_fails_operations_then_comes_back() {
 }
 
 #[test]
+fn an_unreachable_postgres_is_a_clear_error_at_start() {
+    let port = free_port();
+    let out = Command::new(env!("CARGO_BIN_EXE_cellflow"))
+        .args(["serve", "flows/pizza", "--store", "postgres"])
+        .args(["--listen", "127.0.0.1:0"])
+        .current_dir(crate::support::root())
+        .env("CELLFLOW_API_KEYS", "k")
+        .env(
+            "DATABASE_URL",
+            format!("postgres://cellflow@127.0.0.1:{port}/cellflow"),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the session store is unavailable"), "{err}");
+}
+
+#[test]
 fn two_servers_sharing_postgres_serialize_turns_of_one_conversation() {
     let Some(postgres) =
         Postgres::start("stores::two_servers_sharing_postgres_serialize_turns_of_one_conversation")
@@ -1099,4 +1118,27 @@ fn an_older_sqlite_file_gains_what_it_lacks() {
     // Opening it again changes nothing more.
     drop(store);
     SqliteStore::open(&file, Duration::from_secs(600)).unwrap();
+}
+
+#[test]
+fn sqlite_purges_many_expired_conversations_in_batches_and_keeps_fresh_ones() {
+    let dir = scratch("sqlite-purge");
+    let store = SqliteStore::open(&dir.join("p.db"), IDLE).unwrap();
+    runtime().block_on(async {
+        for n in 0..600 {
+            save(&store, &format!("old{n}"), 1, None, IDLE)
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(IDLE + Duration::from_millis(1_200)).await;
+        for n in 0..3 {
+            save(&store, &format!("new{n}"), 1, None, IDLE)
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.purge(IDLE).await.unwrap(), 600);
+        assert_eq!(store.count().await.unwrap(), 3);
+        assert!(store.history("old599").await.unwrap().is_empty());
+        assert_eq!(store.history("new2").await.unwrap().len(), 1);
+    });
 }

@@ -12,9 +12,10 @@
 //! store), runs the turn on a copy of the session — right there, since it
 //! is microseconds of CPU, or on the blocking pool when the bot has
 //! `service` cells, whose HTTP calls block — and writes the result
-//! conditionally on the version it read. A conflicting write (another process sharing the
-//! Redis store won the race) runs the turn again on the new state; a store
-//! failure answers 503 and leaves the stored conversation as it was.
+//! conditionally on the version it read. A conflicting write (another
+//! process sharing the Redis or PostgreSQL store won the race) runs the
+//! turn again on the new state; a store failure answers 503 and leaves the
+//! stored conversation as it was.
 
 mod analytics;
 mod api;

@@ -164,6 +164,22 @@ fn pool_error(e: &deadpool_postgres::PoolError) -> StoreError {
     }
 }
 
+/// A column of a row, or [`StoreError::Corrupt`] when it does not have the
+/// type this store gives it (a table of that name that cellflow did not
+/// create, say): never a panic.
+fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a tokio_postgres::Row,
+    index: usize,
+) -> Result<T, StoreError> {
+    row.try_get(index)
+        .map_err(|e| StoreError::Corrupt(format!("PostgreSQL: an unexpected column: {e}")))
+}
+
+/// The count in a statement's first row.
+fn first_count(rows: &[tokio_postgres::Row]) -> Result<u64, StoreError> {
+    rows.first().map_or(Ok(0), |r| col::<i64>(r, 0).map(uint))
+}
+
 /// PostgreSQL's integers are signed; ours (unix seconds, versions,
 /// counts, ids) are far inside `i64`.
 fn int(n: u64) -> i64 {
@@ -300,7 +316,7 @@ impl PostgresStore {
                 &[&id],
             )
             .await?;
-        Ok(rows.first().map_or(0, |r| r.get::<_, i64>(0)) > 0)
+        Ok(first_count(&rows)? > 0)
     }
 
     async fn load_now(&self, id: &str) -> Result<Option<Record>, StoreError> {
@@ -313,11 +329,11 @@ impl PostgresStore {
         let Some(row) = rows.first() else {
             return Ok(None);
         };
-        if expired(uint(row.get(1)), self.idle) {
+        if expired(uint(col(row, 1)?), self.idle) {
             self.remove(id).await?;
             return Ok(None);
         }
-        Record::decode(row.get::<_, &[u8]>(2), uint(row.get(0))).map(Some)
+        Record::decode(col::<&[u8]>(row, 2)?, uint(col(row, 0)?)).map(Some)
     }
 
     async fn save_now(
@@ -368,7 +384,7 @@ impl PostgresStore {
                         StoreError::Unconfirmed(format!("PostgreSQL: {e}"))
                     }
                 })?;
-            if row.get::<_, bool>(0) {
+            if col::<bool>(&row, 0)? {
                 Ok(())
             } else {
                 Err(StoreError::Conflict)
@@ -404,15 +420,17 @@ impl PostgresStore {
             let row = rows
                 .first()
                 .ok_or_else(|| StoreError::Unavailable("PostgreSQL returned no row".into()))?;
-            match row.get::<_, i32>(0) {
+            match col::<i32>(row, 0)? {
                 0 => return Ok((None, None)),
                 1 => {
-                    let version: i64 = row.get(1);
-                    let touched: i64 = row.get(2);
-                    let decoded = if expired(uint(touched), self.idle) {
-                        self.remove(id).await.map(|_| None)
-                    } else {
-                        Record::decode(row.get::<_, &[u8]>(3), uint(version)).map(Some)
+                    let decoded = match (col::<i64>(row, 1), col::<i64>(row, 2)) {
+                        (Ok(_), Ok(touched)) if expired(uint(touched), self.idle) => {
+                            self.remove(id).await.map(|_| None)
+                        }
+                        (Ok(version), Ok(_)) => col::<&[u8]>(row, 3)
+                            .and_then(|bytes| Record::decode(bytes, uint(version)))
+                            .map(Some),
+                        (Err(e), _) | (_, Err(e)) => Err(e),
                     };
                     return match decoded {
                         Ok(Some(record)) => Ok((Some(token), Some(record))),
@@ -451,7 +469,7 @@ impl PostgresStore {
             )
             .await?;
         rows.iter()
-            .map(|row| Exchange::decode(row.get::<_, &[u8]>(0)))
+            .map(|row| Exchange::decode(col::<&[u8]>(row, 0)?))
             .collect()
     }
 
@@ -476,7 +494,10 @@ impl PostgresStore {
                 &[&int(now), &until, &int(limit as u64), &cutoff],
             )
             .await?;
-        let mut due: Vec<(i64, String)> = rows.iter().map(|r| (r.get(1), r.get(0))).collect();
+        let mut due: Vec<(i64, String)> = rows
+            .iter()
+            .map(|r| Ok((col(r, 1)?, col(r, 0)?)))
+            .collect::<Result<_, StoreError>>()?;
         due.sort_unstable();
         Ok(due.into_iter().map(|(_, id)| id).collect())
     }
@@ -510,7 +531,7 @@ impl PostgresStore {
                 &[&int(now), &int(lease.as_secs()), &int(limit as u64)],
             )
             .await?;
-        let mut claimed: Vec<Delivery> = rows.iter().map(delivery).collect();
+        let mut claimed: Vec<Delivery> = rows.iter().map(delivery).collect::<Result<_, _>>()?;
         claimed.sort_unstable_by_key(|d| d.id);
         Ok(claimed)
     }
@@ -524,27 +545,28 @@ impl PostgresStore {
                 &[&int(limit as u64)],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| DeadLetter {
-                delivery: delivery(r),
-                error: r.get::<_, Option<String>>(6).unwrap_or_default(),
-                failed_at: uint(r.get(7)),
+        rows.iter()
+            .map(|r| {
+                Ok(DeadLetter {
+                    delivery: delivery(r)?,
+                    error: col::<Option<String>>(r, 6)?.unwrap_or_default(),
+                    failed_at: uint(col(r, 7)?),
+                })
             })
-            .collect())
+            .collect()
     }
 }
 
 /// An outbox row's first six columns.
-fn delivery(r: &tokio_postgres::Row) -> Delivery {
-    Delivery {
-        id: uint(r.get(0)),
-        conversation: r.get(1),
-        destination: r.get(2),
-        body: r.get(3),
-        attempts: u32::try_from(r.get::<_, i32>(4)).unwrap_or(0),
-        created: uint(r.get(5)),
-    }
+fn delivery(r: &tokio_postgres::Row) -> Result<Delivery, StoreError> {
+    Ok(Delivery {
+        id: uint(col(r, 0)?),
+        conversation: col(r, 1)?,
+        destination: col(r, 2)?,
+        body: col(r, 3)?,
+        attempts: u32::try_from(col::<i32>(r, 4)?).unwrap_or(0),
+        created: uint(col(r, 5)?),
+    })
 }
 
 impl SessionStore for PostgresStore {
@@ -593,7 +615,7 @@ impl SessionStore for PostgresStore {
                     &[&cutoff],
                 )
                 .await?;
-            Ok(usize::try_from(rows.first().map_or(0, |r| r.get::<_, i64>(0))).unwrap_or(0))
+            Ok(usize::try_from(first_count(&rows)?).unwrap_or(usize::MAX))
         })
     }
 
@@ -602,7 +624,7 @@ impl SessionStore for PostgresStore {
             let rows = self
                 .rows("SELECT count(*) FROM cellflow_conversations", &[])
                 .await?;
-            Ok(usize::try_from(rows.first().map_or(0, |r| r.get::<_, i64>(0))).unwrap_or(0))
+            Ok(usize::try_from(first_count(&rows)?).unwrap_or(usize::MAX))
         })
     }
 
