@@ -970,7 +970,7 @@ fn the_openapi_document_matches_the_server() {
             "/v1/conversations/{sessionCode}",
             "/v1/conversations/crm-7".into(),
             Some(KEY),
-            Some(r#"{}"#.into()),
+            Some("{}".into()),
         ),
         (
             "PUT",

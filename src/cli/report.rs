@@ -40,7 +40,7 @@ const NAMED_BAD_LINES: usize = 10;
 
 /// The fields of an event the report reads (others are ignored).
 #[derive(Deserialize)]
-struct Event {
+struct Line {
     conversation: String,
     event: String,
     #[serde(default)]
@@ -180,7 +180,7 @@ fn read(
         if text.is_empty() {
             continue;
         }
-        match serde_json::from_slice::<Event>(text) {
+        match serde_json::from_slice::<Line>(text) {
             Ok(event) => summary.add(event, tally),
             Err(e) => summary.unreadable(name, number, &e.to_string()),
         }
@@ -211,7 +211,7 @@ impl Summary {
         }
     }
 
-    fn add(&mut self, event: Event, tally: &mut Tally) {
+    fn add(&mut self, event: Line, tally: &mut Tally) {
         self.events += 1;
         *self.counts.entry(event.event.clone()).or_default() += 1;
         tally.conversations.insert(event.conversation.clone());

@@ -147,7 +147,11 @@ fn write_lines(path: &PathBuf, file: std::fs::File, queue: &Receiver<Message>) {
                             failing = false;
                         }
                         Err(e) => {
-                            tracing::error!(file = %path.display(), error = %e, "reopening the analytics events file failed")
+                            tracing::error!(
+                                file = %path.display(),
+                                error = %e,
+                                "reopening the analytics events file failed"
+                            );
                         }
                     }
                 }

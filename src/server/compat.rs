@@ -238,14 +238,17 @@ fn user_input(awaiting: Option<&Awaiting>) -> Value {
             if !options.is_empty() {
                 shape.insert(
                     "options".into(),
-                    options.iter().map(|o| o.as_str()).collect(),
+                    options.iter().map(arcstr::ArcStr::as_str).collect(),
                 );
             }
             if let Some(offer) = offer {
                 shape.insert("offer".into(), offer.as_str().into());
             }
             if !accept.is_empty() {
-                shape.insert("accept".into(), accept.iter().map(|a| a.as_str()).collect());
+                shape.insert(
+                    "accept".into(),
+                    accept.iter().map(arcstr::ArcStr::as_str).collect(),
+                );
             }
             if let Some(max) = max_size {
                 shape.insert("maxSize".into(), (*max).into());
@@ -674,7 +677,7 @@ mod tests {
         let intent = program
             .intents
             .iter()
-            .map(|i| i.name.to_string())
+            .map(|i| i.name.clone())
             .find(|name| program.flow(name).is_none())
             .expect("the pizza bot has an intent named unlike its flows");
         let as_intent = request(&format!(r#"{{"code": "{intent}", "text": ""}}"#))

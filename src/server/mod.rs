@@ -95,7 +95,7 @@ pub struct Config {
     pub drain: Duration,
     /// Browser origins allowed to call the API.
     pub cors: Cors,
-    /// Where events are POSTed.
+    /// Where events are posted.
     pub webhooks: Vec<webhooks::Webhook>,
 }
 

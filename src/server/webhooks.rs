@@ -2,7 +2,7 @@
 //! conversation that someone outside the channel must hear about — a
 //! handoff a human agent has to pick up, an end, an inactivity timeout, a
 //! failed turn, messages the bot sends without a user turn, analytics —
-//! POSTed as JSON to the URLs the operator configures.
+//! posted as JSON to the URLs the operator configures.
 //!
 //! Events are written to the session store's outbox in the same write as
 //! the turn that caused them, so a crash or a restart loses none; a
@@ -66,7 +66,7 @@ impl Topic {
 pub struct Webhook {
     /// Names the receiver in the outbox, logs and metrics; unique.
     pub name: String,
-    /// Where events are POSTed (http or https).
+    /// Where events are posted (http or https).
     pub url: String,
     /// The key the `Cellflow-Signature` header is computed with; without
     /// one, bodies go unsigned.
@@ -278,51 +278,6 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
     base + base * u32::from(byte[0]) / 1024
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_signature_is_hmac_sha256_over_the_timestamp_and_the_body() {
-        // HMAC-SHA256("key", "1700000000.{}"), computed independently
-        // (Python's hmac module).
-        assert_eq!(
-            signature("key", 1_700_000_000, b"{}"),
-            "t=1700000000,v1=9d713ed406bb7076d4123f0dc2c39d2df5c654ed4b0cd56b52c8b4c940bd63ae"
-        );
-    }
-
-    #[test]
-    fn pauses_grow_to_ten_minutes() {
-        assert!(backoff(1) >= Duration::from_secs(1) && backoff(1) < Duration::from_millis(1_250));
-        assert!(backoff(3) >= Duration::from_secs(4));
-        assert!(backoff(40) <= Duration::from_secs(750));
-    }
-
-    #[test]
-    fn a_webhook_that_could_never_deliver_is_refused() {
-        let good = Webhook {
-            name: "crm".into(),
-            url: "https://crm.example.com/hooks".into(),
-            secret: None,
-            events: default_topics(),
-            timeout_ms: 5_000,
-            max_attempts: 10,
-        };
-        assert_eq!(good.check(), Ok(()));
-        let ftp = Webhook {
-            url: "ftp://x".into(),
-            ..good.clone()
-        };
-        assert!(ftp.check().unwrap_err().contains("not an http"));
-        let zero = Webhook {
-            max_attempts: 0,
-            ..good
-        };
-        assert!(zero.check().unwrap_err().contains("max_attempts"));
-    }
-}
-
 /// Deliveries under way at once, across webhooks.
 const CONCURRENCY: usize = 32;
 /// Outbox items claimed per round.
@@ -460,5 +415,50 @@ async fn deliver(
     if let Err(e) = result {
         // The lease runs out and the item is delivered again: at least once.
         tracing::warn!(webhook = %name, error = %e, "recording a webhook delivery failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signature_is_hmac_sha256_over_the_timestamp_and_the_body() {
+        // HMAC-SHA256("key", "1700000000.{}"), computed independently
+        // (Python's hmac module).
+        assert_eq!(
+            signature("key", 1_700_000_000, b"{}"),
+            "t=1700000000,v1=9d713ed406bb7076d4123f0dc2c39d2df5c654ed4b0cd56b52c8b4c940bd63ae"
+        );
+    }
+
+    #[test]
+    fn pauses_grow_to_ten_minutes() {
+        assert!(backoff(1) >= Duration::from_secs(1) && backoff(1) < Duration::from_millis(1_250));
+        assert!(backoff(3) >= Duration::from_secs(4));
+        assert!(backoff(40) <= Duration::from_secs(750));
+    }
+
+    #[test]
+    fn a_webhook_that_could_never_deliver_is_refused() {
+        let good = Webhook {
+            name: "crm".into(),
+            url: "https://crm.example.com/hooks".into(),
+            secret: None,
+            events: default_topics(),
+            timeout_ms: 5_000,
+            max_attempts: 10,
+        };
+        assert_eq!(good.check(), Ok(()));
+        let ftp = Webhook {
+            url: "ftp://x".into(),
+            ..good.clone()
+        };
+        assert!(ftp.check().unwrap_err().contains("not an http"));
+        let zero = Webhook {
+            max_attempts: 0,
+            ..good
+        };
+        assert!(zero.check().unwrap_err().contains("max_attempts"));
     }
 }
