@@ -92,19 +92,6 @@ struct Message {
     count: usize,
 }
 
-/// What the automatic events are called (docs/ANALYTICS.md); anything
-/// else is an author's `track` event, a step of its flow's funnel.
-const AUTOMATIC: &[&str] = &[
-    "flow_started",
-    "flow_completed",
-    "intent_matched",
-    "fallback",
-    "handoff",
-    "input_failed",
-    "script_error",
-    "conversation_ended",
-];
-
 /// Counts conversations once per key.
 #[derive(Default)]
 struct Tally {
@@ -256,7 +243,8 @@ impl Summary {
                     }
                 }
             }
-            name if !AUTOMATIC.contains(&name) => {
+            // An author's `track` event: a step of its flow's funnel.
+            name if !cellflow::kinds::AUTOMATIC_EVENTS.contains(&name) => {
                 let funnel = self.flows.entry(flow).or_default();
                 funnel
                     .seen

@@ -534,12 +534,16 @@ async fn ensure(
     let request = read(&state, body).await?;
     let bot = state.bot();
     let turned = converse(&state, &bot, Open::Ensure(code), request, Origin::User).await?;
-    let status = if turned.created {
+    reply(created_or_ok(&turned), &turned)
+}
+
+/// 201 for a turn that started its conversation, 200 otherwise.
+fn created_or_ok(turned: &Turned) -> StatusCode {
+    if turned.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
-    };
-    reply(status, &turned)
+    }
 }
 
 /// `POST …/events`: the bot speaks first, or later (a reminder): starts
@@ -583,12 +587,7 @@ async fn event(
     bounded(&state, &request)?;
     let bot = state.bot();
     let turned = converse(&state, &bot, Open::Ensure(code), request, Origin::Proactive).await?;
-    let status = if turned.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    reply(status, &turned)
+    reply(created_or_ok(&turned), &turned)
 }
 
 /// `PATCH`: sets context variables without running a turn.
