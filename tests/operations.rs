@@ -171,7 +171,7 @@ fn log_lines_carry_request_ids_and_failures_but_never_what_users_said() {
         &bot,
         &["--store", "memory", "--log-format", "json"],
         None,
-        &[("RUST_LOG", "info")],
+        &[("RUST_LOG", "debug")],
     );
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)

@@ -461,7 +461,7 @@ async fn outbox(
 /// One log line per turn: which conversation, what was understood and
 /// what happened, never what was said; failures at `warn`.
 fn log_turn(id: &str, session: &Session, response: &Response, secrets: &Secrets, started: Instant) {
-    let millis = started.elapsed().as_secs_f64() * 1e3;
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     for event in &response.events {
         match event {
             Event::Error { message } => tracing::warn!(
@@ -498,7 +498,7 @@ fn log_turn(id: &str, session: &Session, response: &Response, secrets: &Secrets,
         confidence = response.nlu.confidence,
         answers = response.answers.len(),
         ended = response.ended,
-        millis,
+        micros,
         "turn"
     );
 }

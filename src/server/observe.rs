@@ -56,14 +56,17 @@ pub(crate) async fn trace(mut request: Request, next: Next) -> Response {
     let span = tracing::info_span!("request", request_id = %id.0);
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
-    let millis = started.elapsed().as_secs_f64() * 1e3;
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    // Successful requests are the bulk: a line each costs more than the
+    // turn itself at tens of thousands a second, so they are `debug`;
+    // refusals are `info` and failures `warn`.
     span.in_scope(|| {
         if status >= 500 {
-            tracing::warn!(%method, route, status, millis, "request failed");
-        } else if route == "/healthz" || route == "/metrics" {
-            tracing::debug!(%method, route, status, millis, "request");
+            tracing::warn!(%method, route, status, micros, "request failed");
+        } else if status >= 400 {
+            tracing::info!(%method, route, status, micros, "request refused");
         } else {
-            tracing::info!(%method, route, status, millis, "request");
+            tracing::debug!(%method, route, status, micros, "request");
         }
     });
     if let Ok(value) = HeaderValue::from_str(&id.0) {
