@@ -653,7 +653,7 @@ struct Reply<'a> {
 }
 
 /// A JSON body with its status.
-fn json_body(status: StatusCode, body: Vec<u8>) -> HttpResponse {
+pub(crate) fn json_body(status: StatusCode, body: Vec<u8>) -> HttpResponse {
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],

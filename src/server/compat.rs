@@ -12,15 +12,14 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse as _;
 
-use super::api::{ApiError, body, bounded, checked, object};
+use super::api::{ApiError, body, bounded, checked, json_body, object};
 use super::conversation::{self, Open, Origin, amend};
 use super::store::{Exchange, now_secs};
 use crate::compile::Program;
@@ -156,7 +155,7 @@ struct QuickReply<'a> {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct CompatAnswer<'a> {
-    content: Value,
+    content: Content<'a>,
     technical_text: Option<&'a Value>,
     buttons: Vec<CompatButton<'a>>,
     quick_reply: Vec<QuickReply<'a>>,
@@ -169,6 +168,36 @@ struct CompatAnswer<'a> {
     /// What a voice channel says, when the answer gives it.
     #[serde(skip_serializing_if = "Option::is_none")]
     voice: Option<&'a crate::runtime::Voice>,
+}
+
+/// An answer's `content`, serialized from the answer itself.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Content<'a> {
+    Text(&'a str),
+    Cards(Vec<CompatCard<'a>>),
+    Media {
+        url: &'a str,
+        name: Option<&'a str>,
+        #[serde(rename = "mediaType")]
+        media_type: &'a str,
+    },
+    Location(Option<&'a crate::runtime::Location>),
+    Link(Option<&'a crate::runtime::Link>),
+    Pause {
+        #[serde(rename = "durationMs")]
+        duration_ms: Option<u64>,
+    },
+    None(()),
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CompatCard<'a> {
+    title: &'a str,
+    sub_title: Option<&'a str>,
+    image_url: Option<&'a str>,
+    buttons: Vec<CompatButton<'a>>,
 }
 
 /// The answer's `type`: the platform's names where it has one.
@@ -192,36 +221,69 @@ fn answer_type(answer: &Answer) -> &'static str {
 }
 
 /// The answer's `content`: its text, or the structure its type carries.
-fn content(answer: &Answer) -> Value {
+fn content(answer: &Answer) -> Content<'_> {
     match answer.kind {
-        AnswerType::Text | AnswerType::Custom => Value::from(answer.text.as_str()),
-        AnswerType::Cards => answer
-            .cards
-            .iter()
-            .map(|card| {
-                json!({
-                    "title": card.title.as_str(),
-                    "subTitle": card.subtitle.as_deref(),
-                    "imageUrl": card.image.as_deref(),
-                    "buttons": buttons(&card.buttons),
+        AnswerType::Text | AnswerType::Custom => Content::Text(&answer.text),
+        AnswerType::Cards => Content::Cards(
+            answer
+                .cards
+                .iter()
+                .map(|card| CompatCard {
+                    title: &card.title,
+                    sub_title: card.subtitle.as_deref(),
+                    image_url: card.image.as_deref(),
+                    buttons: buttons(&card.buttons),
                 })
-            })
-            .collect(),
-        AnswerType::Media => answer.media.as_ref().map_or(Value::Null, |m| {
-            json!({"url": m.url.as_str(), "name": m.name.as_deref(), "mediaType": m.kind.as_str()})
+                .collect(),
+        ),
+        AnswerType::Media => answer.media.as_ref().map_or(Content::None(()), |m| {
+            Content::Media {
+                url: &m.url,
+                name: m.name.as_deref(),
+                media_type: &m.kind,
+            }
         }),
-        AnswerType::Location => serde_json::to_value(&answer.location).unwrap_or(Value::Null),
-        AnswerType::Link => serde_json::to_value(&answer.link).unwrap_or(Value::Null),
-        AnswerType::Typing | AnswerType::Delay => json!({"durationMs": answer.duration_ms}),
+        AnswerType::Location => Content::Location(answer.location.as_ref()),
+        AnswerType::Link => Content::Link(answer.link.as_ref()),
+        AnswerType::Typing | AnswerType::Delay => Content::Pause {
+            duration_ms: answer.duration_ms,
+        },
     }
 }
 
 /// What the bot waits for, as `userInput`.
-fn user_input(awaiting: Option<&Awaiting>) -> Value {
-    match awaiting {
-        None => Value::Null,
-        Some(Awaiting::Intent) => json!({"type": "INTENT", "callToAction": null, "pattern": null}),
-        Some(Awaiting::Input {
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserInput<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    call_to_action: Option<&'a str>,
+    pattern: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variable: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    options: &'a [arcstr::ArcStr],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offer: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    accept: &'a [arcstr::ArcStr],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_size: Option<u64>,
+}
+
+fn user_input(awaiting: Option<&Awaiting>) -> Option<UserInput<'_>> {
+    Some(match awaiting? {
+        Awaiting::Intent => UserInput {
+            kind: "INTENT".to_owned(),
+            call_to_action: None,
+            pattern: None,
+            variable: None,
+            options: &[],
+            offer: None,
+            accept: &[],
+            max_size: None,
+        },
+        Awaiting::Input {
             var,
             ty,
             options,
@@ -229,54 +291,52 @@ fn user_input(awaiting: Option<&Awaiting>) -> Value {
             offer,
             accept,
             max_size,
-        }) => {
-            let mut shape = Map::new();
-            shape.insert("type".into(), ty.to_ascii_uppercase().into());
-            shape.insert("callToAction".into(), Value::Null);
-            shape.insert("pattern".into(), pattern.as_deref().into());
-            shape.insert("variable".into(), var.as_str().into());
-            if !options.is_empty() {
-                shape.insert(
-                    "options".into(),
-                    options.iter().map(arcstr::ArcStr::as_str).collect(),
-                );
-            }
-            if let Some(offer) = offer {
-                shape.insert("offer".into(), offer.as_str().into());
-            }
-            if !accept.is_empty() {
-                shape.insert(
-                    "accept".into(),
-                    accept.iter().map(arcstr::ArcStr::as_str).collect(),
-                );
-            }
-            if let Some(max) = max_size {
-                shape.insert("maxSize".into(), (*max).into());
-            }
-            Value::Object(shape)
-        }
-    }
+        } => UserInput {
+            kind: ty.to_ascii_uppercase(),
+            call_to_action: None,
+            pattern: pattern.as_deref(),
+            variable: Some(var),
+            options,
+            offer: offer.as_deref(),
+            accept,
+            max_size: *max_size,
+        },
+    })
 }
 
 /// The classifier's result as `nlpResponse`.
-fn nlp_response(nlu: &Nlu) -> Value {
-    let entities: Vec<Value> = nlu
-        .entities
-        .iter()
-        .map(|(name, value)| {
-            let shown = match value {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            json!({"name": name, "value": shown})
-        })
-        .collect();
-    json!({
-        "type": if nlu.intent.is_some() { "INTENT" } else { "NONE" },
-        "name": nlu.intent,
-        "score": nlu.confidence,
-        "entities": entities,
-    })
+#[derive(Debug, Serialize)]
+struct NlpResponse<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    name: Option<&'a str>,
+    score: f64,
+    entities: Vec<NlpEntity<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct NlpEntity<'a> {
+    name: &'a str,
+    value: std::borrow::Cow<'a, str>,
+}
+
+fn nlp_response(nlu: &Nlu) -> NlpResponse<'_> {
+    NlpResponse {
+        kind: if nlu.intent.is_some() { "INTENT" } else { "NONE" },
+        name: nlu.intent.as_deref(),
+        score: nlu.confidence,
+        entities: nlu
+            .entities
+            .iter()
+            .map(|(name, value)| NlpEntity {
+                name,
+                value: match value {
+                    Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
+                    other => std::borrow::Cow::Owned(other.to_string()),
+                },
+            })
+            .collect(),
+    }
 }
 
 /// The id of the `index`-th answer of turn `turn`: what a like or dislike
@@ -291,40 +351,72 @@ pub(crate) fn parse_interaction_id(id: &str) -> Option<(u64, usize)> {
     Some((turn.parse().ok()?, index.parse().ok()?))
 }
 
-/// A turn's answer body in the platform's shape.
+/// A turn's answer body in the platform's shape, serialized straight from
+/// the turn's response.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CompatReply<'a> {
     text: Option<&'a str>,
     session_code: &'a str,
-    #[serde(rename = "userInteractionUUID")]
-    user_interaction_uuid: String,
-    user_input: Value,
-    nlp_response: Value,
+    #[serde(rename = "userInteractionUUID", serialize_with = "as_text")]
+    user_interaction_uuid: uuid::Uuid,
+    user_input: Option<UserInput<'a>>,
+    nlp_response: NlpResponse<'a>,
     answers: Vec<CompatAnswer<'a>>,
-    context: Map<String, Value>,
-    context_read_only: Map<String, Value>,
+    context: Context<'a>,
+    context_read_only: Context<'a>,
     /// cellflow's own: handoff, end, restart and error events.
     events: &'a [Event],
     /// cellflow's own: whether the conversation ended.
     ended: bool,
 }
 
+/// A UUID as its text, written without a detour through a `String`.
+fn as_text<S: serde::Serializer>(id: &uuid::Uuid, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(id)
+}
+
+/// The visible variables a request may change (`read_only: false`) or
+/// those it may not.
+#[derive(Debug)]
+struct Context<'a> {
+    program: &'a Program,
+    vars: &'a Vars,
+    read_only: bool,
+}
+
+impl Serialize for Context<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(None)?;
+        for (name, value) in self.vars.iter() {
+            if self.program.is_readonly(name) == self.read_only {
+                map.serialize_entry(name, &value)?;
+            }
+        }
+        map.end()
+    }
+}
+
 impl<'a> CompatReply<'a> {
     /// The body for a turn numbered `turn` that answered `response` to a
     /// request whose text was `text`.
     pub(crate) fn new(
-        program: &Program,
+        program: &'a Program,
         session_code: &'a str,
         turn: u64,
         text: Option<&'a str>,
         response: &'a Response,
     ) -> CompatReply<'a> {
-        let (context, context_read_only) = split_context(program, &response.vars);
+        let context = |read_only| Context {
+            program,
+            vars: &response.vars,
+            read_only,
+        };
         CompatReply {
             text,
             session_code,
-            user_interaction_uuid: uuid::Uuid::new_v4().to_string(),
+            user_interaction_uuid: uuid::Uuid::new_v4(),
             user_input: user_input(response.awaiting.as_ref()),
             nlp_response: nlp_response(&response.nlu),
             answers: response
@@ -361,28 +453,12 @@ impl<'a> CompatReply<'a> {
                     voice: answer.voice.as_ref(),
                 })
                 .collect(),
-            context,
-            context_read_only,
+            context: context(false),
+            context_read_only: context(true),
             events: &response.events,
             ended: response.ended,
         }
     }
-}
-
-/// The visible variables, those a request may change apart from the
-/// read-only ones.
-fn split_context(program: &Program, vars: &Vars) -> (Map<String, Value>, Map<String, Value>) {
-    let mut writable = Map::new();
-    let mut fixed = Map::new();
-    for (name, value) in vars.iter() {
-        let side = if program.is_readonly(name) {
-            &mut fixed
-        } else {
-            &mut writable
-        };
-        side.insert(name.to_owned(), value.to_value());
-    }
-    (writable, fixed)
 }
 
 /// A satisfaction survey's answer, or a like or dislike of one answer, as
@@ -507,8 +583,6 @@ pub(crate) fn routes() -> axum::Router<std::sync::Arc<super::State>> {
         )
 }
 
-type Params = axum::extract::Path<BTreeMap<String, String>>;
-
 fn refused(refusal: Refusal) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -520,17 +594,23 @@ fn refused(refusal: Refusal) -> ApiError {
 /// A turn: a new conversation, or the next turn of the one in the path.
 async fn converse(
     State(state): State<Arc<super::State>>,
-    axum::extract::Path(params): Params,
-    headers: axum::http::HeaderMap,
+    axum::extract::Path(Code { code }): axum::extract::Path<Code>,
     request: axum::extract::Request,
 ) -> Result<axum::response::Response, ApiError> {
-    let code = params.get("code").cloned().map(checked).transpose()?;
+    let code = code.map(checked).transpose()?;
+    // Read before the body takes the request (no copy of the headers).
+    let language = request
+        .headers()
+        .get("locale")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let bytes = body(&state, request).await?;
     let asked: CompatRequest = object(&bytes, "conversation request")?.unwrap_or_default();
-    let locale = headers.get("locale").and_then(|v| v.to_str().ok());
     let bot = state.bot();
     let text = asked.text.clone();
-    let request = asked.into_request(bot.program(), locale).map_err(refused)?;
+    let request = asked
+        .into_request(bot.program(), language.as_deref())
+        .map_err(refused)?;
     bounded(&state, &request)?;
     let open = code.map_or(Open::New, Open::Existing);
     let turned = conversation::converse(&state, &bot, open, request, Origin::User).await?;
@@ -541,7 +621,28 @@ async fn converse(
         text.as_deref(),
         &turned.response,
     );
-    Ok(axum::Json(reply).into_response())
+    encoded(&reply)
+}
+
+/// The conversation's code in a route's path, if the route has one; the
+/// org, environment, bot and channel are not read.
+#[derive(serde::Deserialize)]
+struct Code {
+    #[serde(default)]
+    code: Option<String>,
+}
+
+/// A body serialized once into one buffer (a growing `BytesMut`, as
+/// `axum::Json` writes, costs a third more for a turn's answer).
+fn encoded(reply: &CompatReply<'_>) -> Result<axum::response::Response, ApiError> {
+    let body = serde_json::to_vec(reply).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the answer cannot be encoded: {e}"),
+        )
+    })?;
+    Ok(json_body(StatusCode::OK, body))
 }
 
 /// A history entry that records feedback.
@@ -562,10 +663,10 @@ fn feedback_entry(session: &crate::runtime::Session, feedback: Value) -> Exchang
 /// A satisfaction survey's answer, kept in the conversation's history.
 async fn satisfaction(
     State(state): State<Arc<super::State>>,
-    axum::extract::Path(params): Params,
+    axum::extract::Path(Code { code }): axum::extract::Path<Code>,
     request: axum::extract::Request,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let code = checked(params.get("code").cloned().unwrap_or_default())?;
+    let code = checked(code.unwrap_or_default())?;
     let bytes = body(&state, request).await?;
     let Some(asked) = object::<Satisfaction>(&bytes, "satisfaction (`{\"evaluation\": 1-10}`)")?
     else {
@@ -594,10 +695,10 @@ async fn satisfaction(
 /// A like or dislike of one answer, kept in the conversation's history.
 async fn likable(
     State(state): State<Arc<super::State>>,
-    axum::extract::Path(params): Params,
+    axum::extract::Path(Code { code }): axum::extract::Path<Code>,
     request: axum::extract::Request,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let code = checked(params.get("code").cloned().unwrap_or_default())?;
+    let code = checked(code.unwrap_or_default())?;
     let bytes = body(&state, request).await?;
     let Some(asked) = object::<Likable>(
         &bytes,
