@@ -2,16 +2,21 @@
 //! HTTP, each simulated user on its own keep-alive connection sending its
 //! next message as soon as the last answer arrives (a closed loop).
 //!
-//! `cargo bench --bench load` runs, for each store (memory, SQLite, and Redis
-//! when `redis-server` is installed; a private one on a free port), 1, 16 and
-//! 128 concurrent conversations for a few seconds each, and prints turns per
-//! second and latency percentiles as seen by the client. Then it measures
-//! the memory store's resident memory per idle conversation over 100,000
-//! conversations. Results: docs/PERFORMANCE.md.
+//! `cargo bench --bench load` runs, for each store (memory, SQLite, Redis
+//! when `redis-server` is installed and PostgreSQL when its server programs
+//! are; each a private one on a free port), 1, 16 and 128 concurrent
+//! conversations for a few seconds each, and prints turns per second,
+//! latency percentiles as seen by the client, and the server's threads and
+//! peak resident memory. Then it measures the memory store's resident
+//! memory per idle conversation over 100,000 conversations. Results:
+//! docs/PERFORMANCE.md.
 //!
 //! Options (after `--`): `--seconds N` per run (default 5), `--stores
-//! memory,sqlite,redis`, `--concurrency 1,16,128`, `--sessions N` for the
-//! memory measurement (0 skips it).
+//! memory,sqlite,redis,postgres`, `--concurrency 1,16,128`, `--routes
+//! v1,channel` (the `/v1` routes, the channel-integration routes, or both,
+//! alternating per run), `--sessions N` for the memory measurement (0 skips
+//! it), `--webhooks RATE` to measure webhook delivery at RATE events per
+//! second instead (0, the default, skips it).
 //!
 //! The client shares the machine with the server; on a 2-core machine its
 //! own CPU time (one thread) is part of what limits throughput.
@@ -33,15 +38,36 @@ struct Options {
     seconds: u64,
     stores: Vec<String>,
     concurrency: Vec<usize>,
+    routes: Vec<Route>,
     sessions: usize,
+    webhooks: u32,
 }
+
+/// Which surface the simulated users talk to.
+#[derive(Clone, Copy, Debug)]
+enum Route {
+    /// `/v1/conversations`.
+    V1,
+    /// The channel-integration (Syntphony-shaped) routes.
+    Channel,
+}
+
+/// Where a channel connector starts conversations.
+const CHANNEL: &str = "/eva-broker/org/o/env/e/bot/b/channel/c/v1/conversations";
 
 fn options() -> Options {
     let mut options = Options {
         seconds: 5,
-        stores: vec!["memory".into(), "sqlite".into(), "redis".into()],
+        stores: vec![
+            "memory".into(),
+            "sqlite".into(),
+            "redis".into(),
+            "postgres".into(),
+        ],
         concurrency: vec![1, 16, 128],
+        routes: vec![Route::V1],
         sessions: 100_000,
+        webhooks: 0,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut args = args.iter();
@@ -58,6 +84,17 @@ fn options() -> Options {
                     .collect();
             }
             "--sessions" => options.sessions = value().parse().expect("--sessions N"),
+            "--routes" => {
+                options.routes = value()
+                    .split(',')
+                    .map(|r| match r {
+                        "v1" => Route::V1,
+                        "channel" => Route::Channel,
+                        other => panic!("--routes v1,channel: not `{other}`"),
+                    })
+                    .collect();
+            }
+            "--webhooks" => options.webhooks = value().parse().expect("--webhooks RATE"),
             _ => {}
         }
     }
@@ -105,6 +142,82 @@ fn redis() -> Option<(Process, String)> {
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return Some((process, format!("redis://127.0.0.1:{port}/0")));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// A private PostgreSQL (default settings: commits wait for the disk), or
+/// `None` when its server programs are not installed. As root, it runs as
+/// the `postgres` account (PostgreSQL refuses root).
+fn postgres() -> Option<(Process, String)> {
+    use std::os::unix::process::CommandExt as _;
+    let bin = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|dir| dir.join("initdb").is_file())
+        .max()?;
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let owner = if root {
+        let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+        passwd.lines().find_map(|line| {
+            let f: Vec<&str> = line.split(':').collect();
+            (f.first() == Some(&"postgres") && f.len() > 3)
+                .then(|| Some((f[2].parse::<u32>().ok()?, f[3].parse::<u32>().ok()?)))
+                .flatten()
+        })
+    } else {
+        None
+    };
+    let command = |program: &str| {
+        let mut c = Command::new(bin.join(program));
+        if let Some((uid, gid)) = owner {
+            c.uid(uid).gid(gid);
+        }
+        c
+    };
+    let dir = scratch("postgres");
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).ok()?;
+    }
+    let data = dir.join("data");
+    let ok = command("initdb")
+        .arg("-D")
+        .arg(&data)
+        .args(["-U", "postgres", "--auth=trust", "-E", "UTF8"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .ok()?
+        .success();
+    if !ok {
+        return None;
+    }
+    let port = free_port().to_string();
+    let child = command("postgres")
+        .arg("-D")
+        .arg(&data)
+        .args(["-h", "127.0.0.1", "-p", &port, "-k", ""])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let process = Process(child);
+    for _ in 0..200 {
+        let ready = command("pg_isready")
+            .args(["-h", "127.0.0.1", "-p", &port, "-q"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if ready {
+            return Some((
+                process,
+                format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            ));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -174,8 +287,17 @@ async fn post(sender: &mut SendRequest<Full<Bytes>>, path: &str, body: Bytes) ->
 
 /// Starts a conversation; its code.
 async fn begin(sender: &mut SendRequest<Full<Bytes>>) -> String {
-    let (status, body) = post(sender, "/v1/conversations", Bytes::from_static(b"{}")).await;
-    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    begin_on(sender, Route::V1).await
+}
+
+/// Starts a conversation on `route`; its code.
+async fn begin_on(sender: &mut SendRequest<Full<Bytes>>, route: Route) -> String {
+    let (expected, path, body) = match route {
+        Route::V1 => (201, "/v1/conversations", &b"{}"[..]),
+        Route::Channel => (200, CHANNEL, &br#"{"code":"%EVA_WELCOME_MSG"}"#[..]),
+    };
+    let (status, body) = post(sender, path, Bytes::from_static(body)).await;
+    assert_eq!(status, expected, "{}", String::from_utf8_lossy(&body));
     let reply: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
     reply["sessionCode"]
         .as_str()
@@ -187,10 +309,13 @@ const NAMES: [&str; 4] = ["Ana", "Bruno", "Maximilianus Augustus", "Chen"];
 
 /// One simulated user: talks until `end`, recording the latency of every
 /// turn that started after `measure_from`.
-async fn user(address: String, measure_from: Instant, end: Instant) -> Vec<u32> {
+async fn user(address: String, route: Route, measure_from: Instant, end: Instant) -> Vec<u32> {
     let mut sender = connect(&address).await;
-    let code = begin(&mut sender).await;
-    let path = format!("/v1/conversations/{code}");
+    let code = begin_on(&mut sender, route).await;
+    let path = match route {
+        Route::V1 => format!("/v1/conversations/{code}"),
+        Route::Channel => format!("{CHANNEL}/{code}"),
+    };
     let bodies: Vec<Bytes> = NAMES
         .iter()
         .map(|n| Bytes::from(format!(r#"{{"text":"{n}"}}"#)))
@@ -218,6 +343,7 @@ struct Run {
     p50: u32,
     p90: u32,
     p99: u32,
+    p999: u32,
     max: u32,
 }
 
@@ -234,12 +360,18 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
     sorted[rank - 1]
 }
 
-fn run(runtime: &tokio::runtime::Runtime, address: &str, users: usize, seconds: u64) -> Run {
+fn run(
+    runtime: &tokio::runtime::Runtime,
+    address: &str,
+    route: Route,
+    users: usize,
+    seconds: u64,
+) -> Run {
     let measure_from = Instant::now() + WARMUP;
     let end = measure_from + Duration::from_secs(seconds);
     let mut latencies: Vec<u32> = runtime.block_on(async {
         let tasks: Vec<_> = (0..users)
-            .map(|_| tokio::spawn(user(address.to_owned(), measure_from, end)))
+            .map(|_| tokio::spawn(user(address.to_owned(), route, measure_from, end)))
             .collect();
         let mut all = Vec::new();
         for task in tasks {
@@ -256,19 +388,26 @@ fn run(runtime: &tokio::runtime::Runtime, address: &str, users: usize, seconds: 
         p50: percentile(&latencies, 0.50),
         p90: percentile(&latencies, 0.90),
         p99: percentile(&latencies, 0.99),
+        p999: percentile(&latencies, 0.999),
         max: latencies.last().copied().unwrap_or(0),
     }
 }
 
-fn resident_kib(process: &Process) -> u64 {
+/// A number from the process's /proc/PID/status (`VmRSS`, `VmHWM` in
+/// KiB, `Threads`).
+fn status_of(process: &Process, field: &str) -> u64 {
     let status =
         std::fs::read_to_string(format!("/proc/{}/status", process.0.id())).expect("Linux /proc");
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
-        .expect("VmRSS in /proc/PID/status")
+        .unwrap_or_else(|| panic!("{field} in /proc/PID/status"))
+}
+
+fn resident_kib(process: &Process) -> u64 {
+    status_of(process, "VmRSS")
 }
 
 /// Starts `sessions` conversations on a memory-store server and reports how
@@ -318,12 +457,17 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
+    if options.webhooks > 0 {
+        webhooks(&runtime, options.webhooks, options.seconds);
+        return;
+    }
     println!(
-        "| store | concurrent conversations | turns measured | turns/s | p50 | p90 | p99 | max |"
+        "| store | route | concurrent conversations | turns measured | turns/s | p50 | p90 | p99 \
+         | p99.9 | max | server threads | server peak RSS |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for store in &options.stores {
-        let (_redis, args) = match store.as_str() {
+        let (_database, args) = match store.as_str() {
             "memory" => (None, vec!["--store".to_owned(), "memory".to_owned()]),
             "sqlite" => {
                 let file = scratch("sqlite").join("sessions.db");
@@ -352,20 +496,50 @@ fn main() {
                     continue;
                 }
             },
+            "postgres" => match postgres() {
+                Some((process, url)) => (
+                    Some(process),
+                    vec![
+                        "--store".to_owned(),
+                        "postgres".to_owned(),
+                        "--postgres-url".to_owned(),
+                        url,
+                    ],
+                ),
+                None => {
+                    eprintln!("PostgreSQL is not installed: skipping the PostgreSQL store");
+                    continue;
+                }
+            },
             other => panic!("unknown store `{other}`"),
         };
-        for &users in &options.concurrency {
+        for (&users, route) in options
+            .concurrency
+            .iter()
+            .flat_map(|users| options.routes.iter().map(move |route| (users, *route)))
+        {
             // A fresh server per run, so one run's conversations do not
             // weigh on the next.
-            let (_server, address) = serve(&args);
-            let r = run(&runtime, &address, users, options.seconds);
+            let (server, address) = serve(&args);
+            let r = run(&runtime, &address, route, users, options.seconds);
+            let route = match route {
+                Route::V1 => "v1",
+                Route::Channel => "channel",
+            };
+            // Threads just after the run (tokio keeps idle blocking threads
+            // for 10 s, so the run's show), and the most memory the
+            // process held.
+            let threads = status_of(&server, "Threads");
+            let peak_mib = status_of(&server, "VmHWM") / 1024;
             println!(
-                "| {store} | {users} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms |",
+                "| {store} | {route} | {users} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms \
+                 | {:.2} ms | {:.2} ms | {threads} | {peak_mib} MiB |",
                 r.turns,
                 r.per_second,
                 f64::from(r.p50) / 1000.0,
                 f64::from(r.p90) / 1000.0,
                 f64::from(r.p99) / 1000.0,
+                f64::from(r.p999) / 1000.0,
                 f64::from(r.max) / 1000.0,
             );
         }
@@ -373,4 +547,145 @@ fn main() {
     if options.sessions > 0 {
         idle_memory(&runtime, options.sessions);
     }
+}
+
+/// Webhook delivery at `rate` events per second for `seconds`: 50
+/// conversations each send a proactive event at an even pace (an open
+/// loop, so the rate is the rate asked for), the server (SQLite store, so
+/// the outbox is durable) delivers each event's `message` to a receiver in
+/// this process, and the receiver notes how long after the event each
+/// arrived. Prints what was sent, delivered, the delivery delay
+/// percentiles, and how long the outbox took to empty after the load
+/// stopped.
+fn webhooks(runtime: &tokio::runtime::Runtime, rate: u32, seconds: u64) {
+    use std::sync::{Arc, Mutex};
+    const CONVERSATIONS: u32 = 50;
+    let delays: Arc<Mutex<Vec<u32>>> = Arc::new(Mutex::new(Vec::new()));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let receiver = format!(
+        "http://{}/hooks",
+        listener.local_addr().expect("an address")
+    );
+    let sink = Arc::clone(&delays);
+    runtime.spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let sink = Arc::clone(&sink);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| {
+                        let sink = Arc::clone(&sink);
+                        async move {
+                            let body = request.into_body().collect().await?.to_bytes();
+                            let event: serde_json::Value =
+                                serde_json::from_slice(&body).unwrap_or_default();
+                            if let Some(at) = event["at"]
+                                .as_str()
+                                .and_then(|a| a.parse::<jiff::Timestamp>().ok())
+                            {
+                                let delay = jiff::Timestamp::now().duration_since(at);
+                                let micros =
+                                    u32::try_from(delay.as_micros().max(0)).unwrap_or(u32::MAX);
+                                sink.lock().expect("not poisoned").push(micros);
+                            }
+                            Ok::<_, hyper::Error>(hyper::Response::new(Full::new(Bytes::new())))
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    let dir = scratch("webhooks");
+    let config = dir.join("cellflow.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[webhooks]]\nname = \"load\"\nurl = \"{receiver}\"\nsecret = \"load-test\"\n\
+             events = [\"message\"]\n"
+        ),
+    )
+    .expect("a writable scratch directory");
+    let (server, address) = serve(&[
+        "--store".into(),
+        "sqlite".into(),
+        "--sqlite".into(),
+        dir.join("sessions.db").display().to_string(),
+        "--config".into(),
+        config.display().to_string(),
+    ]);
+    let started = Instant::now();
+    let end = started + Duration::from_secs(seconds);
+    let every = Duration::from_secs_f64(f64::from(CONVERSATIONS) / f64::from(rate));
+    let sent: u64 = runtime.block_on(async {
+        let tasks: Vec<_> = (0..CONVERSATIONS)
+            .map(|i| {
+                let address = address.clone();
+                tokio::spawn(async move {
+                    let mut sender = connect(&address).await;
+                    let path = format!("/v1/conversations/load-{i}/events");
+                    // Spread the conversations over one period.
+                    let offset = every * i / CONVERSATIONS;
+                    let mut tick =
+                        tokio::time::interval_at(tokio::time::Instant::now() + offset, every);
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                    let mut sent = 0u64;
+                    while Instant::now() < end {
+                        tick.tick().await;
+                        let (status, body) = post(
+                            &mut sender,
+                            &path,
+                            Bytes::from_static(br#"{"name":"remind"}"#),
+                        )
+                        .await;
+                        assert!(status < 300, "{}", String::from_utf8_lossy(&body));
+                        sent += 1;
+                    }
+                    sent
+                })
+            })
+            .collect();
+        let mut sent = 0;
+        for task in tasks {
+            sent += task.await.expect("a sender finished");
+        }
+        sent
+    });
+    let load_ended = Instant::now();
+    let delivered_during = delays.lock().expect("not poisoned").len();
+    // Then wait for the outbox to empty (at most a minute).
+    let drained = runtime.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let delivered = delays.lock().expect("not poisoned").len() as u64;
+            if delivered >= sent || Instant::now() > deadline {
+                return Instant::now();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    let mut delays = delays.lock().expect("not poisoned").clone();
+    delays.sort_unstable();
+    let load_secs = load_ended.duration_since(started).as_secs_f64();
+    #[allow(clippy::cast_precision_loss)]
+    let (sent_rate, delivered_rate) =
+        (sent as f64 / load_secs, delivered_during as f64 / load_secs);
+    println!(
+        "webhooks at {rate} events/s asked, {seconds} s, SQLite store: sent {sent} ({sent_rate:.0}/s), \
+         delivered {delivered_during} during the load ({delivered_rate:.0}/s) and {} in all; \
+         outbox empty {:.2} s after the load; delay from event to receiver p50 {:.1} ms, \
+         p99 {:.1} ms, max {:.1} ms; server peak RSS {} MiB",
+        delays.len(),
+        drained.duration_since(load_ended).as_secs_f64(),
+        f64::from(percentile(&delays, 0.5)) / 1000.0,
+        f64::from(percentile(&delays, 0.99)) / 1000.0,
+        f64::from(delays.last().copied().unwrap_or(0)) / 1000.0,
+        status_of(&server, "VmHWM") / 1024,
+    );
 }

@@ -253,6 +253,27 @@ pub fn env_pieces(template: &Template) -> (Vec<EnvPiece>, Vec<TemplateError>) {
     (pieces, errors)
 }
 
+/// `text` with each `${NAME}` replaced by `lookup(NAME)`: for settings
+/// that keep secrets out of files (a server's configuration), where the
+/// text is plain, not a template.
+///
+/// # Errors
+/// A malformed reference, or a variable `lookup` does not know (named).
+pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find("${") {
+        out.push_str(&rest[..open]);
+        let (name, len) = env_reference(&rest[open..])?;
+        let value =
+            lookup(name).ok_or_else(|| format!("the environment variable `{name}` is not set"))?;
+        out.push_str(&value);
+        rest = &rest[open + len..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 /// The variable a text starting with `${` names, and the length of the
 /// reference.
 fn env_reference(text: &str) -> Result<(&str, usize), String> {

@@ -272,6 +272,17 @@ fn numbers_a_store_cannot_take_are_refused_at_start() {
         "--idle-minutes 18446744073709551615 is out of range",
     );
     serve_refuses(
+        &[
+            "--store",
+            "postgres",
+            "--postgres-url",
+            "postgres://cellflow@127.0.0.1:1/cellflow",
+            "--postgres-timeout-ms",
+            "0",
+        ],
+        "--postgres-timeout-ms 0 is out of range",
+    );
+    serve_refuses(
         &["--store", "memory", "--idle-minutes", "0"],
         "--idle-minutes 0 is out of range",
     );

@@ -109,6 +109,17 @@ fn a_bad_configuration_is_refused_naming_the_key_and_the_file() {
         "{}",
         bad_webhook.stderr
     );
+    let unset = run(
+        "[[webhooks]]\nname = \"crm\"\nurl = \"https://crm.example.com\"\nsecret = \"${NOT_SET_ANYWHERE_42}\"\n",
+        &[],
+    );
+    assert_eq!(unset.status, 2);
+    assert!(
+        unset.stderr.contains("webhooks.crm.secret")
+            && unset.stderr.contains("NOT_SET_ANYWHERE_42"),
+        "{}",
+        unset.stderr
+    );
     let bad_origin = run("[cors]\norigins = [\"app.example.com/path\"]\n", &[]);
     assert_eq!(bad_origin.status, 2);
     assert!(

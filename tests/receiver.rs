@@ -43,11 +43,16 @@ pub(crate) struct Receiver {
 
 impl Receiver {
     pub(crate) fn start(mode: Mode) -> Receiver {
+        Receiver::start_on(0, mode)
+    }
+
+    /// On a given port (0: any free one).
+    pub(crate) fn start_on(port: u16, mode: Mode) -> Receiver {
         let shared = Arc::new(Shared {
             mode: Mutex::new(mode),
             hits: Mutex::new(Vec::new()),
         });
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
         listener.set_nonblocking(true).unwrap();
         let url = format!("http://{}/hooks", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

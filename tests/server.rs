@@ -1,6 +1,6 @@
-//! `cellflow serve`: the conversation API through real HTTP, its limits, the
-//! session stores (one conformance suite for all three), concurrency,
-//! restarts, store failures and reloads.
+//! `cellflow serve`: the conversation API through real HTTP, its limits,
+//! concurrency, restarts, store failures and reloads (the stores' own
+//! conformance suite is tests/stores.rs).
 //!
 //! Redis tests start their own `redis-server` (installed by `.ci/run`) on a
 //! free port: they never depend on, or touch, a Redis someone else runs.
@@ -13,9 +13,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-
-use cellflow::server::store::{Exchange, HISTORY_LIMIT, Write};
-use cellflow::server::{MemoryStore, Record, RedisStore, SessionStore, SqliteStore, StoreError};
 
 use crate::support;
 
@@ -594,7 +591,7 @@ fn metrics_count_turns_requests_and_store_operations() {
 
 /// Sends `n` messages to one conversation from `n` threads at once, spread
 /// over the servers; every one must be counted exactly once.
-fn hammer(servers: &[&Serve], code: &str, n: usize) {
+pub(crate) fn hammer(servers: &[&Serve], code: &str, n: usize) {
     std::thread::scope(|scope| {
         for i in 0..n {
             let server = servers[i % servers.len()];
@@ -609,7 +606,7 @@ fn hammer(servers: &[&Serve], code: &str, n: usize) {
     });
 }
 
-fn count_of(server: &Serve, code: &str) -> (u64, usize) {
+pub(crate) fn count_of(server: &Serve, code: &str) -> (u64, usize) {
     let (_, shown) = server.get(code);
     (
         shown["state"]["context"]["count"].as_u64().unwrap(),
@@ -773,227 +770,6 @@ fn reload_swaps_the_bot_and_restarts_only_conversations_paused_on_a_removed_cell
     assert_eq!(reply["events"], json!([{"type": "restarted"}]));
 }
 
-// ---- the stores' conformance suite ---------------------------------------------
-
-fn record(turn: u64) -> Record {
-    let mut session = cellflow::Session::new("abc");
-    session.turn = turn;
-    session.vars.insert("n", json!(turn));
-    Record::new(session)
-}
-
-fn said(turn: u64) -> Exchange {
-    Exchange {
-        turn,
-        at: 0,
-        text: Some(format!("m{turn}")),
-        event: None,
-        answers: vec!["ok".into()],
-    }
-}
-
-fn texts_of(history: &[Exchange]) -> Vec<String> {
-    history.iter().filter_map(|e| e.text.clone()).collect()
-}
-
-/// What every store must do: conditional writes, reads of what was written,
-/// deletes, counts, and expiry after `idle`.
-fn conformance(store: &dyn SessionStore, idle: Duration) {
-    let id = format!("conformance-{}", store.name());
-    assert!(store.load(&id).unwrap().is_none());
-    assert!(store.history(&id).unwrap().is_empty());
-    store.save(&id, &record(1), None, &said(1), idle).unwrap();
-    assert!(matches!(
-        store.save(&id, &record(9), None, &said(9), idle),
-        Err(StoreError::Conflict)
-    ));
-    let first = store.load(&id).unwrap().unwrap();
-    assert_eq!(first.session.turn, 1);
-    assert_eq!(first.version, 1);
-    store
-        .save(&id, &record(2), Some(first.version), &said(2), idle)
-        .unwrap();
-    // A write based on a stale read is refused, and changes nothing: not
-    // the session, not the history.
-    assert!(matches!(
-        store.save(&id, &record(3), Some(first.version), &said(3), idle),
-        Err(StoreError::Conflict)
-    ));
-    let second = store.load(&id).unwrap().unwrap();
-    assert_eq!((second.session.turn, second.version), (2, 2));
-    assert_eq!(second.session.vars.value("n"), Some(json!(2)));
-    assert_eq!(texts_of(&store.history(&id).unwrap()), ["m1", "m2"]);
-    assert!(store.count().unwrap() >= 1);
-
-    // History is kept in order, bounded: the oldest exchanges go.
-    let mut version = second.version;
-    for turn in 3..(HISTORY_LIMIT as u64 + 13) {
-        store
-            .save(&id, &record(turn), Some(version), &said(turn), idle)
-            .unwrap();
-        version += 1;
-    }
-    let history = store.history(&id).unwrap();
-    assert_eq!(history.len(), HISTORY_LIMIT);
-    assert_eq!(history[0].text.as_deref(), Some("m13"));
-    assert_eq!(
-        history.last().unwrap().text.as_deref(),
-        Some(format!("m{}", HISTORY_LIMIT + 12).as_str())
-    );
-    assert_eq!(store.load(&id).unwrap().unwrap().version, version);
-
-    assert!(store.delete(&id).unwrap());
-    assert!(!store.delete(&id).unwrap());
-    assert!(store.load(&id).unwrap().is_none());
-    assert!(store.history(&id).unwrap().is_empty());
-    // A new conversation under a deleted one's id starts with no history.
-    store.save(&id, &record(1), None, &said(1), idle).unwrap();
-    assert_eq!(texts_of(&store.history(&id).unwrap()), ["m1"]);
-    store.delete(&id).unwrap();
-
-    // Expiry: idle records (and their history) read as missing.
-    let old = format!("{id}-idle");
-    store.save(&old, &record(1), None, &said(1), idle).unwrap();
-    std::thread::sleep(idle + Duration::from_millis(1_200));
-    let _ = store.purge(idle).unwrap();
-    assert!(
-        store.load(&old).unwrap().is_none(),
-        "{} kept an idle record",
-        store.name()
-    );
-    assert!(store.history(&old).unwrap().is_empty());
-
-    locked_turns(store, idle);
-}
-
-fn write<'a>(
-    record: &'a Record,
-    expected: Option<u64>,
-    exchange: &'a Exchange,
-    idle: Duration,
-) -> Write<'a> {
-    Write {
-        record,
-        expected,
-        exchange,
-        idle,
-    }
-}
-
-/// A turn's first and last store calls: lock with the read, release with
-/// the write. Stores that need no cross-process lock hand out no token.
-fn locked_turns(store: &dyn SessionStore, idle: Duration) {
-    let id = format!("locked-{}", store.name());
-    let short = Duration::from_millis(50);
-    let (token, missing) = store.lock_and_load(&id, short).unwrap();
-    assert!(missing.is_none());
-    if let Some(token) = &token {
-        // Held: another turn waits, then gives up.
-        assert!(matches!(
-            store.lock_and_load(&id, short),
-            Err(StoreError::Conflict)
-        ));
-        store.unlock(&id, token).unwrap();
-    }
-    store.save(&id, &record(1), None, &said(1), idle).unwrap();
-
-    let (token, read) = store.lock_and_load(&id, short).unwrap();
-    let read = read.unwrap();
-    assert_eq!((read.session.turn, read.version), (1, 1));
-    // A stale write is refused and keeps the lock.
-    assert!(matches!(
-        store.save_and_unlock(
-            &id,
-            &write(&record(2), Some(7), &said(2), idle),
-            token.as_deref()
-        ),
-        Err(StoreError::Conflict)
-    ));
-    if token.is_some() {
-        assert!(matches!(
-            store.lock_and_load(&id, short),
-            Err(StoreError::Conflict)
-        ));
-    }
-    // A good write is stored and releases it: the next turn gets in at once.
-    store
-        .save_and_unlock(
-            &id,
-            &write(&record(2), Some(1), &said(2), idle),
-            token.as_deref(),
-        )
-        .unwrap();
-    let (token, read) = store.lock_and_load(&id, short).unwrap();
-    assert_eq!(read.unwrap().version, 2);
-    assert_eq!(texts_of(&store.history(&id).unwrap()), ["m1", "m2"]);
-    if let Some(token) = token {
-        store.unlock(&id, &token).unwrap();
-    }
-    store.delete(&id).unwrap();
-}
-
-#[test]
-fn every_store_passes_the_conformance_suite() {
-    let idle = Duration::from_secs(1);
-    let dir = scratch("conformance");
-    let redis = Redis::start("server::every_store_passes_the_conformance_suite");
-    std::thread::scope(|scope| {
-        scope.spawn(|| conformance(&MemoryStore::new(idle), idle));
-        scope.spawn(|| conformance(&SqliteStore::open(&dir.join("c.db"), idle).unwrap(), idle));
-        if let Some(redis) = &redis {
-            scope.spawn(|| conformance(&RedisStore::open(&redis.url()).unwrap(), idle));
-        }
-    });
-}
-
-#[test]
-fn sqlites_log_stays_bounded_under_steady_writes() {
-    // Turns write without pause while the server's upkeep checkpoints: the
-    // write-ahead log must start over instead of growing with every turn.
-    let idle = Duration::from_secs(600);
-    let dir = scratch("wal");
-    let file = dir.join("s.db");
-    let store = SqliteStore::open(&file, idle).unwrap();
-    let wal = dir.join("s.db-wal");
-    let writing = std::sync::atomic::AtomicBool::new(true);
-    let mut largest = 0;
-    std::thread::scope(|scope| {
-        let store = &store;
-        let writing = &writing;
-        scope.spawn(move || {
-            for n in 0..400u64 {
-                let id = format!("c{n}");
-                store.save(&id, &record(1), None, &said(1), idle).unwrap();
-                for version in 1..10 {
-                    store
-                        .save(
-                            &id,
-                            &record(version + 1),
-                            Some(version),
-                            &said(version + 1),
-                            idle,
-                        )
-                        .unwrap();
-                }
-            }
-            writing.store(false, std::sync::atomic::Ordering::Relaxed);
-        });
-        while writing.load(std::sync::atomic::Ordering::Relaxed) {
-            store.maintain().unwrap();
-            largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    });
-    store.maintain().unwrap();
-    // 4,000 writes of three or more pages each: about 40 MB of log if it
-    // never starts over (measured with upkeep left out). With upkeep it
-    // peaked at 5.6–8.4 MB run alone, and at 16.8 MB once beside the rest
-    // of the suite on two busy cores, when upkeep ran less often.
-    assert!(largest < 28 << 20, "the log grew to {largest} bytes");
-    assert_eq!(store.count().unwrap(), 400);
-    assert_eq!(store.load("c399").unwrap().unwrap().version, 10);
-}
-
 #[test]
 fn an_unreachable_redis_is_a_clear_error_at_start() {
     let port = free_port();
@@ -1028,6 +804,30 @@ fn conforms(doc: &Value, schema: &Value, body: &Value, at: &str) {
         }
         None => schema,
     };
+    let is = |kind: &str| match kind {
+        "object" => body.is_object(),
+        "array" => body.is_array(),
+        "string" => body.is_string(),
+        "number" => body.is_number(),
+        "integer" => body.is_i64() || body.is_u64(),
+        "boolean" => body.is_boolean(),
+        "null" => body.is_null(),
+        _ => true,
+    };
+    match schema.get("type") {
+        Some(Value::String(kind)) => assert!(is(kind), "{at}: {body} is not {kind}"),
+        Some(Value::Array(kinds)) => assert!(
+            kinds.iter().any(|k| is(k.as_str().unwrap())),
+            "{at}: {body} is none of {kinds:?}"
+        ),
+        _ => {}
+    }
+    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+        assert!(
+            values.contains(body),
+            "{at}: {body} is not one of {values:?}"
+        );
+    }
     if let Some(required) = schema.get("required").and_then(Value::as_array) {
         for key in required {
             let key = key.as_str().unwrap();
@@ -1041,6 +841,11 @@ fn conforms(doc: &Value, schema: &Value, body: &Value, at: &str) {
             {
                 conforms(doc, sub, value, &format!("{at}.{key}"));
             }
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), body.as_array()) {
+        for (i, item) in array.iter().enumerate() {
+            conforms(doc, items, item, &format!("{at}[{i}]"));
         }
     }
 }
@@ -1067,18 +872,31 @@ fn the_openapi_document_matches_the_server() {
         }
     }
     documented.sort();
-    assert_eq!(
-        documented,
-        [
-            "DELETE /v1/conversations/{sessionCode}",
-            "GET /healthz",
-            "GET /metrics",
-            "GET /v1/conversations/{sessionCode}",
-            "POST /admin/reload",
-            "POST /v1/conversations",
-            "POST /v1/conversations/{sessionCode}",
-        ]
-    );
+    let channel = "/eva-broker/org/{org}/env/{env}/bot/{bot}";
+    let mut expected = vec![
+        "DELETE /v1/conversations/{sessionCode}".to_owned(),
+        "GET /admin/webhooks/dead-letters".to_owned(),
+        "GET /healthz".to_owned(),
+        "GET /metrics".to_owned(),
+        "GET /v1/conversations/{sessionCode}".to_owned(),
+        "PATCH /v1/conversations/{sessionCode}".to_owned(),
+        "POST /admin/reload".to_owned(),
+        "POST /admin/webhooks/dead-letters/{id}/redeliver".to_owned(),
+        "POST /conversations".to_owned(),
+        "POST /conversations/{code}".to_owned(),
+        format!("POST {channel}/channel/{{channel}}/v1/conversations"),
+        format!("POST {channel}/channel/{{channel}}/v1/conversations/{{code}}"),
+        format!("POST {channel}/conversations"),
+        format!("POST {channel}/conversations/{{code}}"),
+        format!("POST {channel}/conversations/{{code}}/likable"),
+        format!("POST {channel}/conversations/{{code}}/satisfactions"),
+        "POST /v1/conversations".to_owned(),
+        "POST /v1/conversations/{sessionCode}".to_owned(),
+        "POST /v1/conversations/{sessionCode}/events".to_owned(),
+        "PUT /v1/conversations/{sessionCode}".to_owned(),
+    ];
+    expected.sort();
+    assert_eq!(documented, expected);
 
     let server = Serve::start(&pizza(), &["--store", "memory"]);
     let (code, _) = server.begin(&json!({}));
@@ -1145,6 +963,132 @@ fn the_openapi_document_matches_the_server() {
             "/v1/conversations/{sessionCode}",
             "/v1/conversations/missing".into(),
             Some(KEY),
+            None,
+        ),
+        (
+            "PUT",
+            "/v1/conversations/{sessionCode}",
+            "/v1/conversations/crm-7".into(),
+            Some(KEY),
+            Some("{}".into()),
+        ),
+        (
+            "PUT",
+            "/v1/conversations/{sessionCode}",
+            "/v1/conversations/crm-7".into(),
+            Some(KEY),
+            Some(r#"{"text": "menu"}"#.into()),
+        ),
+        (
+            "PATCH",
+            "/v1/conversations/{sessionCode}",
+            "/v1/conversations/crm-7".into(),
+            Some(KEY),
+            Some(r#"{"context": {"vip": true}}"#.into()),
+        ),
+        (
+            "PATCH",
+            "/v1/conversations/{sessionCode}",
+            "/v1/conversations/missing".into(),
+            Some(KEY),
+            Some(r#"{"context": {"vip": true}}"#.into()),
+        ),
+        (
+            "POST",
+            "/v1/conversations/{sessionCode}/events",
+            "/v1/conversations/crm-8/events".into(),
+            Some(KEY),
+            Some(r#"{"name": "show_menu"}"#.into()),
+        ),
+        (
+            "POST",
+            "/v1/conversations/{sessionCode}/events",
+            "/v1/conversations/crm-8/events".into(),
+            Some(KEY),
+            Some(r#"{"name": "nope"}"#.into()),
+        ),
+        (
+            "POST",
+            "/eva-broker/org/{org}/env/{env}/bot/{bot}/channel/{channel}/v1/conversations",
+            "/eva-broker/org/o/env/e/bot/b/channel/c/v1/conversations".into(),
+            Some(KEY),
+            Some(r#"{"code": "%EVA_WELCOME_MSG"}"#.into()),
+        ),
+        (
+            "POST",
+            "/eva-broker/org/{org}/env/{env}/bot/{bot}/channel/{channel}/v1/conversations/{code}",
+            "/eva-broker/org/o/env/e/bot/b/channel/c/v1/conversations/crm-7".into(),
+            Some(KEY),
+            Some(r#"{"text": "I want a pizza"}"#.into()),
+        ),
+        (
+            "POST",
+            "/eva-broker/org/{org}/env/{env}/bot/{bot}/conversations",
+            "/eva-broker/org/o/env/e/bot/b/conversations".into(),
+            Some(KEY),
+            Some(r#"{"code": "%EVA_NOPE"}"#.into()),
+        ),
+        (
+            "POST",
+            "/eva-broker/org/{org}/env/{env}/bot/{bot}/conversations/{code}",
+            "/eva-broker/org/o/env/e/bot/b/conversations/missing".into(),
+            Some(KEY),
+            Some(r#"{"text": "hi"}"#.into()),
+        ),
+        (
+            "POST",
+            "/conversations",
+            "/conversations".into(),
+            Some(KEY),
+            Some(r#"{"txt": "hi"}"#.into()),
+        ),
+        (
+            "POST",
+            "/conversations/{code}",
+            "/conversations/crm-7".into(),
+            None,
+            Some(r#"{"text": "hi"}"#.into()),
+        ),
+        (
+            "POST",
+            "/eva-broker/org/{org}/env/{env}/bot/{bot}/conversations/{code}/satisfactions",
+            "/eva-broker/org/o/env/e/bot/b/conversations/crm-7/satisfactions".into(),
+            Some(KEY),
+            Some(r#"{"evaluation": 4}"#.into()),
+        ),
+        (
+            "POST",
+            "/eva-broker/org/{org}/env/{env}/bot/{bot}/conversations/{code}/likable",
+            "/eva-broker/org/o/env/e/bot/b/conversations/crm-7/likable".into(),
+            Some(KEY),
+            Some(r#"{"interactionId": "1-0", "evaluation": true}"#.into()),
+        ),
+        (
+            "POST",
+            "/eva-broker/org/{org}/env/{env}/bot/{bot}/conversations/{code}/likable",
+            "/eva-broker/org/o/env/e/bot/b/conversations/crm-7/likable".into(),
+            Some(KEY),
+            Some(r#"{"interactionId": "77-0", "evaluation": true}"#.into()),
+        ),
+        (
+            "GET",
+            "/admin/webhooks/dead-letters",
+            "/admin/webhooks/dead-letters".into(),
+            Some(ADMIN),
+            None,
+        ),
+        (
+            "GET",
+            "/admin/webhooks/dead-letters",
+            "/admin/webhooks/dead-letters?limit=x".into(),
+            Some(ADMIN),
+            None,
+        ),
+        (
+            "POST",
+            "/admin/webhooks/dead-letters/{id}/redeliver",
+            "/admin/webhooks/dead-letters/5/redeliver".into(),
+            Some(ADMIN),
             None,
         ),
         ("GET", "/healthz", "/healthz".into(), None, None),

@@ -145,7 +145,8 @@ enum Command {
     /// Walk a bot's conversations on its own: report failing turns and what is never reached
     Explore(explore::Explore),
     /// Serve the HTTP conversation API (docs/SERVER.md)
-    Serve(serve::Serve),
+    // Boxed: its many settings make it the largest command by far.
+    Serve(Box<serve::Serve>),
     /// Measure and debug the built-in intent classifier (docs/NLU.md)
     Nlu(nlu::NluCmd),
     /// Summarise the analytics events a server wrote: funnels, not-understood messages, handoffs
@@ -161,7 +162,7 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
         Command::Compile(cmd) => cmd.run(),
         Command::Test(cmd) => cmd.run(),
         Command::Explore(cmd) => cmd.run(),
-        Command::Serve(cmd) => cmd.run(),
+        Command::Serve(cmd) => (*cmd).run(),
         Command::Nlu(cmd) => cmd.run(),
         Command::Report(cmd) => cmd.run(),
     }

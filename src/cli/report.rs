@@ -40,7 +40,7 @@ const NAMED_BAD_LINES: usize = 10;
 
 /// The fields of an event the report reads (others are ignored).
 #[derive(Deserialize)]
-struct Event {
+struct Line {
     conversation: String,
     event: String,
     #[serde(default)]
@@ -91,19 +91,6 @@ struct Message {
     text: String,
     count: usize,
 }
-
-/// What the automatic events are called (docs/ANALYTICS.md); anything
-/// else is an author's `track` event, a step of its flow's funnel.
-const AUTOMATIC: &[&str] = &[
-    "flow_started",
-    "flow_completed",
-    "intent_matched",
-    "fallback",
-    "handoff",
-    "input_failed",
-    "script_error",
-    "conversation_ended",
-];
 
 /// Counts conversations once per key.
 #[derive(Default)]
@@ -180,7 +167,7 @@ fn read(
         if text.is_empty() {
             continue;
         }
-        match serde_json::from_slice::<Event>(text) {
+        match serde_json::from_slice::<Line>(text) {
             Ok(event) => summary.add(event, tally),
             Err(e) => summary.unreadable(name, number, &e.to_string()),
         }
@@ -211,7 +198,7 @@ impl Summary {
         }
     }
 
-    fn add(&mut self, event: Event, tally: &mut Tally) {
+    fn add(&mut self, event: Line, tally: &mut Tally) {
         self.events += 1;
         *self.counts.entry(event.event.clone()).or_default() += 1;
         tally.conversations.insert(event.conversation.clone());
@@ -256,7 +243,8 @@ impl Summary {
                     }
                 }
             }
-            name if !AUTOMATIC.contains(&name) => {
+            // An author's `track` event: a step of its flow's funnel.
+            name if !cellflow::kinds::AUTOMATIC_EVENTS.contains(&name) => {
                 let funnel = self.flows.entry(flow).or_default();
                 funnel
                     .seen

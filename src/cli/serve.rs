@@ -28,6 +28,8 @@ pub(crate) enum Store {
     Sqlite,
     /// Redis: shared by several `serve` processes
     Redis,
+    /// PostgreSQL: shared by several `serve` processes
+    Postgres,
 }
 
 /// How log lines are written on standard error.
@@ -74,6 +76,11 @@ pub(crate) struct Settings {
     #[arg(long, value_name = "URL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     redis_url: Option<String>,
+    /// The PostgreSQL URL, with `--store postgres` (default:
+    /// $DATABASE_URL), e.g. postgres://cellflow:secret@db.internal/cellflow
+    #[arg(long, value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    postgres_url: Option<String>,
     /// API keys (comma-separated; also $CELLFLOW_API_KEYS); prefer the
     /// environment or a file to the command line, which others can read
     #[arg(skip)]
@@ -126,6 +133,11 @@ pub(crate) struct Settings {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     redis_timeout_ms: Option<u64>,
+    /// Milliseconds a PostgreSQL statement, or connecting to PostgreSQL,
+    /// may take (503 beyond) [default: 2000]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    postgres_timeout_ms: Option<u64>,
     /// Most keys in one request's `context` (422 beyond) [default: 64]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -171,6 +183,34 @@ pub(crate) struct Settings {
     webhooks: Option<Vec<Webhook>>,
 }
 
+impl Settings {
+    /// `${NAME}` in the settings that hold addresses and secrets replaced
+    /// by the environment variable's value, so a file need not hold them.
+    fn expand_env(&mut self) -> Result<(), CliError> {
+        let expand = |value: &mut String, key: &str| -> Result<(), CliError> {
+            *value = cellflow::template::expand_env(value, |name| std::env::var(name).ok())
+                .map_err(|why| CliError::Usage(format!("the server's settings: `{key}`: {why}")))?;
+            Ok(())
+        };
+        for (key, value) in [
+            ("redis_url", self.redis_url.as_mut()),
+            ("postgres_url", self.postgres_url.as_mut()),
+        ] {
+            if let Some(value) = value {
+                expand(value, key)?;
+            }
+        }
+        for hook in self.webhooks.iter_mut().flatten() {
+            let name = hook.name.clone();
+            expand(&mut hook.url, &format!("webhooks.{name}.url"))?;
+            if let Some(secret) = hook.secret.as_mut() {
+                expand(secret, &format!("webhooks.{name}.secret"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Keys as a list, or as one comma-separated string (how the environment
 /// gives them).
 fn keys<'de, D: serde::Deserializer<'de>>(
@@ -202,6 +242,8 @@ const KEYS: &[&str] = &[
     "store",
     "sqlite",
     "redis_url",
+    "postgres_url",
+    "postgres_timeout_ms",
     "api_keys",
     "admin_keys",
     "api_keys_file",
@@ -280,7 +322,8 @@ impl Serve {
     }
 
     pub(crate) fn run(self) -> Result<u8, CliError> {
-        let settings = self.settings()?;
+        let mut settings = self.settings()?;
+        settings.expand_env()?;
         let defaults = Config::new(self.path.clone());
         let store = match settings.store.unwrap_or(Store::Sqlite) {
             Store::Memory => StoreConfig::Memory,
@@ -296,6 +339,17 @@ impl Serve {
                     .clone()
                     .or_else(|| std::env::var("REDIS_URL").ok())
                     .unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
+            ),
+            Store::Postgres => StoreConfig::Postgres(
+                settings
+                    .postgres_url
+                    .clone()
+                    .or_else(|| std::env::var("DATABASE_URL").ok())
+                    .ok_or_else(|| {
+                        CliError::Usage(
+                            "--store postgres needs --postgres-url URL or $DATABASE_URL".into(),
+                        )
+                    })?,
             ),
         };
         let idle_minutes = settings.idle_minutes.unwrap_or(30);
@@ -333,6 +387,9 @@ impl Serve {
             redis_timeout: settings
                 .redis_timeout_ms
                 .map_or(defaults.redis_timeout, Duration::from_millis),
+            postgres_timeout: settings
+                .postgres_timeout_ms
+                .map_or(defaults.postgres_timeout, Duration::from_millis),
             max_context_keys: settings
                 .max_context_keys
                 .unwrap_or(defaults.max_context_keys),

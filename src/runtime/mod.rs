@@ -247,6 +247,20 @@ impl Bot {
         interpreter::run(self, session, request, Some(observer))
     }
 
+    /// Sets variables as a request's `context` would, without running a
+    /// turn (a host that learns something between messages).
+    ///
+    /// # Errors
+    /// A value nests too deep, a read-only variable would change, or the
+    /// session does not fit this bot; the session is not changed.
+    pub fn set_context(
+        &self,
+        session: &mut Session,
+        context: &std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> Result<(), TurnError> {
+        interpreter::set_context(&self.program, session, context)
+    }
+
     /// What the session waits for (as [`Response::awaiting`] says).
     #[must_use]
     pub fn awaiting(&self, session: &Session) -> Option<Awaiting> {

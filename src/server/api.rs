@@ -1,7 +1,6 @@
 //! The routes of the conversation API (docs/SERVER.md), their JSON bodies and their errors.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -16,34 +15,12 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::State;
-use super::store::{Exchange, Record, StoreError, Write, now_secs};
-use crate::runtime::{Request, TurnError};
+use super::conversation::{Open, Origin, Turned, amend, converse};
+use super::store::{Exchange, StoreError, now_secs};
+use crate::runtime::Request;
 
-/// Attempts at a turn when another writer keeps winning the race.
-const ATTEMPTS: usize = 5;
-/// Longest session code accepted in a path.
-const MAX_CODE: usize = 64;
-/// How long a turn waits for another process's turn of the same conversation.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long `/healthz` waits for the store before it answers 503.
 const HEALTH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Releases a conversation's store lock when dropped.
-struct Unlock<'a> {
-    store: &'a dyn super::SessionStore,
-    id: &'a str,
-    /// `None` once the store released it with the turn's write.
-    token: Option<String>,
-}
-
-impl Drop for Unlock<'_> {
-    fn drop(&mut self) {
-        // If this fails the lock expires on its own.
-        if let Some(token) = &self.token {
-            let _ = self.store.unlock(self.id, token);
-        }
-    }
-}
 
 /// An error answer: a status and `{"error": {"code", "message"}}`.
 #[derive(Debug)]
@@ -54,7 +31,11 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             code,
@@ -62,7 +43,15 @@ impl ApiError {
         }
     }
 
-    fn store(error: &StoreError) -> ApiError {
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub(crate) fn store(error: &StoreError) -> ApiError {
         match error {
             StoreError::TooLarge { .. } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -87,7 +76,7 @@ impl ApiError {
     }
 
     /// A stored conversation that cannot be used: trying again cannot help.
-    fn corrupt(error: &dyn std::fmt::Display) -> ApiError {
+    pub(crate) fn corrupt(error: &dyn std::fmt::Display) -> ApiError {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "conversation_corrupt",
@@ -95,7 +84,7 @@ impl ApiError {
         )
     }
 
-    fn not_found(code: &str) -> ApiError {
+    pub(crate) fn not_found(code: &str) -> ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -127,20 +116,35 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/v1/conversations", post(start))
         .route(
             "/v1/conversations/{code}",
-            post(proceed).get(show).delete(remove),
+            post(proceed)
+                .put(ensure)
+                .patch(patch)
+                .get(show)
+                .delete(remove),
         )
+        .route("/v1/conversations/{code}/events", post(event))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             authenticate,
         ));
+    let channels = super::compat::routes().route_layer(middleware::from_fn_with_state(
+        Arc::clone(&state),
+        authenticate_channel,
+    ));
     let admin = Router::new()
         .route("/admin/reload", post(reload))
+        .route("/admin/webhooks/dead-letters", get(dead_letters))
+        .route(
+            "/admin/webhooks/dead-letters/{id}/redeliver",
+            post(redeliver),
+        )
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             authenticate_admin,
         ));
     let router = Router::new()
         .merge(conversations)
+        .merge(channels)
         .merge(admin)
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -182,7 +186,19 @@ async fn count(
     {
         Some("/v1/conversations") => "start",
         Some("/v1/conversations/{code}") => "conversation",
+        Some("/v1/conversations/{code}/events") => "event",
         Some("/admin/reload") => "reload",
+        Some(admin) if admin.starts_with("/admin/") => "admin",
+        Some(feedback)
+            if feedback.ends_with("/satisfactions") || feedback.ends_with("/likable") =>
+        {
+            "channel_feedback"
+        }
+        Some(channel)
+            if channel.starts_with("/eva-broker/") || channel.starts_with("/conversations") =>
+        {
+            "channel"
+        }
         Some("/healthz") => "healthz",
         Some("/metrics") => "metrics",
         _ => "other",
@@ -205,6 +221,20 @@ fn key<'k>(headers: &HeaderMap, keys: &'k [String]) -> Option<&'k String> {
         .ok()?
         .strip_prefix("Bearer ")?
         .trim();
+    one_of(given, keys)
+}
+
+/// A channel connector's key: a bearer key, or the key in its `API-KEY`
+/// header (how connectors written for the Syntphony API send theirs).
+fn channel_key<'k>(headers: &HeaderMap, keys: &'k [String]) -> Option<&'k String> {
+    key(headers, keys).or_else(|| {
+        let given = headers.get("api-key")?.to_str().ok()?.trim();
+        one_of(given, keys)
+    })
+}
+
+/// `given` if it is one of `keys`.
+fn one_of<'k>(given: &str, keys: &'k [String]) -> Option<&'k String> {
     // Compare with every key, so the time says nothing about which matched.
     keys.iter().fold(None, |found, k| {
         if same(k.as_bytes(), given.as_bytes()) {
@@ -227,6 +257,29 @@ async fn authenticate(
             "send a valid API key as `Authorization: Bearer KEY`",
         ));
     };
+    limited(&state, key)?;
+    Ok(next.run(request).await)
+}
+
+/// As [`authenticate`], taking the key from `API-KEY` too.
+async fn authenticate_channel(
+    Shared(state): Shared<Arc<State>>,
+    request: HttpRequest,
+    next: Next,
+) -> Result<HttpResponse, ApiError> {
+    let Some(key) = channel_key(request.headers(), &state.config.api_keys) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send a valid API key as `Authorization: Bearer KEY` or `API-KEY: KEY`",
+        ));
+    };
+    limited(&state, key)?;
+    Ok(next.run(request).await)
+}
+
+/// 429 past the key's rate.
+fn limited(state: &State, key: &String) -> Result<(), ApiError> {
     if state.limiter.check_key(key).is_err() {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -237,7 +290,7 @@ async fn authenticate(
             ),
         ));
     }
-    Ok(next.run(request).await)
+    Ok(())
 }
 
 async fn authenticate_admin(
@@ -256,27 +309,22 @@ async fn authenticate_admin(
 }
 
 /// Reads a request's body within the body timeout (and, through the
-/// router's `DefaultBodyLimit`, the size limit), then the turn request in
-/// it.
-async fn read(state: &State, request: HttpRequest) -> Result<Request, ApiError> {
+/// router's `DefaultBodyLimit`, the size limit).
+pub(crate) async fn body(state: &State, request: HttpRequest) -> Result<Bytes, ApiError> {
     let deadline = state.config.body_timeout;
-    match tokio::time::timeout(deadline, Bytes::from_request(request, &())).await {
-        Ok(body) => parse(state, body),
-        Err(_) => Err(ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "body_timeout",
-            format!(
-                "the body did not arrive within {} s (--body-timeout-secs)",
-                deadline.as_secs()
-            ),
-        )),
-    }
-}
-
-/// Reads a turn request from a body (an empty body is an empty
-/// request: a new conversation's welcome).
-fn parse(state: &State, body: Result<Bytes, BytesRejection>) -> Result<Request, ApiError> {
-    let bytes = body.map_err(|rejection| {
+    let read = tokio::time::timeout(deadline, Bytes::from_request(request, &()))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!(
+                    "the body did not arrive within {} s (--body-timeout-secs)",
+                    deadline.as_secs()
+                ),
+            )
+        })?;
+    read.map_err(|rejection: BytesRejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -289,26 +337,48 @@ fn parse(state: &State, body: Result<Bytes, BytesRejection>) -> Result<Request, 
         } else {
             ApiError::new(StatusCode::BAD_REQUEST, "bad_body", rejection.body_text())
         }
-    })?;
+    })
+}
+
+/// A JSON object of type `T` (`None` for an empty body). serde reads a
+/// struct from an array too (`["hi", "welcome"]` as text and event): only
+/// an object is accepted.
+pub(crate) fn object<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+) -> Result<Option<T>, ApiError> {
     let Some(&first) = bytes.trim_ascii_start().first() else {
-        return Ok(Request::default());
+        return Ok(None);
     };
-    // serde reads a struct from an array too (`["hi", "welcome"]` as text
-    // and event): only an object is a request.
     if first != b'{' {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_json",
-            "the body must be a JSON object (a request), not an array, string, number or null",
+            format!(
+                "the body must be a JSON object ({what}), not an array, string, number or null"
+            ),
         ));
     }
-    let request: Request = serde_json::from_slice(&bytes).map_err(|e| {
+    serde_json::from_slice(bytes).map(Some).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_json",
-            format!("the body is not a valid request: {e}"),
+            format!("the body is not a valid {what}: {e}"),
         )
-    })?;
+    })
+}
+
+/// Reads a turn request from a request's body (an empty body is an empty
+/// request: a new conversation's welcome).
+async fn read(state: &State, request: HttpRequest) -> Result<Request, ApiError> {
+    let bytes = body(state, request).await?;
+    let request: Request = object(&bytes, "request")?.unwrap_or_default();
+    bounded(state, &request)?;
+    Ok(request)
+}
+
+/// A turn request within the server's limits.
+pub(crate) fn bounded(state: &State, request: &Request) -> Result<(), ApiError> {
     if let Some(text) = &request.text
         && text.len() > state.config.max_text_bytes
     {
@@ -335,12 +405,12 @@ fn parse(state: &State, body: Result<Bytes, BytesRejection>) -> Result<Request, 
             "`confidence` must be between 0 and 1",
         ));
     }
-    Ok(request)
+    Ok(())
 }
 
 /// A request's `context` within `--max-context-keys` and
 /// `--max-context-bytes` (its JSON size, counted without a copy).
-fn bounded_context(
+pub(crate) fn bounded_context(
     state: &State,
     context: &std::collections::BTreeMap<String, Value>,
 ) -> Result<(), ApiError> {
@@ -377,30 +447,58 @@ fn bounded_context(
     Ok(())
 }
 
-fn valid_code(code: &str) -> bool {
+/// Longest conversation id accepted in a path.
+const MAX_CODE: usize = 128;
+
+/// A conversation id: the server's (32 hex digits) or a client's own (a
+/// phone number, a CRM id): letters, digits and `- _ . : + @`, at most
+/// [`MAX_CODE`], not starting with a dot, so it is never a path step.
+pub(crate) fn valid_code(code: &str) -> bool {
     !code.is_empty()
         && code.len() <= MAX_CODE
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && !code.starts_with('.')
+        && code.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'+' | b'@')
+        })
 }
 
-/// Runs a request on the blocking pool, or right here when `never_waits`
-/// (microseconds of CPU are cheaper than two thread switches).
-async fn off_workers_unless<T: Send + 'static>(
-    never_waits: bool,
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    if never_waits {
-        return f();
+/// 404 for an id that cannot be a conversation's.
+pub(crate) fn checked(code: String) -> Result<String, ApiError> {
+    if valid_code(&code) {
+        Ok(code)
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!(
+                "`{}` cannot be a conversation id: use at most {MAX_CODE} letters, digits and \
+                 `- _ . : + @`, not starting with a dot",
+                code.chars().take(MAX_CODE).collect::<String>()
+            ),
+        ))
     }
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
+}
+
+/// A turn's answer on the `/v1` routes.
+fn reply(status: StatusCode, turned: &Turned) -> Result<HttpResponse, ApiError> {
+    let response = &turned.response;
+    let reply = Reply {
+        session_code: &turned.id,
+        answers: &response.answers,
+        awaiting: response.awaiting.as_ref(),
+        context: &response.vars,
+        nlp: &response.nlu,
+        events: &response.events,
+        ended: response.ended,
+    };
+    let body = serde_json::to_vec(&reply).map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
-            format!("the turn did not finish: {e}"),
+            format!("the answer cannot be encoded: {e}"),
         )
-    })?
+    })?;
+    Ok(json_body(status, body))
 }
 
 async fn start(
@@ -409,9 +507,8 @@ async fn start(
 ) -> Result<HttpResponse, ApiError> {
     let request = read(&state, body).await?;
     let bot = state.bot();
-    let inline = state.turns_never_wait(&bot);
-    let body = off_workers_unless(inline, move || converse(&state, &bot, None, request)).await?;
-    Ok(json_body(StatusCode::CREATED, body))
+    let turned = converse(&state, &bot, Open::New, request, Origin::User).await?;
+    reply(StatusCode::CREATED, &turned)
 }
 
 async fn proceed(
@@ -419,15 +516,126 @@ async fn proceed(
     Path(code): Path<String>,
     body: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    if !valid_code(&code) {
-        return Err(ApiError::not_found(&code));
-    }
+    let code = checked(code)?;
     let request = read(&state, body).await?;
     let bot = state.bot();
-    let inline = state.turns_never_wait(&bot);
-    let body =
-        off_workers_unless(inline, move || converse(&state, &bot, Some(code), request)).await?;
-    Ok(json_body(StatusCode::OK, body))
+    let turned = converse(&state, &bot, Open::Existing(code), request, Origin::User).await?;
+    reply(StatusCode::OK, &turned)
+}
+
+/// `PUT`: the turn of the conversation under this id, started when there
+/// is none (201) or continued (200).
+async fn ensure(
+    Shared(state): Shared<Arc<State>>,
+    Path(code): Path<String>,
+    body: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let code = checked(code)?;
+    let request = read(&state, body).await?;
+    let bot = state.bot();
+    let turned = converse(&state, &bot, Open::Ensure(code), request, Origin::User).await?;
+    reply(created_or_ok(&turned), &turned)
+}
+
+/// 201 for a turn that started its conversation, 200 otherwise.
+fn created_or_ok(turned: &Turned) -> StatusCode {
+    if turned.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
+}
+
+/// `POST …/events`: the bot speaks first, or later (a reminder): starts
+/// the named flow in the conversation under this id, starting the
+/// conversation if there is none. What it says is the answer, and reaches
+/// the channel's webhooks as a `message`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Proactive {
+    /// A flow, `welcome`, `resume` or `timeout`.
+    name: String,
+    #[serde(default)]
+    context: std::collections::BTreeMap<String, Value>,
+    #[serde(default, alias = "locale")]
+    language: Option<String>,
+    #[serde(default)]
+    timezone: Option<String>,
+}
+
+async fn event(
+    Shared(state): Shared<Arc<State>>,
+    Path(code): Path<String>,
+    body: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let code = checked(code)?;
+    let bytes = self::body(&state, body).await?;
+    let Some(proactive) = object::<Proactive>(&bytes, "event (`{\"name\": FLOW}`)")? else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+            "the body must name the event: {\"name\": FLOW}",
+        ));
+    };
+    let request = Request {
+        event: Some(proactive.name),
+        context: proactive.context,
+        language: proactive.language,
+        timezone: proactive.timezone,
+        ..Request::default()
+    };
+    bounded(&state, &request)?;
+    let bot = state.bot();
+    let turned = converse(&state, &bot, Open::Ensure(code), request, Origin::Proactive).await?;
+    reply(created_or_ok(&turned), &turned)
+}
+
+/// `PATCH`: sets context variables without running a turn.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Patch {
+    context: std::collections::BTreeMap<String, Value>,
+}
+
+async fn patch(
+    Shared(state): Shared<Arc<State>>,
+    Path(code): Path<String>,
+    body: HttpRequest,
+) -> Result<axum::Json<Value>, ApiError> {
+    let code = checked(code)?;
+    let bytes = self::body(&state, body).await?;
+    let Some(patch) = object::<Patch>(&bytes, "patch (`{\"context\": {…}}`)")? else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+            "the body must give the variables: {\"context\": {…}}",
+        ));
+    };
+    bounded_context(&state, &patch.context)?;
+    let bot = state.bot();
+    let session = amend(
+        &state,
+        &bot,
+        &code,
+        |session, _| {
+            bot.set_context(session, &patch.context)
+                .map_err(super::conversation::turn_error)?;
+            Ok(Exchange {
+                turn: session.turn,
+                at: now_secs(),
+                text: None,
+                event: Some("context".to_owned()),
+                answers: Vec::new(),
+                feedback: None,
+            })
+        },
+        false,
+    )
+    .await?;
+    Ok(axum::Json(json!({
+        "sessionCode": code,
+        "context": bot.shown_vars(&session),
+    })))
 }
 
 /// The body of a turn's answer, serialized straight from the
@@ -454,250 +662,6 @@ fn json_body(status: StatusCode, body: Vec<u8>) -> HttpResponse {
         .into_response()
 }
 
-/// One turn: a new conversation (`code: None`) or the next turn of one.
-/// Returns the answer's JSON body.
-fn converse(
-    state: &State,
-    bot: &crate::runtime::Bot,
-    code: Option<String>,
-    request: Request,
-) -> Result<Vec<u8>, ApiError> {
-    let started = Instant::now();
-    let store = &state.store;
-    let idle = state.config.idle;
-    let (id, fresh) = match code {
-        Some(id) => (id, false),
-        None => (bot.new_session().id, true),
-    };
-    let _turns_of_this_conversation = state.stripe(&id);
-    // Across processes (Redis), a lock with a timeout, taken with the first
-    // read and released with the write (one round trip each), or by the
-    // guard on every other path.
-    let mut lock = Unlock {
-        store: store.as_ref(),
-        id: &id,
-        token: None,
-    };
-    let mut first_read = None;
-    if !fresh {
-        match store.lock_and_load(&id, LOCK_WAIT) {
-            Ok((token, record)) => {
-                lock.token = token;
-                first_read = Some(record);
-            }
-            Err(StoreError::Conflict) => {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "busy",
-                    "another turn of this conversation is still running; try again",
-                ));
-            }
-            Err(e) => {
-                state.metrics.store_op("load", "error");
-                return Err(ApiError::store(&e));
-            }
-        }
-    }
-    let most_vars = state.config.max_session_vars;
-    for _ in 0..ATTEMPTS {
-        let current = if fresh {
-            Record::new(crate::runtime::Session::new(id.clone()))
-        } else {
-            let read = match first_read.take() {
-                Some(record) => Ok(record),
-                None => store.load(&id),
-            };
-            match read {
-                Ok(Some(record)) => {
-                    state.metrics.store_op("load", "ok");
-                    record
-                }
-                Ok(None) => {
-                    state.metrics.store_op("load", "ok");
-                    return Err(ApiError::not_found(&id));
-                }
-                Err(e) => {
-                    state.metrics.store_op("load", "error");
-                    return Err(ApiError::store(&e));
-                }
-            }
-        };
-        let secret = bot.awaits_secret(&current.session);
-        let expected = (!fresh).then_some(current.version);
-        // The turn changes the record read; the store keeps the old one
-        // until the write succeeds.
-        let mut next = current;
-        let response = bot
-            .turn(&mut next.session, request.clone())
-            .map_err(|e| match e {
-                TurnError::UnknownEvent(_) => ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown_event",
-                    e.to_string(),
-                ),
-                TurnError::TextTooLong { .. } => ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "text_too_long",
-                    e.to_string(),
-                ),
-                TurnError::ValueTooDeep { .. } => ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "context_too_deep",
-                    e.to_string(),
-                ),
-                TurnError::SessionMismatch(_) => ApiError::corrupt(&e),
-                TurnError::ReadOnly { .. } => {
-                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "read_only", e.to_string())
-                }
-            })?;
-        // Checked before anything is written: a conversation over the limit
-        // never reaches the store (the turn leaves it as it was).
-        if next.session.vars.len() > most_vars {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "session_too_large",
-                format!(
-                    "the turn would leave {} variables in the conversation; the limit is \
-                     {most_vars} (--max-session-vars); the turn was not stored",
-                    next.session.vars.len()
-                ),
-            ));
-        }
-        // History is for operators, not the user: masked values (and
-        // copies of them) are stored as the mask, wherever they appear.
-        let secrets = bot.secrets(&next.session);
-        let exchange = Exchange {
-            turn: next.session.turn,
-            at: now_secs(),
-            text: request.text.as_ref().map(|t| {
-                if secret {
-                    crate::runtime::MASK.to_owned()
-                } else {
-                    secrets.redact(t).into_owned()
-                }
-            }),
-            event: request.event.clone(),
-            answers: response
-                .answers
-                .iter()
-                .filter(|a| !a.is_pause())
-                .map(|a| {
-                    if a.mask {
-                        return arcstr::ArcStr::from(crate::runtime::MASK);
-                    }
-                    match secrets.redact(&a.text) {
-                        std::borrow::Cow::Borrowed(_) => a.text.clone(),
-                        std::borrow::Cow::Owned(clean) => clean.into(),
-                    }
-                })
-                .collect(),
-        };
-        let write = Write {
-            record: &next,
-            expected,
-            exchange: &exchange,
-            idle,
-        };
-        match store.save_and_unlock(&id, &write, lock.token.as_deref()) {
-            Ok(()) => {
-                lock.token = None;
-                state.metrics.store_op("save", "ok");
-                let failed = response
-                    .events
-                    .iter()
-                    .any(|e| matches!(e, crate::runtime::Event::Error { .. }));
-                state.metrics.turn(
-                    if failed { "error" } else { "ok" },
-                    started.elapsed().as_secs_f64(),
-                );
-                log_turn(&id, &next.session, &response, &secrets, started);
-                let reply = Reply {
-                    session_code: &id,
-                    answers: &response.answers,
-                    awaiting: response.awaiting.as_ref(),
-                    context: &response.vars,
-                    nlp: &response.nlu,
-                    events: &response.events,
-                    ended: response.ended,
-                };
-                return serde_json::to_vec(&reply).map_err(|e| {
-                    ApiError::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "internal",
-                        format!("the answer cannot be encoded: {e}"),
-                    )
-                });
-            }
-            Err(StoreError::Conflict) => {
-                // Another process wrote this conversation: run the turn
-                // again on what it wrote.
-                state.metrics.store_op("save", "conflict");
-            }
-            Err(e) => {
-                state.metrics.store_op("save", "error");
-                return Err(ApiError::store(&e));
-            }
-        }
-    }
-    Err(ApiError::new(
-        StatusCode::CONFLICT,
-        "busy",
-        "the conversation kept changing under this turn; try again",
-    ))
-}
-
-/// One log line per turn: which conversation, what was understood and
-/// what happened, never what was said; a failed turn's reason at `warn`.
-fn log_turn(
-    id: &str,
-    session: &crate::runtime::Session,
-    response: &crate::runtime::Response,
-    secrets: &crate::runtime::Secrets,
-    started: Instant,
-) {
-    use crate::runtime::Event;
-    let millis = started.elapsed().as_secs_f64() * 1e3;
-    for event in &response.events {
-        match event {
-            Event::Error { message } => tracing::warn!(
-                conversation = id,
-                turn = session.turn,
-                reason = %secrets.redact(message),
-                "the turn failed; the conversation is as it was before it"
-            ),
-            Event::Handoff { queue, .. } => {
-                tracing::info!(conversation = id, queue = %queue, "handed off to a person");
-            }
-            Event::Restarted => tracing::info!(
-                conversation = id,
-                "restarted: its cell is gone from the reloaded bot"
-            ),
-            Event::ServiceFailed {
-                cell,
-                status,
-                reason,
-            } => tracing::warn!(
-                conversation = id,
-                cell = cell.as_deref().unwrap_or(""),
-                status,
-                reason = %secrets.redact(reason),
-                "a service call failed"
-            ),
-            Event::End => {}
-        }
-    }
-    tracing::debug!(
-        conversation = id,
-        turn = session.turn,
-        intent = response.nlu.intent.as_deref().unwrap_or(""),
-        confidence = response.nlu.confidence,
-        answers = response.answers.len(),
-        ended = response.ended,
-        millis,
-        "turn"
-    );
-}
-
 async fn show(
     Shared(state): Shared<Arc<State>>,
     Path(code): Path<String>,
@@ -705,32 +669,31 @@ async fn show(
     if !valid_code(&code) {
         return Err(ApiError::not_found(&code));
     }
-    off_workers_unless(state.store.never_waits(), move || {
-        let record = state
-            .store
-            .load(&code)
-            .map_err(|e| ApiError::store(&e))?
-            .ok_or_else(|| ApiError::not_found(&code))?;
-        let history = state
-            .store
-            .history(&code)
-            .map_err(|e| ApiError::store(&e))?;
-        let bot = state.bot();
-        let session = &record.session;
-        Ok(axum::Json(json!({
-            "sessionCode": code,
-            "state": {
-                "awaiting": bot.awaiting(session),
-                "context": bot.shown_vars(session),
-                "handedOff": session.handed_off(),
-                "ended": session.ended,
-                "turns": session.turn,
-                "lastActivity": session.last_activity,
-            },
-            "history": history,
-        })))
-    })
-    .await
+    let record = state
+        .store
+        .load(&code)
+        .await
+        .map_err(|e| ApiError::store(&e))?
+        .ok_or_else(|| ApiError::not_found(&code))?;
+    let history = state
+        .store
+        .history(&code)
+        .await
+        .map_err(|e| ApiError::store(&e))?;
+    let bot = state.bot();
+    let session = &record.session;
+    Ok(axum::Json(json!({
+        "sessionCode": code,
+        "state": {
+            "awaiting": bot.awaiting(session),
+            "context": bot.shown_vars(session),
+            "handedOff": session.handed_off(),
+            "ended": session.ended,
+            "turns": session.turn,
+            "lastActivity": session.last_activity,
+        },
+        "history": history,
+    })))
 }
 
 async fn remove(
@@ -740,25 +703,22 @@ async fn remove(
     if !valid_code(&code) {
         return Err(ApiError::not_found(&code));
     }
-    off_workers_unless(state.store.never_waits(), move || {
-        let _turns_of_this_conversation = state.stripe(&code);
-        match state.store.delete(&code) {
-            Ok(true) => Ok(StatusCode::NO_CONTENT),
-            Ok(false) => Err(ApiError::not_found(&code)),
-            Err(e) => Err(ApiError::store(&e)),
-        }
-    })
-    .await
+    let _turns_of_this_conversation = state.stripe(&code).await;
+    match state.store.delete(&code).await {
+        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(false) => Err(ApiError::not_found(&code)),
+        Err(e) => Err(ApiError::store(&e)),
+    }
 }
 
 async fn healthz(Shared(state): Shared<Arc<State>>) -> Result<axum::Json<Value>, ApiError> {
-    // A store that hangs fails the probe at the deadline (the read goes
-    // on, on the blocking pool, until the store's own timeout).
-    let probe = off_workers_unless(state.store.never_waits(), move || {
+    // A store that hangs fails the probe at the deadline.
+    let probe = async {
         // A read of a key nobody uses: proves the store answers.
         state
             .store
             .load("healthz-probe")
+            .await
             .map_err(|e| ApiError::store(&e))?;
         let bot = state.bot();
         Ok(axum::Json(json!({
@@ -767,7 +727,7 @@ async fn healthz(Shared(state): Shared<Arc<State>>) -> Result<axum::Json<Value>,
             "version": format!("{:x}", bot.program().version),
             "store": state.store.name(),
         })))
-    });
+    };
     tokio::time::timeout(HEALTH_DEADLINE, probe)
         .await
         .unwrap_or_else(|_| {
@@ -782,29 +742,36 @@ async fn healthz(Shared(state): Shared<Arc<State>>) -> Result<axum::Json<Value>,
         })
 }
 
-async fn metrics(Shared(state): Shared<Arc<State>>) -> Result<HttpResponse, ApiError> {
-    off_workers_unless(state.store.never_waits(), move || {
-        if let Ok(count) = state.store.count() {
-            state
-                .metrics
-                .sessions
-                .set(i64::try_from(count).unwrap_or(i64::MAX));
-        }
-        let body = state.metrics.render();
-        Ok((
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            body,
-        )
-            .into_response())
-    })
-    .await
+async fn metrics(Shared(state): Shared<Arc<State>>) -> HttpResponse {
+    if let Ok(count) = state.store.count().await {
+        state
+            .metrics
+            .sessions
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+    let body = state.metrics.render();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }
 
 async fn reload(Shared(state): Shared<Arc<State>>) -> Result<axum::Json<Value>, ApiError> {
-    off_workers_unless(false, move || match state.reload() {
+    // Loading a bot compiles it: seconds of CPU for a large one.
+    let reloaded = tokio::task::spawn_blocking(move || state.reload())
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("the reload did not finish: {e}"),
+            )
+        })?;
+    match reloaded {
         Ok(version) => Ok(axum::Json(json!({
             "status": "reloaded",
             "version": format!("{version:x}"),
@@ -814,6 +781,63 @@ async fn reload(Shared(state): Shared<Arc<State>>) -> Result<axum::Json<Value>, 
             "invalid_bot",
             format!("the new bot was refused; the old one keeps running:\n{message}"),
         )),
-    })
-    .await
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Page {
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// Most dead letters one listing gives.
+const DEAD_LETTERS_PAGE: usize = 1_000;
+
+/// The webhook events given up on, oldest first.
+async fn dead_letters(
+    Shared(state): Shared<Arc<State>>,
+    query: Result<axum::extract::Query<Page>, axum::extract::rejection::QueryRejection>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let axum::extract::Query(page) =
+        query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text()))?;
+    let limit = page.limit.unwrap_or(100).clamp(1, DEAD_LETTERS_PAGE);
+    let letters = state
+        .store
+        .dead_letters(limit)
+        .await
+        .map_err(|e| ApiError::store(&e))?;
+    Ok(axum::Json(json!({ "deadLetters": letters })))
+}
+
+/// Puts a dead letter back in the outbox.
+async fn redeliver(
+    Shared(state): Shared<Arc<State>>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    let missing = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!(
+                "no dead letter `{}`",
+                id.chars().take(40).collect::<String>()
+            ),
+        )
+    };
+    let number: u64 = id.parse().map_err(|_| missing())?;
+    if state
+        .store
+        .redeliver(number)
+        .await
+        .map_err(|e| ApiError::store(&e))?
+    {
+        state.outbox_ready.notify_one();
+        Ok((
+            StatusCode::ACCEPTED,
+            axum::Json(json!({"redelivered": number})),
+        ))
+    } else {
+        Err(missing())
+    }
 }

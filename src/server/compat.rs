@@ -14,6 +14,15 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse as _;
+
+use super::api::{ApiError, body, bounded, checked, object};
+use super::conversation::{self, Open, Origin, amend};
+use super::store::{Exchange, now_secs};
 use crate::compile::Program;
 use crate::kinds::AnswerType;
 use crate::runtime::{Answer, Awaiting, Button, Event, Nlu, Request, Response, Vars};
@@ -229,14 +238,17 @@ fn user_input(awaiting: Option<&Awaiting>) -> Value {
             if !options.is_empty() {
                 shape.insert(
                     "options".into(),
-                    options.iter().map(|o| o.as_str()).collect(),
+                    options.iter().map(arcstr::ArcStr::as_str).collect(),
                 );
             }
             if let Some(offer) = offer {
                 shape.insert("offer".into(), offer.as_str().into());
             }
             if !accept.is_empty() {
-                shape.insert("accept".into(), accept.iter().map(|a| a.as_str()).collect());
+                shape.insert(
+                    "accept".into(),
+                    accept.iter().map(arcstr::ArcStr::as_str).collect(),
+                );
             }
             if let Some(max) = max_size {
                 shape.insert("maxSize".into(), (*max).into());
@@ -318,8 +330,18 @@ impl<'a> CompatReply<'a> {
             answers: response
                 .answers
                 .iter()
-                .enumerate()
-                .map(|(index, answer)| CompatAnswer {
+                .scan(0usize, |kept, answer| {
+                    // Ids count the answers the history keeps (no pauses),
+                    // so a like names one that can be found again.
+                    let id = if answer.is_pause() {
+                        format!("{turn}-pause")
+                    } else {
+                        *kept += 1;
+                        interaction_id(turn, *kept - 1)
+                    };
+                    Some((id, answer))
+                })
+                .map(|(interaction_id, answer)| CompatAnswer {
                     content: content(answer),
                     technical_text: answer.custom.as_ref(),
                     buttons: buttons(&answer.buttons),
@@ -333,7 +355,7 @@ impl<'a> CompatReply<'a> {
                         .collect(),
                     description: None,
                     kind: answer_type(answer),
-                    interaction_id: interaction_id(turn, index),
+                    interaction_id,
                     evaluable: answer.evaluable,
                     masked: answer.mask,
                     voice: answer.voice.as_ref(),
@@ -455,6 +477,169 @@ fn comment_fits(comment: Option<&str>) -> Result<(), Refusal> {
     }
 }
 
+/// The routes connectors call (docs/SERVER.md, "Channel integrations"):
+/// the current path with org, environment, bot and channel, the earlier
+/// one without the channel, and the 3.x one at the root. The ids in the
+/// paths are accepted and not checked: this server serves one bot.
+pub(crate) fn routes() -> axum::Router<std::sync::Arc<super::State>> {
+    use axum::routing::post;
+    const BOT: &str = "/eva-broker/org/{org}/env/{env}/bot/{bot}";
+    axum::Router::new()
+        .route(
+            &format!("{BOT}/channel/{{channel}}/v1/conversations"),
+            post(converse),
+        )
+        .route(
+            &format!("{BOT}/channel/{{channel}}/v1/conversations/{{code}}"),
+            post(converse),
+        )
+        .route(&format!("{BOT}/conversations"), post(converse))
+        .route(&format!("{BOT}/conversations/{{code}}"), post(converse))
+        .route("/conversations", post(converse))
+        .route("/conversations/{code}", post(converse))
+        .route(
+            &format!("{BOT}/conversations/{{code}}/satisfactions"),
+            post(satisfaction),
+        )
+        .route(
+            &format!("{BOT}/conversations/{{code}}/likable"),
+            post(likable),
+        )
+}
+
+type Params = axum::extract::Path<BTreeMap<String, String>>;
+
+fn refused(refusal: Refusal) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        refusal.code,
+        refusal.message,
+    )
+}
+
+/// A turn: a new conversation, or the next turn of the one in the path.
+async fn converse(
+    State(state): State<Arc<super::State>>,
+    axum::extract::Path(params): Params,
+    headers: axum::http::HeaderMap,
+    request: axum::extract::Request,
+) -> Result<axum::response::Response, ApiError> {
+    let code = params.get("code").cloned().map(checked).transpose()?;
+    let bytes = body(&state, request).await?;
+    let asked: CompatRequest = object(&bytes, "conversation request")?.unwrap_or_default();
+    let locale = headers.get("locale").and_then(|v| v.to_str().ok());
+    let bot = state.bot();
+    let text = asked.text.clone();
+    let request = asked.into_request(bot.program(), locale).map_err(refused)?;
+    bounded(&state, &request)?;
+    let open = code.map_or(Open::New, Open::Existing);
+    let turned = conversation::converse(&state, &bot, open, request, Origin::User).await?;
+    let reply = CompatReply::new(
+        bot.program(),
+        &turned.id,
+        turned.turn,
+        text.as_deref(),
+        &turned.response,
+    );
+    Ok(axum::Json(reply).into_response())
+}
+
+/// A history entry that records feedback.
+fn feedback_entry(session: &crate::runtime::Session, feedback: Value) -> Exchange {
+    Exchange {
+        turn: session.turn,
+        at: now_secs(),
+        text: None,
+        event: None,
+        answers: Vec::new(),
+        feedback: match feedback {
+            Value::Object(map) => Some(map),
+            _ => None,
+        },
+    }
+}
+
+/// A satisfaction survey's answer, kept in the conversation's history.
+async fn satisfaction(
+    State(state): State<Arc<super::State>>,
+    axum::extract::Path(params): Params,
+    request: axum::extract::Request,
+) -> Result<axum::Json<Value>, ApiError> {
+    let code = checked(params.get("code").cloned().unwrap_or_default())?;
+    let bytes = body(&state, request).await?;
+    let Some(asked) = object::<Satisfaction>(&bytes, "satisfaction (`{\"evaluation\": 1-10}`)")?
+    else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+            "the body must give the rating: {\"evaluation\": 1-10}",
+        ));
+    };
+    let feedback = asked.feedback().map_err(refused)?;
+    let bot = state.bot();
+    let stored = feedback.clone();
+    amend(
+        &state,
+        &bot,
+        &code,
+        move |session, _| Ok(feedback_entry(session, stored.clone())),
+        false,
+    )
+    .await?;
+    Ok(axum::Json(
+        json!({"sessionCode": code, "feedback": feedback}),
+    ))
+}
+
+/// A like or dislike of one answer, kept in the conversation's history.
+async fn likable(
+    State(state): State<Arc<super::State>>,
+    axum::extract::Path(params): Params,
+    request: axum::extract::Request,
+) -> Result<axum::Json<Value>, ApiError> {
+    let code = checked(params.get("code").cloned().unwrap_or_default())?;
+    let bytes = body(&state, request).await?;
+    let Some(asked) = object::<Likable>(
+        &bytes,
+        "vote (`{\"interactionId\": …, \"evaluation\": true}`)",
+    )?
+    else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+            "the body must name the answer: {\"interactionId\": …, \"evaluation\": true}",
+        ));
+    };
+    let bot = state.bot();
+    let session = amend(
+        &state,
+        &bot,
+        &code,
+        |session, history| {
+            let answers = |turn: u64| {
+                history
+                    .iter()
+                    .find(|e| {
+                        e.turn == turn
+                            && e.feedback.is_none()
+                            && e.event.as_deref() != Some("context")
+                    })
+                    .map(|e| e.answers.len())
+            };
+            let feedback = asked.feedback(answers).map_err(refused)?;
+            Ok(feedback_entry(session, feedback))
+        },
+        true,
+    )
+    .await?;
+    Ok(axum::Json(json!({
+        "sessionCode": code,
+        "interactionId": asked.interaction_id,
+        "liked": asked.evaluation,
+        "turns": session.turn,
+    })))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -492,7 +677,7 @@ mod tests {
         let intent = program
             .intents
             .iter()
-            .map(|i| i.name.to_string())
+            .map(|i| i.name.clone())
             .find(|name| program.flow(name).is_none())
             .expect("the pizza bot has an intent named unlike its flows");
         let as_intent = request(&format!(r#"{{"code": "{intent}", "text": ""}}"#))

@@ -25,6 +25,28 @@ pub(crate) struct StoreLabels {
     outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct FlowLabels {
+    flow: String,
+    event: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct IntentLabels {
+    intent: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct EventLabels {
+    event: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct WebhookLabels {
+    webhook: String,
+    outcome: &'static str,
+}
+
 pub(crate) struct Metrics {
     registry: Registry,
     /// HTTP responses by route and status.
@@ -38,6 +60,18 @@ pub(crate) struct Metrics {
     /// Conversations stored (set when scraped).
     pub(crate) sessions: Gauge,
     pub(crate) reloads: Counter,
+    /// Flows started and completed, by flow.
+    flows: Family<FlowLabels, Counter>,
+    /// Messages routed by their intent, by intent.
+    intents: Family<IntentLabels, Counter>,
+    /// Analytics events, by name.
+    events: Family<EventLabels, Counter>,
+    /// Analytics events the events file could not take.
+    pub(crate) events_dropped: Counter,
+    /// Webhook delivery attempts, by webhook and outcome.
+    webhooks: Family<WebhookLabels, Counter>,
+    /// Inactivity timeouts run.
+    pub(crate) timeouts: Counter,
 }
 
 impl Metrics {
@@ -67,6 +101,38 @@ impl Metrics {
         );
         registry.register("sessions", "Conversations in the store", sessions.clone());
         registry.register("reloads", "Bot reloads", reloads.clone());
+        let flows = Family::<FlowLabels, Counter>::default();
+        let intents = Family::<IntentLabels, Counter>::default();
+        let events = Family::<EventLabels, Counter>::default();
+        let events_dropped = Counter::default();
+        let webhooks = Family::<WebhookLabels, Counter>::default();
+        let timeouts = Counter::default();
+        registry.register(
+            "flow_events",
+            "Flows started and completed, by flow",
+            flows.clone(),
+        );
+        registry.register(
+            "intent_matches",
+            "Messages routed by their intent, by intent",
+            intents.clone(),
+        );
+        registry.register(
+            "analytics_events",
+            "Analytics events (automatic and tracked), by name",
+            events.clone(),
+        );
+        registry.register(
+            "analytics_dropped",
+            "Analytics events the events file could not take",
+            events_dropped.clone(),
+        );
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts, by webhook and outcome",
+            webhooks.clone(),
+        );
+        registry.register("timeouts", "Inactivity timeouts run", timeouts.clone());
         Metrics {
             registry,
             requests,
@@ -75,7 +141,55 @@ impl Metrics {
             store,
             sessions,
             reloads,
+            flows,
+            intents,
+            events,
+            events_dropped,
+            webhooks,
+            timeouts,
         }
+    }
+
+    /// Counts a turn's analytics events. Label values are the bot's own
+    /// flow, intent and event names, so their number is bounded by the bot.
+    pub(crate) fn tracked(&self, events: &[crate::runtime::Tracked]) {
+        for event in events {
+            self.events
+                .get_or_create(&EventLabels {
+                    event: event.event.to_string(),
+                })
+                .inc();
+            let flow = match event.event.as_str() {
+                "flow_started" => "started",
+                "flow_completed" => "completed",
+                "intent_matched" => {
+                    if let Some(intent) = event.properties.get("intent").and_then(|v| v.as_str()) {
+                        self.intents
+                            .get_or_create(&IntentLabels {
+                                intent: intent.to_owned(),
+                            })
+                            .inc();
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
+            self.flows
+                .get_or_create(&FlowLabels {
+                    flow: event.flow.to_string(),
+                    event: flow,
+                })
+                .inc();
+        }
+    }
+
+    pub(crate) fn delivery(&self, webhook: &str, outcome: &'static str) {
+        self.webhooks
+            .get_or_create(&WebhookLabels {
+                webhook: webhook.to_owned(),
+                outcome,
+            })
+            .inc();
     }
 
     pub(crate) fn request(&self, route: &'static str, status: u16) {

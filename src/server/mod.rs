@@ -6,17 +6,21 @@
 //! with bearer keys, bounded in size (the body, its `text` and `context`,
 //! and the conversation state a turn leaves), and rate limited per key.
 //!
-//! A turn runs on the async worker that received it when nothing in it can
-//! wait (the memory or SQLite store, a bot without `service` cells), on the
-//! blocking pool otherwise: it takes the conversation's lock stripe (turns
-//! of one conversation in this process queue up), reads the record, runs
-//! the turn on a copy of the session, and writes the result conditionally
-//! on the version it read. A conflicting write (another process sharing the
-//! Redis store won the race) runs the turn again on the new state; a store
-//! failure answers 503 and leaves the stored conversation as it was.
+//! A turn runs on the async worker that received it: it takes the
+//! conversation's lock stripe (turns of one conversation in this process
+//! queue up, without holding a thread), reads the record (awaiting the
+//! store), runs the turn on a copy of the session — right there, since it
+//! is microseconds of CPU, or on the blocking pool when the bot has
+//! `service` cells, whose HTTP calls block — and writes the result
+//! conditionally on the version it read. A conflicting write (another
+//! process sharing the Redis or PostgreSQL store won the race) runs the
+//! turn again on the new state; a store failure answers 503 and leaves the
+//! stored conversation as it was.
 
+mod analytics;
 mod api;
 mod compat;
+mod conversation;
 mod metrics;
 mod observe;
 pub mod store;
@@ -24,12 +28,14 @@ pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::runtime::Bot;
 
-pub use store::{MemoryStore, Record, RedisStore, SessionStore, SqliteStore, StoreError};
+pub use store::{
+    MemoryStore, PostgresStore, Record, RedisStore, SessionStore, SqliteStore, StoreError,
+};
 
 /// Which store keeps the conversations.
 #[derive(Clone, Debug)]
@@ -37,6 +43,8 @@ pub enum StoreConfig {
     Memory,
     Sqlite(PathBuf),
     Redis(String),
+    /// A PostgreSQL connection URL.
+    Postgres(String),
 }
 
 /// Everything `serve` needs; the CLI fills it from flags and the environment.
@@ -68,6 +76,9 @@ pub struct Config {
     pub max_connections: usize,
     /// Longest wait for one Redis command, and for connecting (503 beyond).
     pub redis_timeout: Duration,
+    /// Longest wait for one PostgreSQL statement, and for connecting (503
+    /// beyond).
+    pub postgres_timeout: Duration,
     /// Most `context` keys in one request (422 beyond).
     pub max_context_keys: usize,
     /// Largest `context` in one request, in bytes of JSON (422 beyond).
@@ -84,7 +95,7 @@ pub struct Config {
     pub drain: Duration,
     /// Browser origins allowed to call the API.
     pub cors: Cors,
-    /// Where events are POSTed.
+    /// Where events are posted.
     pub webhooks: Vec<webhooks::Webhook>,
 }
 
@@ -115,6 +126,7 @@ impl Config {
             body_timeout: Duration::from_secs(10),
             max_connections: 512,
             redis_timeout: store::DEFAULT_REDIS_TIMEOUT,
+            postgres_timeout: store::DEFAULT_POSTGRES_TIMEOUT,
             max_context_keys: 64,
             max_context_bytes: 16 * 1024,
             max_session_vars: 1_000,
@@ -184,6 +196,13 @@ impl Config {
             "",
         )?;
         flag(
+            "postgres-timeout-ms",
+            self.postgres_timeout.as_millis(),
+            1,
+            hour * 1_000,
+            "",
+        )?;
+        flag(
             "max-connections",
             self.max_connections as u128,
             1,
@@ -224,6 +243,10 @@ impl Config {
             StoreConfig::Memory => (usize::MAX as u128, ""),
             StoreConfig::Sqlite(_) => (1_000_000_000, " with the SQLite store (its largest value)"),
             StoreConfig::Redis(_) => (512 << 20, " with the Redis store (its largest value)"),
+            StoreConfig::Postgres(_) => (
+                1_000_000_000,
+                " with the PostgreSQL store (its largest value)",
+            ),
         };
         flag(
             "max-session-bytes",
@@ -295,9 +318,16 @@ pub(crate) struct State {
     bot: RwLock<Arc<Bot>>,
     config: Config,
     store: Arc<dyn SessionStore>,
-    stripes: Vec<Mutex<()>>,
+    /// Held across the store's awaits: a turn of a conversation waits
+    /// for the one before it without holding a thread.
+    stripes: Vec<tokio::sync::Mutex<()>>,
     limiter: governor::DefaultKeyedRateLimiter<String>,
     metrics: metrics::Metrics,
+    /// The analytics events file, if one is configured.
+    events: analytics::Sink,
+    /// Wakes the webhook delivery when a write queued events or a delivery
+    /// finished.
+    outbox_ready: tokio::sync::Notify,
 }
 
 impl State {
@@ -308,24 +338,14 @@ impl State {
         }
     }
 
-    /// Whether a turn of `bot` can run on an async worker: nothing in it
-    /// can wait (see [`SessionStore::never_waits`]; a `service` cell waits
-    /// on the network).
-    fn turns_never_wait(&self, bot: &Bot) -> bool {
-        self.store.never_waits() && !bot.program().calls_services
-    }
-
-    fn stripe(&self, id: &str) -> std::sync::MutexGuard<'_, ()> {
-        // The guarded data is `()`: a poisoned stripe is still a lock.
-        self.stripes[store::slot(id, STRIPES)]
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    async fn stripe(&self, id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        self.stripes[store::slot(id, STRIPES)].lock().await
     }
 
     /// Loads the bot again and swaps it in; requests in flight finish on the
     /// old one. Returns the new bot's version.
     pub(crate) fn reload(&self) -> Result<u64, String> {
-        let bot = load_bot(&self.config.bot)?;
+        let bot = load_bot(&self.config.bot)?.with_analytics(true);
         let version = bot.program().version;
         match self.bot.write() {
             Ok(mut current) => *current = Arc::new(bot),
@@ -352,43 +372,62 @@ fn load_bot(path: &std::path::Path) -> Result<Bot, String> {
     }
 }
 
-fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>, StoreError> {
+async fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>, StoreError> {
     let most = config.max_session_bytes;
     Ok(match &config.store {
         StoreConfig::Memory => Arc::new(MemoryStore::new(config.idle).with_max_session_bytes(most)),
         StoreConfig::Sqlite(path) => {
             Arc::new(SqliteStore::open(path, config.idle)?.with_max_session_bytes(most))
         }
-        StoreConfig::Redis(url) => {
-            let store = RedisStore::open_with_timeout(url, config.redis_timeout)?
-                .with_max_session_bytes(most);
-            // Fail at start, not at the first request, when Redis is down.
-            store.count()?;
-            Arc::new(store)
-        }
+        // Connecting fails at start, not at the first request, when Redis
+        // is down.
+        StoreConfig::Redis(url) => Arc::new(
+            RedisStore::open_with_timeout(url, config.redis_timeout)
+                .await?
+                .with_max_session_bytes(most),
+        ),
+        StoreConfig::Postgres(url) => Arc::new(
+            PostgresStore::open(url, config.idle, config.postgres_timeout)
+                .await?
+                .with_max_session_bytes(most),
+        ),
     })
 }
 
-/// Builds the shared state: loads the bot and opens the store.
+/// Builds the shared state: loads the bot and opens the store (on the
+/// tokio runtime that will serve it: the network stores keep their
+/// connections on it).
 ///
 /// # Errors
 /// A number out of range, no API keys, a bot with errors, or a store that
 /// cannot be opened.
-pub(crate) fn state(config: Config) -> Result<Arc<State>, ServeError> {
+pub(crate) async fn state(config: Config) -> Result<Arc<State>, ServeError> {
     config.check()?;
     if config.api_keys.is_empty() {
         return Err(ServeError::NoKeys);
     }
-    let bot = load_bot(&config.bot).map_err(ServeError::Bot)?;
-    let store = open_store(&config)?;
+    let bot = load_bot(&config.bot)
+        .map_err(ServeError::Bot)?
+        .with_analytics(true);
+    let store = open_store(&config).await?;
     let rate =
         std::num::NonZeroU32::new(config.rate_limit.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
     Ok(Arc::new(State {
         bot: RwLock::new(Arc::new(bot)),
         store,
-        stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+        stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
         limiter: governor::RateLimiter::keyed(governor::Quota::per_second(rate)),
         metrics: metrics::Metrics::new(),
+        events: analytics::Sink::open(config.events_file.as_ref()).map_err(|e| {
+            ServeError::Flag(format!(
+                "events file {}: {e}",
+                config
+                    .events_file
+                    .as_ref()
+                    .map_or(String::new(), |p| p.display().to_string())
+            ))
+        })?,
+        outbox_ready: tokio::sync::Notify::new(),
         config,
     }))
 }
@@ -409,13 +448,15 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         .build()?;
     runtime.block_on(async move {
         let addr = config.listen;
-        let state = state(config)?;
+        let state = state(config).await?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| ServeError::Listen { addr, source })?;
         let local = listener.local_addr()?;
         spawn_housekeeping(&state);
         spawn_reload_on_hangup(&state);
+        conversation::spawn_timeouts(&state);
+        webhooks::spawn_delivery(&state);
         {
             use std::io::Write as _;
             let mut out = std::io::stdout().lock();
@@ -510,25 +551,26 @@ async fn accept(
     }
 }
 
-/// Store upkeep every second; removes expired conversations every minute.
+/// Store upkeep every second (on the blocking pool: SQLite's waits for
+/// the disk); removes expired conversations every minute.
 fn spawn_housekeeping(state: &Arc<State>) {
     let state = Arc::clone(state);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         for second in 0u64.. {
             tick.tick().await;
-            let state = Arc::clone(&state);
+            let upkeep = Arc::clone(&state);
             let _ = tokio::task::spawn_blocking(move || {
-                if let Err(e) = state.store.maintain() {
+                if let Err(e) = upkeep.store.maintain() {
                     tracing::warn!(error = %e, "store upkeep failed");
-                }
-                if second % 60 == 59
-                    && let Err(e) = state.store.purge(state.config.idle)
-                {
-                    tracing::warn!(error = %e, "purging expired conversations failed");
                 }
             })
             .await;
+            if second % 60 == 59
+                && let Err(e) = state.store.purge(state.config.idle).await
+            {
+                tracing::warn!(error = %e, "purging expired conversations failed");
+            }
         }
     });
 }
@@ -543,6 +585,8 @@ fn spawn_reload_on_hangup(state: &Arc<State>) {
                 return;
             };
             while hangups.recv().await.is_some() {
+                // A rotated events file is let go of with the reload.
+                state.events.reopen();
                 let state = Arc::clone(&state);
                 let outcome = tokio::task::spawn_blocking(move || state.reload()).await;
                 match outcome {
@@ -592,5 +636,13 @@ async fn shutdown_signal() {
 /// See [`ServeError`].
 #[doc(hidden)]
 pub fn app(config: Config) -> Result<axum::Router, ServeError> {
-    Ok(api::router(state(config)?))
+    // The in-process stores open without waiting; a network store would
+    // keep its connection on this short-lived runtime, so it is refused.
+    if !matches!(config.store, StoreConfig::Memory | StoreConfig::Sqlite(_)) {
+        return Err(ServeError::Flag(
+            "an in-process router serves the memory and SQLite stores only".into(),
+        ));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    Ok(api::router(runtime.block_on(state(config))?))
 }

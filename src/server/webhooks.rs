@@ -2,7 +2,7 @@
 //! conversation that someone outside the channel must hear about — a
 //! handoff a human agent has to pick up, an end, an inactivity timeout, a
 //! failed turn, messages the bot sends without a user turn, analytics —
-//! POSTed as JSON to the URLs the operator configures.
+//! posted as JSON to the URLs the operator configures.
 //!
 //! Events are written to the session store's outbox in the same write as
 //! the turn that caused them, so a crash or a restart loses none; a
@@ -66,7 +66,7 @@ impl Topic {
 pub struct Webhook {
     /// Names the receiver in the outbox, logs and metrics; unique.
     pub name: String,
-    /// Where events are POSTed (http or https).
+    /// Where events are posted (http or https).
     pub url: String,
     /// The key the `Cellflow-Signature` header is computed with; without
     /// one, bodies go unsigned.
@@ -144,7 +144,7 @@ impl Webhook {
 
 /// The body a webhook receives.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Delivery {
+pub struct Notice {
     /// Unique per event (not per attempt): receivers deduplicate by it.
     pub id: String,
     #[serde(rename = "type")]
@@ -160,7 +160,7 @@ pub struct Delivery {
     pub data: Value,
 }
 
-impl Delivery {
+impl Notice {
     /// A new event about `conversation`, stamped now.
     #[must_use]
     pub fn new(
@@ -168,8 +168,8 @@ impl Delivery {
         conversation: &str,
         bot: &crate::compile::Program,
         data: Value,
-    ) -> Delivery {
-        Delivery {
+    ) -> Notice {
+        Notice {
             id: uuid::Uuid::new_v4().to_string(),
             topic,
             conversation: conversation.to_owned(),
@@ -203,7 +203,7 @@ pub fn signature(secret: &str, timestamp: u64, body: &[u8]) -> String {
 
 /// How a delivery attempt went.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
+enum Outcome {
     /// The receiver answered 2xx.
     Delivered,
     /// Anything else: a status, a timeout, a refused connection; the
@@ -214,13 +214,7 @@ pub(crate) enum Outcome {
 /// Posts one event body to a webhook. Blocking: run it off the async
 /// workers. Redirects are not followed (a receiver that moved must be
 /// configured again), and only a short excerpt of an error answer is read.
-pub(crate) fn post(
-    agent: &ureq::Agent,
-    hook: &Webhook,
-    delivery: &str,
-    topic: Topic,
-    body: &[u8],
-) -> Outcome {
+fn post(agent: &ureq::Agent, hook: &Webhook, delivery: &str, topic: Topic, body: &[u8]) -> Outcome {
     let mut request = ureq::http::Request::builder()
         .method("POST")
         .uri(&hook.url)
@@ -282,6 +276,146 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
     let mut byte = [0u8; 1];
     let _ = getrandom::fill(&mut byte);
     base + base * u32::from(byte[0]) / 1024
+}
+
+/// Deliveries under way at once, across webhooks.
+const CONCURRENCY: usize = 32;
+/// Outbox items claimed per round.
+const BATCH: usize = 256;
+
+/// Delivers the outbox, in every process: claims what is due (the store
+/// hands each item to one process, leased, only the oldest of its webhook
+/// and conversation), posts each on the blocking pool (at most
+/// [`CONCURRENCY`] at once), and acknowledges, schedules a retry, or
+/// dead-letters it. Woken when a turn queues events or a delivery ends;
+/// otherwise it looks every second (retries come due).
+pub(crate) fn spawn_delivery(state: &std::sync::Arc<super::State>) {
+    use std::sync::Arc;
+    let hooks: Arc<std::collections::HashMap<String, Webhook>> = Arc::new(
+        state
+            .config
+            .webhooks
+            .iter()
+            .map(|h| (h.name.clone(), h.clone()))
+            .collect(),
+    );
+    if hooks.is_empty() {
+        return;
+    }
+    // A claim outlives the slowest receiver's timeout, so an item is not
+    // handed out again while its delivery still runs.
+    let longest = hooks.values().map(|h| h.timeout_ms).max().unwrap_or(5_000);
+    let lease = Duration::from_millis(longest) + Duration::from_secs(60);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+    let state = Arc::clone(state);
+    tokio::spawn(async move {
+        loop {
+            let claimed = match state
+                .store
+                .claim(super::store::now_secs(), lease, BATCH)
+                .await
+            {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the webhook outbox failed");
+                    Vec::new()
+                }
+            };
+            if claimed.is_empty() {
+                let _ = tokio::time::timeout(Duration::from_secs(1), state.outbox_ready.notified())
+                    .await;
+                continue;
+            }
+            for item in claimed {
+                let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+                    return;
+                };
+                let state = Arc::clone(&state);
+                let hooks = Arc::clone(&hooks);
+                let agent = agent.clone();
+                tokio::spawn(async move {
+                    deliver(&state, &hooks, agent, item).await;
+                    drop(permit);
+                    state.outbox_ready.notify_one();
+                });
+            }
+        }
+    });
+}
+
+/// One attempt at one item, and what the store is told of it.
+async fn deliver(
+    state: &super::State,
+    hooks: &std::collections::HashMap<String, Webhook>,
+    agent: ureq::Agent,
+    item: super::store::Delivery,
+) {
+    let store = &state.store;
+    let Some(hook) = hooks.get(&item.destination).cloned() else {
+        let why = format!(
+            "no webhook named `{}` is configured any more",
+            item.destination
+        );
+        let _ = store.dead(item.id, &why).await;
+        state.metrics.delivery(&item.destination, "dead");
+        return;
+    };
+    // The body was written by this server; an unreadable one (another
+    // version's) is still sent, as what it says it is not known.
+    let (topic, delivery_id) = serde_json::from_str::<Notice>(&item.body)
+        .map_or((Topic::Error, String::new()), |n| (n.topic, n.id));
+    let body = item.body.clone();
+    let name = hook.name.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        post(&agent, &hook, &delivery_id, topic, body.as_bytes())
+    })
+    .await
+    .unwrap_or_else(|e| Outcome::Failed(format!("the delivery did not finish: {e}")));
+    let max_attempts = hooks.get(&name).map_or(1, |h| h.max_attempts);
+    let result = match outcome {
+        Outcome::Delivered => {
+            state.metrics.delivery(&name, "delivered");
+            store.ack(item.id).await
+        }
+        Outcome::Failed(why) if item.attempts >= max_attempts => {
+            state.metrics.delivery(&name, "dead");
+            tracing::warn!(
+                webhook = %name,
+                conversation = %item.conversation,
+                attempts = item.attempts,
+                error = %why,
+                "a webhook event was given up on (dead letter)"
+            );
+            store.dead(item.id, &why).await
+        }
+        Outcome::Failed(why) => {
+            state.metrics.delivery(&name, "failed");
+            let pause = backoff(item.attempts);
+            tracing::info!(
+                webhook = %name,
+                conversation = %item.conversation,
+                attempts = item.attempts,
+                retry_in_secs = pause.as_secs(),
+                error = %why,
+                "a webhook delivery failed; it will be retried"
+            );
+            store
+                .retry(
+                    item.id,
+                    super::store::now_secs() + pause.as_secs().max(1),
+                    &why,
+                )
+                .await
+        }
+    };
+    if let Err(e) = result {
+        // The lease runs out and the item is delivered again: at least once.
+        tracing::warn!(webhook = %name, error = %e, "recording a webhook delivery failed");
+    }
 }
 
 #[cfg(test)]

@@ -109,22 +109,7 @@ pub(super) fn run(
     {
         return Err(TurnError::UnknownEvent(event.clone()));
     }
-    if let Some((name, _)) = request
-        .context
-        .iter()
-        .find(|(_, value)| too_deep(value, MAX_VALUE_DEPTH))
-    {
-        return Err(TurnError::ValueTooDeep {
-            name: name.clone(),
-            limit: MAX_VALUE_DEPTH,
-        });
-    }
-    if let Some(reason) = misfit(program, session) {
-        return Err(TurnError::SessionMismatch(reason));
-    }
-    if !program.readonly.is_empty() {
-        read_only_untouched(program, session, &request)?;
-    }
+    context_fits(program, session, &request.context)?;
     let timed_out = request.event.as_deref() == Some("timeout");
     if timed_out && (session.ended || session.handed_off() || session.turn == 0) {
         // Nothing waits for the user: a late or stray timeout changes nothing.
@@ -924,15 +909,56 @@ impl Turn<'_> {
     }
 }
 
+/// Sets a host's context variables without running a turn: the same
+/// checks as a request's `context` (depth, read-only variables), all or
+/// none.
+pub(super) fn set_context(
+    program: &Program,
+    session: &mut Session,
+    context: &BTreeMap<String, Value>,
+) -> Result<(), TurnError> {
+    context_fits(program, session, context)?;
+    for (name, value) in context {
+        session.vars.insert(name, value.clone());
+    }
+    Ok(())
+}
+
+/// Whether a host's `context` may be applied to `session`: no value too
+/// deep to store, a session that fits this bot, no read-only variable
+/// changed.
+fn context_fits(
+    program: &Program,
+    session: &Session,
+    context: &BTreeMap<String, Value>,
+) -> Result<(), TurnError> {
+    if let Some((name, _)) = context
+        .iter()
+        .find(|(_, value)| too_deep(value, MAX_VALUE_DEPTH))
+    {
+        return Err(TurnError::ValueTooDeep {
+            name: name.clone(),
+            limit: MAX_VALUE_DEPTH,
+        });
+    }
+    if let Some(reason) = misfit(program, session) {
+        return Err(TurnError::SessionMismatch(reason));
+    }
+    if !program.readonly.is_empty() {
+        read_only_untouched(program, session, context)?;
+    }
+    Ok(())
+}
+
 /// Refuses a request whose context would change a read-only variable: one
 /// the session has (to another value), or one the host does not provide
 /// (not in `bot.context`) at all.
 fn read_only_untouched(
     program: &Program,
     session: &Session,
-    request: &Request,
+    context: &BTreeMap<String, Value>,
 ) -> Result<(), TurnError> {
-    for (name, value) in &request.context {
+    for (name, value) in context {
         if !program.is_readonly(name) {
             continue;
         }

@@ -1,16 +1,24 @@
-//! Where `cellflow serve` keeps conversations: one trait, three stores.
+//! Where `cellflow serve` keeps conversations: one trait, four stores.
 //!
 //! A [`Record`] is a session and a version; beside it each store keeps the
 //! conversation's history, a bounded list of [`Exchange`]s appended one per
 //! turn (never rewritten, so a turn costs the same at the hundredth
 //! exchange as at the first). Writes are conditional on the version read
 //! (optimistic concurrency), so two turns of one conversation — in one
-//! process or in two sharing a Redis — can never both commit on the same
+//! process or in two sharing a Redis or a PostgreSQL — can never both commit on the same
 //! state: the loser sees [`StoreError::Conflict`] and runs its turn again on
 //! the new state. A write replaces the session and appends its exchange in
 //! one atomic step, so a crash mid-turn leaves the previous state, never
 //! half of a new one.
+//!
+//! The same write sets the conversation's inactivity deadline and enqueues
+//! its webhook events in an outbox, so a turn's events are queued if and
+//! only if the turn is stored; the outbox hands them out in order per
+//! (destination, conversation) and keeps what failed for good as dead
+//! letters. The durable stores keep both across restarts.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -18,10 +26,12 @@ use serde::{Deserialize, Serialize};
 use crate::runtime::Session;
 
 mod memory;
+mod postgres;
 mod redis;
 mod sqlite;
 
 pub use memory::MemoryStore;
+pub use postgres::{DEFAULT_POSTGRES_TIMEOUT, PostgresStore};
 pub use redis::{DEFAULT_REDIS_TIMEOUT, RedisStore};
 pub use sqlite::SqliteStore;
 
@@ -38,6 +48,11 @@ pub struct Exchange {
     pub event: Option<String>,
     /// The texts the bot answered.
     pub answers: Vec<arcstr::ArcStr>,
+    /// What the user thought of the conversation (a satisfaction score, a
+    /// "likable" vote), when this entry records feedback rather than a
+    /// message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Exchange {
@@ -123,68 +138,156 @@ pub enum StoreError {
     Unconfirmed(String),
 }
 
-/// A place to keep conversations. Implementations are blocking; the server
-/// calls them from its blocking thread pool.
+/// What a store operation gives back, later: a boxed future, so the trait
+/// stays usable as `dyn SessionStore` (the server picks the store at run
+/// time). The stores that never wait (memory, SQLite) return ready futures.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// A future that is ready at once, for stores whose operations are a few
+/// microseconds of CPU.
+fn ready<'a, T: Send + 'a>(result: Result<T, StoreError>) -> StoreFuture<'a, T> {
+    Box::pin(std::future::ready(result))
+}
+
+/// A webhook event to enqueue with a turn's write (delivered by the
+/// server, in order per destination and conversation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Which configured receiver gets it.
+    pub destination: String,
+    /// The exact bytes to send (JSON), kept as written so a retry is signed
+    /// alike.
+    pub body: String,
+}
+
+/// An outbox item handed out by [`SessionStore::claim`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    pub id: u64,
+    pub conversation: String,
+    pub destination: String,
+    pub body: String,
+    /// Claims so far, this one included.
+    pub attempts: u32,
+    /// Unix seconds when it was enqueued.
+    pub created: u64,
+}
+
+/// An item given up on ([`SessionStore::dead`]), kept until redelivered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeadLetter {
+    #[serde(flatten)]
+    pub delivery: Delivery,
+    /// Why the last attempt failed.
+    pub error: String,
+    /// Unix seconds.
+    pub failed_at: u64,
+}
+
+/// One turn's write, as [`SessionStore::save`] takes it.
+pub struct Write<'a> {
+    pub record: &'a Record,
+    /// The version read (`None`: only if there is no record).
+    pub expected: Option<u64>,
+    /// Appended to the history.
+    pub exchange: &'a Exchange,
+    /// The conversation expires after this long without writes.
+    pub idle: Duration,
+    /// Unix seconds when the conversation's inactivity timeout fires
+    /// ([`SessionStore::due`]); `None` clears it.
+    pub deadline: Option<u64>,
+    /// Webhook events enqueued with the turn, all or none.
+    pub outbox: &'a [Outgoing],
+}
+
+/// A place to keep conversations. Every operation is a future: the
+/// network stores (Redis, PostgreSQL) wait on I/O without holding a
+/// thread; memory and SQLite answer at once.
+///
+/// Times (`now`, deadlines, `next_at`) are unix seconds.
 pub trait SessionStore: Send + Sync {
     /// The record, or `None` when there is none (or it expired).
     ///
     /// # Errors
     /// The store is unavailable, or the record is corrupt.
-    fn load(&self, id: &str) -> Result<Option<Record>, StoreError>;
+    fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Record>>;
 
-    /// Writes `record` with version `expected + 1` and appends `exchange` to
-    /// the history (dropping the oldest past [`HISTORY_LIMIT`]), both or
-    /// neither, if the stored version is `expected` (`None`: only if there
-    /// is no record). The conversation expires after `idle` without writes.
+    /// Writes `write.record` with version `write.expected + 1`, appends
+    /// `write.exchange` to the history (dropping the oldest past
+    /// [`HISTORY_LIMIT`]), sets the deadline and enqueues the outbox, all
+    /// or none, if the stored version is `write.expected` (`None`: only if
+    /// there is no record). Then, when the write succeeded, releases the
+    /// lock `token` names ([`SessionStore::lock_and_load`]): what a turn
+    /// does last, in one round trip. On a conflict or an error the lock is
+    /// still held (the caller retries or releases it). A release that fails
+    /// after a good write is not an error: the lock expires on its own.
     ///
     /// # Errors
-    /// [`StoreError::Conflict`] when the stored version differs; the store
-    /// is unavailable.
-    fn save(
-        &self,
-        id: &str,
-        record: &Record,
-        expected: Option<u64>,
-        exchange: &Exchange,
-        idle: Duration,
-    ) -> Result<(), StoreError>;
+    /// [`StoreError::Conflict`] when the stored version differs;
+    /// [`StoreError::TooLarge`]; the store is unavailable;
+    /// [`StoreError::Unconfirmed`] when it may have written.
+    fn save<'a>(
+        &'a self,
+        id: &'a str,
+        write: &'a Write<'a>,
+        token: Option<&'a str>,
+    ) -> StoreFuture<'a, ()>;
+
+    /// Takes a conversation's cross-process lock, waiting up to `wait`,
+    /// and reads its record: what a turn does first, in one round trip
+    /// where the store can. The token names the lock for
+    /// [`SessionStore::unlock`] and [`SessionStore::save`]. Stores served
+    /// by one process need no lock (the server's in-process lock
+    /// serializes turns): they hand out no token. Writes stay
+    /// version-checked either way: a lock that expired under a slow turn
+    /// cannot lose an update. When it fails no lock is held.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the lock stays taken for `wait`; as
+    /// `load`.
+    fn lock_and_load<'a>(
+        &'a self,
+        id: &'a str,
+        wait: Duration,
+    ) -> StoreFuture<'a, (Option<String>, Option<Record>)>;
+
+    /// Releases a lock taken with [`SessionStore::lock_and_load`], if still
+    /// held.
+    ///
+    /// # Errors
+    /// The store is unavailable (the lock then expires on its own).
+    fn unlock<'a>(&'a self, id: &'a str, token: &'a str) -> StoreFuture<'a, ()>;
 
     /// The conversation's history, oldest first (empty when there is none).
     ///
     /// # Errors
     /// The store is unavailable, or an exchange is corrupt.
-    fn history(&self, id: &str) -> Result<Vec<Exchange>, StoreError>;
+    fn history<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Vec<Exchange>>;
 
-    /// Removes a record and its history; whether there was one.
+    /// Removes a record, its history and its deadline; whether there was
+    /// one. Its queued webhook events stay queued.
     ///
     /// # Errors
     /// The store is unavailable.
-    fn delete(&self, id: &str) -> Result<bool, StoreError>;
+    fn delete<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool>;
 
     /// Removes records idle longer than `idle`; how many.
     ///
     /// # Errors
     /// The store is unavailable.
-    fn purge(&self, idle: Duration) -> Result<usize, StoreError>;
+    fn purge(&self, idle: Duration) -> StoreFuture<'_, usize>;
 
     /// How many records are stored.
     ///
     /// # Errors
     /// The store is unavailable.
-    fn count(&self) -> Result<usize, StoreError>;
+    fn count(&self) -> StoreFuture<'_, usize>;
 
     /// A short name for logs and metrics.
     fn name(&self) -> &'static str;
 
-    /// Whether every operation is a few microseconds of CPU that never waits
-    /// on I/O: the server then runs turns on its async workers instead of
-    /// handing them to the blocking pool (a thread switch each way).
-    fn never_waits(&self) -> bool {
-        false
-    }
-
     /// Upkeep the server runs every second on its blocking pool, off the
-    /// path of turns.
+    /// path of turns. It may block.
     ///
     /// # Errors
     /// The store is unavailable.
@@ -192,63 +295,60 @@ pub trait SessionStore: Send + Sync {
         Ok(())
     }
 
-    /// Takes a conversation's cross-process lock, waiting up to `wait`,
-    /// and reads its record: what a turn does first, in one round trip
-    /// where the store can. The token names the lock for
-    /// [`SessionStore::unlock`] and [`SessionStore::save_and_unlock`].
-    /// Stores served by one process need no lock (the server's in-process
-    /// lock serializes turns), so the default takes none and only reads.
-    /// Writes stay version-checked either way: a lock that expired under a
-    /// slow turn cannot lose an update. When it fails no lock is held.
+    /// Up to `limit` conversations whose deadline is at or before `now`,
+    /// earliest first. Each one's deadline moves to `now + lease`, so a
+    /// second call (this process or another) does not hand it out again
+    /// while its timeout turn runs; that turn's write sets the next
+    /// deadline, and if it never comes (a crash) the conversation is due
+    /// again after the lease. Expired conversations are left out.
     ///
     /// # Errors
-    /// [`StoreError::Conflict`] when the lock stays taken for `wait`; as
-    /// `load`.
-    fn lock_and_load(
-        &self,
-        id: &str,
-        _wait: Duration,
-    ) -> Result<(Option<String>, Option<Record>), StoreError> {
-        Ok((None, self.load(id)?))
-    }
+    /// The store is unavailable.
+    fn due(&self, now: u64, lease: Duration, limit: usize) -> StoreFuture<'_, Vec<String>>;
 
-    /// Releases a lock taken with [`SessionStore::lock_and_load`], if still
-    /// held.
+    /// Up to `limit` outbox items to deliver now, oldest first: for each
+    /// (destination, conversation) pair only its oldest item, and only when
+    /// it is not leased and its `next_at` has come. Each is leased until
+    /// `now + lease` (its pair waits meanwhile) and its attempts counted; a
+    /// lease that runs out (a crash mid-delivery) makes it claimable again:
+    /// delivery is at least once, in order per pair.
     ///
     /// # Errors
-    /// The store is unavailable (the lock then expires on its own).
-    fn unlock(&self, _id: &str, _token: &str) -> Result<(), StoreError> {
-        Ok(())
-    }
+    /// The store is unavailable.
+    fn claim(&self, now: u64, lease: Duration, limit: usize) -> StoreFuture<'_, Vec<Delivery>>;
 
-    /// [`SessionStore::save`], then, when the write succeeded, releases
-    /// the lock `token` names: what a turn does last, in one round trip
-    /// where the store can. On a conflict or an error the lock is still
-    /// held (the caller retries or releases it). A release that fails
-    /// after a good write is not an error: the lock expires on its own.
+    /// Delivered: removes the item; the next of its pair becomes claimable.
     ///
     /// # Errors
-    /// As `save`.
-    fn save_and_unlock(
-        &self,
-        id: &str,
-        write: &Write<'_>,
-        token: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.save(id, write.record, write.expected, write.exchange, write.idle)?;
-        if let Some(token) = token {
-            let _ = self.unlock(id, token);
-        }
-        Ok(())
-    }
-}
+    /// The store is unavailable.
+    fn ack(&self, id: u64) -> StoreFuture<'_, ()>;
 
-/// One turn's write, as [`SessionStore::save`] takes it.
-pub struct Write<'a> {
-    pub record: &'a Record,
-    pub expected: Option<u64>,
-    pub exchange: &'a Exchange,
-    pub idle: Duration,
+    /// Failed, to be tried again at `next_at`; its pair waits until then.
+    ///
+    /// # Errors
+    /// The store is unavailable.
+    fn retry<'a>(&'a self, id: u64, next_at: u64, error: &'a str) -> StoreFuture<'a, ()>;
+
+    /// Given up: moves the item to the dead letters; the next of its pair
+    /// becomes claimable.
+    ///
+    /// # Errors
+    /// The store is unavailable.
+    fn dead<'a>(&'a self, id: u64, error: &'a str) -> StoreFuture<'a, ()>;
+
+    /// Up to `limit` dead letters, oldest death first.
+    ///
+    /// # Errors
+    /// The store is unavailable, or one is corrupt.
+    fn dead_letters(&self, limit: usize) -> StoreFuture<'_, Vec<DeadLetter>>;
+
+    /// Puts a dead letter back in the outbox, after what its pair has
+    /// queued, with its attempts reset; whether there was one. It may come
+    /// back under a new id.
+    ///
+    /// # Errors
+    /// The store is unavailable.
+    fn redeliver(&self, id: u64) -> StoreFuture<'_, bool>;
 }
 
 pub(crate) fn now_secs() -> u64 {
