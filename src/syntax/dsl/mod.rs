@@ -555,6 +555,7 @@ fn unescape(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt::Write as _;
 
     fn id() -> FileId {
         crate::source::SourceMap::new().add("t.flow", "t.flow", "")
@@ -640,17 +641,19 @@ mod tests {
         // a big file is cut.
         let mut text = String::from("bot {\n  name \"Big\"\n}\n\n");
         for k in 0..60 {
-            text.push_str(&format!(
+            let _ = write!(
+                text,
                 "intent i{k} {{\n  examples [\"item {k}\", \"need {k}\"]\n  patterns ['\\bplan {k}\\b']\n}}\n\n"
-            ));
+            );
         }
         for k in 0..60 {
-            text.push_str(&format!(
+            let _ = write!(
+                text,
                 "flow f{k} on intent i{k} {{\n  answer \"Step {k} for {{{{user.id}}}}\"\n  \
                  input a{k} number {{\n    prompt \"A value?\"\n    min 0\n  }}\n  \
                  code {{ b{k} = a{k} * 2; }}\n  rule {{\n    when {{ b{k} > 10 }} goto big\n    \
                  else goto small\n  }}\n  big: answer \"Big\" -> small\n  small: end\n}}\n\n"
-            ));
+            );
         }
         // Every cut before a flow, and the one after the bot; not those
         // after an intent, whose patterns end in a `'` just before them.
