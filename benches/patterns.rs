@@ -2,6 +2,12 @@
 //! intent patterns, and what a text message costs there. Results:
 //! docs/PERFORMANCE.md.
 
+// The `cellflow` binary's allocator (src/main.rs), so loading is timed as
+// `cellflow serve`, `run` and `compile` load a bot from source. glibc's
+// malloc makes the same load about twice as slow here (docs/PERFORMANCE.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use std::path::Path;
 

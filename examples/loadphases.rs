@@ -1,7 +1,12 @@
 //! Times each phase of loading the generated 100k-cell bot with 10,000
 //! varied intent patterns (the `patterns` benchmark's bot): parsing,
 //! checking, compiling. A quick look before `cargo bench --bench patterns`.
-//! `cargo run --release --example loadphases -- [CELLS] [RUNS]`
+//! `cargo run --release --example loadphases -- [CELLS] [RUNS]`; with
+//! `LOADPHASES_SOURCE_ONLY` set, the artifact is not timed (for callgrind).
+
+// The `cellflow` binary's allocator, as in `benches/patterns.rs`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -36,6 +41,9 @@ fn main() {
         parse + check + compile
     );
 
+    if std::env::var_os("LOADPHASES_SOURCE_ONLY").is_some() {
+        return;
+    }
     // What a runtime host does with the output of `cellflow compile`.
     let mut project = cellflow::project::Project::new();
     project.add_bytes("gen.flow", Path::new("gen.flow"), text.as_bytes());

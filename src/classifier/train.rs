@@ -110,9 +110,20 @@ impl Solver {
         }
     }
 
-    fn fit(self, matrix: &Matrix, rows: &[usize], labels: &[u32], classes: u32) -> Vec<f32> {
+    fn fit(
+        self,
+        matrix: &Matrix,
+        rows: &[usize],
+        labels: &[u32],
+        intents: u32,
+        classes: u32,
+    ) -> Vec<f32> {
         match self {
-            Solver::Softmax { passes } => fit_softmax(matrix, rows, labels, classes, passes),
+            Solver::Softmax { passes } => {
+                let mut weights = fit_softmax(matrix, rows, labels, classes, passes);
+                adjust_for_priors(&mut weights, matrix.width, rows, labels, intents, classes);
+                weights
+            }
             Solver::Svm => fit_svm(matrix, rows, labels, classes),
         }
     }
@@ -331,6 +342,49 @@ fn fit_softmax(
     weights
 }
 
+/// Logit adjustment (Menon et al., "Long-tail learning via logit
+/// adjustment", ICLR 2021): subtracts from each intent's bias the log of
+/// its share of the examples against an even share, so the model no
+/// longer prefers an intent for having more examples. A bot's examples
+/// say how much its authors wrote for each intent, not how often users
+/// ask for it; with as many examples per intent this changes nothing.
+/// On BANKING77's training split (5-fold cross-validation, where intents
+/// have 35 to 187 examples each) it raises the mean recall per intent by
+/// 0.34 points and accuracy by 0.05 (docs/NLU.md). The out-of-scope class
+/// and the "none" option keep their scores.
+fn adjust_for_priors(
+    weights: &mut [f32],
+    width: usize,
+    rows: &[usize],
+    labels: &[u32],
+    intents: u32,
+    classes: u32,
+) {
+    let k = classes as usize;
+    let n = intents as usize;
+    let mut counts = vec![0u32; n];
+    for &row in rows {
+        if let Some(count) = counts.get_mut(labels[row] as usize) {
+            *count += 1;
+        }
+    }
+    let present: Vec<u32> = counts.iter().copied().filter(|&c| c > 0).collect();
+    if present.is_empty() {
+        return;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let mean = present.iter().map(|&c| f64::from(c)).sum::<f64>() / present.len() as f64;
+    // The intents' biases: the last feature's row, its first `intents`.
+    let bias = &mut weights[(width - 1) * k..(width - 1) * k + n];
+    for (b, &count) in bias.iter_mut().zip(&counts) {
+        if count > 0 {
+            #[allow(clippy::cast_possible_truncation)]
+            let shift = (f64::from(count) / mean).ln() as f32;
+            *b -= shift;
+        }
+    }
+}
+
 /// A row's score for every class, from feature-major weights.
 fn scores(matrix: &Matrix, row: usize, weights: &[f32], classes: usize) -> Vec<f32> {
     let mut scores = vec![0.0f32; classes];
@@ -375,7 +429,7 @@ pub fn train(examples: &[Example<'_>], intents: u32) -> Model {
 
     let calibration = calibrate(&matrix, &labels, intents, classes, solver);
     let rows: Vec<usize> = (0..labels.len()).collect();
-    let weights = solver.fit(&matrix, &rows, &labels, classes);
+    let weights = solver.fit(&matrix, &rows, &labels, intents, classes);
     Model::quantize(vocabulary, intents, classes, &weights, calibration)
 }
 
@@ -461,7 +515,7 @@ fn calibrate(
             .chain(always.iter().copied())
             .collect();
         rows.sort_unstable();
-        let weights = solver.fit(matrix, &rows, labels, classes);
+        let weights = solver.fit(matrix, &rows, labels, intents, classes);
         for &row in fold {
             held_out.push((scores(matrix, row, &weights, classes as usize), labels[row]));
         }
@@ -602,6 +656,27 @@ mod tests {
         let a = serde_json::to_string(&train(&examples(&data), 2)).unwrap();
         let b = serde_json::to_string(&train(&examples(&data), 2)).unwrap();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn priors_move_only_intent_biases() {
+        // Two features and the bias; three classes, the last out of scope.
+        let (width, classes) = (3usize, 3u32);
+        let mut weights = vec![0.0f32; width * 3];
+        let labels = [0, 1, 1, 1, 2, 2];
+        let rows: Vec<usize> = (0..labels.len()).collect();
+        adjust_for_priors(&mut weights, width, &rows, &labels, 2, classes);
+        let bias = &weights[(width - 1) * 3..];
+        // Intent 0 has one example and intent 1 three: half and one and a
+        // half times their mean of two.
+        assert!((bias[0] - 2f32.ln()).abs() < 1e-6);
+        assert!((bias[1] + 1.5f32.ln()).abs() < 1e-6);
+        assert!(bias[2].abs() < f32::EPSILON);
+        assert!(weights[..(width - 1) * 3].iter().all(|w| *w == 0.0));
+        // As many examples per intent: nothing moves.
+        let mut even = vec![0.0f32; width * 3];
+        adjust_for_priors(&mut even, width, &rows[..5], &[0, 0, 1, 1, 2], 2, classes);
+        assert!(even.iter().all(|w| *w == 0.0));
     }
 
     #[test]

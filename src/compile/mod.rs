@@ -300,6 +300,94 @@ pub fn compile_with_models(
 ) -> Result<Program, CompileError> {
     let intent_patterns =
         prepared.take_intent_patterns(bot.intents.iter().map(|i| i.patterns.len()).sum());
+    // What does not depend on the cells: the classifiers (the pattern
+    // matcher, and training where there is no model yet) and the version.
+    // A big bot builds them on a second thread while its cells compile.
+    let nlu_and_version = move || {
+        let nlu = nlu_of(bot, model, language_models, intent_patterns);
+        (nlu, version_of(bot))
+    };
+    std::thread::scope(|scope| {
+        let side = if lowered.graph.node_count() > PARALLEL_CELLS {
+            Side::Thread(scope.spawn(nlu_and_version))
+        } else {
+            Side::Here(Box::new(nlu_and_version))
+        };
+        compile_cells(bot, lowered, prepared, side)
+    })
+}
+
+/// Bots with more cells than this build their classifiers and version on
+/// a second thread while the cells compile.
+const PARALLEL_CELLS: usize = 4_000;
+
+/// The classifiers and the version: built on their own thread, or here.
+enum Side<'scope, F> {
+    Thread(std::thread::ScopedJoinHandle<'scope, NluAndVersion>),
+    Here(Box<F>),
+}
+
+type NluAndVersion = (Result<(NluIndex, Vec<LanguageNlu>), CompileError>, u64);
+
+impl<F: FnOnce() -> NluAndVersion> Side<'_, F> {
+    fn finish(self) -> NluAndVersion {
+        match self {
+            Side::Thread(handle) => handle.join().expect("the classifier thread does not panic"),
+            Side::Here(work) => work(),
+        }
+    }
+}
+
+/// The bot's classifier for its default language (with the patterns) and
+/// those of its other languages, when intents have examples per language.
+fn nlu_of(
+    bot: &ast::Bot,
+    model: Option<Model>,
+    language_models: Vec<Option<Model>>,
+    intent_patterns: Option<Vec<regex_syntax::hir::Hir>>,
+) -> Result<(NluIndex, Vec<LanguageNlu>), CompileError> {
+    let settings = &bot.settings;
+    let languages = settings.spoken_languages();
+    let by_language = bot
+        .intents
+        .iter()
+        .any(|i| !i.examples_by_language.is_empty());
+    let default_language = by_language.then(|| languages[0].as_str());
+    let nlu = NluIndex::build(
+        &bot.intents,
+        &settings.out_of_scope,
+        default_language,
+        model,
+        intent_patterns,
+    )?;
+    let mut language_models = language_models.into_iter();
+    let nlu_languages = if by_language {
+        languages[1..]
+            .iter()
+            .map(|language| {
+                let (exact, model) = classifier_for(
+                    &bot.intents,
+                    &settings.out_of_scope,
+                    Some(language),
+                    language_models.next().flatten(),
+                )?;
+                Ok(LanguageNlu { model, exact })
+            })
+            .collect::<Result<Vec<_>, CompileError>>()?
+    } else {
+        Vec::new()
+    };
+    Ok((nlu, nlu_languages))
+}
+
+/// The cells and everything else of the program, with the classifiers
+/// and version from `side`.
+fn compile_cells<F: FnOnce() -> NluAndVersion>(
+    bot: &ast::Bot,
+    lowered: &Lowered,
+    prepared: Prepared,
+    side: Side<'_, F>,
+) -> Result<Program, CompileError> {
     let graph = &lowered.graph;
     let mut compiler = Compiler {
         prepared,
@@ -421,35 +509,8 @@ pub fn compile_with_models(
     let languages = std::mem::take(&mut compiler.languages);
     let env = std::mem::take(&mut compiler.env);
     drop(compiler);
-    let by_language = bot
-        .intents
-        .iter()
-        .any(|i| !i.examples_by_language.is_empty());
-    let default_language = by_language.then(|| languages[0].as_str());
-    let nlu = NluIndex::build(
-        &bot.intents,
-        &settings.out_of_scope,
-        default_language,
-        model,
-        intent_patterns,
-    )?;
-    let mut language_models = language_models.into_iter();
-    let nlu_languages = if by_language {
-        languages[1..]
-            .iter()
-            .map(|language| {
-                let (exact, model) = classifier_for(
-                    &bot.intents,
-                    &settings.out_of_scope,
-                    Some(language),
-                    language_models.next().flatten(),
-                )?;
-                Ok(LanguageNlu { model, exact })
-            })
-            .collect::<Result<Vec<_>, CompileError>>()?
-    } else {
-        Vec::new()
-    };
+    let (nlu, version) = side.finish();
+    let (nlu, nlu_languages) = nlu?;
     let sorted = |names: &[ast::Name]| {
         let mut names: Vec<String> = names.iter().map(|n| n.value.clone()).collect();
         names.sort();
@@ -522,7 +583,7 @@ pub fn compile_with_models(
         intents,
         entities,
         variables,
-        version: version_of(bot),
+        version,
         calls_services,
         env,
     })

@@ -39,6 +39,33 @@ fn comment_lines(text: &str) -> Vec<(usize, String)> {
         .collect()
 }
 
+/// [`comment_lines`], and whether a `#` follows other text on some line
+/// (maybe an end-of-line comment), reading only the lines that hold a `#`.
+fn lines_with_hashes(text: &str) -> (Vec<(usize, String)>, bool) {
+    let body_start = text.len() - text.strip_prefix('\u{feff}').unwrap_or(text).len();
+    let mut lines = Vec::new();
+    let mut trailing = false;
+    let mut next_line = 0; // lines before this offset are done
+    for (at, _) in text.match_indices('#') {
+        if at < next_line {
+            continue;
+        }
+        let start = text[..at]
+            .rfind(['\n', '\r'])
+            .map_or(body_start, |i| i + 1)
+            .max(body_start);
+        let end = text[at..].find(['\n', '\r']).map_or(text.len(), |e| at + e);
+        next_line = end;
+        let line = text[start..end].trim();
+        if line.starts_with('#') {
+            lines.push((start, line.to_owned()));
+        } else {
+            trailing = true;
+        }
+    }
+    (lines, trailing)
+}
+
 /// Comment-looking lines of a text, for checking that none were lost.
 #[must_use]
 pub fn comment_texts(text: &str) -> Vec<String> {
@@ -130,13 +157,29 @@ fn dsl_comments(text: &str, module: &Module) -> Vec<Comment> {
             i = r.end;
             continue;
         }
+        // Straight to the next byte that matters before the next script.
+        let stop = scripts.peek().map_or(bytes.len(), |r| r.start);
+        match memchr::memchr3(b'"', b'\'', b'#', &bytes[i..stop]) {
+            Some(skip) => i += skip,
+            None => {
+                i = stop;
+                continue;
+            }
+        }
         // Every byte that opens or closes a token here is ASCII, so `i`
         // stays on a character boundary whenever it is used to slice.
         match bytes[i] {
             b'"' => {
                 i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                while let Some(at) = memchr::memchr2(b'"', b'\\', &bytes[i.min(bytes.len())..]) {
+                    i += at;
+                    if bytes[i] == b'"' {
+                        break;
+                    }
+                    i += 2;
+                }
+                if i >= bytes.len() || bytes[i] != b'"' {
+                    i = bytes.len();
                 }
                 i += 1;
             }
@@ -170,12 +213,28 @@ fn dsl_cell_end(text: &str, start: usize, mut end: usize) -> usize {
     }
 }
 
+/// Every comment of a file, read with its syntax's rules; `None` for a
+/// YAML file that does not parse.
+fn exact_comments(syntax: Syntax, text: &str, module: &Module) -> Option<Vec<Comment>> {
+    match syntax {
+        Syntax::Yaml => yaml_comments(text),
+        Syntax::Dsl => Some(dsl_comments(text, module)),
+    }
+}
+
 /// Attaches the comments of `text` to the nodes of `module` (see the module docs).
 pub fn attach(syntax: Syntax, text: &str, module: &mut Module) {
-    let lines = comment_lines(text);
-    // A `#` after other text on some line: maybe an end-of-line comment.
-    let trailing = lines_of(text).any(|(_, l)| !l.starts_with('#') && l.contains('#'));
+    let (lines, trailing) = lines_with_hashes(text);
     if lines.is_empty() && !trailing {
+        return;
+    }
+    // Only `#`s after other text (in strings, as patterns often hold them,
+    // or ending lines): read them exactly first, and stop if none is a
+    // comment, before indexing every cell of the file.
+    let early = (lines.is_empty() && trailing).then(|| exact_comments(syntax, text, module));
+    if let Some(Some(comments)) = &early
+        && comments.is_empty()
+    {
         return;
     }
     // Every attachable node with its start and, for cells, its end.
@@ -228,12 +287,12 @@ pub fn attach(syntax: Syntax, text: &str, module: &mut Module) {
             })
             .map(|(_, _, slot)| *slot)
     };
-    let exact = (trailing || lines.iter().any(|(o, _)| inside_cell(*o, true).is_some()))
-        .then(|| match syntax {
-            Syntax::Yaml => yaml_comments(text),
-            Syntax::Dsl => Some(dsl_comments(text, module)),
-        })
-        .flatten();
+    let exact = match early {
+        Some(exact) => exact,
+        None => (trailing || lines.iter().any(|(o, _)| inside_cell(*o, true).is_some()))
+            .then(|| exact_comments(syntax, text, module))
+            .flatten(),
+    };
     let comments = exact.unwrap_or_else(|| {
         lines
             .into_iter()
@@ -275,6 +334,31 @@ pub fn attach(syntax: Syntax, text: &str, module: &mut Module) {
         };
         if let Some(list) = list {
             list.push(comment.text);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lines_with_hashes_reads_the_lines_lines_of_reads() {
+        for text in [
+            "",
+            "# a\nflow x { # b\n}\n",
+            "\u{feff}# top\r\n  # two\rx \"#\" # c\n#",
+            "a\n\n   #x\r\n#y #z\n'#'",
+            "\u{feff}#",
+            "\u{feff}x#",
+            "no comment",
+        ] {
+            let lines = super::comment_lines(text);
+            let trailing =
+                super::lines_of(text).any(|(_, l)| !l.starts_with('#') && l.contains('#'));
+            assert_eq!(
+                super::lines_with_hashes(text),
+                (lines, trailing),
+                "{text:?}"
+            );
         }
     }
 }
