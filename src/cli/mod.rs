@@ -7,6 +7,7 @@ mod compile;
 mod explore;
 mod fmt;
 mod graph;
+mod lsp;
 mod nlu;
 mod report;
 mod run;
@@ -151,6 +152,8 @@ enum Command {
     Nlu(nlu::NluCmd),
     /// Summarise the analytics events a server wrote: funnels, not-understood messages, handoffs
     Report(report::Report),
+    /// Serve the Language Server Protocol on stdin and stdout, for editors (docs/EDITORS.md)
+    Lsp(lsp::Lsp),
 }
 
 pub(crate) fn run(args: Args) -> Result<u8, CliError> {
@@ -165,5 +168,6 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
         Command::Serve(cmd) => (*cmd).run(),
         Command::Nlu(cmd) => cmd.run(),
         Command::Report(cmd) => cmd.run(),
+        Command::Lsp(cmd) => cmd.run(),
     }
 }
