@@ -11,6 +11,7 @@ mod lsp;
 mod nlu;
 mod report;
 mod run;
+mod schema;
 mod serve;
 mod test;
 
@@ -154,6 +155,8 @@ enum Command {
     Report(report::Report),
     /// Serve the Language Server Protocol on stdin and stdout, for editors (docs/EDITORS.md)
     Lsp(lsp::Lsp),
+    /// Print the JSON Schema of the YAML format, for editors (docs/EDITORS.md)
+    Schema(schema::SchemaCmd),
 }
 
 pub(crate) fn run(args: Args) -> Result<u8, CliError> {
@@ -169,5 +172,6 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
         Command::Nlu(cmd) => cmd.run(),
         Command::Report(cmd) => cmd.run(),
         Command::Lsp(cmd) => cmd.run(),
+        Command::Schema(cmd) => cmd.run(),
     }
 }

@@ -58,6 +58,7 @@ pub const DSL_FIELDS: &[(&str, &[&str])] = &[
     ("card_field_kw", DSL_CARD),
     ("input_field_kw", DSL_INPUT),
     ("service_field_kw", DSL_SERVICE),
+    ("handoff_field_kw", DSL_HANDOFF),
 ];
 
 /// `bot { … }`.
@@ -108,6 +109,8 @@ const DSL_INPUT: &[&str] = &[
 const DSL_SERVICE: &[&str] = &[
     "method", "url", "header", "body", "timeout", "save", "status", "on_error",
 ];
+/// The fields of `handoff { … }`.
+const DSL_HANDOFF: &[&str] = &["queue", "reason", "message"];
 /// Fields that stand alone, with no value after them.
 const FLAGS: &[&str] = &["evaluable", "mask", "global", "detect_language"];
 
@@ -405,6 +408,7 @@ enum Block {
     Rule,
     IntentSwitch,
     Service,
+    Handoff,
     Script,
     Json,
     Other,
@@ -577,7 +581,7 @@ fn opener(block: &Block, tokens: &[Token], depth: usize) -> Block {
         }
         Block::Flow(_) => {
             match nearest(&[
-                "answer", "input", "rule", "code", "service", "intent", "track",
+                "answer", "input", "rule", "code", "service", "intent", "track", "handoff",
             ]) {
                 Some("answer") => Block::Answer,
                 Some("input") => Block::Input,
@@ -586,6 +590,7 @@ fn opener(block: &Block, tokens: &[Token], depth: usize) -> Block {
                 Some("service") => Block::Service,
                 Some("intent") => Block::IntentSwitch,
                 Some("track") => Block::Json,
+                Some("handoff") => Block::Handoff,
                 _ => Block::Other,
             }
         }
@@ -637,6 +642,7 @@ fn dsl_context(text: &str) -> Context {
         Block::Card => DSL_CARD,
         Block::Input => DSL_INPUT,
         Block::Service => DSL_SERVICE,
+        Block::Handoff => DSL_HANDOFF,
         Block::Rule => &["when", "else"],
         Block::Script => return Context::Script,
         Block::Json | Block::Other => return Context::Nothing,
