@@ -1,5 +1,5 @@
 //! The VS Code extension in `editors/vscode/`: its manifest registers both
-//! syntaxes and starts `cellflow lsp`, and its TextMate grammar parses and
+//! syntaxes and starts `cellflow lsp`, and its `TextMate` grammar parses and
 //! gives a scope to every keyword the DSL's grammar has.
 
 use std::collections::BTreeSet;

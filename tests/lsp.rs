@@ -134,7 +134,7 @@ impl Client {
     fn open(&mut self, file: &str) {
         let text = std::fs::read_to_string(self.dir.join(file)).unwrap();
         let uri = self.uri(file);
-        let language = if file.ends_with(".flow") {
+        let language = if Path::new(file).extension().is_some_and(|e| e == "flow") {
             "cellflow"
         } else {
             "yaml"

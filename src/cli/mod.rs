@@ -172,6 +172,6 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
         Command::Nlu(cmd) => cmd.run(),
         Command::Report(cmd) => cmd.run(),
         Command::Lsp(cmd) => cmd.run(),
-        Command::Schema(cmd) => cmd.run(),
+        Command::Schema(cmd) => Ok(cmd.run()),
     }
 }

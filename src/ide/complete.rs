@@ -155,8 +155,8 @@ pub(super) fn complete(
         }
     };
     let items = match (context, qualifier) {
-        (Context::Template, Some("input.entities")) => names.entities(),
-        (Context::Template, None) => names.variables(),
+        (Context::Template, Some("input.entities")) | (Context::Entities, None) => names.entities(),
+        (Context::Template | Context::Script, None) => names.variables(),
         (Context::Targets(_), Some(flow)) => names.cells_of(flow, true),
         (Context::Targets(flow), None) => {
             let mut items = flow.map(|f| names.cells_of(&f, false)).unwrap_or_default();
@@ -164,7 +164,6 @@ pub(super) fn complete(
             items
         }
         (_, Some(_)) | (Context::Nothing, None) => Vec::new(),
-        (Context::Script, None) => names.variables(),
         (Context::Intents { with_else }, None) => {
             let mut items = names.intents();
             if with_else {
@@ -176,7 +175,6 @@ pub(super) fn complete(
             }
             items
         }
-        (Context::Entities, None) => names.entities(),
         (Context::Words(words, kind, detail), None) => {
             words.iter().map(|w| word(w, kind, detail)).collect()
         }
@@ -656,7 +654,7 @@ fn dsl_context(text: &str) -> Context {
         (Block::Top, Some("entity"), Some("on")) | (Block::Input, Some("entity"), _) => {
             Context::Entities
         }
-        (Block::Top, Some(_), _) => Context::Nothing,
+        (Block::Top, Some(_), _) | (Block::Flow(_), Some("input"), _) => Context::Nothing,
         (Block::Answer, Some("pick"), _) => Context::Words(PICKS, CompletionKind::Value, "pick"),
         (Block::Answer, Some("media"), _) => {
             Context::Words(MEDIA_KINDS, CompletionKind::Value, "media kind")
@@ -673,7 +671,6 @@ fn dsl_context(text: &str) -> Context {
         (Block::Flow(_), Some(_), Some("input")) => {
             Context::Words(INPUT_TYPES, CompletionKind::Value, "input type")
         }
-        (Block::Flow(_), Some("input"), _) => Context::Nothing,
         (Block::Flow(_), _, _) => Context::CellKinds(&[]),
         (Block::IntentSwitch, Some(w), _)
             if w != "else" && prev == Some(&Token::Word(w.into())) =>
@@ -737,7 +734,6 @@ fn split_key(rest: &str) -> (Option<&str>, Option<&str>) {
     for (i, &b) in bytes.iter().enumerate() {
         match (quote, b) {
             (Some(q), b) if b == q => quote = None,
-            (Some(_), _) => {}
             (None, b'"' | b'\'') if i == 0 => quote = Some(b),
             (None, b'{' | b'[') if i == 0 => return (None, None),
             (None, b':') if bytes.get(i + 1).is_none_or(|n| *n == b' ') => {

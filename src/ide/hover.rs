@@ -242,10 +242,10 @@ fn flow(analysis: &Analysis, name: &str) -> Option<String> {
     match flow.trigger.as_ref().map(|t| &t.value) {
         Some(ast::Trigger::Welcome) => out.push_str("Starts a conversation (`on: welcome`).\n"),
         Some(ast::Trigger::Fallback) => {
-            out.push_str("Answers what no flow understood (`on: fallback`).\n")
+            out.push_str("Answers what no flow understood (`on: fallback`).\n");
         }
         Some(ast::Trigger::Timeout) => {
-            out.push_str("Answers an inactivity timeout (`on: timeout`).\n")
+            out.push_str("Answers an inactivity timeout (`on: timeout`).\n");
         }
         Some(ast::Trigger::Intent(intent)) => {
             let _ = writeln!(out, "Started by the intent `{}`.", intent.value);

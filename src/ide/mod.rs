@@ -155,16 +155,22 @@ impl Workspace {
     /// the last check. Only the merge, the checker and the index run: every
     /// file was parsed when it was set.
     pub fn check(&mut self) -> &Analysis {
-        if self.dirty || self.analysis.is_none() {
+        match self.analysis.take() {
+            Some(analysis) if !self.dirty => self.analysis.insert(analysis),
+            _ => {
+                let analysis = self.analyse();
+                self.dirty = false;
+                self.analysis.insert(analysis)
+            }
+        }
+    }
+
+    /// Merges the cached modules, checks them and indexes the result.
+    fn analyse(&self) -> Analysis {
+        {
             let mut project = Project::new();
             project.sources = self.sources.clone();
-            for (index, parsed) in self.parsed.iter().enumerate() {
-                let file = self
-                    .sources
-                    .iter()
-                    .nth(index)
-                    .map(|(id, _)| id)
-                    .expect("one parse per file");
+            for ((file, _), parsed) in self.sources.iter().zip(&self.parsed) {
                 match parsed {
                     Parsed::Flow {
                         syntax,
@@ -185,10 +191,8 @@ impl Workspace {
             }
             let checked = crate::check::check(project);
             let index = Index::build(&checked);
-            self.analysis = Some(Analysis { checked, index });
-            self.dirty = false;
+            Analysis { checked, index }
         }
-        self.analysis.as_ref().expect("checked just now")
     }
 
     /// The last check's result, which may be older than the files.

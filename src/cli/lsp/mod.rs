@@ -488,7 +488,7 @@ impl Server<'_> {
             GotoDefinition::METHOD => extract(request).and_then(|p| self.definition(p)),
             References::METHOD => extract(request).and_then(|p| self.references(p)),
             HoverRequest::METHOD => extract(request).and_then(|p| self.hover(p)),
-            Completion::METHOD => extract(request).and_then(|p| self.completion(&p)),
+            Completion::METHOD => extract(request).map(|p| self.completion(&p)),
             PrepareRenameRequest::METHOD => extract(request).and_then(|p| self.prepare_rename(p)),
             Rename::METHOD => extract(request).and_then(|p| self.rename(p)),
             Formatting::METHOD => extract(request).and_then(|p| self.formatting(&p)),
@@ -597,13 +597,10 @@ impl Server<'_> {
         }))
     }
 
-    fn completion(
-        &mut self,
-        params: &lsp::CompletionParams,
-    ) -> Result<serde_json::Value, RequestFailed> {
+    fn completion(&mut self, params: &lsp::CompletionParams) -> serde_json::Value {
         let at = &params.text_document_position;
         let Some((bot, file)) = path_of(&at.text_document.uri).and_then(|p| self.find(&p)) else {
-            return Ok(serde_json::Value::Null);
+            return serde_json::Value::Null;
         };
         let workspace = &self.bots[bot].workspace;
         // Names come from the last check, even one older than this text.
@@ -635,7 +632,7 @@ impl Server<'_> {
                 ..lsp::CompletionItem::default()
             })
             .collect();
-        Ok(json(lsp::CompletionResponse::Array(items)))
+        json(lsp::CompletionResponse::Array(items))
     }
 
     fn prepare_rename(
