@@ -58,7 +58,7 @@ fn cell_label(bot: &ast::Bot, graph: &Graph, id: CellId) -> String {
     }
 }
 
-fn edge_label(bot: &ast::Bot, graph: &Graph, from: CellId, edge: Edge) -> String {
+pub(crate) fn edge_label(bot: &ast::Bot, graph: &Graph, from: CellId, edge: Edge) -> String {
     let ast_cell = graph
         .cell(from)
         .map(|c| &bot.flows[c.flow.index()].cells[c.index as usize]);

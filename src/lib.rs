@@ -10,7 +10,9 @@
 //! 6. [`compile`]: the immutable program a runtime host loads;
 //! 7. [`runtime`]: sessions and turns (docs/RUNTIME.md), the built-in NLU;
 //! 8. [`fmt`] and [`export`]: printing the AST back as YAML or DSL, and the
-//!    graph as DOT or Mermaid.
+//!    graph as DOT or Mermaid;
+//! 9. [`ide`]: what an editor asks of a bot (names at a position, their
+//!    definitions and uses, completion, hover), for `cellflow lsp`.
 //!
 //! Running a bot:
 //!
@@ -38,6 +40,7 @@ pub mod fmt;
 #[doc(hidden)]
 pub mod generate;
 pub mod graph;
+pub mod ide;
 pub mod kinds;
 pub mod language;
 pub mod lower;

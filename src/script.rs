@@ -248,6 +248,49 @@ fn block(stmts: &[Stmt], assigned: &mut Vec<String>, effects: &mut Effects, top:
     }
 }
 
+/// One mention of a session variable in a script, for an editor's
+/// go-to-definition, references and rename.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mention {
+    pub access: Access,
+    /// Assigned here (`x = …`, or a top-level `let x`), not read.
+    pub assigned: bool,
+}
+
+/// Every mention of a session variable in a compiled script, in the order
+/// rhai's AST holds them (unlike [`effects`], which keeps the first read of
+/// each and only reads that need the variable set).
+#[must_use]
+pub fn mentions(ast: &AST) -> Vec<Mention> {
+    let mut found = Vec::new();
+    for stmt in ast.statements() {
+        if let Stmt::Var(v, _, _) = stmt {
+            // A top-level `let` persists in the session: an assignment.
+            found.push(Mention {
+                access: access(v.0.name.as_str(), v.0.pos),
+                assigned: true,
+            });
+        }
+        stmt.walk(&mut Vec::new(), &mut |path: &[ASTNode]| {
+            if let Some(ASTNode::Expr(e)) = path.last()
+                && let Some(name) = session_var(e)
+            {
+                let assigned = matches!(
+                    path.iter().rev().nth(1),
+                    Some(ASTNode::Stmt(Stmt::Assignment(a)))
+                        if !a.0.is_op_assignment() && a.1.lhs.position() == e.position()
+                );
+                found.push(Mention {
+                    access: access(name, e.position()),
+                    assigned,
+                });
+            }
+            true
+        });
+    }
+    found
+}
+
 /// The variable a condition proves set: `x != ()` or `() != x`.
 ///
 /// "Ask once" flows skip an input when its variable is already set; with this
@@ -315,6 +358,29 @@ mod tests {
         assert_eq!(guard("() != rut").as_deref(), Some("rut"));
         assert_eq!(guard("rut == ()"), None);
         assert_eq!(guard("rut != () && x"), None);
+    }
+
+    #[test]
+    fn every_mention_is_found_with_its_place() {
+        let ast = engine()
+            .compile("let note = 1;\ntotal = price * qty;\nif vip { total += price; }")
+            .expect("compiles");
+        let found: Vec<(String, usize, usize, bool)> = mentions(&ast)
+            .into_iter()
+            .map(|m| (m.access.name, m.access.line, m.access.column, m.assigned))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("note".to_owned(), 1, 5, true),
+                ("total".to_owned(), 2, 1, true),
+                ("price".to_owned(), 2, 9, false),
+                ("qty".to_owned(), 2, 17, false),
+                ("vip".to_owned(), 3, 4, false),
+                ("total".to_owned(), 3, 10, false),
+                ("price".to_owned(), 3, 19, false),
+            ]
+        );
     }
 
     #[test]

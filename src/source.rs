@@ -99,7 +99,7 @@ impl Span {
 }
 
 /// One loaded file: its name as shown to the user and its text.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct SourceFile {
     name: String,
     path: PathBuf,
@@ -179,7 +179,7 @@ impl SourceFile {
 }
 
 /// Every file of one bot, addressed by [`FileId`].
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct SourceMap {
     files: Vec<SourceFile>,
 }
@@ -201,8 +201,7 @@ impl SourceMap {
         text: impl Into<String>,
     ) -> FileId {
         let text = text.into();
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let line_starts = line_starts(&text);
         let id = FileId(u32::try_from(self.files.len()).expect("fewer than 4 billion files"));
         self.files.push(SourceFile {
             name: name.into(),
@@ -211,6 +210,15 @@ impl SourceMap {
             line_starts,
         });
         id
+    }
+
+    /// Replaces a file's text, keeping its id: an editor's new version of
+    /// a file, which is parsed again under the same id while the spans of
+    /// the other files stay valid.
+    pub fn replace(&mut self, id: FileId, text: impl Into<String>) {
+        let file = &mut self.files[id.0 as usize];
+        file.text = text.into();
+        file.line_starts = line_starts(&file.text);
     }
 
     #[must_use]
@@ -225,6 +233,17 @@ impl SourceMap {
             .map(|(i, f)| (FileId(u32::try_from(i).unwrap_or(u32::MAX)), f))
     }
 
+    /// The number of files.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
     /// The text a span covers, if it points into a file.
     #[must_use]
     pub fn snippet(&self, span: Span) -> Option<&str> {
@@ -235,4 +254,10 @@ impl SourceMap {
             Span::Synthetic => None,
         }
     }
+}
+
+fn line_starts(text: &str) -> Vec<usize> {
+    let mut starts = vec![0];
+    starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+    starts
 }

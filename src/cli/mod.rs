@@ -7,9 +7,11 @@ mod compile;
 mod explore;
 mod fmt;
 mod graph;
+mod lsp;
 mod nlu;
 mod report;
 mod run;
+mod schema;
 mod serve;
 mod test;
 
@@ -151,6 +153,10 @@ enum Command {
     Nlu(nlu::NluCmd),
     /// Summarise the analytics events a server wrote: funnels, not-understood messages, handoffs
     Report(report::Report),
+    /// Serve the Language Server Protocol on stdin and stdout, for editors (docs/EDITORS.md)
+    Lsp(lsp::Lsp),
+    /// Print the JSON Schema of the YAML format, for editors (docs/EDITORS.md)
+    Schema(schema::SchemaCmd),
 }
 
 pub(crate) fn run(args: Args) -> Result<u8, CliError> {
@@ -165,5 +171,7 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
         Command::Serve(cmd) => (*cmd).run(),
         Command::Nlu(cmd) => cmd.run(),
         Command::Report(cmd) => cmd.run(),
+        Command::Lsp(cmd) => cmd.run(),
+        Command::Schema(cmd) => Ok(cmd.run()),
     }
 }

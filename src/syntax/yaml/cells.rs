@@ -9,7 +9,7 @@ use crate::diagnostic::{Diagnostic, NameKind, Problem, suggest};
 use crate::source::Span;
 use crate::syntax::node::{Node, Value};
 
-use super::{Fields, Walker};
+use super::{Fields, Walker, keys};
 
 impl Walker<'_> {
     pub(super) fn cell(&mut self, node: &Node) -> Option<Cell> {
@@ -131,28 +131,7 @@ impl Walker<'_> {
                 ..Answer::default()
             });
         }
-        let fields = self.fields(
-            node,
-            "answer",
-            "an answer",
-            &[
-                "text",
-                "pick",
-                "buttons",
-                "quick_replies",
-                "cards",
-                "media",
-                "custom",
-                "evaluable",
-                "quick_replies_scope",
-                "typing",
-                "delay",
-                "location",
-                "link",
-                "voice",
-                "mask",
-            ],
-        )?;
+        let fields = self.fields(node, "answer", "an answer", keys::ANSWER)?;
         let mut answer = Answer::default();
         if let Some(text) = fields.get("text") {
             answer.text = match &text.value {
@@ -173,7 +152,7 @@ impl Walker<'_> {
                 .filter_map(|n| {
                     if let Value::Map(_) = n.value {
                         let f =
-                            self.fields(n, "quick_replies", "a quick reply", &["label", "value"])?;
+                            self.fields(n, "quick_replies", "a quick reply", keys::QUICK_REPLY)?;
                         let label =
                             self.required_localized(&f, "label", "a quick reply", n.span)?;
                         Some(QuickReply {
@@ -194,12 +173,7 @@ impl Walker<'_> {
             answer.cards = items
                 .iter()
                 .filter_map(|n| {
-                    let f = self.fields(
-                        n,
-                        "cards",
-                        "a card",
-                        &["title", "subtitle", "image", "buttons"],
-                    )?;
+                    let f = self.fields(n, "cards", "a card", keys::CARD)?;
                     let title = self.required_localized(&f, "title", "a card", n.span)?;
                     let buttons = f
                         .get("buttons")
@@ -215,12 +189,7 @@ impl Walker<'_> {
                 .collect();
         }
         if let Some(media) = fields.get("media")
-            && let Some(f) = self.fields(
-                media,
-                "media",
-                "a media attachment",
-                &["type", "url", "name"],
-            )
+            && let Some(f) = self.fields(media, "media", "a media attachment", keys::MEDIA)
         {
             let kind = match f.get("type") {
                 Some(n) => self.one_of(
@@ -264,12 +233,7 @@ impl Walker<'_> {
         answer.typing = self.unsigned(&fields, "typing", "a number of milliseconds");
         answer.delay = self.unsigned(&fields, "delay", "a number of milliseconds");
         if let Some(node) = fields.get("location")
-            && let Some(f) = self.fields(
-                node,
-                "location",
-                "a location",
-                &["lat", "lng", "name", "address"],
-            )
+            && let Some(f) = self.fields(node, "location", "a location", keys::LOCATION)
         {
             let lat = self.required_string(&f, "lat", "a location", node.span);
             let lng = self.required_string(&f, "lng", "a location", node.span);
@@ -284,12 +248,7 @@ impl Walker<'_> {
             }
         }
         if let Some(node) = fields.get("link")
-            && let Some(f) = self.fields(
-                node,
-                "link",
-                "a link",
-                &["url", "title", "description", "image"],
-            )
+            && let Some(f) = self.fields(node, "link", "a link", keys::LINK)
             && let Some(url) = self.required_string(&f, "url", "a link", node.span)
         {
             answer.link = Some(Link {
@@ -351,7 +310,7 @@ impl Walker<'_> {
         items
             .iter()
             .filter_map(|n| {
-                let f = self.fields(n, "buttons", "a button", &["label", "value", "url"])?;
+                let f = self.fields(n, "buttons", "a button", keys::BUTTON)?;
                 let label = self.required_localized(&f, "label", "a button", n.span)?;
                 Some(Button {
                     label,
@@ -363,15 +322,7 @@ impl Walker<'_> {
     }
 
     pub(super) fn input(&mut self, key: &Node, node: &Node) -> Option<Input> {
-        let fields = self.fields(
-            node,
-            "input",
-            "an input",
-            &[
-                "var", "type", "prompt", "options", "entity", "pattern", "min", "max", "invalid",
-                "retries", "on_fail", "mask", "types", "max_size",
-            ],
-        )?;
+        let fields = self.fields(node, "input", "an input", keys::INPUT)?;
         let Some(var) = fields
             .get("var")
             .and_then(|n| self.name(n, NameKind::Field, "var"))
@@ -442,7 +393,7 @@ impl Walker<'_> {
             otherwise: None,
         };
         for item in items {
-            let Some(f) = self.fields(item, "rule", "a rule arm", &["when", "goto", "else"]) else {
+            let Some(f) = self.fields(item, "rule", "a rule arm", keys::RULE_ARM) else {
                 continue;
             };
             if let Some(otherwise) = f.get("else") {
@@ -502,7 +453,7 @@ impl Walker<'_> {
 
     pub(super) fn jump(&mut self, node: &Node) -> Option<Jump> {
         if let Value::Map(_) = node.value {
-            let f = self.fields(node, "jump", "a jump", &["to", "return"])?;
+            let f = self.fields(node, "jump", "a jump", keys::JUMP)?;
             let Some(to) = f.get("to") else {
                 self.report(
                     Problem::MissingField {
@@ -562,21 +513,7 @@ impl Walker<'_> {
     }
 
     pub(super) fn service(&mut self, key: &Node, node: &Node) -> Option<Service> {
-        let f = self.fields(
-            node,
-            "service",
-            "a service",
-            &[
-                "method",
-                "url",
-                "headers",
-                "body",
-                "timeout_ms",
-                "save",
-                "status",
-                "on_error",
-            ],
-        )?;
+        let f = self.fields(node, "service", "a service", keys::SERVICE)?;
         let Some(url) = f.get("url") else {
             self.report(
                 Problem::MissingField {
@@ -630,7 +567,7 @@ impl Walker<'_> {
                 properties: None,
             });
         }
-        let f = self.fields(node, "track", "a track", &["event", "properties"])?;
+        let f = self.fields(node, "track", "a track", keys::TRACK)?;
         let event = self.required_string(&f, "event", "a track", key.span)?;
         let properties = match f.get("properties") {
             Some(n) if matches!(n.value, Value::Map(_)) => Some(Spanned::new(self.json(n), n.span)),
@@ -644,12 +581,7 @@ impl Walker<'_> {
     }
 
     pub(super) fn handoff(&mut self, key: &Node, node: &Node) -> Option<Handoff> {
-        let f = self.fields(
-            node,
-            "handoff",
-            "a handoff",
-            &["queue", "reason", "message"],
-        )?;
+        let f = self.fields(node, "handoff", "a handoff", keys::HANDOFF)?;
         let queue = self.required_string(&f, "queue", "a handoff", key.span)?;
         Some(Handoff {
             queue,
@@ -662,7 +594,7 @@ impl Walker<'_> {
         if let Value::Null = node.value {
             return Some(End::default());
         }
-        let f = self.fields(node, "end", "an end", &["message"])?;
+        let f = self.fields(node, "end", "an end", keys::END)?;
         Some(End {
             message: self.opt_localized(&f, "message"),
         })

@@ -6,17 +6,12 @@ use crate::ast::{
 use crate::diagnostic::{NameKind, Problem};
 use crate::syntax::node::{Node, Value};
 
-use super::Walker;
+use super::{Walker, keys};
 
 impl Walker<'_> {
     pub(super) fn module(&mut self, root: &Node) -> Module {
         let mut module = Module::default();
-        let Some(fields) = self.fields(
-            root,
-            "file",
-            "a flow file",
-            &["bot", "intents", "entities", "flows"],
-        ) else {
+        let Some(fields) = self.fields(root, "file", "a flow file", keys::FILE) else {
             return module;
         };
         if let Some(bot) = fields.get("bot") {
@@ -59,24 +54,7 @@ impl Walker<'_> {
             span: node.span,
             ..Settings::default()
         };
-        let Some(fields) = self.fields(
-            node,
-            "bot",
-            "bot settings",
-            &[
-                "name",
-                "locale",
-                "timezone",
-                "languages",
-                "detect_language",
-                "messages",
-                "nlu",
-                "context",
-                "hidden",
-                "readonly",
-                "inactivity",
-            ],
-        ) else {
+        let Some(fields) = self.fields(node, "bot", "bot settings", keys::SETTINGS) else {
             return settings;
         };
         settings.name = self.opt_string(&fields, "name");
@@ -87,12 +65,8 @@ impl Walker<'_> {
         }
         settings.detect_language = self.bool(&fields, "detect_language");
         if let Some(node) = fields.get("messages")
-            && let Some(messages) = self.fields(
-                node,
-                "messages",
-                "the built-in messages",
-                &crate::ast::BUILTIN_MESSAGES,
-            )
+            && let Some(messages) =
+                self.fields(node, "messages", "the built-in messages", keys::MESSAGES)
         {
             for key in crate::ast::BUILTIN_MESSAGES {
                 if let (Some(text), Some(span)) =
@@ -105,8 +79,7 @@ impl Walker<'_> {
             }
         }
         if let Some(nlu) = fields.get("nlu")
-            && let Some(nlu) =
-                self.fields(nlu, "nlu", "NLU settings", &["threshold", "out_of_scope"])
+            && let Some(nlu) = self.fields(nlu, "nlu", "NLU settings", keys::NLU)
         {
             if let Some(list) = nlu.get("out_of_scope") {
                 settings.out_of_scope = self.strings(list, "out_of_scope");
@@ -124,7 +97,7 @@ impl Walker<'_> {
                 node,
                 "inactivity",
                 "the inactivity setting",
-                &["after", "message"],
+                keys::INACTIVITY,
             )
         {
             let after =
@@ -154,12 +127,7 @@ impl Walker<'_> {
     }
 
     pub(super) fn intent(&mut self, name: Name, node: &Node) -> Option<Intent> {
-        let fields = self.fields(
-            node,
-            &name.value,
-            "an intent",
-            &["examples", "patterns", "global"],
-        )?;
+        let fields = self.fields(node, &name.value, "an intent", keys::INTENT)?;
         let (examples, examples_by_language) = fields
             .get("examples")
             .map(|n| self.strings_by_language(n, "examples"))
@@ -180,7 +148,7 @@ impl Walker<'_> {
     }
 
     pub(super) fn entity(&mut self, name: Name, node: &Node) -> Option<Entity> {
-        let fields = self.fields(node, &name.value, "an entity", &["values", "pattern"])?;
+        let fields = self.fields(node, &name.value, "an entity", keys::ENTITY)?;
         let kind = match (fields.get("values"), fields.get("pattern")) {
             (Some(_), Some(_)) => {
                 let span = fields.key_span("pattern").unwrap_or(node.span);
@@ -268,7 +236,7 @@ impl Walker<'_> {
     }
 
     pub(super) fn flow(&mut self, name: Name, node: &Node) -> Option<Flow> {
-        let fields = self.fields(node, &name.value, "a flow", &["on", "timeout", "cells"])?;
+        let fields = self.fields(node, &name.value, "a flow", keys::FLOW)?;
         let trigger = fields.get("on").and_then(|n| self.trigger(n));
         let timeout = self.opt_string(&fields, "timeout");
         let cells = match fields.get("cells") {

@@ -8,6 +8,7 @@
 
 mod cells;
 mod document;
+pub mod keys;
 
 use crate::ast::{Module, Name, Script, Settings, Spanned, Target};
 use crate::diagnostic::{Diagnostic, NameKind, Problem};
