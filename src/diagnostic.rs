@@ -353,7 +353,15 @@ pub enum Problem {
     #[error("this cell can never be reached")]
     UnreachableCell,
     #[error("`{name}` may be unset here")]
-    MaybeUnset { name: String, never_assigned: bool },
+    MaybeUnset {
+        name: String,
+        never_assigned: bool,
+        /// A name that is assigned, close to this one (when it is never
+        /// assigned).
+        suggestion: Option<String>,
+    },
+    #[error("`{name}` is never assigned, and the host does not provide it")]
+    MisspeltVariable { name: String, suggestion: String },
     #[error("the example \"{example}\" is in intents `{first}` and `{second}`")]
     DuplicateExample {
         example: String,
@@ -430,6 +438,7 @@ impl Problem {
             Problem::WaitlessLoop { .. } => "cellflow::check::waitless_loop",
             Problem::UnreachableCell => "cellflow::check::unreachable_cell",
             Problem::MaybeUnset { .. } => "cellflow::check::maybe_unset",
+            Problem::MisspeltVariable { .. } => "cellflow::check::misspelt_variable",
             Problem::DuplicateExample { .. } => "cellflow::check::duplicate_example",
             Problem::FewExamples { .. } => "cellflow::check::few_examples",
             Problem::UnusedIntent { .. } => "cellflow::check::unused_intent",
@@ -537,6 +546,7 @@ impl Problem {
                 ..
             } => "never assigned anywhere".into(),
             Problem::MaybeUnset { .. } => "read here".into(),
+            Problem::MisspeltVariable { suggestion, .. } => format!("a typo of `{suggestion}`?"),
             Problem::DuplicateExample { .. } => "also an example here".into(),
             Problem::FewExamples { .. } => "too few to learn from".into(),
             Problem::UnusedIntent { .. } | Problem::UnusedEntity { .. } => "defined here".into(),
@@ -694,12 +704,18 @@ impl Problem {
                 "add an `input` or `intent` cell on the loop, or a `rule` that leaves it".into()
             }
             Problem::UnreachableCell => "remove it, or give it an `id` and point a target at it".into(),
-            Problem::MaybeUnset { name, never_assigned: true } => {
+            Problem::MaybeUnset { suggestion: Some(suggestion), never_assigned: true, name } => {
+                format!("did you mean `{suggestion}`? Otherwise assign `{name}` in an input or code cell, or declare it in `bot.context`")
+            }
+            Problem::MaybeUnset { name, never_assigned: true, .. } => {
                 format!("assign `{name}` in an input or code cell, declare it in `bot.context`, or use `{{{{{name} | \"default\"}}}}`")
             }
             Problem::MaybeUnset { name, .. } => {
                 format!("assign `{name}` on every path before this, or give the template a default: `{{{{{name} | \"...\"}}}}`")
             }
+            Problem::MisspeltVariable { name, suggestion } => format!(
+                "write `{suggestion}`; or, if the host sets `{name}`, list it in `bot.context`"
+            ),
             Problem::DuplicateExample { .. } => "keep the example in one intent, or the classifier cannot tell them apart".into(),
             Problem::FewExamples { language: None, .. } => format!(
                 "give it at least {} different ways people say it (10 or more is better; see docs/NLU.md), or a pattern",
@@ -1024,7 +1040,7 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, colour: bool, width:
 }
 
 /// Every diagnostic code, in the order of `docs/DIAGNOSTICS.md`.
-pub const CODES: [&str; 42] = [
+pub const CODES: [&str; 43] = [
     "cellflow::syntax::yaml",
     "cellflow::syntax::too_large",
     "cellflow::syntax::encoding",
@@ -1059,6 +1075,7 @@ pub const CODES: [&str; 42] = [
     "cellflow::check::waitless_loop",
     "cellflow::check::unreachable_cell",
     "cellflow::check::maybe_unset",
+    "cellflow::check::misspelt_variable",
     "cellflow::check::duplicate_example",
     "cellflow::check::few_examples",
     "cellflow::check::unused_intent",

@@ -10,7 +10,8 @@
 //!   configuration and service URLs; it also records what each cell reads
 //!   and assigns, for `dataflow`;
 //! - `flow`: loops that never wait for the user, unreachable cells;
-//! - `dataflow`: variables that may be unset where they are read;
+//! - `dataflow`: variables that may be unset where they are read, and
+//!   reads of a name nothing assigns that is close to one that is;
 //! - `names`: unused intents and entities, shared examples, no fallback;
 //! - `languages`: language codes, texts by language, missing translations;
 //! - `secrets`: answers that would show a masked or hidden value, and
@@ -89,7 +90,9 @@ pub fn check(mut project: Project) -> Checked {
         // Which calls eventually return: reachability and data-flow both need it.
         let calls = flow::Calls::new(&lowered.graph, false);
         diagnostics.extend(flow::unreachable(&ctx, &calls));
-        diagnostics.extend(dataflow::maybe_unset(&ctx, &facts, &calls));
+        let misspelt = dataflow::misspelt(&ctx, &facts);
+        diagnostics.extend(dataflow::misspelt_variables(&facts, &misspelt));
+        diagnostics.extend(dataflow::maybe_unset(&ctx, &facts, &calls, &misspelt));
         diagnostics.extend(names::unused_intents(&ctx));
         diagnostics.extend(names::unused_entities(&ctx, &facts));
         diagnostics.extend(names::duplicate_examples(&ctx));
