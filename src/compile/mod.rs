@@ -420,6 +420,7 @@ pub fn compile_with_models(
     )?;
     let languages = std::mem::take(&mut compiler.languages);
     let env = std::mem::take(&mut compiler.env);
+    let places = compiler.prepared.take_places();
     drop(compiler);
     let by_language = bot
         .intents
@@ -525,6 +526,7 @@ pub fn compile_with_models(
         version: version_of(bot),
         calls_services,
         env,
+        places,
     })
 }
 
