@@ -55,6 +55,65 @@ impl fmt::Display for NameKind {
     }
 }
 
+/// What a DSL file opened and never closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unclosed {
+    /// A `{`, and what it opens ("the input `name`", "this rule").
+    Brace { of: String },
+    /// A `[` of a list.
+    Bracket,
+    /// A double- or single-quoted string. `runs_to` is the line it runs on
+    /// to when it does close, later than meant (a multi-line string is
+    /// allowed, so this is a guess); `None` when it never closes.
+    String { runs_to: Option<usize> },
+    /// A `code` or `when` block, whose braces, strings and comments are
+    /// read as rhai reads them.
+    Block,
+}
+
+impl fmt::Display for Unclosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unclosed::Brace { of } => write!(f, "the `{{` of {of} is not closed"),
+            Unclosed::Bracket => f.write_str("the `[` of this list is not closed"),
+            Unclosed::String { runs_to: None } => f.write_str("this string is not closed"),
+            Unclosed::String {
+                runs_to: Some(line),
+            } => write!(
+                f,
+                "this string may not be closed where it should: it runs on to line {line}"
+            ),
+            Unclosed::Block => f.write_str("the `{` of this code block is not closed"),
+        }
+    }
+}
+
+/// What a DSL file has where its grammar wanted something else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// What the grammar allows here, in the words of docs/LANGUAGE.md
+    /// ("an input field (prompt, options, …) or `}`").
+    pub expected: String,
+    /// What is there instead ("`menu`", "a string", "the end of the file").
+    pub found: String,
+    /// The keyword the author probably meant.
+    pub suggestion: Option<String>,
+    /// How the construct is written, when that says it best.
+    pub hint: Option<String>,
+}
+
+/// Why a backslash in a double-quoted DSL string is not an escape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EscapeProblem {
+    /// `\u{...}` names no Unicode character (a surrogate, or past 10FFFF).
+    NotAChar,
+    /// A backslash before a character that has no escape (`\b`, `\d`);
+    /// `raw` is the string written in single quotes, when it can be.
+    Unknown { raw: Option<String> },
+    /// `\u` without 1 to 6 hex digits in braces (`\u00E9`).
+    Malformed,
+}
+
 /// Why an `input` cell's configuration cannot work.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InputProblem {
@@ -178,10 +237,23 @@ pub enum Problem {
     FileTooLarge { size: usize, limit: usize },
     #[error("the file is not UTF-8 text")]
     NotUtf8,
-    #[error("syntax error: expected {expected}")]
-    DslSyntax { expected: String },
-    #[error("`{escape}` names no Unicode character")]
-    InvalidEscape { escape: String },
+    #[error("expected {}, found {}", .0.expected, .0.found)]
+    DslSyntax(Box<SyntaxError>),
+    #[error("{}", match problem {
+        EscapeProblem::NotAChar => format!("`{escape}` names no Unicode character"),
+        EscapeProblem::Unknown { .. } => format!("`{escape}` is not an escape in a double-quoted string"),
+        EscapeProblem::Malformed => format!("`{escape}` is not a `\\u{{...}}` escape"),
+    })]
+    InvalidEscape {
+        escape: String,
+        problem: EscapeProblem,
+    },
+    #[error("{what}")]
+    Unclosed {
+        what: Unclosed,
+        /// Where the parser gave up ("`answer` on line 4", "the end of the file").
+        gave_up: String,
+    },
     #[error("unknown cell kind `{found}`")]
     UnknownCellKind {
         found: String,
@@ -281,7 +353,15 @@ pub enum Problem {
     #[error("this cell can never be reached")]
     UnreachableCell,
     #[error("`{name}` may be unset here")]
-    MaybeUnset { name: String, never_assigned: bool },
+    MaybeUnset {
+        name: String,
+        never_assigned: bool,
+        /// A name that is assigned, close to this one (when it is never
+        /// assigned).
+        suggestion: Option<String>,
+    },
+    #[error("`{name}` is never assigned, and the host does not provide it")]
+    MisspeltVariable { name: String, suggestion: String },
     #[error("the example \"{example}\" is in intents `{first}` and `{second}`")]
     DuplicateExample {
         example: String,
@@ -327,8 +407,9 @@ impl Problem {
             Problem::YamlSyntax { .. } => "cellflow::syntax::yaml",
             Problem::FileTooLarge { .. } => "cellflow::syntax::too_large",
             Problem::NotUtf8 => "cellflow::syntax::encoding",
-            Problem::DslSyntax { .. } => "cellflow::syntax::dsl",
+            Problem::DslSyntax(_) => "cellflow::syntax::dsl",
             Problem::InvalidEscape { .. } => "cellflow::syntax::invalid_escape",
+            Problem::Unclosed { .. } => "cellflow::syntax::unclosed",
             Problem::UnknownCellKind { .. } => "cellflow::syntax::unknown_cell_kind",
             Problem::MultipleKinds { .. } => "cellflow::syntax::multiple_kinds",
             Problem::MissingKind => "cellflow::syntax::missing_kind",
@@ -357,6 +438,7 @@ impl Problem {
             Problem::WaitlessLoop { .. } => "cellflow::check::waitless_loop",
             Problem::UnreachableCell => "cellflow::check::unreachable_cell",
             Problem::MaybeUnset { .. } => "cellflow::check::maybe_unset",
+            Problem::MisspeltVariable { .. } => "cellflow::check::misspelt_variable",
             Problem::DuplicateExample { .. } => "cellflow::check::duplicate_example",
             Problem::FewExamples { .. } => "cellflow::check::few_examples",
             Problem::UnusedIntent { .. } => "cellflow::check::unused_intent",
@@ -392,10 +474,29 @@ impl Problem {
     #[must_use]
     pub fn label(&self) -> String {
         match self {
-            Problem::YamlSyntax { .. } | Problem::DslSyntax { .. } => "here".into(),
+            Problem::YamlSyntax { .. } => "here".into(),
+            Problem::DslSyntax(error) => {
+                if error.found == "the end of the file" {
+                    "the file ends here".into()
+                } else {
+                    // The head of the expectation: "an input field", "`goto`".
+                    let head = error.expected.split(" (").next().unwrap_or_default();
+                    format!("expected {head}")
+                }
+            }
             Problem::FileTooLarge { .. } => "this file".into(),
             Problem::NotUtf8 => "invalid UTF-8 starts here".into(),
-            Problem::InvalidEscape { .. } => "not a Unicode scalar value".into(),
+            Problem::InvalidEscape { problem, .. } => match problem {
+                EscapeProblem::NotAChar => "not a Unicode scalar value",
+                EscapeProblem::Unknown { .. } => "not an escape",
+                EscapeProblem::Malformed => "not `\\u{...}`",
+            }
+            .into(),
+            Problem::Unclosed { what, .. } => match what {
+                Unclosed::String { .. } => "the string starts here",
+                _ => "opened here",
+            }
+            .into(),
             Problem::UnknownCellKind { .. } => "not a cell kind".into(),
             Problem::MultipleKinds { second, .. } => format!("`{second}` is a second kind"),
             Problem::MissingKind => "no kind key in this cell".into(),
@@ -445,6 +546,7 @@ impl Problem {
                 ..
             } => "never assigned anywhere".into(),
             Problem::MaybeUnset { .. } => "read here".into(),
+            Problem::MisspeltVariable { suggestion, .. } => format!("a typo of `{suggestion}`?"),
             Problem::DuplicateExample { .. } => "also an example here".into(),
             Problem::FewExamples { .. } => "too few to learn from".into(),
             Problem::UnusedIntent { .. } | Problem::UnusedEntity { .. } => "defined here".into(),
@@ -467,10 +569,37 @@ impl Problem {
             Problem::YamlSyntax { .. } => "fix the YAML syntax; check indentation and quoting".into(),
             Problem::FileTooLarge { limit, .. } => format!("split the bot into files of at most {limit} bytes"),
             Problem::NotUtf8 => "save the file as UTF-8".into(),
-            Problem::DslSyntax { .. } => "see docs/LANGUAGE.md for the DSL syntax".into(),
-            Problem::InvalidEscape { .. } => {
-                "`\\u{...}` takes 1 to 6 hex digits up to 10FFFF, outside the surrogates D800-DFFF".into()
-            }
+            Problem::DslSyntax(error) => match (&error.suggestion, &error.hint) {
+                (Some(s), _) => format!("did you mean `{s}`?"),
+                (None, Some(hint)) => hint.clone(),
+                (None, None) => "see docs/LANGUAGE.md for the DSL syntax".into(),
+            },
+            Problem::InvalidEscape { problem, escape } => match problem {
+                EscapeProblem::NotAChar => {
+                    "`\\u{...}` takes 1 to 6 hex digits up to 10FFFF, outside the surrogates D800-DFFF".into()
+                }
+                EscapeProblem::Unknown { raw } => {
+                    let single = raw.as_ref().map_or_else(
+                        || "single quotes".to_owned(),
+                        |raw| format!("single quotes, {raw},"),
+                    );
+                    format!(
+                        "only \\\" \\\\ \\/ \\n \\t \\r and \\u{{...}} are escapes in double quotes: write the string in {single} which keep every character as written, or double the backslash: \\{escape}"
+                    )
+                }
+                EscapeProblem::Malformed => "write the character's code point in braces: `\\u{E9}` (1 to 6 hex digits)".into(),
+            },
+            Problem::Unclosed { what, gave_up } => match what {
+                Unclosed::Brace { .. } => format!("add the `}}` it needs before {gave_up}"),
+                Unclosed::Bracket => format!("add the `]` it needs before {gave_up}"),
+                Unclosed::String { runs_to: None } => "close it with the same quote it opens with".into(),
+                Unclosed::String { .. } => {
+                    "a string may span lines, so it ends only at the next quote: close it on its own line if it should end there".into()
+                }
+                Unclosed::Block => format!(
+                    "add the `}}` it needs before {gave_up}; a string or `/*` comment left open in it runs to the end of the file"
+                ),
+            },
             Problem::UnknownCellKind { suggestion, .. } => did_you_mean(
                 suggestion,
                 "a cell is one of: answer, input, rule, code, jump, intent, service, track, handoff, end",
@@ -575,12 +704,18 @@ impl Problem {
                 "add an `input` or `intent` cell on the loop, or a `rule` that leaves it".into()
             }
             Problem::UnreachableCell => "remove it, or give it an `id` and point a target at it".into(),
-            Problem::MaybeUnset { name, never_assigned: true } => {
+            Problem::MaybeUnset { suggestion: Some(suggestion), never_assigned: true, name } => {
+                format!("did you mean `{suggestion}`? Otherwise assign `{name}` in an input or code cell, or declare it in `bot.context`")
+            }
+            Problem::MaybeUnset { name, never_assigned: true, .. } => {
                 format!("assign `{name}` in an input or code cell, declare it in `bot.context`, or use `{{{{{name} | \"default\"}}}}`")
             }
             Problem::MaybeUnset { name, .. } => {
                 format!("assign `{name}` on every path before this, or give the template a default: `{{{{{name} | \"...\"}}}}`")
             }
+            Problem::MisspeltVariable { name, suggestion } => format!(
+                "write `{suggestion}`; or, if the host sets `{name}`, list it in `bot.context`"
+            ),
             Problem::DuplicateExample { .. } => "keep the example in one intent, or the classifier cannot tell them apart".into(),
             Problem::FewExamples { language: None, .. } => format!(
                 "give it at least {} different ways people say it (10 or more is better; see docs/NLU.md), or a pattern",
@@ -905,11 +1040,12 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, colour: bool, width:
 }
 
 /// Every diagnostic code, in the order of `docs/DIAGNOSTICS.md`.
-pub const CODES: [&str; 41] = [
+pub const CODES: [&str; 43] = [
     "cellflow::syntax::yaml",
     "cellflow::syntax::too_large",
     "cellflow::syntax::encoding",
     "cellflow::syntax::dsl",
+    "cellflow::syntax::unclosed",
     "cellflow::syntax::invalid_escape",
     "cellflow::syntax::unknown_cell_kind",
     "cellflow::syntax::multiple_kinds",
@@ -939,6 +1075,7 @@ pub const CODES: [&str; 41] = [
     "cellflow::check::waitless_loop",
     "cellflow::check::unreachable_cell",
     "cellflow::check::maybe_unset",
+    "cellflow::check::misspelt_variable",
     "cellflow::check::duplicate_example",
     "cellflow::check::few_examples",
     "cellflow::check::unused_intent",

@@ -261,3 +261,99 @@ fn line_starts(text: &str) -> Vec<usize> {
     starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
     starts
 }
+
+/// Where a bot's cells and scripts are written, by file and line: what a
+/// compiled bot keeps of its sources, so that a runtime error can name the
+/// place (the error path reads it; a turn that goes well never does). The
+/// checker builds it, as it has the sources; a bot compiled without them
+/// has none, and its errors name only the cell.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Places {
+    /// The files' names, as diagnostics show them.
+    files: Vec<String>,
+    /// Per cell, by its index in the compiled program.
+    cells: Vec<CellPlace>,
+}
+
+/// A cell's file (an index into [`Places::files`]), its 1-based line (0
+/// when it has none), and the line each of its scripts starts on: a code
+/// cell's script, or a rule's conditions in order. A tuple, so an artifact
+/// writes each as a short array.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct CellPlace(u32, u32, Vec<u32>);
+
+/// A line in one of a bot's files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileLine<'p> {
+    pub file: &'p str,
+    /// 1-based.
+    pub line: u32,
+}
+
+impl std::fmt::Display for FileLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+impl Places {
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// Records where the cell at `index` is written (`span`), and where
+    /// each of its scripts starts (`scripts`, spans of their first line).
+    pub fn set_cell(&mut self, index: usize, sources: &SourceMap, span: Span, scripts: &[Span]) {
+        let Some(file) = span.file() else {
+            return;
+        };
+        let source = sources.get(file);
+        let name = source.name();
+        // Cells come flow by flow, so mostly from the file before.
+        let last = self.files.len().checked_sub(1).filter(|&i| self.files[i] == name);
+        let at = match last.or_else(|| self.files.iter().position(|f| f == name)) {
+            Some(at) => at,
+            None => {
+                self.files.push(name.to_owned());
+                self.files.len() - 1
+            }
+        };
+        let line = |span: Span| {
+            span.range().map_or(0, |r| {
+                u32::try_from(source.line_of(r.start) + 1).unwrap_or(u32::MAX)
+            })
+        };
+        if self.cells.len() <= index {
+            self.cells.resize(index + 1, CellPlace::default());
+        }
+        self.cells[index] = CellPlace(
+            u32::try_from(at).unwrap_or(u32::MAX),
+            line(span),
+            scripts.iter().map(|s| line(*s)).collect(),
+        );
+    }
+
+    /// Where the cell at `index` is written.
+    #[must_use]
+    pub fn cell(&self, index: usize) -> Option<FileLine<'_>> {
+        let CellPlace(file, line, _) = self.cells.get(index)?;
+        let file = self.files.get(*file as usize)?;
+        (*line > 0).then_some(FileLine { file, line: *line })
+    }
+
+    /// Where line `line` (1-based) of the cell's `script`-th script is,
+    /// else where the cell is.
+    #[must_use]
+    pub fn script(&self, index: usize, script: usize, line: u32) -> Option<FileLine<'_>> {
+        let place = self.cell(index)?;
+        let first = self.cells[index].2.get(script).copied().unwrap_or(0);
+        if first == 0 || line == 0 {
+            return Some(place);
+        }
+        Some(FileLine {
+            line: first.saturating_add(line - 1),
+            ..place
+        })
+    }
+}

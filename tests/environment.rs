@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use cellflow::runtime::{Event, FnClient, HttpRequest, HttpResponse};
+use cellflow::runtime::{Event, FnClient, HttpRequest, HttpResponse, Place};
 use cellflow::{Bot, Request};
 
 use crate::support;
@@ -129,6 +129,13 @@ fn an_unset_variable_fails_the_call_and_names_the_variable() {
             cell: Some("lookup".to_owned()),
             status: 0,
             reason: "the environment variable `API_TOKEN` is not set".to_owned(),
+            at: Some(Place {
+                flow: "welcome".to_owned(),
+                cell: Some("lookup".to_owned()),
+                position: 0,
+                file: Some("bot.flow".to_owned()),
+                line: Some(2),
+            }),
         }
     );
     let written = serde_json::to_value(&reply.events[0]).unwrap();

@@ -128,9 +128,9 @@ fn unclosed_comments_and_strings_in_code_are_read_once() {
             let [d] = project.diagnostics.as_slice() else {
                 panic!("{:?}", project.diagnostics);
             };
-            assert_eq!(d.problem.code(), "cellflow::syntax::dsl");
+            assert_eq!(d.problem.code(), "cellflow::syntax::unclosed");
             assert!(
-                d.problem.to_string().contains("close this block"),
+                d.problem.to_string().contains("code block is not closed"),
                 "{}",
                 d.problem
             );

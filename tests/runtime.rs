@@ -379,7 +379,7 @@ fn the_step_limit_stops_a_long_turn_and_keeps_the_session() {
     let before = session.clone();
     let r = bot.turn(&mut session, Request::event("welcome")).unwrap();
     assert!(
-        matches!(&r.events[0], Event::Error { message } if message.contains("more than 3 cells")),
+        matches!(&r.events[0], Event::Error { message, .. } if message.contains("more than 3 cells")),
         "{r:?}"
     );
     assert_eq!(r.answers.len(), 1, "only the error answer: {r:?}");
@@ -404,7 +404,7 @@ fn script_limits_fail_the_turn_cleanly() {
     let before = session.clone();
     let r = bot.turn(&mut session, Request::text("yes")).unwrap();
     assert!(
-        matches!(&r.events[0], Event::Error { message } if message.contains("operations")),
+        matches!(&r.events[0], Event::Error { message, .. } if message.contains("operations")),
         "{r:?}"
     );
     assert_eq!(
@@ -918,7 +918,14 @@ flow fallback on fallback { answer "?" }
     assert_eq!(
         errors,
         [&Event::Error {
-            message: "the location's `lat` is `somewhere`, not a number from -90 to 90".into()
+            message: "the location's `lat` is `somewhere`, not a number from -90 to 90".into(),
+            at: Some(cellflow::runtime::Place {
+                flow: "welcome".into(),
+                cell: None,
+                position: 1,
+                file: Some("bot.flow".into()),
+                line: Some(4),
+            }),
         }]
     );
 }
@@ -1043,6 +1050,10 @@ fn a_conversation_speaks_the_language_it_is_in() {
 
 #[test]
 fn a_script_changes_the_language_or_fails_with_the_bots_languages() {
+    // The code cell of `flow klingon`, counted from the text's first line.
+    let klingon = BILINGUAL.find("flow klingon").unwrap();
+    let line = BILINGUAL[..klingon].matches('\n').count() + 2;
+    let klingon_line = u32::try_from(line).unwrap();
     let bot = inline(BILINGUAL);
     let mut session = bot.new_session();
     let r = bot.turn(&mut session, Request::event("english")).unwrap();
@@ -1054,7 +1065,14 @@ fn a_script_changes_the_language_or_fails_with_the_bots_languages() {
         [Event::Error {
             message:
                 "`session.language` is \"tlh\", which the bot does not speak (it speaks es, en)"
-                    .into()
+                    .into(),
+            at: Some(cellflow::runtime::Place {
+                flow: "klingon".into(),
+                cell: None,
+                position: 0,
+                file: Some("bot.flow".into()),
+                line: Some(klingon_line),
+            }),
         }]
     );
     // The failed turn left the language as it was, and says so in it.

@@ -14,6 +14,11 @@
 //! `bot.context` are always set). A flow without a trigger that other flows
 //! jump to starts with what holds at those jumps; one nobody jumps to starts
 //! with nothing.
+//!
+//! A read of a name that nothing in the bot assigns and the host does not
+//! provide, close to one that is, is most likely misspelt: it is an error
+//! (`misspelt_variable`, docs/DIAGNOSTICS.md says why), reported wherever
+//! it is read, reachable or not, instead of a warning here.
 
 // FxHash: these maps are keyed by small integers and sit on the checker's
 // hot path, where SipHash's DoS resistance buys nothing.
@@ -178,18 +183,99 @@ impl Analysis<'_> {
     }
 }
 
-pub(crate) fn maybe_unset(ctx: &Context<'_>, facts: &Facts, calls: &Calls) -> Vec<Diagnostic> {
+/// Names read somewhere that nothing assigns and the host does not provide
+/// (not in `bot.context`, not a built-in), each with the known name it is a
+/// typo of: one edit away (a letter added, dropped, changed, or two letters
+/// swapped), two for names of 8 letters or more. Names further from every
+/// known one are left to `maybe_unset`: they may be the host's (`user_id`
+/// beside an assigned `user` is no typo).
+pub(crate) fn misspelt<'f>(ctx: &Context<'_>, facts: &'f Facts) -> HashMap<&'f str, String> {
+    let known: Vec<&str> = facts
+        .assigned_anywhere
+        .iter()
+        .map(String::as_str)
+        .chain(ctx.bot.settings.context.iter().map(|n| n.value.as_str()))
+        .collect();
+    let mut misspelt = HashMap::default();
+    let mut seen: HashSet<&str> = HashSet::default();
+    for u in facts.cells.iter().flat_map(|c| &c.uses) {
+        let name = u.name.as_str();
+        if !seen.insert(name) || known.contains(&name) || crate::script::BUILTINS.contains(&name) {
+            continue;
+        }
+        if let Some(typo_of) = typo_of(name, &known) {
+            misspelt.insert(name, typo_of.to_owned());
+        }
+    }
+    misspelt
+}
+
+/// The known name `name` is a typo of, if one is that close (see
+/// [`misspelt`]).
+fn typo_of<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
+    let letters = name.chars().count();
+    if letters < 3 {
+        return None;
+    }
+    let most = if letters >= 8 { 2 } else { 1 };
+    known
+        .iter()
+        .filter(|k| k.chars().count() >= 3)
+        .map(|k| (strsim::osa_distance(name, k), *k))
+        .filter(|(edits, _)| *edits <= most)
+        .min_by_key(|(edits, _)| *edits)
+        .map(|(_, k)| k)
+}
+
+/// Every read of a misspelt name (see [`misspelt`]), once per cell.
+pub(crate) fn misspelt_variables(
+    facts: &Facts,
+    misspelt: &HashMap<&str, String>,
+) -> Vec<Diagnostic> {
+    if misspelt.is_empty() {
+        return Vec::new();
+    }
+    let mut diagnostics = Vec::new();
+    for cell in &facts.cells {
+        let mut reported: Vec<&str> = Vec::new();
+        for u in &cell.uses {
+            let Some(suggestion) = misspelt.get(u.name.as_str()) else {
+                continue;
+            };
+            if reported.contains(&u.name.as_str()) {
+                continue;
+            }
+            reported.push(&u.name);
+            diagnostics.push(Diagnostic::new(
+                Problem::MisspeltVariable {
+                    name: u.name.clone(),
+                    suggestion: suggestion.clone(),
+                },
+                u.span,
+            ));
+        }
+    }
+    diagnostics
+}
+
+pub(crate) fn maybe_unset(
+    ctx: &Context<'_>,
+    facts: &Facts,
+    calls: &Calls,
+    misspelt: &HashMap<&str, String>,
+) -> Vec<Diagnostic> {
     let graph = &ctx.lowered.graph;
     let always: Vec<&str> = crate::script::BUILTINS
         .iter()
         .copied()
         .chain(ctx.bot.settings.context.iter().map(|n| n.value.as_str()))
         .collect();
-    // Only variables that some cell reads matter.
+    // Only variables that some cell reads matter (a misspelt one is an
+    // error of its own).
     let mut index: HashMap<&str, u32> = HashMap::default();
     for cell in &facts.cells {
         for u in &cell.uses {
-            if !always.contains(&u.name.as_str()) {
+            if !always.contains(&u.name.as_str()) && !misspelt.contains_key(u.name.as_str()) {
                 let next = u32::try_from(index.len()).unwrap_or(u32::MAX);
                 index.entry(u.name.as_str()).or_insert(next);
             }
@@ -268,10 +354,20 @@ pub(crate) fn maybe_unset(ctx: &Context<'_>, facts: &Facts, calls: &Calls) -> Ve
             }
             reported.push(&u.name);
             let never_assigned = facts.assigned_anywhere.binary_search(&u.name).is_err();
+            // Not close enough to be sure of a typo, but worth a look.
+            let suggestion = never_assigned
+                .then(|| {
+                    crate::diagnostic::suggest(
+                        &u.name,
+                        facts.assigned_anywhere.iter().map(String::as_str),
+                    )
+                })
+                .flatten();
             diagnostics.push(Diagnostic::new(
                 Problem::MaybeUnset {
                     name: u.name.clone(),
                     never_assigned,
+                    suggestion,
                 },
                 u.span,
             ));

@@ -10,7 +10,8 @@
 //!   configuration and service URLs; it also records what each cell reads
 //!   and assigns, for `dataflow`;
 //! - `flow`: loops that never wait for the user, unreachable cells;
-//! - `dataflow`: variables that may be unset where they are read;
+//! - `dataflow`: variables that may be unset where they are read, and
+//!   reads of a name nothing assigns that is close to one that is;
 //! - `names`: unused intents and entities, shared examples, no fallback;
 //! - `languages`: language codes, texts by language, missing translations;
 //! - `secrets`: answers that would show a masked or hidden value, and
@@ -70,6 +71,28 @@ pub(crate) struct Context<'a> {
     pub sources: &'a SourceMap,
 }
 
+/// Where each cell, and the first line of each of its scripts, is
+/// written, by the cells' indexes in the graph (which compiling keeps).
+fn places(ctx: &Context<'_>) -> crate::source::Places {
+    let mut places = crate::source::Places::default();
+    let mut scripts = Vec::new();
+    for (id, node) in ctx.lowered.graph.cells() {
+        let cell = &ctx.bot.flows[node.flow.index()].cells[node.index as usize];
+        scripts.clear();
+        let start = |script: &ast::Script| {
+            let source = &script.source;
+            embedded::locate(ctx.sources, source.span, &source.value, 0..0)
+        };
+        match &cell.kind {
+            ast::CellKind::Code(script) => scripts.push(start(script)),
+            ast::CellKind::Rule(rule) => scripts.extend(rule.arms.iter().map(|arm| start(&arm.when))),
+            _ => {}
+        }
+        places.set_cell(id.index(), ctx.sources, cell.span, &scripts);
+    }
+    places
+}
+
 /// Runs every check on a loaded project.
 #[must_use]
 pub fn check(mut project: Project) -> Checked {
@@ -89,7 +112,9 @@ pub fn check(mut project: Project) -> Checked {
         // Which calls eventually return: reachability and data-flow both need it.
         let calls = flow::Calls::new(&lowered.graph, false);
         diagnostics.extend(flow::unreachable(&ctx, &calls));
-        diagnostics.extend(dataflow::maybe_unset(&ctx, &facts, &calls));
+        let misspelt = dataflow::misspelt(&ctx, &facts);
+        diagnostics.extend(dataflow::misspelt_variables(&facts, &misspelt));
+        diagnostics.extend(dataflow::maybe_unset(&ctx, &facts, &calls, &misspelt));
         diagnostics.extend(names::unused_intents(&ctx));
         diagnostics.extend(names::unused_entities(&ctx, &facts));
         diagnostics.extend(names::duplicate_examples(&ctx));
@@ -99,6 +124,8 @@ pub fn check(mut project: Project) -> Checked {
         diagnostics.extend(secrets::secret_in_answer(&ctx, &facts));
         diagnostics.extend(secrets::unknown_variables(&ctx, &facts));
         diagnostics.extend(timeouts::durations(&ctx));
+        let mut prepared = prepared;
+        prepared.set_places(places(&ctx));
         prepared
     };
     diagnostic::sort(&mut diagnostics, &project.sources);

@@ -1,6 +1,7 @@
 //! What checking builds on its way and compiling needs: every script and
 //! condition compiled, every template parsed, every regex built, every
-//! intent pattern parsed. The checker has to do all of it to find errors;
+//! intent pattern parsed, and where each cell and script is written (by
+//! line, for the compiled bot's runtime errors). The checker has to do all of it to find errors;
 //! [`Prepared`] keeps the results so the compiler takes them by value
 //! instead of doing the work a second time.
 
@@ -10,6 +11,7 @@ use regex::Regex;
 use regex_syntax::hir::Hir;
 use rustc_hash::FxHashMap;
 
+use crate::source::Places;
 use crate::template::Template;
 
 /// The checker's compiled pieces of one bot, by source text (a bot repeats
@@ -29,6 +31,8 @@ pub struct Prepared {
     /// Every intent pattern parsed, in declaration order (intent by intent),
     /// when all of them are valid.
     intent_patterns: Option<Vec<Hir>>,
+    /// Where each cell and script is written, for runtime errors.
+    places: Places,
 }
 
 impl Prepared {
@@ -59,6 +63,15 @@ impl Prepared {
     /// bot's), leaving none behind.
     pub fn take_intent_patterns(&mut self, count: usize) -> Option<Vec<Hir>> {
         self.intent_patterns.take().filter(|p| p.len() == count)
+    }
+
+    /// Where the bot's cells and scripts are written, leaving none behind.
+    pub fn take_places(&mut self) -> Places {
+        std::mem::take(&mut self.places)
+    }
+
+    pub(super) fn set_places(&mut self, places: Places) {
+        self.places = places;
     }
 
     pub(super) fn has_regex(&self, pattern: &str) -> bool {

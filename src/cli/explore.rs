@@ -94,7 +94,15 @@ impl Explore {
         );
         for (finding, path) in &exploration.findings {
             match finding {
-                Finding::TurnFailed { message } => println!("turn failed: {message}"),
+                Finding::TurnFailed { message, at } => match at {
+                    Some(at) => match (&at.file, at.line) {
+                        (Some(file), Some(line)) => {
+                            println!("{file}:{line}  {}: turn failed: {message}", at.cell_name());
+                        }
+                        _ => println!("{}: turn failed: {message}", at.cell_name()),
+                    },
+                    None => println!("turn failed: {message}"),
+                },
                 Finding::Unset(read) => println!(
                     "{}  {}: `{{{{{}}}}}` had no value",
                     cellflow::coverage::location(program.cell(read.cell).span, &sources),

@@ -127,7 +127,18 @@ fn show(out: &mut impl std::io::Write, response: &Response, trace: Option<f64>) 
                     serde_json::to_string(&step.changed).unwrap_or_default()
                 )
             };
-            let _ = writeln!(out, "  · {}{name} ({}){changed}", step.flow, step.kind);
+            let failed = match (&step.error, &step.file, step.line) {
+                (Some(error), Some(file), Some(line)) => {
+                    format!(" failed at {file}:{line}: {error}")
+                }
+                (Some(error), ..) => format!(" failed: {error}"),
+                (None, ..) => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "  · {}{name} ({}){changed}{failed}",
+                step.flow, step.kind
+            );
         }
         for tracked in &response.tracked {
             let properties = if tracked.properties.is_empty() {
@@ -151,11 +162,22 @@ fn show(out: &mut impl std::io::Write, response: &Response, trace: Option<f64>) 
             }
             Event::End => "[conversation ended]".to_owned(),
             Event::Restarted => "[the bot changed; restarted]".to_owned(),
-            Event::Error { message } => format!("[error: {message}]"),
-            Event::ServiceFailed { cell, reason, .. } => match cell {
-                Some(cell) => format!("[service `{cell}` failed: {reason}]"),
-                None => format!("[a service failed: {reason}]"),
+            Event::Error { message, at } => match at {
+                Some(at) => format!("[error: {at}: {message}]"),
+                None => format!("[error: {message}]"),
             },
+            Event::ServiceFailed {
+                cell, reason, at, ..
+            } => {
+                let place = at
+                    .as_ref()
+                    .and_then(|at| Some(format!(" at {}:{}", at.file.as_ref()?, at.line?)))
+                    .unwrap_or_default();
+                match cell {
+                    Some(cell) => format!("[service `{cell}` failed{place}: {reason}]"),
+                    None => format!("[a service failed{place}: {reason}]"),
+                }
+            }
         };
         let _ = writeln!(out, "{line}");
     }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::Program;
 use crate::ast;
 use crate::classifier::Model;
+use crate::source::Places;
 
 /// The artifact format version; bump when the stored AST or model changes
 /// shape.
@@ -13,8 +14,9 @@ pub const ARTIFACT_VERSION: u32 = 6;
 /// The first line of every artifact.
 pub const ARTIFACT_MAGIC: &str = "cellflow-artifact";
 
-/// What an artifact holds: the checked bot's merged AST, and the classifier
-/// model trained from it (so loading an artifact does not train again).
+/// What an artifact holds: the checked bot's merged AST, the classifier
+/// model trained from it (so loading an artifact does not train again), and
+/// where its cells were written.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Artifact {
     pub bot: ast::Bot,
@@ -24,6 +26,11 @@ pub struct Artifact {
     /// have examples per language.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub language_models: Vec<Option<Model>>,
+    /// Where the bot's cells and scripts were written, so that its runtime
+    /// errors name them (the AST keeps no positions). Artifacts written
+    /// before it have none, and still load.
+    #[serde(default, skip_serializing_if = "Places::is_empty")]
+    pub places: Places,
 }
 
 /// Writes a checked bot as an artifact: a header line, then the merged AST
@@ -40,6 +47,8 @@ pub fn write_artifact(bot: &ast::Bot, program: &Program) -> Result<String, serde
         model: Option<&'a Model>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         language_models: Vec<Option<&'a Model>>,
+        #[serde(skip_serializing_if = "Places::is_empty")]
+        places: &'a Places,
     }
     let written = Written {
         bot,
@@ -49,6 +58,7 @@ pub fn write_artifact(bot: &ast::Bot, program: &Program) -> Result<String, serde
             .iter()
             .map(|l| l.model.as_ref())
             .collect(),
+        places: &program.places,
     };
     Ok(format!(
         "{ARTIFACT_MAGIC} {ARTIFACT_VERSION}\n{}\n",

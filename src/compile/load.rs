@@ -86,11 +86,13 @@ pub fn load_ast(bot: &crate::ast::Bot) -> Result<Program, LoadError> {
 /// The AST does not lower and compile, or the model does not fit it.
 pub fn load_artifact(artifact: super::Artifact) -> Result<Program, LoadError> {
     let lowered = crate::lower::lower(&artifact.bot);
-    Ok(super::compile_with_models(
+    let mut program = super::compile_with_models(
         &artifact.bot,
         &lowered,
         Prepared::default(),
         artifact.model,
         artifact.language_models,
-    )?)
+    )?;
+    program.places = artifact.places;
+    Ok(program)
 }

@@ -508,6 +508,7 @@ fn compile_cells<F: FnOnce() -> NluAndVersion>(
     )?;
     let languages = std::mem::take(&mut compiler.languages);
     let env = std::mem::take(&mut compiler.env);
+    let places = compiler.prepared.take_places();
     drop(compiler);
     let (nlu, version) = side.finish();
     let (nlu, nlu_languages) = nlu?;
@@ -586,6 +587,7 @@ fn compile_cells<F: FnOnce() -> NluAndVersion>(
         version,
         calls_services,
         env,
+        places,
     })
 }
 

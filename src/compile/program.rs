@@ -436,6 +436,9 @@ pub struct Program {
     /// The environment variables services name (`${API_TOKEN}`), once
     /// each: names only; a bot reads their values when it is made.
     pub env: Vec<String>,
+    /// Where each cell and script is written (file and line), for runtime
+    /// errors to name; empty for a bot compiled without its sources.
+    pub places: crate::source::Places,
 }
 
 impl Program {

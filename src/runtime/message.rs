@@ -285,7 +285,12 @@ pub enum Event {
     /// The session was on a cell the reloaded bot no longer has.
     Restarted,
     /// The turn failed (script error, step limit); the session is as it was.
-    Error { message: String },
+    Error {
+        message: String,
+        /// The cell that failed, and where it is written.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<Place>,
+    },
     /// A service call failed, or could not be made (an environment
     /// variable it names is not set): the cell took its error path. The
     /// turn goes on.
@@ -297,7 +302,49 @@ pub enum Event {
         status: u16,
         /// What went wrong, without secrets or environment values.
         reason: String,
+        /// The service cell, and where it is written.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<Place>,
     },
+}
+
+/// A cell a runtime error happened in: its flow, its id or position, and
+/// the file and line it is written at (when the bot was compiled from its
+/// files: an artifact written before they were kept has no file).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Place {
+    pub flow: String,
+    /// The cell's id, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell: Option<String>,
+    /// The cell's position in its flow, from 0.
+    pub position: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// 1-based; for a script, the line of the script that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+}
+
+impl Place {
+    /// The cell as `flow.id`, or `flow#N` (its N-th cell) without an id.
+    #[must_use]
+    pub fn cell_name(&self) -> String {
+        match &self.cell {
+            Some(id) => format!("{}.{id}", self.flow),
+            None => format!("{}#{}", self.flow, self.position + 1),
+        }
+    }
+}
+
+impl std::fmt::Display for Place {
+    /// `bot.flow:12 (welcome.greet)`, or the cell alone without a file.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => write!(f, "{file}:{line} ({})", self.cell_name()),
+            _ => f.write_str(&self.cell_name()),
+        }
+    }
 }
 
 /// A visited cell, with tracing on.
@@ -312,6 +359,16 @@ pub struct Step {
     /// Variables the cell changed (masked values hidden).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub changed: BTreeMap<String, serde_json::Value>,
+    /// The file and 1-based line the cell is written at (for a script that
+    /// failed, the line that failed), when the bot was compiled from its
+    /// files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// Why the turn failed here: the last step of a failed turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// An analytics event: one a `track` cell reports, or one the runtime

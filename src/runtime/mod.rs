@@ -40,7 +40,7 @@ pub use http::{FnClient, HttpClient, HttpError, HttpRequest, HttpResponse, Netwo
 pub(crate) use input::decimal_comma;
 pub use interpreter::{MAX_STEPS, MAX_TEXT_BYTES};
 pub use message::{
-    Answer, AnswerType, Awaiting, Button, Card, Event, Link, Location, MASK, Media, Nlu,
+    Answer, AnswerType, Awaiting, Button, Card, Event, Link, Location, MASK, Media, Nlu, Place,
     ReplyScope, Request, Response, Step, Tracked, Voice,
 };
 pub use nlu::{Builtin, Classifier, MAX_TYPO_WORD_CHARS, Ranking, rank};

@@ -402,14 +402,15 @@ async fn outbox(
                 };
                 events.push((Topic::End, json!({"reason": reason})));
             }
-            Event::Error { message } if wanted(Topic::Error) => events.push((
+            Event::Error { message, at } if wanted(Topic::Error) => events.push((
                 Topic::Error,
-                json!({"kind": "turn", "message": secrets.redact(message)}),
+                json!({"kind": "turn", "message": secrets.redact(message), "at": at}),
             )),
             Event::ServiceFailed {
                 cell,
                 status,
                 reason,
+                at,
             } if wanted(Topic::Error) => events.push((
                 Topic::Error,
                 json!({
@@ -417,6 +418,7 @@ async fn outbox(
                     "cell": cell,
                     "status": status,
                     "message": secrets.redact(reason),
+                    "at": at,
                 }),
             )),
             _ => {}
@@ -464,9 +466,10 @@ fn log_turn(id: &str, session: &Session, response: &Response, secrets: &Secrets,
     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     for event in &response.events {
         match event {
-            Event::Error { message } => tracing::warn!(
+            Event::Error { message, at } => tracing::warn!(
                 conversation = id,
                 turn = session.turn,
+                at = %at.as_ref().map(ToString::to_string).unwrap_or_default(),
                 reason = %secrets.redact(message),
                 "the turn failed; the conversation is as it was before it"
             ),
@@ -481,9 +484,11 @@ fn log_turn(id: &str, session: &Session, response: &Response, secrets: &Secrets,
                 cell,
                 status,
                 reason,
+                at,
             } => tracing::warn!(
                 conversation = id,
                 cell = cell.as_deref().unwrap_or(""),
+                at = %at.as_ref().map(ToString::to_string).unwrap_or_default(),
                 status,
                 reason = %secrets.redact(reason),
                 "a service call failed"

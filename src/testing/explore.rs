@@ -101,8 +101,12 @@ struct Node {
 /// Something wrong a path ran into.
 #[derive(Clone, Debug)]
 pub enum Finding {
-    /// The turn failed: a script error or the step limit.
-    TurnFailed { message: String },
+    /// The turn failed: a script error or the step limit, in the cell
+    /// `at` (with its file and line).
+    TurnFailed {
+        message: String,
+        at: Option<crate::runtime::Place>,
+    },
     /// A placeholder rendered with no value.
     Unset(UnsetRead),
 }
@@ -425,13 +429,14 @@ impl Walker<'_> {
                 }
             }
             for event in &response.events {
-                if let Event::Error { message } = event {
-                    let known = self.findings.iter().any(
-                        |(f, _)| matches!(f, Finding::TurnFailed { message: m } if m == message),
-                    );
+                if let Event::Error { message, at } = event {
+                    let known = self.findings.iter().any(|(f, _)| {
+                        matches!(f, Finding::TurnFailed { message: m, at: a } if m == message && a == at)
+                    });
                     if !known {
                         found.push(Finding::TurnFailed {
                             message: message.clone(),
+                            at: at.clone(),
                         });
                     }
                 }

@@ -30,11 +30,12 @@ impl Expected {
         }
     }
 
+    /// The expectation as a test file writes it.
     pub(super) fn describe(&self) -> String {
         match self {
-            Expected::Exact(s) => format!("{s:?}"),
-            Expected::Regex(r) => format!("/{}/", r.as_str()),
-            Expected::Contains(s) => format!("(contains {s:?})"),
+            Expected::Exact(s) => quoted(s),
+            Expected::Regex(r) => quoted(&format!("/{}/", r.as_str())),
+            Expected::Contains(s) => format!("{{contains: {}}}", quoted(s)),
         }
     }
 }
@@ -64,7 +65,7 @@ impl ExpectedTracked {
             format!("`{}`", self.event)
         } else {
             let properties = Value::Object(self.properties.clone().into_iter().collect());
-            format!("`{}` with {properties}", self.event)
+            format!("`{}` with {}", self.event, flow(&properties))
         }
     }
 }
@@ -704,10 +705,48 @@ fn regex_in(text: &str) -> Option<&str> {
     text.strip_prefix('/')?.strip_suffix('/')
 }
 
+/// A value as a test file writes it, in YAML's flow style: `{plan: Gold,
+/// step: 2}`, `[a, "b c: d"]`, a string bare where YAML reads it back as
+/// the same string, quoted where it would read as something else (`"1"`,
+/// `"yes"`, `""`).
+pub(crate) fn flow(value: &Value) -> String {
+    match value {
+        Value::String(s) => plain(s),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(flow).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(fields) => {
+            let fields: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("{}: {}", plain(k), flow(v)))
+                .collect();
+            format!("{{{}}}", fields.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A string bare when YAML's flow style reads it back as that string:
+/// letters first, then letters, digits, spaces and `_ - . / @ +`, and not a
+/// word YAML reads as a boolean or null. Anything else quoted.
+fn plain(text: &str) -> String {
+    let bare = text.starts_with(char::is_alphabetic)
+        && !text.ends_with(' ')
+        && text
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '_' | '-' | '.' | '/' | '@' | '+'))
+        && !matches!(
+            text.to_ascii_lowercase().as_str(),
+            "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n"
+        );
+    if bare { text.to_owned() } else { quoted(text) }
+}
+
 /// A double-quoted string YAML reads back as `text`: JSON's escapes, and
 /// `\u` escapes for the characters YAML does not allow written out (DEL,
 /// the C1 controls but NEL, U+FFFE and U+FFFF).
-fn quoted(text: &str) -> String {
+pub(crate) fn quoted(text: &str) -> String {
     let json = Value::String(text.to_owned()).to_string();
     let unprintable =
         |c: char| matches!(c, '\u{7f}'..='\u{84}' | '\u{86}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}');

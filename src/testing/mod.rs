@@ -104,10 +104,10 @@ fn run_inner(bot: &Bot, test: &Test, coverage: Option<&RefCell<Coverage>>) -> Ve
             secrets.add(user);
         }
         let what = match (&step.user, &step.event, &step.location, &step.file) {
-            (Some(user), ..) => format!("user: {user:?}"),
+            (Some(user), ..) => format!("user: {}", file::quoted(user)),
             (None, Some(event), ..) => format!("event: {event}"),
-            (None, None, Some(location), _) => format!("location: {location}"),
-            (None, None, None, Some(file)) => format!("file: {file}"),
+            (None, None, Some(location), _) => format!("location: {}", file::flow(location)),
+            (None, None, None, Some(upload)) => format!("file: {}", file::flow(upload)),
             (None, None, None, None) => String::new(),
         };
         let mut request = match (&step.user, &step.event) {
@@ -147,6 +147,19 @@ fn run_inner(bot: &Bot, test: &Test, coverage: Option<&RefCell<Coverage>>) -> Ve
             }
         }
         secrets.extend(bot.secrets(&session));
+        // A turn that failed says where and why, unless the step expects it
+        // to (`events: [error]`): its answers alone would only show the
+        // built-in error message.
+        if !step.expect.events.iter().any(|e| e == "error") {
+            for event in &response.events {
+                if let Event::Error { message, at } = event {
+                    failures.push(fail(match at {
+                        Some(at) => format!("the turn failed at {at}: {message}"),
+                        None => format!("the turn failed: {message}"),
+                    }));
+                }
+            }
+        }
         failures.extend(
             check(&bot, &step.expect, &response, &session)
                 .into_iter()
@@ -179,14 +192,14 @@ fn check(bot: &Bot, expect: &Expect, response: &Response, session: &Session) -> 
             for i in 0..expected.len().max(actual.len()) {
                 match (expected.get(i), actual.get(i)) {
                     (Some(e), Some(a)) if e.matches(a) => {
-                        let _ = write!(diff, "\n      {a:?}");
+                        let _ = write!(diff, "\n      {}", file::quoted(a));
                     }
                     (e, a) => {
                         if let Some(e) = e {
                             let _ = write!(diff, "\n    - {}", e.describe());
                         }
                         if let Some(a) = a {
-                            let _ = write!(diff, "\n    + {a:?}");
+                            let _ = write!(diff, "\n    + {}", file::quoted(a));
                         }
                     }
                 }
@@ -208,7 +221,19 @@ fn check(bot: &Bot, expect: &Expect, response: &Response, session: &Session) -> 
             _ => false,
         };
         if !same {
-            problems.push(format!("awaiting: expected {expected:?}, got {actual:?}"));
+            let show = |awaiting: Option<(&str, Option<&str>)>| match awaiting {
+                None => "none".to_owned(),
+                Some((kind, Some(var))) => format!("{{kind: {kind}, var: {var}}}"),
+                Some((kind, None)) => format!("{{kind: {kind}}}"),
+            };
+            let expected = expected
+                .as_ref()
+                .map(|(kind, var)| (kind.as_str(), var.as_deref()));
+            problems.push(format!(
+                "awaiting: expected {}, got {}",
+                show(expected),
+                show(actual)
+            ));
         }
     }
     let program = bot.program();
@@ -228,28 +253,29 @@ fn check(bot: &Bot, expect: &Expect, response: &Response, session: &Session) -> 
                 )
             } else {
                 format!(
-                    "`{name}`: expected {value}, got {}",
-                    actual.map_or("nothing".to_owned(), |a| a.to_value().to_string())
+                    "`{name}`: expected {}, got {}",
+                    file::flow(value),
+                    actual.map_or("nothing".to_owned(), |a| file::flow(&a.to_value()))
                 )
             });
         }
     }
+    let name = |event: &Event| match event {
+        Event::Handoff { .. } => "handoff",
+        Event::End => "end",
+        Event::Restarted => "restarted",
+        Event::Error { .. } => "error",
+        Event::ServiceFailed { .. } => "service_failed",
+    };
     for event in &expect.events {
-        let found = response.events.iter().any(|e| {
-            let name = match e {
-                Event::Handoff { .. } => "handoff",
-                Event::End => "end",
-                Event::Restarted => "restarted",
-                Event::Error { .. } => "error",
-                Event::ServiceFailed { .. } => "service_failed",
+        if !response.events.iter().any(|e| name(e) == event) {
+            let got: Vec<&str> = response.events.iter().map(name).collect();
+            let got = if got.is_empty() {
+                "none".to_owned()
+            } else {
+                format!("[{}]", got.join(", "))
             };
-            name == event
-        });
-        if !found {
-            problems.push(format!(
-                "expected a `{event}` event, got {:?}",
-                response.events
-            ));
+            problems.push(format!("expected the `{event}` event, got {got}"));
         }
     }
     if let Some(ended) = expect.ended
@@ -267,7 +293,7 @@ fn check(bot: &Bot, expect: &Expect, response: &Response, session: &Session) -> 
                         t.event.to_string()
                     } else {
                         let properties = serde_json::Value::Object(t.properties.clone());
-                        format!("{} {properties}", t.event)
+                        format!("{} {}", t.event, file::flow(&properties))
                     }
                 })
                 .collect();

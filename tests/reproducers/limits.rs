@@ -49,7 +49,7 @@ fn error_messages(response: &cellflow::Response) -> Vec<&str> {
         .events
         .iter()
         .filter_map(|e| match e {
-            Event::Error { message } => Some(message.as_str()),
+            Event::Error { message, .. } => Some(message.as_str()),
             _ => None,
         })
         .collect()

@@ -22,7 +22,7 @@ use crate::kinds::InputType;
 
 use super::input::{Parsed, Payload};
 use super::message::{
-    Answer, Awaiting, Button, Event, MASK, Nlu, Request, Response, Step, Tracked,
+    Answer, Awaiting, Button, Event, MASK, Nlu, Place, Request, Response, Step, Tracked,
 };
 use super::session::{Frame, MAX_VALUE_DEPTH, Session, Wait, too_deep};
 use super::vars::Var;
@@ -41,7 +41,29 @@ enum Next {
 }
 
 /// A turn that failed partway; the session is restored.
-struct Failure(String);
+struct Failure {
+    message: String,
+    /// For a script or condition: which of the cell's scripts failed (a
+    /// rule's arm; 0 for a code cell), and where rhai stopped in it.
+    script: Option<(usize, rhai::Position)>,
+}
+
+impl Failure {
+    fn new(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            script: None,
+        }
+    }
+
+    /// The failure of the cell's `index`-th script.
+    fn in_script(mut self, index: usize) -> Failure {
+        if let Some((script, _)) = &mut self.script {
+            *script = index;
+        }
+        self
+    }
+}
 
 struct Turn<'a> {
     bot: &'a Bot,
@@ -216,9 +238,18 @@ pub(super) fn run(
     let restarted = turn.response.events.contains(&Event::Restarted);
     match turn.start(restarted) {
         Ok(()) => {}
-        Err(Failure(message)) => {
+        Err(failure) => {
             let nlu = std::mem::take(&mut turn.response.nlu);
-            let trace = std::mem::take(&mut turn.response.trace);
+            let mut trace = std::mem::take(&mut turn.response.trace);
+            let at = turn.place(turn.at, failure.script);
+            // Without the file, rhai's own position in the script is all
+            // there is to go by.
+            let message = match failure.script {
+                Some((_, position)) if at.file.is_none() && !position.is_none() => {
+                    format!("{} ({position})", failure.message)
+                }
+                _ => failure.message,
+            };
             // An error may quote any value the turn touched: the secrets
             // the session held before the turn, those it gained, and the
             // message itself when it answered a masked input.
@@ -228,6 +259,21 @@ pub(super) fn run(
                 secrets.add(text);
             }
             let message = secrets.redact(&message).into_owned();
+            if turn.trace {
+                // The cell that failed ends the trace, with why.
+                if let Some(cell) = program.cell_at(turn.at) {
+                    trace.push(Step {
+                        flow: at.flow.clone(),
+                        cell: cell.id.clone(),
+                        position: cell.position,
+                        kind: crate::compile::kind_name(&cell.kind).to_owned(),
+                        changed: BTreeMap::new(),
+                        file: at.file.clone(),
+                        line: at.line,
+                        error: Some(message.clone()),
+                    });
+                }
+            }
             turn.session.clone_from(&snapshot);
             // The failed turn still counts: a host numbering its history by
             // turn never sees a number twice.
@@ -245,7 +291,10 @@ pub(super) fn run(
                     p.insert("message".into(), Value::String(message.clone()));
                 });
             }
-            turn.response.events.push(Event::Error { message });
+            turn.response.events.push(Event::Error {
+                message,
+                at: Some(at),
+            });
         }
     }
     turn.finish();
@@ -640,7 +689,7 @@ impl Turn<'_> {
             }
             self.steps += 1;
             if self.steps > self.bot.max_steps() {
-                return Err(Failure(format!(
+                return Err(Failure::new(format!(
                     "the turn ran more than {} cells without waiting for the user (a loop?)",
                     self.bot.max_steps()
                 )));
@@ -682,13 +731,49 @@ impl Turn<'_> {
                 changed.insert(name.to_owned(), Value::Null);
             }
         }
+        let written = self.program.places.cell(cell.position());
         self.response.trace.push(Step {
             flow: self.program.flow_at(c.flow).name.to_string(),
             cell: c.id.clone(),
             position: c.position,
             kind: crate::compile::kind_name(&c.kind).to_owned(),
             changed,
+            file: written.map(|w| w.file.to_owned()),
+            line: written.map(|w| w.line),
+            error: None,
         });
+    }
+
+    /// Where a cell is, for an error there: its flow, id and position, and
+    /// the file and line it is written at (for a script, the line rhai
+    /// stopped at). Only the error path asks.
+    fn place(&self, index: CellIndex, script: Option<(usize, rhai::Position)>) -> Place {
+        let program = self.program;
+        let Some(cell) = program.cell_at(index) else {
+            return Place {
+                flow: String::new(),
+                cell: None,
+                position: 0,
+                file: None,
+                line: None,
+            };
+        };
+        let written = match script {
+            Some((script, position)) => {
+                let line = position.line().and_then(|l| u32::try_from(l).ok());
+                program
+                    .places
+                    .script(index.position(), script, line.unwrap_or(0))
+            }
+            None => program.places.cell(index.position()),
+        };
+        Place {
+            flow: program.flow_at(cell.flow).name.to_string(),
+            cell: cell.id.clone(),
+            position: cell.position,
+            file: written.map(|w| w.file.to_owned()),
+            line: written.map(|w| w.line),
+        }
     }
 
     fn ask(&mut self, cell: CellIndex, input: &Input) {
@@ -726,7 +811,7 @@ impl Turn<'_> {
             }
             Kind::Rule { arms, otherwise } => {
                 for (arm, (condition, to)) in arms.iter().enumerate() {
-                    if self.condition(condition)? {
+                    if self.condition(condition).map_err(|f| f.in_script(arm))? {
                         self.cover(index, Some(Branch::numbered(arm, Branch::Arm)));
                         return Ok(Next::Go(*to));
                     }
@@ -745,7 +830,7 @@ impl Turn<'_> {
                         jump_key: cell.key,
                     };
                     if self.session.stack.len() >= 64 {
-                        return Err(Failure("calls nested more than 64 deep".into()));
+                        return Err(Failure::new("calls nested more than 64 deep"));
                     }
                     self.session.stack.push(point);
                 }

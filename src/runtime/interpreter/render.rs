@@ -280,7 +280,7 @@ impl Turn<'_> {
         let written = self.say(template);
         match written.trim().parse::<f64>() {
             Ok(n) if n.is_finite() && n.abs() <= limit => Ok(n),
-            _ => Err(Failure(format!(
+            _ => Err(Failure::new(format!(
                 "the location's `{field}` is `{written}`, not a number from -{limit} to {limit}"
             ))),
         }

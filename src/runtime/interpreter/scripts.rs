@@ -17,7 +17,7 @@ impl Turn<'_> {
         let mut scope = rhai::Scope::new();
         let to_dynamic = |v: &Value| {
             rhai::serde::to_dynamic(v)
-                .map_err(|e| Failure(format!("a variable cannot be passed to a script: {e}")))
+                .map_err(|e| Failure::new(format!("a variable cannot be passed to a script: {e}")))
         };
         for name in &script.builtins {
             let value = self.builtin(name).unwrap_or(Value::Null);
@@ -58,16 +58,17 @@ impl Turn<'_> {
         let mut scope = self.scope(condition)?;
         let result = self
             .timed(|engine| engine.eval_ast_with_scope::<rhai::Dynamic>(&mut scope, &condition.ast))
-            .map_err(|e| Failure(script_error(&e)))?;
-        result
-            .as_bool()
-            .map_err(|t| Failure(format!("a condition gave a {t}, not true or false")))
+            .map_err(script_failure)?;
+        result.as_bool().map_err(|t| Failure {
+            message: format!("a condition gave a {t}, not true or false"),
+            script: Some((0, rhai::Position::NONE)),
+        })
     }
 
     pub(super) fn script(&mut self, script: &Script) -> Result<(), Failure> {
         let mut scope = self.scope(script)?;
         self.timed(|engine| engine.run_ast_with_scope(&mut scope, &script.ast))
-            .map_err(|e| Failure(script_error(&e)))?;
+            .map_err(script_failure)?;
         for (name, constant, value) in scope.iter_raw() {
             if name == "session" && script.builtins.contains(&"session") {
                 self.set_language(value)?;
@@ -86,7 +87,7 @@ impl Turn<'_> {
                 return Err(too_deep_failure(name));
             }
             let json: Value = rhai::serde::from_dynamic(value)
-                .map_err(|e| Failure(format!("`{name}` cannot be stored: {e}")))?;
+                .map_err(|e| Failure::new(format!("`{name}` cannot be stored: {e}")))?;
             if !self.session.vars.get(name).is_some_and(|v| v.is(&json)) {
                 storable(name, &json)?;
                 self.session.vars.insert(name, json);
@@ -108,7 +109,7 @@ impl Turn<'_> {
         };
         let current = self.program.languages.get(self.language);
         let Ok(wanted) = wanted.clone().into_immutable_string() else {
-            return Err(Failure(format!(
+            return Err(Failure::new(format!(
                 "`session.language` must be a language such as \"{}\", not a {}",
                 self.program.languages.first().map_or("en", String::as_str),
                 wanted.type_name()
@@ -123,7 +124,7 @@ impl Turn<'_> {
                 self.session.language = Some(self.program.languages[i].clone());
                 Ok(())
             }
-            None => Err(Failure(format!(
+            None => Err(Failure::new(format!(
                 "`session.language` is \"{wanted}\", which the bot does not speak (it speaks {})",
                 self.program.languages.join(", ")
             ))),
@@ -141,7 +142,7 @@ pub(super) fn storable(name: &str, value: &Value) -> Result<(), Failure> {
 }
 
 fn too_deep_failure(name: &str) -> Failure {
-    Failure(format!(
+    Failure::new(format!(
         "`{name}` would nest arrays and objects more than {MAX_VALUE_DEPTH} levels deep, \
          which a session cannot keep; it was not changed"
     ))
@@ -164,6 +165,16 @@ fn dynamic_deeper_than(value: &rhai::Dynamic, limit: usize) -> bool {
         return fields.values().any(|v| dynamic_deeper_than(v, limit - 1));
     }
     false
+}
+
+/// A script's error, with where rhai stopped kept apart from the message
+/// (the turn names the file's line instead).
+fn script_failure(mut error: Box<rhai::EvalAltResult>) -> Failure {
+    let position = error.take_position();
+    Failure {
+        message: script_error(&error),
+        script: Some((0, position)),
+    }
 }
 
 fn script_error(error: &rhai::EvalAltResult) -> String {

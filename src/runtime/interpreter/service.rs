@@ -43,10 +43,12 @@ impl Turn<'_> {
             }
             Err((status, reason)) => {
                 let reason = self.redact_reason(&reason).into_owned();
+                let at = self.place(index, None);
                 self.response.events.push(Event::ServiceFailed {
                     cell: self.program.cell(index).id.clone(),
                     status,
                     reason,
+                    at: Some(at),
                 });
             }
         }

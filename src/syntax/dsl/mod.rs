@@ -8,6 +8,7 @@
 
 mod cells;
 mod document;
+mod errors;
 mod tokens;
 
 use pest::Parser as _;
@@ -49,7 +50,7 @@ pub fn parse(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
     }
     let part = parse_part(file, text, 0);
     match part.error {
-        Some(error) => (Module::default(), vec![syntax_error(file, text, &error)]),
+        Some(error) => (Module::default(), vec![errors::syntax_error(file, text, &error)]),
         None => {
             let mut diagnostics = part.escapes;
             diagnostics.extend(part.diagnostics);
@@ -228,194 +229,6 @@ pub fn fits_in_block(script: &str) -> bool {
 /// Deepest nesting of brackets accepted in a JSON value.
 pub const MAX_NESTING: usize = 64;
 
-fn syntax_error(file: FileId, text: &str, error: &pest::error::Error<Rule>) -> Diagnostic {
-    let start = match error.location {
-        pest::error::InputLocation::Pos(p) | pest::error::InputLocation::Span((p, _)) => p,
-    }
-    .min(text.len());
-    let end = text[start..]
-        .chars()
-        .next()
-        .map_or(start, |c| start + c.len_utf8());
-    // A misspelt cell keyword is the most common mistake: name it.
-    let word: String = text[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .collect();
-    let after = text[start + word.len()..].trim_start();
-    if !word.is_empty()
-        && !after.starts_with(':')
-        && !crate::ast::CELL_KINDS.contains(&word.as_str())
-        && let Some(suggestion) = crate::diagnostic::suggest(&word, crate::ast::CELL_KINDS)
-    {
-        let problem = Problem::UnknownCellKind {
-            found: word.clone(),
-            suggestion: Some(suggestion),
-        };
-        return Diagnostic::new(problem, Span::new(file, start, start + word.len()));
-    }
-    // A block that opens but never closes: say so at its brace, rather than
-    // "expected a block" where one visibly starts.
-    if text[start..].starts_with('{')
-        && let pest::error::ErrorVariant::ParsingError { positives, .. } = &error.variant
-        && positives.contains(&Rule::block)
-    {
-        let problem = Problem::DslSyntax {
-            expected: "a `}` to close this block (is a string or `/*` comment in it left open?)"
-                .to_owned(),
-        };
-        return Diagnostic::new(problem, Span::new(file, start, start + 1));
-    }
-    let at_end = text[start..].trim().is_empty();
-    let expected = match &error.variant {
-        pest::error::ErrorVariant::ParsingError { positives, .. } => {
-            let mut names: Vec<&str> = positives.iter().filter_map(|r| describe(*r)).collect();
-            names.sort_unstable();
-            names.dedup();
-            match names.as_slice() {
-                [] => "something else here".to_owned(),
-                [one] => (*one).to_owned(),
-                [init @ .., last] => format!("{} or {last}", init.join(", ")),
-            }
-        }
-        pest::error::ErrorVariant::CustomError { message } => message.clone(),
-    };
-    let expected = if at_end {
-        format!("{expected}, but the file ends here")
-    } else {
-        expected
-    };
-    Diagnostic::new(Problem::DslSyntax { expected }, Span::new(file, start, end))
-}
-
-/// What a user would call a grammar rule, for "expected ..." messages.
-fn describe(grammar_rule: Rule) -> Option<&'static str> {
-    Some(match grammar_rule {
-        Rule::EOI => "end of file",
-        Rule::ident | Rule::label => "a name",
-        Rule::target => "a target (NAME or FLOW.CELL)",
-        Rule::string | Rule::quoted | Rule::raw_string => "a string",
-        Rule::number | Rule::integer => "a number",
-        Rule::string_list | Rule::phrase_list => "a list of strings `[...]`",
-        Rule::name_list => "a list of names `[...]`",
-        Rule::block => "a `{ ... }` block",
-        Rule::json | Rule::json_open | Rule::json_string | Rule::json_number => "a JSON value",
-        Rule::json_close => "`]` or `}`",
-        Rule::json_comma => "`,`",
-        Rule::json_colon => "`:`",
-        Rule::item | Rule::bot | Rule::intent_def | Rule::entity_def | Rule::flow => {
-            "`flow`, `intent`, `entity` or `bot`"
-        }
-        Rule::cell
-        | Rule::cell_body
-        | Rule::answer
-        | Rule::input
-        | Rule::rule
-        | Rule::code
-        | Rule::jump
-        | Rule::intent_cell
-        | Rule::service
-        | Rule::track
-        | Rule::handoff
-        | Rule::end => "a cell",
-        Rule::next => "`->`",
-        Rule::trigger => "`on`",
-        Rule::on_welcome
-        | Rule::on_fallback
-        | Rule::on_timeout
-        | Rule::on_intent
-        | Rule::on_entity => "`welcome`, `fallback`, `timeout`, `intent NAME` or `entity NAME`",
-        Rule::flow_timeout => "`timeout`",
-        Rule::duration | Rule::duration_word => "a duration (`90s`, `5m`, `1h`)",
-        Rule::inactivity_field | Rule::inactivity_after | Rule::inactivity_message => {
-            "`after` or `message`"
-        }
-        Rule::bot_field
-        | Rule::bot_name
-        | Rule::bot_locale
-        | Rule::bot_threshold
-        | Rule::bot_out_of_scope
-        | Rule::bot_context
-        | Rule::bot_hidden
-        | Rule::bot_readonly
-        | Rule::bot_languages
-        | Rule::bot_timezone
-        | Rule::bot_detect_language
-        | Rule::bot_messages
-        | Rule::bot_inactivity => "a bot setting",
-        Rule::limit => "a number, or a date (`today`, `\"today+30\"`, `\"2026-12-31\"`)",
-        Rule::bot_message => {
-            "a built-in message: `not_understood`, `error`, `restarted` or `inactivity_closed`"
-        }
-        Rule::phrase | Rule::by_language | Rule::language_text => {
-            "a string, or texts by language (`@es \"…\" @pt \"…\"`)"
-        }
-        Rule::language_tag => "a language (`@es`)",
-        Rule::examples_by_language => "`@language [\"...\"]`",
-        Rule::intent_field | Rule::examples | Rule::patterns | Rule::global => {
-            "`examples`, `patterns` or `global`"
-        }
-        Rule::entity_values | Rule::entity_pattern => "`{` or `pattern`",
-        Rule::entity_value => "`value`",
-        Rule::answer_field
-        | Rule::text_field
-        | Rule::pick
-        | Rule::button
-        | Rule::quick_reply
-        | Rule::card
-        | Rule::media
-        | Rule::custom
-        | Rule::evaluable
-        | Rule::quick_replies_scope
-        | Rule::typing
-        | Rule::delay
-        | Rule::location
-        | Rule::link
-        | Rule::voice
-        | Rule::answer_mask => "an answer field",
-        Rule::coordinate => "a coordinate (a number or a string)",
-        Rule::location_name | Rule::location_address => "`name` or `address`",
-        Rule::link_title | Rule::link_description => "`title`, `description` or `image`",
-        Rule::value_opt | Rule::url_opt => "`value` or `url`",
-        Rule::card_field | Rule::subtitle | Rule::image => "a card field",
-        Rule::media_name => "`name`",
-        Rule::input_type => "an input type",
-        Rule::answer_block | Rule::input_block => "`{`",
-        Rule::input_field
-        | Rule::prompt
-        | Rule::options
-        | Rule::input_entity
-        | Rule::input_pattern
-        | Rule::min
-        | Rule::max
-        | Rule::invalid
-        | Rule::retries
-        | Rule::on_fail
-        | Rule::mask
-        | Rule::types
-        | Rule::max_size => "an input field",
-        Rule::rule_arm => "`when`",
-        Rule::rule_else | Rule::intent_else => "`else`",
-        Rule::jump_return => "`return`",
-        Rule::intent_route => "an intent route `NAME goto TARGET`",
-        Rule::service_field
-        | Rule::method
-        | Rule::url
-        | Rule::header
-        | Rule::body
-        | Rule::timeout
-        | Rule::save
-        | Rule::status
-        | Rule::on_error => "a service field",
-        Rule::track_event => "an event name",
-        Rule::track_properties => "`{` and the event's properties",
-        Rule::handoff_field | Rule::queue | Rule::reason | Rule::message => {
-            "`queue`, `reason` or `message`"
-        }
-        _ => return None,
-    })
-}
-
 struct DslParser {
     file: FileId,
     /// Where the text being parsed starts in the file.
@@ -487,6 +300,7 @@ impl DslParser {
                     self.report(
                         Problem::InvalidEscape {
                             escape: raw[i..=close].to_owned(),
+                            problem: crate::diagnostic::EscapeProblem::NotAChar,
                         },
                         Span::new(self.file, start + i, start + close + 1),
                     );
@@ -564,7 +378,7 @@ mod tests {
     fn whole(text: &str) -> String {
         let part = parse_part(id(), text, 0);
         let parsed = match part.error {
-            Some(error) => (Module::default(), vec![syntax_error(id(), text, &error)]),
+            Some(error) => (Module::default(), vec![errors::syntax_error(id(), text, &error)]),
             None => {
                 let mut diagnostics = part.escapes;
                 diagnostics.extend(part.diagnostics);

@@ -3,7 +3,7 @@
 use pest::iterators::Pair;
 
 use crate::ast::{Localized, Name, Script, Spanned, Target};
-use crate::diagnostic::Problem;
+use crate::diagnostic::{Problem, SyntaxError};
 
 use super::{DslParser, MAX_NESTING, Rule, unescape};
 
@@ -224,9 +224,12 @@ impl DslParser {
         let misplaced = |this: &mut Self, token: &Pair<'_, Rule>, expected: &str| {
             let span = this.span(token);
             this.report(
-                Problem::DslSyntax {
+                Problem::DslSyntax(Box::new(SyntaxError {
                     expected: expected.to_owned(),
-                },
+                    found: format!("`{}`", token.as_str()),
+                    suggestion: None,
+                    hint: None,
+                })),
                 span,
             );
             serde_json::Value::Null
