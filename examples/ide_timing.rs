@@ -27,7 +27,7 @@ fn split(text: &str, files: usize) -> Vec<String> {
         item.push('\n');
     }
     let per_file = items.len().div_ceil(files);
-    items.chunks(per_file).map(|chunk| chunk.concat()).collect()
+    items.chunks(per_file).map(<[String]>::concat).collect()
 }
 
 fn median(mut times: Vec<Duration>) -> Duration {
@@ -47,7 +47,8 @@ fn main() {
     if let Some(dir) = args.next() {
         std::fs::create_dir_all(&dir).expect("the directory can be made");
         for (i, text) in files.iter().enumerate() {
-            std::fs::write(format!("{dir}/part{i:03}.flow"), text).expect("the file can be written");
+            std::fs::write(format!("{dir}/part{i:03}.flow"), text)
+                .expect("the file can be written");
         }
     }
     let paths: Vec<PathBuf> = (0..files.len())

@@ -17,7 +17,12 @@ const CHANNEL: &str = "/eva-broker/org/o/env/e/bot/b/channel/c/v1/conversations"
 
 /// Sends one request; the answer's body (read whole, not parsed: the
 /// client's work is not what is measured).
-fn send(runtime: &tokio::runtime::Runtime, app: &axum::Router, uri: &str, body: &str) -> axum::body::Bytes {
+fn send(
+    runtime: &tokio::runtime::Runtime,
+    app: &axum::Router,
+    uri: &str,
+    body: &str,
+) -> axum::body::Bytes {
     let request = Request::builder()
         .method("POST")
         .uri(uri)
@@ -27,7 +32,11 @@ fn send(runtime: &tokio::runtime::Runtime, app: &axum::Router, uri: &str, body: 
         .expect("a well-formed request");
     runtime.block_on(async {
         let response = app.clone().oneshot(request).await.expect("infallible");
-        assert!(response.status().is_success(), "{uri}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "{uri}: {}",
+            response.status()
+        );
         axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .expect("the body is in memory")
@@ -40,7 +49,11 @@ fn turns(runtime: &tokio::runtime::Runtime, app: &axum::Router, route: &str, tur
         "v1" => ("/v1/conversations", "/v1/conversations"),
         _ => (CHANNEL, CHANNEL),
     };
-    let body = if route == "v1" { "{}" } else { r#"{"code":"%EVA_WELCOME_MSG"}"# };
+    let body = if route == "v1" {
+        "{}"
+    } else {
+        r#"{"code":"%EVA_WELCOME_MSG"}"#
+    };
     let hello: serde_json::Value =
         serde_json::from_slice(&send(runtime, app, start, body)).expect("JSON");
     let code = hello["sessionCode"].as_str().expect("a code").to_owned();
@@ -50,7 +63,7 @@ fn turns(runtime: &tokio::runtime::Runtime, app: &axum::Router, route: &str, tur
     for n in 0..turns {
         send(runtime, app, &uri, names[n % 2]);
     }
-    started.elapsed().as_secs_f64() / turns as f64
+    started.elapsed().as_secs_f64() / f64::from(u32::try_from(turns).unwrap_or(u32::MAX))
 }
 
 fn main() {

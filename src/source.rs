@@ -311,7 +311,11 @@ impl Places {
         let source = sources.get(file);
         let name = source.name();
         // Cells come flow by flow, so mostly from the file before.
-        let last = self.files.len().checked_sub(1).filter(|&i| self.files[i] == name);
+        let last = self
+            .files
+            .len()
+            .checked_sub(1)
+            .filter(|&i| self.files[i] == name);
         let at = match last.or_else(|| self.files.iter().position(|f| f == name)) {
             Some(at) => at,
             None => {

@@ -538,7 +538,10 @@ fn exit_without_shutdown_is_an_error_and_positions_count_utf16() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|d| d["code"] == "cellflow::check::maybe_unset")
+        .find(|d| {
+            d["code"] == "cellflow::check::maybe_unset"
+                || d["code"] == "cellflow::check::misspelt_variable"
+        })
         .cloned()
         .unwrap();
     // (28..35 in bytes, 25..32 in characters.)

@@ -85,7 +85,9 @@ fn places(ctx: &Context<'_>) -> crate::source::Places {
         };
         match &cell.kind {
             ast::CellKind::Code(script) => scripts.push(start(script)),
-            ast::CellKind::Rule(rule) => scripts.extend(rule.arms.iter().map(|arm| start(&arm.when))),
+            ast::CellKind::Rule(rule) => {
+                scripts.extend(rule.arms.iter().map(|arm| start(&arm.when)));
+            }
             _ => {}
         }
         places.set_cell(id.index(), ctx.sources, cell.span, &scripts);

@@ -236,13 +236,14 @@ fn content(answer: &Answer) -> Content<'_> {
                 })
                 .collect(),
         ),
-        AnswerType::Media => answer.media.as_ref().map_or(Content::None(()), |m| {
-            Content::Media {
+        AnswerType::Media => answer
+            .media
+            .as_ref()
+            .map_or(Content::None(()), |m| Content::Media {
                 url: &m.url,
                 name: m.name.as_deref(),
                 media_type: &m.kind,
-            }
-        }),
+            }),
         AnswerType::Location => Content::Location(answer.location.as_ref()),
         AnswerType::Link => Content::Link(answer.link.as_ref()),
         AnswerType::Typing | AnswerType::Delay => Content::Pause {
@@ -322,7 +323,11 @@ struct NlpEntity<'a> {
 
 fn nlp_response(nlu: &Nlu) -> NlpResponse<'_> {
     NlpResponse {
-        kind: if nlu.intent.is_some() { "INTENT" } else { "NONE" },
+        kind: if nlu.intent.is_some() {
+            "INTENT"
+        } else {
+            "NONE"
+        },
         name: nlu.intent.as_deref(),
         score: nlu.confidence,
         entities: nlu

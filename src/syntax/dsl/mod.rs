@@ -50,7 +50,10 @@ pub fn parse(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
     }
     let part = parse_part(file, text, 0);
     match part.error {
-        Some(error) => (Module::default(), vec![errors::syntax_error(file, text, &error)]),
+        Some(error) => (
+            Module::default(),
+            vec![errors::syntax_error(file, text, &error)],
+        ),
         None => {
             let mut diagnostics = part.escapes;
             diagnostics.extend(part.diagnostics);
@@ -378,7 +381,10 @@ mod tests {
     fn whole(text: &str) -> String {
         let part = parse_part(id(), text, 0);
         let parsed = match part.error {
-            Some(error) => (Module::default(), vec![errors::syntax_error(id(), text, &error)]),
+            Some(error) => (
+                Module::default(),
+                vec![errors::syntax_error(id(), text, &error)],
+            ),
             None => {
                 let mut diagnostics = part.escapes;
                 diagnostics.extend(part.diagnostics);
