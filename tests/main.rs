@@ -18,6 +18,7 @@ mod grammar;
 mod hardening;
 mod ide;
 mod inactivity;
+mod init;
 mod lossless;
 mod lsp;
 mod nlu;

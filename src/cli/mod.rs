@@ -7,6 +7,7 @@ mod compile;
 mod explore;
 mod fmt;
 mod graph;
+mod init;
 mod lsp;
 mod nlu;
 mod report;
@@ -132,6 +133,8 @@ pub(crate) struct Args {
 
 #[derive(clap::Subcommand, Debug)]
 enum Command {
+    /// Write a starter bot (flows, tests, README, CI workflow) that passes `check` and `test`
+    Init(init::Init),
     /// Check bots for errors and warnings
     Check(check::Check),
     /// Print flow files in their canonical layout, or convert between YAML and the DSL
@@ -161,6 +164,7 @@ enum Command {
 
 pub(crate) fn run(args: Args) -> Result<u8, CliError> {
     match args.command {
+        Command::Init(cmd) => cmd.run(),
         Command::Check(cmd) => cmd.run(),
         Command::Fmt(cmd) => cmd.run(),
         Command::Graph(cmd) => cmd.run(),
