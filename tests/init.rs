@@ -33,7 +33,11 @@ fn assert_works(dir: &Path) {
         .lines()
         .find(|l| l.starts_with("total"))
         .unwrap_or_default();
-    assert!(total.contains(" 8/8 "), "every cell is reached: {}", tested.stdout);
+    assert!(
+        total.contains(" 8/8 "),
+        "every cell is reached: {}",
+        tested.stdout
+    );
 }
 
 #[test]

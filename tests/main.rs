@@ -8,6 +8,7 @@ mod allocations;
 mod analytics;
 mod architecture;
 mod channels;
+mod chat;
 mod clean;
 mod cli;
 mod diagnostics;

@@ -1,17 +1,25 @@
-//! `cellflow run PATH [--trace]`: chat with a bot in the terminal (`--trace`
-//! also shows the cells each turn visits and its analytics events).
+//! `cellflow run PATH [--trace] [--mocks PATH]`: chat with a bot in the
+//! terminal (`--trace` also shows the cells each turn visits, the intent,
+//! confidence and entities of each message and the analytics events).
 //!
-//! On a terminal it is an interactive chat with line editing and history;
+//! On a terminal it is an interactive chat with line editing and a history
+//! kept across runs (Ctrl-C clears the line; Ctrl-D or `:quit` leaves);
 //! otherwise it reads one user message per line from standard input and
 //! prints a plain transcript (handy in scripts and tests). Lines starting
-//! with `:` are commands: `:vars`, `:reset`, `:event NAME`, `:file URL
-//! [MEDIA_TYPE]` (send an upload), `:quit`. Coordinates typed as text
+//! with `:` are commands ([`HELP`]). A number picks one of the buttons or
+//! quick replies the bot just offered. Coordinates typed as text
 //! (`-33.44, -70.65`) answer a location input.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use cellflow::runtime::{Answer, AnswerType, Bot, Event, MASK, Request, Response, Session};
+use cellflow::runtime::{
+    Answer, AnswerType, Awaiting, Bot, Event, HttpClient, HttpError, HttpRequest, HttpResponse,
+    MASK, Network, Request, Response, Session,
+};
+use cellflow::testing::file::{self as test_file, Expect, Mock, Step, Test};
 
 use super::{CliError, EXIT_OK, EXIT_PROBLEMS};
 
@@ -19,12 +27,48 @@ use super::{CliError, EXIT_OK, EXIT_PROBLEMS};
 pub(crate) struct Run {
     /// Bot directory, flow file or compiled artifact
     path: PathBuf,
-    /// Show the cells each turn visits and the variables they change
+    /// Show the cells each turn visits, the variables they change, and the
+    /// intent, confidence and entities of each message
     #[arg(long)]
     trace: bool,
+    /// Answer service cells with the mocks of these conversation tests (a
+    /// `*.test.yaml` file, or a directory: the bot's own tests) instead of
+    /// calling them; a service with no mock then fails
+    #[arg(long, value_name = "PATH")]
+    mocks: Option<PathBuf>,
+    /// Where the chat history is kept, across runs (default:
+    /// $XDG_STATE_HOME/cellflow/history or ~/.local/state/cellflow/history;
+    /// `CELLFLOW_HISTORY` also sets it)
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
 }
 
-fn show_answer(out: &mut impl std::io::Write, answer: &Answer) {
+/// The commands, as `:help` lists them.
+pub(crate) const HELP: &str = "\
+commands:
+  :help                 this list
+  :vars                 the conversation's variables (masked and hidden ones left out)
+  :reset                start a new conversation
+  :event NAME           send an event (a flow's name, welcome, resume, timeout)
+  :file URL [TYPE]      send an upload
+  :trace on|off         show or hide what each turn did
+  :lang [CODE]          the conversation's language, or switch it
+  :save FILE            write the conversation so far as a test case (added to FILE)
+  :quit                 leave (Ctrl-D too; Ctrl-C clears the line)
+a number picks one of the buttons or quick replies the bot just offered";
+
+/// The longest excerpt of a failing service's body shown.
+const BODY_EXCERPT_CHARS: usize = 200;
+
+/// A choice the bot offered, by the number shown beside it: the text a
+/// pick sends.
+type Choices = Vec<String>;
+
+fn show_answer(out: &mut impl std::io::Write, answer: &Answer, choices: &mut Choices) {
+    let mut choose = |label: &str, value: Option<&str>| {
+        choices.push(value.unwrap_or(label).to_owned());
+        choices.len()
+    };
     match (answer.kind, answer.duration_ms) {
         (AnswerType::Typing, Some(ms)) => {
             let _ = writeln!(out, "     (typing… {ms} ms)");
@@ -43,16 +87,16 @@ fn show_answer(out: &mut impl std::io::Write, answer: &Answer) {
             .iter()
             .map(|b| match &b.url {
                 Some(url) => format!("[{}]({url})", b.label),
-                None => format!("[{}]", b.label),
+                None => format!("[{} {}]", choose(&b.label, b.value.as_deref()), b.label),
             })
             .collect();
         let _ = writeln!(out, "     {}", labels.join(" "));
     }
     if !answer.quick_replies.is_empty() {
-        let labels: Vec<&str> = answer
+        let labels: Vec<String> = answer
             .quick_replies
             .iter()
-            .map(|b| b.label.as_str())
+            .map(|q| format!("{} {}", choose(&q.label, q.value.as_deref()), q.label))
             .collect();
         let _ = writeln!(out, "     ({})", labels.join(" | "));
     }
@@ -63,7 +107,15 @@ fn show_answer(out: &mut impl std::io::Write, answer: &Answer) {
             .map_or(String::new(), |s| format!(" — {s}"));
         let _ = writeln!(out, "     ▪ {}{subtitle}", card.title);
         for b in &card.buttons {
-            let _ = writeln!(out, "       [{}]", b.label);
+            match &b.url {
+                Some(url) => {
+                    let _ = writeln!(out, "       [{}]({url})", b.label);
+                }
+                None => {
+                    let n = choose(&b.label, b.value.as_deref());
+                    let _ = writeln!(out, "       [{n} {}]", b.label);
+                }
+            }
         }
     }
     if let Some(media) = &answer.media {
@@ -99,62 +151,68 @@ fn show_answer(out: &mut impl std::io::Write, answer: &Answer) {
     }
 }
 
-fn show(out: &mut impl std::io::Write, response: &Response, trace: Option<f64>) {
-    if let Some(threshold) = trace {
-        // What the classifier made of the message, when it saw one.
-        if let Some(intent) = &response.nlu.intent {
-            let verdict = if response.nlu.confidence >= threshold {
-                ""
-            } else {
-                ", under the threshold: not understood"
-            };
-            let _ = writeln!(
-                out,
-                "  · intent {intent} ({:.3}{verdict})",
-                response.nlu.confidence
-            );
-        }
-        for step in &response.trace {
-            let name = step
-                .cell
-                .as_deref()
-                .map_or_else(|| format!("[{}]", step.position), |id| format!(".{id}"));
-            let changed = if step.changed.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " {}",
-                    serde_json::to_string(&step.changed).unwrap_or_default()
-                )
-            };
-            let failed = match (&step.error, &step.file, step.line) {
-                (Some(error), Some(file), Some(line)) => {
-                    format!(" failed at {file}:{line}: {error}")
-                }
-                (Some(error), ..) => format!(" failed: {error}"),
-                (None, ..) => String::new(),
-            };
-            let _ = writeln!(
-                out,
-                "  · {}{name} ({}){changed}{failed}",
-                step.flow, step.kind
-            );
-        }
-        for tracked in &response.tracked {
-            let properties = if tracked.properties.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " {}",
-                    serde_json::to_string(&tracked.properties).unwrap_or_default()
-                )
-            };
-            let _ = writeln!(out, "  · analytics {}{properties}", tracked.event);
-        }
+/// What the classifier made of the message, when it saw one.
+fn show_nlu(out: &mut impl std::io::Write, response: &Response, threshold: f64) {
+    let nlu = &response.nlu;
+    if let Some(intent) = &nlu.intent {
+        let verdict = if nlu.confidence >= threshold {
+            ""
+        } else {
+            ", under the threshold: not understood"
+        };
+        let _ = writeln!(out, "  · intent {intent} ({:.3}{verdict})", nlu.confidence);
     }
-    for answer in &response.answers {
-        show_answer(out, answer);
+    if !nlu.entities.is_empty() {
+        let found: Vec<String> = nlu
+            .entities
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        let _ = writeln!(out, "  · entities {}", found.join(", "));
     }
+}
+
+fn show_trace(out: &mut impl std::io::Write, response: &Response) {
+    for step in &response.trace {
+        let name = step
+            .cell
+            .as_deref()
+            .map_or_else(|| format!("[{}]", step.position), |id| format!(".{id}"));
+        let changed = if step.changed.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " {}",
+                serde_json::to_string(&step.changed).unwrap_or_default()
+            )
+        };
+        let failed = match (&step.error, &step.file, step.line) {
+            (Some(error), Some(file), Some(line)) => {
+                format!(" failed at {file}:{line}: {error}")
+            }
+            (Some(error), ..) => format!(" failed: {error}"),
+            (None, ..) => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "  · {}{name} ({}){changed}{failed}",
+            step.flow, step.kind
+        );
+    }
+    for tracked in &response.tracked {
+        let properties = if tracked.properties.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " {}",
+                serde_json::to_string(&tracked.properties).unwrap_or_default()
+            )
+        };
+        let _ = writeln!(out, "  · analytics {}{properties}", tracked.event);
+    }
+}
+
+fn show_events(out: &mut impl std::io::Write, response: &Response, calls: &Calls) {
     for event in &response.events {
         let line = match event {
             Event::Handoff { queue, .. } => {
@@ -173,8 +231,15 @@ fn show(out: &mut impl std::io::Write, response: &Response, trace: Option<f64>) 
                     .as_ref()
                     .and_then(|at| Some(format!(" at {}:{}", at.file.as_ref()?, at.line?)))
                     .unwrap_or_default();
+                // What the service answered, when it answered: the first
+                // characters of its body (the terminal is the author's).
+                let body = cell
+                    .as_deref()
+                    .and_then(|cell| calls.failed_body(cell))
+                    .map(|body| format!("; it said: {body}"))
+                    .unwrap_or_default();
                 match cell {
-                    Some(cell) => format!("[service `{cell}` failed{place}: {reason}]"),
+                    Some(cell) => format!("[service `{cell}` failed{place}: {reason}{body}]"),
                     None => format!("[a service failed{place}: {reason}]"),
                 }
             }
@@ -183,87 +248,379 @@ fn show(out: &mut impl std::io::Write, response: &Response, trace: Option<f64>) 
     }
 }
 
-/// Whether a line is one of the runner's own commands (not a message).
-fn is_command(line: &str) -> bool {
-    let line = line.trim();
-    matches!(line, ":quit" | ":q" | ":vars" | ":reset")
-        || line.starts_with(":event ")
-        || line.starts_with(":file ")
+/// The service calls of a chat, by cell: what they answered (a saved
+/// test's mocks) and the body of the last failure (shown with it).
+#[derive(Clone, Default)]
+struct Calls(Arc<Mutex<CallLog>>);
+
+#[derive(Default)]
+struct CallLog {
+    /// Since the conversation (re)started, first answer per cell.
+    answered: BTreeMap<String, (u16, String)>,
+    failed: BTreeMap<String, String>,
 }
 
-impl Run {
-    pub(crate) fn run(self) -> Result<u8, CliError> {
-        let Some(bot) = super::load_bot(&self.path)? else {
-            return Ok(EXIT_PROBLEMS);
+impl Calls {
+    fn record(&self, cell: Option<&str>, outcome: &Result<HttpResponse, HttpError>) {
+        let (Some(cell), Ok(mut log)) = (cell, self.0.lock()) else {
+            return;
         };
-        let bot = bot.with_tracing(self.trace).with_analytics(self.trace);
-        let mut session = bot.new_session();
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
-        let welcome = bot
-            .turn(&mut session, Request::event("welcome"))
-            .map_err(|e| CliError::Usage(e.to_string()))?;
-        let trace = self.trace.then_some(bot.program().threshold);
-        show(&mut out, &welcome, trace);
-        if std::io::stdin().is_terminal() {
-            drop(out);
-            self.interactive(&bot, &mut session)
-        } else {
-            for line in std::io::stdin().lock().lines() {
-                let line =
-                    line.map_err(|e| CliError::Usage(format!("cannot read standard input: {e}")))?;
-                let line = line.trim_end_matches('\r');
-                // A secret typed into a masked input is not echoed.
-                if bot.awaits_secret(&session) && !is_command(line) {
-                    let _ = writeln!(out, "> {MASK}");
+        match outcome {
+            Ok(response) => {
+                log.answered
+                    .entry(cell.to_owned())
+                    .or_insert_with(|| (response.status, response.body.clone()));
+                if (200..300).contains(&response.status) {
+                    log.failed.remove(cell);
                 } else {
-                    let _ = writeln!(out, "> {line}");
-                }
-                if !self.handle(&bot, &mut session, line, &mut out) {
-                    break;
+                    let excerpt: String = response
+                        .body
+                        .trim()
+                        .chars()
+                        .take(BODY_EXCERPT_CHARS)
+                        .collect();
+                    let excerpt = if excerpt.len() < response.body.trim().len() {
+                        format!("{excerpt}…")
+                    } else {
+                        excerpt
+                    };
+                    log.failed.insert(cell.to_owned(), excerpt);
                 }
             }
-            Ok(EXIT_OK)
+            Err(_) => {
+                log.failed.remove(cell);
+            }
         }
     }
 
-    fn interactive(&self, bot: &Bot, session: &mut Session) -> Result<u8, CliError> {
-        let mut editor =
-            rustyline::DefaultEditor::new().map_err(|e| CliError::Usage(e.to_string()))?;
-        println!(
-            "(chatting with {}; :vars, :reset, :event NAME, :file URL [TYPE], :quit)",
-            self.path.display()
-        );
-        loop {
-            match editor.readline("you> ") {
-                Ok(line) => {
-                    let _ = editor.add_history_entry(line.as_str());
-                    let mut out = std::io::stdout().lock();
-                    if !self.handle(bot, session, &line, &mut out) {
-                        return Ok(EXIT_OK);
-                    }
+    fn failed_body(&self, cell: &str) -> Option<String> {
+        let log = self.0.lock().ok()?;
+        log.failed.get(cell).filter(|b| !b.is_empty()).cloned()
+    }
+
+    fn mocks(&self) -> Vec<Mock> {
+        self.0.lock().map_or_else(
+            |_| Vec::new(),
+            |log| {
+                log.answered
+                    .iter()
+                    .map(|(service, (status, body))| Mock {
+                        service: service.clone(),
+                        status: *status,
+                        body: body.clone(),
+                    })
+                    .collect()
+            },
+        )
+    }
+
+    fn clear(&self) {
+        if let Ok(mut log) = self.0.lock() {
+            *log = CallLog::default();
+        }
+    }
+}
+
+/// Service calls answered by mocks (`--mocks`), or made for real; every
+/// outcome recorded in [`Calls`].
+struct Services {
+    mocks: Option<(BTreeMap<String, (u16, String)>, String)>,
+    calls: Calls,
+}
+
+impl HttpClient for Services {
+    fn call(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError> {
+        let outcome = match &self.mocks {
+            Some((mocks, from)) => {
+                let id = request.cell.clone().unwrap_or_else(|| request.url.clone());
+                match mocks.get(&id) {
+                    Some((status, body)) => Ok(HttpResponse {
+                        status: *status,
+                        body: body.clone(),
+                    }),
+                    None => Err(HttpError::Failed(format!(
+                        "no mock for service `{id}` in {from}"
+                    ))),
                 }
-                Err(
-                    rustyline::error::ReadlineError::Interrupted
-                    | rustyline::error::ReadlineError::Eof,
-                ) => return Ok(EXIT_OK),
-                Err(e) => return Err(CliError::Usage(e.to_string())),
+            }
+            None => Network.call(request),
+        };
+        self.calls.record(request.cell.as_deref(), &outcome);
+        outcome
+    }
+}
+
+/// The mocks of every test in `path` (a test file or a directory of
+/// them), the first for each service.
+fn read_mocks(path: &Path, bot: &Bot) -> Result<BTreeMap<String, (u16, String)>, CliError> {
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut found = Vec::new();
+        collect_test_files(path, &mut found);
+        found.sort();
+        found
+    } else {
+        vec![path.to_owned()]
+    };
+    if files.is_empty() {
+        return Err(CliError::Usage(format!(
+            "--mocks {}: no *.test.yaml file there",
+            cellflow::project::display_name(path)
+        )));
+    }
+    let services = test_file::services(bot.program());
+    let mut mocks = BTreeMap::new();
+    for file in files {
+        let name = cellflow::project::display_name(&file);
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| CliError::Usage(format!("--mocks {name}: {e}")))?;
+        let id = cellflow::source::SourceMap::new().add(&name, &name, "");
+        let (tests, diagnostics) = test_file::parse(id, &text, &services);
+        if let Some(d) = diagnostics.iter().find(|d| d.is_error()) {
+            return Err(CliError::Usage(format!("--mocks {name}: {}", d.problem)));
+        }
+        for mock in tests.into_iter().flat_map(|t| t.mocks) {
+            mocks
+                .entry(mock.service)
+                .or_insert((mock.status, mock.body));
+        }
+    }
+    Ok(mocks)
+}
+
+fn collect_test_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if path.is_dir() && !name.starts_with('.') && name != "target" {
+            collect_test_files(&path, found);
+        } else if name.ends_with(".test.yaml") {
+            found.push(path);
+        }
+    }
+}
+
+/// Where the history is kept, unless the user said otherwise.
+fn default_history() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("CELLFLOW_HISTORY") {
+        return Some(PathBuf::from(path));
+    }
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state"))
+        })?;
+    Some(state.join("cellflow").join("history"))
+}
+
+/// One chat: the bot (with and without tracing), the conversation, and
+/// what a `:save` writes.
+struct Chat {
+    plain: Bot,
+    traced: Bot,
+    trace: bool,
+    session: Session,
+    /// What the last answers offered, by number.
+    choices: Choices,
+    /// The conversation so far, as test steps.
+    steps: Vec<Step>,
+    /// Steps whose message went into a masked input (not written).
+    masked_steps: Vec<usize>,
+    /// The language the conversation was in when it started.
+    language: Option<String>,
+    calls: Calls,
+}
+
+impl Chat {
+    fn bot(&self) -> &Bot {
+        if self.trace {
+            &self.traced
+        } else {
+            &self.plain
+        }
+    }
+
+    /// Starts over: a new conversation in the language of the last one,
+    /// greeted.
+    fn restart(&mut self, out: &mut impl std::io::Write) {
+        self.language = self.session.language.take();
+        self.session = self.plain.new_session();
+        self.session.language.clone_from(&self.language);
+        self.steps.clear();
+        self.masked_steps.clear();
+        self.calls.clear();
+        self.send(Request::event("welcome"), out);
+    }
+
+    /// Sends one request and shows what came back.
+    fn send(&mut self, request: Request, out: &mut impl std::io::Write) {
+        let secret = self.plain.awaits_secret(&self.session);
+        let step = Step {
+            user: request
+                .text
+                .clone()
+                .map(|t| if secret { MASK.to_owned() } else { t }),
+            event: request.event.clone(),
+            location: request.location.clone(),
+            file: request.file.clone(),
+            expect: Expect::default(),
+            span: cellflow::source::Span::default(),
+        };
+        let bot = self.bot().clone();
+        match bot.turn(&mut self.session, request) {
+            Ok(response) => {
+                if self.trace {
+                    let threshold = bot.program().threshold;
+                    show_nlu(out, &response, threshold);
+                    show_trace(out, &response);
+                }
+                self.choices.clear();
+                for answer in &response.answers {
+                    show_answer(out, answer, &mut self.choices);
+                }
+                show_events(out, &response, &self.calls);
+                if secret {
+                    self.masked_steps.push(self.steps.len());
+                }
+                self.steps.push(Step {
+                    expect: Expect::observed(&response),
+                    ..step
+                });
+            }
+            Err(e) => {
+                let _ = writeln!(out, "(error: {e})");
+            }
+        }
+    }
+
+    /// What a number typed now means: the choice it picks, unless the bot
+    /// waits for a value a number answers (a quantity, a date…).
+    fn pick(&self, line: &str) -> Option<&str> {
+        let n: usize = line.trim().parse().ok()?;
+        let choice = self.choices.get(n.checked_sub(1)?)?;
+        let typed_value = match self.plain.awaiting(&self.session) {
+            Some(Awaiting::Input { ty, .. }) => !matches!(&*ty, "options" | "boolean"),
+            _ => false,
+        };
+        (!typed_value).then_some(choice.as_str())
+    }
+
+    /// `:lang`: the conversation's language, or a switch to another.
+    fn lang(&mut self, code: &str, out: &mut impl std::io::Write) {
+        let languages = &self.plain.program().languages;
+        if code.is_empty() {
+            let now = self
+                .session
+                .language
+                .clone()
+                .unwrap_or_else(|| languages[0].clone());
+            let _ = writeln!(
+                out,
+                "(speaking {now}; the bot speaks {})",
+                languages.join(", ")
+            );
+            return;
+        }
+        match cellflow::language::pick(code, languages) {
+            Some(i) => {
+                self.session.language = Some(languages[i].clone());
+                if self.steps.len() <= 1 {
+                    self.language = Some(languages[i].clone());
+                }
+                let _ = writeln!(out, "(now speaking {})", languages[i]);
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "(the bot does not speak `{code}`; it speaks {})",
+                    languages.join(", ")
+                );
+            }
+        }
+    }
+
+    /// `:save FILE`: the conversation so far as a test case, added to FILE.
+    fn save(&self, file: &str, out: &mut impl std::io::Write) {
+        if file.is_empty() {
+            let _ = writeln!(out, "(:save needs a file, e.g. :save bot.test.yaml)");
+            return;
+        }
+        let path = Path::new(file);
+        let existing = match std::fs::read_to_string(path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                let _ = writeln!(out, "(cannot read {file}: {e})");
+                return;
+            }
+        };
+        let name = format!(
+            "saved chat: {}",
+            self.steps
+                .iter()
+                .filter_map(|s| s.user.as_deref().or(s.event.as_deref()))
+                .take(4)
+                .collect::<Vec<_>>()
+                .join(" → ")
+        );
+        let name: String = name.chars().take(100).collect();
+        let steps = self.steps.clone();
+        let test = Test {
+            name,
+            language: self.language.clone(),
+            context: BTreeMap::new(),
+            steps,
+            mocks: self.calls.mocks(),
+            span: cellflow::source::Span::default(),
+        };
+        let header = "# Conversation tests (docs/TESTING.md); `cellflow test` runs them.\n";
+        let text = match test_file::append(existing.as_deref(), &[test], header) {
+            Ok(text) => text,
+            Err(e) => {
+                let _ = writeln!(out, "(cannot add to {file}: {e})");
+                return;
+            }
+        };
+        match std::fs::write(path, text) {
+            Ok(()) => {
+                let _ = writeln!(
+                    out,
+                    "(saved {} steps as a test in {file})",
+                    self.steps.len()
+                );
+                for n in &self.masked_steps {
+                    let _ = writeln!(
+                        out,
+                        "(step {} answered a masked input: it is written as {MASK}; \
+                         put a test value there)",
+                        n + 1
+                    );
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(out, "(cannot write {file}: {e})");
             }
         }
     }
 
     /// Handles one line; false to stop.
-    fn handle(
-        &self,
-        bot: &Bot,
-        session: &mut Session,
-        line: &str,
-        out: &mut impl std::io::Write,
-    ) -> bool {
-        let request = match line.trim() {
+    fn handle(&mut self, line: &str, out: &mut impl std::io::Write) -> bool {
+        let line = line.trim();
+        let (command, argument) = line
+            .split_once(char::is_whitespace)
+            .map_or((line, ""), |(c, a)| (c, a.trim()));
+        let request = match command {
             ":quit" | ":q" => return false,
+            ":help" | ":h" | ":?" => {
+                let _ = writeln!(out, "{HELP}");
+                return true;
+            }
             ":vars" => {
-                let vars = bot.shown_vars(session);
+                let vars = self.plain.shown_vars(&self.session);
                 let _ = writeln!(
                     out,
                     "{}",
@@ -272,12 +629,32 @@ impl Run {
                 return true;
             }
             ":reset" => {
-                *session = bot.new_session();
-                Request::event("welcome")
+                self.restart(out);
+                return true;
             }
-            command if command.starts_with(":event ") => Request::event(command[7..].trim()),
-            command if command.starts_with(":file ") => {
-                let mut words = command[6..].split_whitespace();
+            ":trace" => {
+                match argument {
+                    "on" => self.trace = true,
+                    "off" => self.trace = false,
+                    _ => {
+                        let _ = writeln!(out, "(:trace on or :trace off)");
+                        return true;
+                    }
+                }
+                let _ = writeln!(out, "(trace {argument})");
+                return true;
+            }
+            ":lang" => {
+                self.lang(argument, out);
+                return true;
+            }
+            ":save" => {
+                self.save(argument, out);
+                return true;
+            }
+            ":event" if !argument.is_empty() => Request::event(argument),
+            ":file" if !argument.is_empty() => {
+                let mut words = argument.split_whitespace();
                 let url = words.next().unwrap_or_default();
                 let mut file = serde_json::json!({ "url": url });
                 if let Some(media_type) = words.next() {
@@ -288,25 +665,126 @@ impl Run {
                     ..Request::default()
                 }
             }
-            command if command.starts_with(':') => {
-                let _ = writeln!(
-                    out,
-                    "(unknown command; try :vars, :reset, :event NAME, :file URL [TYPE], :quit)"
-                );
+            _ if line.starts_with(':') => {
+                let _ = writeln!(out, "(unknown command `{command}`; :help lists them)");
                 return true;
             }
-            text => Request::text(text),
+            _ => match self.pick(line) {
+                Some(choice) => {
+                    let choice = choice.to_owned();
+                    let _ = writeln!(out, "  (→ {choice})");
+                    Request::text(choice)
+                }
+                None => Request::text(line),
+            },
         };
-        match bot.turn(session, request) {
-            Ok(response) => show(
-                out,
-                &response,
-                self.trace.then_some(bot.program().threshold),
-            ),
-            Err(e) => {
-                let _ = writeln!(out, "(error: {e})");
+        self.send(request, out);
+        true
+    }
+}
+
+/// Whether a line is one of the runner's own commands (not a message).
+fn is_command(line: &str) -> bool {
+    line.trim_start().starts_with(':')
+}
+
+impl Run {
+    pub(crate) fn run(self) -> Result<u8, CliError> {
+        let Some(bot) = super::load_bot(&self.path)? else {
+            return Ok(EXIT_PROBLEMS);
+        };
+        let calls = Calls::default();
+        let mocks = match &self.mocks {
+            Some(path) => Some((
+                read_mocks(path, &bot)?,
+                cellflow::project::display_name(path),
+            )),
+            None => None,
+        };
+        let bot = bot.with_http(Services {
+            mocks,
+            calls: calls.clone(),
+        });
+        let mut chat = Chat {
+            plain: bot.clone(),
+            traced: bot.with_tracing(true).with_analytics(true),
+            trace: self.trace,
+            session: Session::new("terminal"),
+            choices: Vec::new(),
+            steps: Vec::new(),
+            masked_steps: Vec::new(),
+            language: None,
+            calls,
+        };
+        if std::io::stdin().is_terminal() {
+            return self.interactive(&mut chat);
+        }
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        chat.restart(&mut out);
+        for line in std::io::stdin().lock().lines() {
+            let line =
+                line.map_err(|e| CliError::Usage(format!("cannot read standard input: {e}")))?;
+            let line = line.trim_end_matches('\r');
+            // A secret typed into a masked input is not echoed.
+            if chat.plain.awaits_secret(&chat.session) && !is_command(line) {
+                let _ = writeln!(out, "> {MASK}");
+            } else {
+                let _ = writeln!(out, "> {line}");
+            }
+            if !chat.handle(line, &mut out) {
+                break;
             }
         }
-        true
+        Ok(EXIT_OK)
+    }
+
+    fn interactive(&self, chat: &mut Chat) -> Result<u8, CliError> {
+        use rustyline::error::ReadlineError;
+        let mut editor =
+            rustyline::DefaultEditor::new().map_err(|e| CliError::Usage(e.to_string()))?;
+        let history = self
+            .history
+            .clone()
+            .or_else(default_history)
+            .filter(|p| p.as_os_str() != "-");
+        if let Some(path) = &history {
+            // A first run has none yet; any other problem only costs the history.
+            let _ = editor.load_history(path);
+        }
+        println!(
+            "(chatting with {}; :help lists the commands, Ctrl-D leaves)",
+            self.path.display()
+        );
+        chat.restart(&mut std::io::stdout().lock());
+        loop {
+            let secret = chat.plain.awaits_secret(&chat.session);
+            match editor.readline("you> ") {
+                Ok(line) => {
+                    // A secret typed into a masked input stays out of the history.
+                    if !secret && !line.trim().is_empty() {
+                        let _ = editor.add_history_entry(line.as_str());
+                    }
+                    let mut out = std::io::stdout().lock();
+                    if !chat.handle(&line, &mut out) {
+                        break;
+                    }
+                }
+                Err(ReadlineError::Interrupted) => {
+                    println!("(line cleared; Ctrl-D or :quit leaves)");
+                }
+                Err(ReadlineError::Eof) => break,
+                Err(e) => return Err(CliError::Usage(e.to_string())),
+            }
+        }
+        if let Some(path) = &history {
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            if let Err(e) = editor.save_history(path) {
+                eprintln!("(the history was not kept in {}: {e})", path.display());
+            }
+        }
+        Ok(EXIT_OK)
     }
 }

@@ -34,7 +34,7 @@ use crate::runtime::{
 };
 use crate::source::Span;
 use crate::testing::coverage::{Coverage, UnsetRead};
-use crate::testing::file::{Expect, Expected, Mock, Step, Test};
+use crate::testing::file::{Expect, Mock, Step, Test};
 
 /// What nobody understands.
 const GIBBERISH: &str = "qzxv wplk";
@@ -599,8 +599,6 @@ fn sample_date(input: &Input) -> String {
 }
 
 /// What a masked answer is expected to be in a written test: anything.
-static ANYTHING: std::sync::LazyLock<regex::Regex> =
-    std::sync::LazyLock::new(|| regex::Regex::new("(?s).*").expect("valid regex"));
 
 /// An upload the input accepts: a file of its first accepted type (a
 /// wildcard such as `image/*` made concrete), under its size limit.
@@ -750,50 +748,12 @@ fn step(message: &Message, response: &Response) -> Step {
         Message::Event(name) => (None, Some(name.clone()), None),
         Message::File(file) => (None, None, Some(file.clone())),
     };
-    let awaiting = match &response.awaiting {
-        Some(crate::runtime::Awaiting::Input { var, .. }) => {
-            Some(("input".to_owned(), Some(var.to_string())))
-        }
-        Some(crate::runtime::Awaiting::Intent) => Some(("intent".to_owned(), None)),
-        None => None,
-    };
     Step {
         user,
         event,
         location: None,
         file,
-        expect: Expect {
-            answers: Some(
-                response
-                    .answers
-                    .iter()
-                    .filter(|a| !a.is_pause())
-                    .map(|a| {
-                        if a.mask {
-                            // A masked answer is never written down.
-                            Expected::Regex(ANYTHING.clone())
-                        } else {
-                            Expected::Exact(a.text.to_string())
-                        }
-                    })
-                    .collect(),
-            ),
-            awaiting: Some(awaiting),
-            vars: BTreeMap::new(),
-            events: response
-                .events
-                .iter()
-                .filter_map(|e| match e {
-                    Event::Handoff { .. } => Some("handoff".to_owned()),
-                    Event::End => Some("end".to_owned()),
-                    Event::Error { .. } => Some("error".to_owned()),
-                    // The path's mocks say how each service answers.
-                    Event::Restarted | Event::ServiceFailed { .. } => None,
-                })
-                .collect(),
-            ended: Some(response.ended),
-            tracked: Vec::new(),
-        },
+        expect: Expect::observed(response),
         span: Span::default(),
     }
 }

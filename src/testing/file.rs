@@ -14,7 +14,7 @@ use crate::syntax::fields;
 use crate::syntax::node::{self, Node, Value as Yaml};
 
 /// An expected answer.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Expected {
     Exact(String),
     Regex(Regex),
@@ -87,7 +87,7 @@ fn same_json(a: &Value, b: &Value) -> bool {
 }
 
 /// What a step expects; absent parts are not checked.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Expect {
     pub answers: Option<Vec<Expected>>,
     /// `Some(None)`: nothing awaited. `Some(Some((kind, var)))`: that.
@@ -99,8 +99,59 @@ pub struct Expect {
     pub tracked: Vec<ExpectedTracked>,
 }
 
+impl Expect {
+    /// Everything a response showed, as a step would expect it: its
+    /// answers in order (a masked one as any text: a secret is never
+    /// written down), what it awaits, its events and whether it ended.
+    /// How `cellflow explore` and a saved chat write what they saw.
+    #[must_use]
+    pub fn observed(response: &crate::runtime::Response) -> Expect {
+        use crate::runtime::{Awaiting, Event};
+        let awaiting = match &response.awaiting {
+            Some(Awaiting::Input { var, .. }) => Some(("input".to_owned(), Some(var.to_string()))),
+            Some(Awaiting::Intent) => Some(("intent".to_owned(), None)),
+            None => None,
+        };
+        Expect {
+            answers: Some(
+                response
+                    .answers
+                    .iter()
+                    .filter(|a| !a.is_pause())
+                    .map(|a| {
+                        if a.mask {
+                            Expected::Regex(ANYTHING.clone())
+                        } else {
+                            Expected::Exact(a.text.to_string())
+                        }
+                    })
+                    .collect(),
+            ),
+            awaiting: Some(awaiting),
+            vars: BTreeMap::new(),
+            events: response
+                .events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Handoff { .. } => Some("handoff".to_owned()),
+                    Event::End => Some("end".to_owned()),
+                    Event::Error { .. } => Some("error".to_owned()),
+                    // The test's mocks say how each service answers.
+                    Event::Restarted | Event::ServiceFailed { .. } => None,
+                })
+                .collect(),
+            ended: Some(response.ended),
+            tracked: Vec::new(),
+        }
+    }
+}
+
+/// Any text, for a masked answer.
+static ANYTHING: std::sync::LazyLock<Regex> =
+    std::sync::LazyLock::new(|| Regex::new("(?s).*").expect("valid regex"));
+
 /// One step: a message or an event, and what should come back.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Step {
     pub user: Option<String>,
     pub event: Option<String>,
@@ -112,14 +163,14 @@ pub struct Step {
     pub span: Span,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Mock {
     pub service: String,
     pub status: u16,
     pub body: String,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Test {
     pub name: String,
     /// The language the conversation is in (sent with the first message).
@@ -634,6 +685,73 @@ pub fn write(tests: &[Test], header: &str) -> String {
         }
     }
     out
+}
+
+/// Why tests could not be added to a test file.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error("it has no top-level `tests:` list to add to")]
+    NoTests,
+    #[error("adding to it would not give a valid test file ({0}); save to a new file instead")]
+    Unreadable(String),
+}
+
+/// The text of the test file `existing` with `tests` added at the end of
+/// its `tests:` list, everything already there (comments, layout) kept; or
+/// a new file's text when `existing` is `None`. The result is read back to
+/// make sure it holds every test it held plus the new ones.
+///
+/// # Errors
+/// When `existing` has no `tests:` list at the top level, or the list is
+/// not the file's last part (adding at the end would not extend it).
+pub fn append(existing: Option<&str>, tests: &[Test], header: &str) -> Result<String, AppendError> {
+    let Some(existing) = existing.filter(|e| !e.trim().is_empty()) else {
+        return Ok(write(tests, header));
+    };
+    let block = write(tests, "");
+    let items = block.strip_prefix("tests:\n").unwrap_or(&block);
+    // The list's own indentation: the first item's `-` after `tests:`.
+    let mut lines = existing.lines();
+    if !lines.any(|l| l.trim_end() == "tests:") {
+        return Err(AppendError::NoTests);
+    }
+    let indent = lines
+        .find(|l| l.trim_start().starts_with('-'))
+        .map_or(2, |l| l.len() - l.trim_start().len());
+    let mut out = existing.to_owned();
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    for line in items.lines() {
+        // `write` indents items by two spaces.
+        let line = line.strip_prefix("  ").unwrap_or(line);
+        if !line.is_empty() {
+            out.extend(std::iter::repeat_n(' ', indent));
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    let count = |text: &str| -> Result<usize, String> {
+        let file = crate::source::SourceMap::new().add("tests", "tests", "");
+        let (read, diagnostics) = parse(file, text, &[]);
+        // Mocks are checked against the bot elsewhere; any other mistake
+        // means the text did not join up.
+        match diagnostics
+            .iter()
+            .find(|d| d.is_error() && !matches!(d.problem, Problem::UnknownMock { .. }))
+        {
+            Some(d) => Err(d.problem.to_string()),
+            None => Ok(read.len()),
+        }
+    };
+    let before = count(existing).map_err(AppendError::Unreadable)?;
+    match count(&out) {
+        Ok(after) if after == before + tests.len() => Ok(out),
+        Ok(_) => Err(AppendError::Unreadable(
+            "the tests did not join its list".into(),
+        )),
+        Err(why) => Err(AppendError::Unreadable(why)),
+    }
 }
 
 fn write_expect(out: &mut String, expect: &Expect) {
