@@ -38,4 +38,5 @@ mod server;
 mod stores;
 mod support;
 mod testing;
+mod tutorial;
 mod webhooks;

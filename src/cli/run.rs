@@ -37,8 +37,8 @@ pub(crate) struct Run {
     #[arg(long, value_name = "PATH")]
     mocks: Option<PathBuf>,
     /// Where the chat history is kept, across runs (default:
-    /// $XDG_STATE_HOME/cellflow/history or ~/.local/state/cellflow/history;
-    /// `CELLFLOW_HISTORY` also sets it)
+    /// `$XDG_STATE_HOME/cellflow/history` or `~/.local/state/cellflow/history`;
+    /// `CELLFLOW_HISTORY` also sets it; `-` keeps none)
     #[arg(long, value_name = "FILE")]
     history: Option<PathBuf>,
 }
@@ -56,6 +56,9 @@ commands:
   :save FILE            write the conversation so far as a test case (added to FILE)
   :quit                 leave (Ctrl-D too; Ctrl-C clears the line)
 a number picks one of the buttons or quick replies the bot just offered";
+
+/// Mocked answers by service id: status and body.
+type Mocks = BTreeMap<String, (u16, String)>;
 
 /// The longest excerpt of a failing service's body shown.
 const BODY_EXCERPT_CHARS: usize = 200;
@@ -324,7 +327,8 @@ impl Calls {
 /// Service calls answered by mocks (`--mocks`), or made for real; every
 /// outcome recorded in [`Calls`].
 struct Services {
-    mocks: Option<(BTreeMap<String, (u16, String)>, String)>,
+    /// The mocks by service id, and the file they came from.
+    mocks: Option<(Mocks, String)>,
     calls: Calls,
 }
 
@@ -352,7 +356,7 @@ impl HttpClient for Services {
 
 /// The mocks of every test in `path` (a test file or a directory of
 /// them), the first for each service.
-fn read_mocks(path: &Path, bot: &Bot) -> Result<BTreeMap<String, (u16, String)>, CliError> {
+fn read_mocks(path: &Path, bot: &Bot) -> Result<Mocks, CliError> {
     let files: Vec<PathBuf> = if path.is_dir() {
         let mut found = Vec::new();
         collect_test_files(path, &mut found);
@@ -568,24 +572,23 @@ impl Chat {
                 .join(" → ")
         );
         let name: String = name.chars().take(100).collect();
-        let steps = self.steps.clone();
         let test = Test {
             name,
             language: self.language.clone(),
             context: BTreeMap::new(),
-            steps,
+            steps: self.steps.clone(),
             mocks: self.calls.mocks(),
             span: cellflow::source::Span::default(),
         };
         let header = "# Conversation tests (docs/TESTING.md); `cellflow test` runs them.\n";
-        let text = match test_file::append(existing.as_deref(), &[test], header) {
-            Ok(text) => text,
+        let written = match test_file::append(existing.as_deref(), &[test], header) {
+            Ok(written) => written,
             Err(e) => {
                 let _ = writeln!(out, "(cannot add to {file}: {e})");
                 return;
             }
         };
-        match std::fs::write(path, text) {
+        match std::fs::write(path, written) {
             Ok(()) => {
                 let _ = writeln!(
                     out,

@@ -598,8 +598,6 @@ fn sample_date(input: &Input) -> String {
     }
 }
 
-/// What a masked answer is expected to be in a written test: anything.
-
 /// An upload the input accepts: a file of its first accepted type (a
 /// wildcard such as `image/*` made concrete), under its size limit.
 fn sample_upload(input: &Input) -> serde_json::Value {
