@@ -1,7 +1,9 @@
 //! The conversation API's request handling, in process: any body sent to
 //! start a conversation, to continue the one the fuzzer's previous input
-//! started, and to the other routes. No request may crash the server or
-//! answer 500.
+//! started, and to the other routes: `/v1` (messages, state, deletion,
+//! create-or-resume, context, proactive events) and the channel-integration
+//! routes (conversations, satisfaction, likes). No request may crash the
+//! server or answer 500.
 #![no_main]
 
 use std::sync::{LazyLock, Mutex};
@@ -64,10 +66,28 @@ libfuzzer_sys::fuzz_target!(|bytes: &[u8]| {
         return;
     };
     let code = SERVER.code.lock().expect("not poisoned").clone();
-    let (method, uri) = match (route % 4, &code) {
+    const CHANNEL: &str = "/eva-broker/org/o/env/e/bot/b/channel/c/v1/conversations";
+    const FEEDBACK: &str = "/eva-broker/org/o/env/e/bot/b/conversations";
+    let (method, uri) = match (route % 12, &code) {
         (1, Some(code)) => ("POST", format!("/v1/conversations/{code}")),
         (2, Some(code)) => ("GET", format!("/v1/conversations/{code}")),
         (3, Some(code)) => ("DELETE", format!("/v1/conversations/{code}")),
+        (4, Some(code)) => ("PUT", format!("/v1/conversations/{code}")),
+        (5, Some(code)) => ("PATCH", format!("/v1/conversations/{code}")),
+        (6, Some(code)) => ("POST", format!("/v1/conversations/{code}/events")),
+        (7, _) => ("POST", CHANNEL.to_owned()),
+        (8, Some(code)) => ("POST", format!("{CHANNEL}/{code}")),
+        (9, Some(code)) => ("POST", format!("{FEEDBACK}/{code}/satisfactions")),
+        (10, Some(code)) => ("POST", format!("{FEEDBACK}/{code}/likable")),
+        // A client-chosen id, from the body's first bytes.
+        (11, _) => {
+            let id: String = body
+                .iter()
+                .take(8)
+                .map(|b| char::from(b'a' + b % 26))
+                .collect();
+            ("PUT", format!("/v1/conversations/fuzz-{id}"))
+        }
         _ => ("POST", "/v1/conversations".to_owned()),
     };
     let (status, answer) = send(method, &uri, body);
