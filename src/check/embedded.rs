@@ -91,23 +91,6 @@ pub fn locate(sources: &SourceMap, span: Span, value: &str, range: Range<usize>)
     span
 }
 
-/// The byte offset of a 1-based line and column (in characters) in `text`.
-fn offset_of(text: &str, line: usize, column: usize) -> usize {
-    let mut start = 0;
-    for _ in 1..line {
-        match text[start..].find('\n') {
-            Some(i) => start += i + 1,
-            None => return text.len(),
-        }
-    }
-    let line_text = text[start..].split('\n').next().unwrap_or("");
-    start
-        + line_text
-            .char_indices()
-            .nth(column.saturating_sub(1))
-            .map_or(line_text.len(), |(i, _)| i)
-}
-
 /// The range of the word (or single character) at `offset`.
 fn word_at(text: &str, offset: usize) -> Range<usize> {
     let rest = &text[offset.min(text.len())..];
@@ -393,7 +376,7 @@ impl Pass<'_> {
                     if guard.as_deref() == Some(read.name.as_str()) {
                         continue;
                     }
-                    let offset = offset_of(&source.value, read.line, read.column);
+                    let offset = crate::source::offset_of(&source.value, read.line, read.column);
                     let span = locate(
                         self.ctx.sources,
                         source.span,
@@ -418,7 +401,8 @@ impl Pass<'_> {
                 let position = error.position();
                 let span = match (position.line(), position.position()) {
                     (Some(line), column) => {
-                        let offset = offset_of(&source.value, line, column.unwrap_or(1));
+                        let offset =
+                            crate::source::offset_of(&source.value, line, column.unwrap_or(1));
                         locate(
                             self.ctx.sources,
                             source.span,

@@ -49,73 +49,13 @@ pub struct Completions {
 }
 
 /// The DSL's field keywords in each block, by the grammar rule that lists
-/// them (grammar/flow.pest's `*_field_kw`; a test holds them together).
-pub const DSL_FIELDS: &[(&str, &[&str])] = &[
-    ("bot_field_kw", DSL_BOT),
-    ("inactivity_field_kw", DSL_INACTIVITY),
-    ("intent_field_kw", DSL_INTENT),
-    ("answer_field_kw", DSL_ANSWER),
-    ("card_field_kw", DSL_CARD),
-    ("input_field_kw", DSL_INPUT),
-    ("service_field_kw", DSL_SERVICE),
-    ("handoff_field_kw", DSL_HANDOFF),
-];
-
-/// `bot { … }`.
-const DSL_BOT: &[&str] = &[
-    "name",
-    "locale",
-    "timezone",
-    "languages",
-    "detect_language",
-    "messages",
-    "threshold",
-    "out_of_scope",
-    "context",
-    "hidden",
-    "readonly",
-    "inactivity",
-];
-/// The fields of `bot { inactivity { … } }`.
-const DSL_INACTIVITY: &[&str] = &["after", "message"];
-/// The fields of `intent NAME { … }`.
-const DSL_INTENT: &[&str] = &["examples", "patterns", "global"];
-/// The fields of `answer { … }`.
-const DSL_ANSWER: &[&str] = &[
-    "text",
-    "pick",
-    "button",
-    "quick_reply",
-    "quick_replies_scope",
-    "card",
-    "media",
-    "custom",
-    "evaluable",
-    "typing",
-    "delay",
-    "location",
-    "link",
-    "voice",
-    "mask",
-];
-/// The fields of `card "…" { … }`.
-const DSL_CARD: &[&str] = &["subtitle", "image", "button"];
-/// The fields of `input VAR TYPE { … }`.
-const DSL_INPUT: &[&str] = &[
-    "prompt", "options", "entity", "pattern", "min", "max", "max_size", "invalid", "retries",
-    "on_fail", "mask", "types",
-];
-/// The fields of `service { … }`.
-const DSL_SERVICE: &[&str] = &[
-    "method", "url", "header", "body", "timeout", "save", "status", "on_error",
-];
-/// The fields of `handoff { … }`.
-const DSL_HANDOFF: &[&str] = &["queue", "reason", "message"];
-/// Fields that stand alone, with no value after them.
-const FLAGS: &[&str] = &["evaluable", "mask", "global", "detect_language"];
-
-/// Words that start a top-level item of a DSL file.
-const DSL_TOP: &[&str] = &["bot", "intent", "entity", "flow"];
+/// them.
+pub use crate::syntax::dsl::keys::FIELDS as DSL_FIELDS;
+use crate::syntax::dsl::keys::{
+    ANSWER as DSL_ANSWER, BOT as DSL_BOT, CARD as DSL_CARD, FLAGS, HANDOFF as DSL_HANDOFF,
+    INACTIVITY as DSL_INACTIVITY, INPUT as DSL_INPUT, INTENT as DSL_INTENT, SERVICE as DSL_SERVICE,
+    TOP as DSL_TOP,
+};
 
 pub(super) fn complete(
     text: &str,
@@ -385,7 +325,7 @@ const SCOPES: &[&str] = &{
     }
     names
 };
-const TRIGGERS_DSL: &[&str] = &["welcome", "fallback", "timeout", "intent", "entity"];
+use crate::syntax::dsl::keys::TRIGGERS as TRIGGERS_DSL;
 const TRIGGERS_YAML: &[&str] = &["welcome", "fallback", "timeout"];
 
 // ---- the DSL --------------------------------------------------------------

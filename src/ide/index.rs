@@ -506,7 +506,7 @@ impl<'a> Builder<'a> {
             if crate::script::BUILTINS.contains(&access.name.as_str()) {
                 continue;
             }
-            let start = offset_of(&source.value, access.line, access.column);
+            let start = crate::source::offset_of(&source.value, access.line, access.column);
             let role = if mention.assigned {
                 Role::Definition
             } else {
@@ -522,21 +522,4 @@ impl<'a> Builder<'a> {
             );
         }
     }
-}
-
-/// The byte offset of a 1-based line and column (in characters) in `text`.
-pub(super) fn offset_of(text: &str, line: usize, column: usize) -> usize {
-    let mut start = 0;
-    for _ in 1..line {
-        match text[start..].find('\n') {
-            Some(i) => start += i + 1,
-            None => return text.len(),
-        }
-    }
-    let line_text = text[start..].split('\n').next().unwrap_or("");
-    start
-        + line_text
-            .char_indices()
-            .nth(column.saturating_sub(1))
-            .map_or(line_text.len(), |(i, _)| i)
 }

@@ -22,52 +22,11 @@ use crate::source::{FileId, Span};
 
 use super::{Grammar, Rule};
 
-/// The fields of each block, as the grammar's `*_field_kw` rules list them
-/// (a unit test holds the two together).
-pub(super) const INPUT_FIELDS: &[&str] = &[
-    "prompt", "options", "entity", "pattern", "min", "max", "invalid", "retries", "on_fail",
-    "mask", "types", "max_size",
-];
-pub(super) const ANSWER_FIELDS: &[&str] = &[
-    "text",
-    "pick",
-    "button",
-    "quick_reply",
-    "quick_replies_scope",
-    "card",
-    "media",
-    "custom",
-    "evaluable",
-    "typing",
-    "delay",
-    "location",
-    "link",
-    "voice",
-    "mask",
-];
-pub(super) const SERVICE_FIELDS: &[&str] = &[
-    "method", "url", "header", "body", "timeout", "save", "status", "on_error",
-];
-pub(super) const HANDOFF_FIELDS: &[&str] = &["queue", "reason", "message"];
-pub(super) const CARD_FIELDS: &[&str] = &["subtitle", "image", "button"];
-pub(super) const INTENT_FIELDS: &[&str] = &["examples", "patterns", "global"];
-pub(super) const BOT_FIELDS: &[&str] = &[
-    "name",
-    "locale",
-    "timezone",
-    "languages",
-    "detect_language",
-    "messages",
-    "threshold",
-    "out_of_scope",
-    "context",
-    "hidden",
-    "readonly",
-    "inactivity",
-];
-pub(super) const INACTIVITY_FIELDS: &[&str] = &["after", "message"];
-const TOP_ITEMS: &[&str] = &["flow", "intent", "entity", "bot"];
-const TRIGGERS: &[&str] = &["welcome", "fallback", "timeout", "intent", "entity"];
+use super::keys::{
+    ANSWER as ANSWER_FIELDS, BOT as BOT_FIELDS, CARD as CARD_FIELDS, HANDOFF as HANDOFF_FIELDS,
+    INACTIVITY as INACTIVITY_FIELDS, INPUT as INPUT_FIELDS, INTENT as INTENT_FIELDS,
+    SERVICE as SERVICE_FIELDS, TOP as TOP_ITEMS, TRIGGERS,
+};
 
 /// What a bracket opens, as far as the lexer can tell from the words
 /// before it.

@@ -9,6 +9,7 @@
 mod cells;
 mod document;
 mod errors;
+pub mod keys;
 mod tokens;
 
 use pest::Parser as _;
