@@ -162,7 +162,7 @@ struct CompatAnswer<'a> {
     description: Option<&'a str>,
     #[serde(rename = "type")]
     kind: &'static str,
-    interaction_id: String,
+    interaction_id: InteractionId,
     evaluable: bool,
     masked: bool,
     /// What a voice channel says, when the answer gives it.
@@ -257,7 +257,7 @@ fn content(answer: &Answer) -> Content<'_> {
 #[serde(rename_all = "camelCase")]
 struct UserInput<'a> {
     #[serde(rename = "type")]
-    kind: String,
+    kind: std::borrow::Cow<'static, str>,
     call_to_action: Option<&'a str>,
     pattern: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -272,10 +272,35 @@ struct UserInput<'a> {
     max_size: Option<u64>,
 }
 
+/// An input type in capitals, as connectors read it (`options` →
+/// `OPTIONS`), without an allocation for the types there are.
+fn upper(ty: &str) -> std::borrow::Cow<'static, str> {
+    const TYPES: &[(&str, &str)] = &[
+        ("text", "TEXT"),
+        ("number", "NUMBER"),
+        ("integer", "INTEGER"),
+        ("boolean", "BOOLEAN"),
+        ("email", "EMAIL"),
+        ("phone", "PHONE"),
+        ("date", "DATE"),
+        ("time", "TIME"),
+        ("datetime", "DATETIME"),
+        ("options", "OPTIONS"),
+        ("pattern", "PATTERN"),
+        ("location", "LOCATION"),
+        ("file", "FILE"),
+        ("image", "IMAGE"),
+    ];
+    TYPES.iter().find(|(name, _)| *name == ty).map_or_else(
+        || ty.to_ascii_uppercase().into(),
+        |(_, upper)| (*upper).into(),
+    )
+}
+
 fn user_input(awaiting: Option<&Awaiting>) -> Option<UserInput<'_>> {
     Some(match awaiting? {
         Awaiting::Intent => UserInput {
-            kind: "INTENT".to_owned(),
+            kind: "INTENT".into(),
             call_to_action: None,
             pattern: None,
             variable: None,
@@ -293,7 +318,7 @@ fn user_input(awaiting: Option<&Awaiting>) -> Option<UserInput<'_>> {
             accept,
             max_size,
         } => UserInput {
-            kind: ty.to_ascii_uppercase(),
+            kind: upper(ty),
             call_to_action: None,
             pattern: pattern.as_deref(),
             variable: Some(var),
@@ -346,8 +371,37 @@ fn nlp_response(nlu: &Nlu) -> NlpResponse<'_> {
 
 /// The id of the `index`-th answer of turn `turn`: what a like or dislike
 /// names. Derived, so the conversation's history is enough to check one.
-pub(crate) fn interaction_id(turn: u64, index: usize) -> String {
-    format!("{turn}-{index}")
+#[cfg(test)]
+fn interaction_id(turn: u64, index: usize) -> String {
+    InteractionId {
+        turn,
+        index: Some(index),
+    }
+    .to_string()
+}
+
+/// An answer's `interactionId`: `TURN-INDEX`, or `TURN-pause` for a
+/// pause, which the history does not keep. Written straight into the
+/// body (no `String` per answer).
+#[derive(Clone, Copy, Debug)]
+struct InteractionId {
+    turn: u64,
+    index: Option<usize>,
+}
+
+impl std::fmt::Display for InteractionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.index {
+            Some(index) => write!(f, "{}-{index}", self.turn),
+            None => write!(f, "{}-pause", self.turn),
+        }
+    }
+}
+
+impl Serialize for InteractionId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// Reads an interaction id back as (turn, answer index).
@@ -430,11 +484,12 @@ impl<'a> CompatReply<'a> {
                 .scan(0usize, |kept, answer| {
                     // Ids count the answers the history keeps (no pauses),
                     // so a like names one that can be found again.
-                    let id = if answer.is_pause() {
-                        format!("{turn}-pause")
-                    } else {
-                        *kept += 1;
-                        interaction_id(turn, *kept - 1)
+                    let id = InteractionId {
+                        turn,
+                        index: (!answer.is_pause()).then(|| {
+                            *kept += 1;
+                            *kept - 1
+                        }),
                     };
                     Some((id, answer))
                 })
@@ -640,7 +695,9 @@ struct Code {
 /// A body serialized once into one buffer (a growing `BytesMut`, as
 /// `axum::Json` writes, costs a third more for a turn's answer).
 fn encoded(reply: &CompatReply<'_>) -> Result<axum::response::Response, ApiError> {
-    let body = serde_json::to_vec(reply).map_err(|e| {
+    // Room for a usual answer, so the buffer is not grown step by step.
+    let mut body = Vec::with_capacity(1024);
+    serde_json::to_writer(&mut body, reply).map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
