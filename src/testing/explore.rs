@@ -750,6 +750,20 @@ fn step(message: &Message, response: &Response) -> Step {
         Message::Event(name) => (None, Some(name.clone()), None),
         Message::File(file) => (None, None, Some(file.clone())),
     };
+    Step {
+        user,
+        event,
+        location: None,
+        file,
+        expect: expectation(response),
+        span: Span::default(),
+    }
+}
+
+/// What a test expects of a turn that answered `response`: its answers
+/// exactly (a masked one as anything), what it awaits, its events, and
+/// whether it ended. `cellflow explore` and the studio write tests with it.
+pub(crate) fn expectation(response: &Response) -> Expect {
     let awaiting = match &response.awaiting {
         Some(crate::runtime::Awaiting::Input { var, .. }) => {
             Some(("input".to_owned(), Some(var.to_string())))
@@ -757,44 +771,37 @@ fn step(message: &Message, response: &Response) -> Step {
         Some(crate::runtime::Awaiting::Intent) => Some(("intent".to_owned(), None)),
         None => None,
     };
-    Step {
-        user,
-        event,
-        location: None,
-        file,
-        expect: Expect {
-            answers: Some(
-                response
-                    .answers
-                    .iter()
-                    .filter(|a| !a.is_pause())
-                    .map(|a| {
-                        if a.mask {
-                            // A masked answer is never written down.
-                            Expected::Regex(ANYTHING.clone())
-                        } else {
-                            Expected::Exact(a.text.to_string())
-                        }
-                    })
-                    .collect(),
-            ),
-            awaiting: Some(awaiting),
-            vars: BTreeMap::new(),
-            events: response
-                .events
+    Expect {
+        answers: Some(
+            response
+                .answers
                 .iter()
-                .filter_map(|e| match e {
-                    Event::Handoff { .. } => Some("handoff".to_owned()),
-                    Event::End => Some("end".to_owned()),
-                    Event::Error { .. } => Some("error".to_owned()),
-                    // The path's mocks say how each service answers.
-                    Event::Restarted | Event::ServiceFailed { .. } => None,
+                .filter(|a| !a.is_pause())
+                .map(|a| {
+                    if a.mask {
+                        // A masked answer is never written down.
+                        Expected::Regex(ANYTHING.clone())
+                    } else {
+                        Expected::Exact(a.text.to_string())
+                    }
                 })
                 .collect(),
-            ended: Some(response.ended),
-            tracked: Vec::new(),
-        },
-        span: Span::default(),
+        ),
+        awaiting: Some(awaiting),
+        vars: BTreeMap::new(),
+        events: response
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Handoff { .. } => Some("handoff".to_owned()),
+                Event::End => Some("end".to_owned()),
+                Event::Error { .. } => Some("error".to_owned()),
+                // The path's mocks say how each service answers.
+                Event::Restarted | Event::ServiceFailed { .. } => None,
+            })
+            .collect(),
+        ended: Some(response.ended),
+        tracked: Vec::new(),
     }
 }
 
