@@ -34,6 +34,7 @@ mod schema;
 mod secrets;
 mod server;
 mod stores;
+mod studio;
 mod support;
 mod testing;
 mod webhooks;
