@@ -152,8 +152,8 @@ mod tests {
         assert_eq!(append(&file, test, &[]).unwrap(), "hello");
         let again = test_of("hello".into(), &[turn("hi", "Hello!")]);
         assert_eq!(append(&file, again, &[]).unwrap(), "hello (2)");
-        let text = std::fs::read_to_string(&file).unwrap();
-        let tests = read(&text, &[]).unwrap();
+        let saved = std::fs::read_to_string(&file).unwrap();
+        let tests = read(&saved, &[]).unwrap();
         assert_eq!(tests.len(), 2);
         assert_eq!(tests[1].steps[0].user.as_deref(), Some("hi"));
         // A file whose list is not last is left alone.

@@ -1,5 +1,5 @@
-//! The studio in a real browser: headless Chromium driven over WebDriver
-//! (chromedriver, through `fantoccini`). Each step leaves a screenshot in
+//! The studio in a real browser: headless Chromium driven over the
+//! `WebDriver` protocol (chromedriver, through `fantoccini`). Each step leaves a screenshot in
 //! `target/studio-screenshots/`.
 //!
 //! Without `chromium` and `chromedriver` the test says so and passes; with
