@@ -2,7 +2,9 @@
 //! and on generated bots of 1,000, 10,000 and 100,000 cells, and writes
 //! each bot's cells and edges to `target/studio-layout/NAME.txt` (`n ID`
 //! and `e FROM TO` lines), so a layout crate can be timed on the same
-//! graphs. docs/PERFORMANCE.md has the numbers.
+//! graphs, and the 100,000-cell bot's source to
+//! `target/studio-layout/generated-100000/gen.flow` (to open in the studio).
+//! docs/PERFORMANCE.md has the numbers.
 //!
 //! `cargo run --release --example studio_layout`
 
@@ -17,7 +19,9 @@ fn main() {
     std::fs::create_dir_all(&out).expect("target/ is writable");
     let mut bots: Vec<(String, Project)> = Vec::new();
     for name in ["pizza", "ebank", "support"] {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("flows").join(name);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("flows")
+            .join(name);
         bots.push((
             name.to_owned(),
             Project::load(&[dir]).expect("the example bot reads"),
@@ -26,7 +30,16 @@ fn main() {
     for cells in [1_000, 10_000, 100_000] {
         let mut project = Project::new();
         let text = cellflow::generate::dsl_bot(cells);
-        project.add_bytes("gen.flow", std::path::Path::new("gen.flow"), text.as_bytes());
+        if cells == 100_000 {
+            let dir = out.join("generated-100000");
+            std::fs::create_dir_all(&dir).expect("target/ is writable");
+            std::fs::write(dir.join("gen.flow"), &text).expect("target/ is writable");
+        }
+        project.add_bytes(
+            "gen.flow",
+            std::path::Path::new("gen.flow"),
+            text.as_bytes(),
+        );
         bots.push((format!("generated-{cells}"), project));
     }
     println!("bot | cells | edges | check | layout, expanded | layout, collapsed | JSON, expanded");
@@ -35,10 +48,22 @@ fn main() {
         let checked = cellflow::check::check(project);
         let check = started.elapsed();
         let started = Instant::now();
-        let expanded = picture::draw(&checked, Options { collapsed: Some(false), only: None });
+        let expanded = picture::draw(
+            &checked,
+            Options {
+                collapsed: Some(false),
+                only: None,
+            },
+        );
         let expanded_time = started.elapsed();
         let started = Instant::now();
-        let collapsed = picture::draw(&checked, Options { collapsed: Some(true), only: None });
+        let collapsed = picture::draw(
+            &checked,
+            Options {
+                collapsed: Some(true),
+                only: None,
+            },
+        );
         let collapsed_time = started.elapsed();
         let json = serde_json::to_vec(&expanded).map_or(0, |j| j.len());
         println!(

@@ -449,3 +449,13 @@ fn studio_traces_turns_saves_them_as_a_test_and_reloads_on_edits() {
     assert_eq!(status, 409);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn studio_picture_of_a_small_bot_is_stable() {
+    let mut project = cellflow::project::Project::new();
+    project.add_bytes("cafe.flow", Path::new("cafe.flow"), BOT.as_bytes());
+    let checked = cellflow::check::check(project);
+    let picture = cellflow::studio::draw(&checked, cellflow::studio::picture::Options::default());
+    let json = serde_json::to_string_pretty(&picture).unwrap();
+    crate::support::snapshot("studio", "cafe_picture", &json);
+}
