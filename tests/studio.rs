@@ -459,3 +459,27 @@ fn studio_picture_of_a_small_bot_is_stable() {
     let json = serde_json::to_string_pretty(&picture).unwrap();
     crate::support::snapshot("studio", "cafe_picture", &json);
 }
+
+#[test]
+fn studio_offers_the_languages_of_a_bot_that_speaks_several() {
+    let dir =
+        std::env::temp_dir().join(format!("cellflow-studio-languages-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("flows/support/support.flow.yaml");
+    std::fs::copy(example, dir.join("support.flow.yaml")).unwrap();
+    let studio = Studio::start(&dir);
+    let (_, picture) = studio.get("/studio/graph");
+    assert_eq!(picture["languages"], json!(["pt", "es"]));
+    // What the page's selector sends: the conversation's language.
+    let greet = |language: &str| {
+        let (status, reply) = studio.post(
+            "/v1/conversations",
+            &json!({"event": "welcome", "language": language}),
+        );
+        assert_eq!(status, 201, "{reply}");
+        reply["answers"][0]["text"].as_str().unwrap().to_owned()
+    };
+    assert_ne!(greet("pt"), greet("es"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
