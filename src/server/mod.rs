@@ -382,6 +382,7 @@ impl State {
         }
     }
 
+    #[cfg(feature = "studio")]
     pub(crate) fn config(&self) -> &Config {
         &self.config
     }
@@ -674,12 +675,14 @@ pub(crate) async fn shutdown_signal() {
 
 /// The conversation API's router over a state built here, for a host in
 /// the crate that mounts routes of its own beside it (the studio).
+#[cfg(feature = "studio")]
 pub(crate) fn routes(state: &Arc<State>) -> axum::Router {
     api::router(Arc::clone(state))
 }
 
 /// Starts the background tasks `serve` runs beside the routes: store
 /// upkeep and inactivity timeouts.
+#[cfg(feature = "studio")]
 pub(crate) fn spawn_background(state: &Arc<State>) {
     spawn_housekeeping(state);
     conversation::spawn_timeouts(state);
