@@ -185,13 +185,13 @@ fn raw(method: &str, url: &str, key: Option<&str>, body: Option<&Value>) -> (u16
 
 /// The next event named `name`, skipping others.
 pub(crate) fn next(events: &mpsc::Receiver<(String, Value)>, name: &str) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         match events.recv_timeout(left) {
             Ok((event, data)) if event == name => return data,
             Ok(_) => {}
-            Err(e) => panic!("no `{name}` event within 10 s: {e}"),
+            Err(e) => panic!("no `{name}` event within 30 s: {e}"),
         }
     }
 }

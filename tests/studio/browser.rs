@@ -121,7 +121,7 @@ async fn shoot(client: &Client, name: &str) {
 async fn wait_for(client: &Client, css: &str) {
     client
         .wait()
-        .at_most(Duration::from_secs(15))
+        .at_most(Duration::from_secs(30))
         .for_element(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("{css} never showed: {e}"));
@@ -129,7 +129,7 @@ async fn wait_for(client: &Client, css: &str) {
 
 /// Polls a script until it returns true.
 async fn wait_until(client: &Client, script: &str, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let value = client.execute(script, vec![]).await.unwrap();
         if value == json!(true) {
