@@ -106,7 +106,13 @@ function draw(picture) {
       flows.push(g + "</g>");
     }
   }
+  // Past a thousand collapsed flows, the edges between them (three or so
+  // per flow, each with an arrowhead) cost the browser seconds to lay out
+  // and say little at that density: they are left out, and a flow opened
+  // on its own shows its cells' edges.
+  const sparse = picture.collapsed && picture.nodes.length > 1000;
   picture.edges.forEach((edge, i) => {
+    if (sparse) return;
     let g = `<g class="edge kind-${edge.kind}" data-edge="${i}"><polyline points="${edge.points.map((p) => p.join(",")).join(" ")}"></polyline>`;
     if (edge.label) {
       const [a, b] = middle(edge.points);
@@ -146,7 +152,7 @@ function draw(picture) {
   const errors = picture.diagnostics.filter((d) => d.severity === "error").length;
   const warnings = picture.diagnostics.length - errors;
   status(`${picture.cells} cells in ${picture.flows.length} flows` +
-    (picture.collapsed ? " (collapsed: pick a flow to open it)" : "") +
+    (picture.collapsed ? " (collapsed: pick a flow to open it" + (sparse ? "; edges between flows not drawn at this size" : "") + ")" : "") +
     (errors ? `, ${errors} errors` : "") + (warnings ? `, ${warnings} warnings` : ""));
 }
 
