@@ -483,3 +483,26 @@ fn studio_offers_the_languages_of_a_bot_that_speaks_several() {
     assert_ne!(greet("pt"), greet("es"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn studio_refuses_what_it_cannot_open() {
+    let dir = bot_dir("refuse");
+    std::fs::write(dir.join("cafe.flow"), BOT.replace("-> done", "-> nowhere")).unwrap();
+    let studio = |path: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_cellflow"))
+            .arg("studio")
+            .arg(path)
+            .args(["--listen", "127.0.0.1:0", "--no-open"])
+            .output()
+            .unwrap()
+    };
+    // A bot with errors: they are shown, and nothing starts.
+    let out = studio(&dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown target `nowhere`"));
+    // A path that is not there.
+    let out = studio(&dir.join("missing"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
