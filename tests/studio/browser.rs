@@ -160,6 +160,16 @@ fn studio_in_a_browser_chats_highlights_reloads_and_saves_a_test() {
     std::fs::create_dir_all(&big).unwrap();
     std::fs::write(big.join("gen.flow"), cellflow::generate::dsl_bot(1_000)).unwrap();
     let big_studio = Studio::start(&big);
+    let multilingual =
+        std::env::temp_dir().join(format!("cellflow-studio-pt-es-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&multilingual);
+    std::fs::create_dir_all(&multilingual).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("flows/support/support.flow.yaml"),
+        multilingual.join("support.flow.yaml"),
+    )
+    .unwrap();
+    let multilingual_studio = Studio::start(&multilingual);
     let profile =
         std::env::temp_dir().join(format!("cellflow-studio-chromium-{}", std::process::id()));
     let driver = Driver::start(&driver_binary);
@@ -271,6 +281,40 @@ fn studio_in_a_browser_chats_highlights_reloads_and_saves_a_test() {
         wait_for(&client, "g.node[data-id='welcome#3'].missed").await;
         shoot(&client, "5-coverage.png").await;
 
+        // A bot that speaks Portuguese and Spanish: the selector offers
+        // both, and picking one starts the chat again in it.
+        client
+            .goto(&format!("{}/", multilingual_studio.base))
+            .await
+            .unwrap();
+        wait_for(&client, "body[data-ready=yes]").await;
+        wait_for(&client, "#language:not([hidden]) option[value=es]").await;
+        wait_for(&client, "#messages .message.bot").await;
+        let portuguese = client
+            .find(Locator::Css("#messages .message.bot"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        client
+            .find(Locator::Css("#language option[value=es]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_until(
+            &client,
+            &format!(
+                "const m = document.querySelector('#messages .message.bot'); return !!m && m.textContent !== {}",
+                serde_json::to_string(&portuguese).unwrap()
+            ),
+            "the chat starting again in Spanish",
+        )
+        .await;
+        shoot(&client, "6-languages.png").await;
+
         // A 1,000-cell bot: how long the page takes to be ready (recorded
         // in docs/PERFORMANCE.md, not asserted: timings vary by machine).
         let started = Instant::now();
@@ -288,10 +332,11 @@ fn studio_in_a_browser_chats_highlights_reloads_and_saves_a_test() {
             ready[2],
             wall.as_millis()
         );
-        shoot(&client, "6-thousand-cells.png").await;
+        shoot(&client, "7-thousand-cells.png").await;
         client.close().await.unwrap();
     });
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&big);
+    let _ = std::fs::remove_dir_all(&multilingual);
     let _ = std::fs::remove_dir_all(&profile);
 }
