@@ -371,7 +371,16 @@ fn expanded_layout(checked: &Checked, only: Option<FlowId>, picture: &mut Pictur
         .map(FlowId::new)
         .filter(|f| only.is_none_or(|o| o == *f))
         .collect();
-    let layouts: Vec<FlowLayout> = shown.iter().map(|&f| layout_flow(graph, f)).collect();
+    let mut layouts: Vec<FlowLayout> = shown.iter().map(|&f| layout_flow(graph, f)).collect();
+    // Room in the header for the flow's name and its trigger's badge.
+    for (layout, &flow_id) in layouts.iter_mut().zip(&shown) {
+        let flow = graph.flow(flow_id);
+        let badge = flow.trigger.map_or(0.0, |t| {
+            12.0 + (trigger_name(checked, t).chars().count() + 3) as f64 * 6.2
+        });
+        let header = 14.0 + flow.name.chars().count() as f64 * 8.5 + 16.0 + badge + 14.0;
+        layout.w = layout.w.max(header);
+    }
     let sizes: Vec<(f64, f64)> = layouts.iter().map(|l| (l.w, l.h)).collect();
     let (corners, width, height) = pack(&sizes);
     picture.width = width;
