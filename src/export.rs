@@ -27,7 +27,7 @@ fn shorten(text: &str, max: usize) -> String {
     }
 }
 
-fn cell_label(bot: &ast::Bot, graph: &Graph, id: CellId) -> String {
+pub(crate) fn cell_label(bot: &ast::Bot, graph: &Graph, id: CellId) -> String {
     let Some(cell) = graph.cell(id) else {
         return "complete".to_owned();
     };

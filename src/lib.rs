@@ -12,7 +12,9 @@
 //! 8. [`fmt`] and [`export`]: printing the AST back as YAML or DSL, and the
 //!    graph as DOT or Mermaid;
 //! 9. [`ide`]: what an editor asks of a bot (names at a position, their
-//!    definitions and uses, completion, hover), for `cellflow lsp`.
+//!    definitions and uses, completion, hover), for `cellflow lsp`;
+//! 10. `studio` (feature `studio`): the bot as a picture and a chat in the
+//!     browser, over the server, for `cellflow studio`.
 //!
 //! Running a bot:
 //!
@@ -51,6 +53,8 @@ pub mod script;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod source;
+#[cfg(feature = "studio")]
+pub mod studio;
 pub mod syntax;
 pub mod template;
 pub mod testing;

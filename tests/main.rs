@@ -36,6 +36,7 @@ mod schema;
 mod secrets;
 mod server;
 mod stores;
+mod studio;
 mod support;
 mod testing;
 mod tutorial;

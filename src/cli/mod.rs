@@ -14,6 +14,8 @@ mod report;
 mod run;
 mod schema;
 mod serve;
+#[cfg(feature = "studio")]
+mod studio;
 mod test;
 
 /// Exit code for a clean run.
@@ -160,6 +162,9 @@ enum Command {
     Lsp(lsp::Lsp),
     /// Print the JSON Schema of the YAML format, for editors (docs/EDITORS.md)
     Schema(schema::SchemaCmd),
+    /// See the bot as a picture and chat with it in the browser (docs/STUDIO.md)
+    #[cfg(feature = "studio")]
+    Studio(studio::Studio),
 }
 
 pub(crate) fn run(args: Args) -> Result<u8, CliError> {
@@ -177,5 +182,7 @@ pub(crate) fn run(args: Args) -> Result<u8, CliError> {
         Command::Report(cmd) => cmd.run(),
         Command::Lsp(cmd) => cmd.run(),
         Command::Schema(cmd) => Ok(cmd.run()),
+        #[cfg(feature = "studio")]
+        Command::Studio(cmd) => cmd.run(),
     }
 }

@@ -284,6 +284,7 @@ pub(crate) async fn converse(
                     }
                 }
                 log_turn(&id, &next.session, &response, &secrets, started);
+                state.observe(&id, &request, &response);
                 return Ok(Turned {
                     id,
                     created,

@@ -31,7 +31,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::runtime::Bot;
+use crate::runtime::{Bot, Request, Response};
 
 pub use store::{
     MemoryStore, PostgresStore, Record, RedisStore, SessionStore, SqliteStore, StoreError,
@@ -310,6 +310,14 @@ pub enum ServeError {
     Flag(String),
 }
 
+/// Told of every turn the server stored, after the store has it: how a
+/// host in the same process (the studio) watches conversations without
+/// polling. With one, the bot runs with tracing on, so each response
+/// carries the cells its turn visited.
+pub(crate) trait TurnObserver: Send + Sync {
+    fn turned(&self, conversation: &str, request: &Request, response: &Response);
+}
+
 /// How many lock stripes serialize turns within a process.
 const STRIPES: usize = 1024;
 
@@ -328,10 +336,11 @@ pub(crate) struct State {
     /// Wakes the webhook delivery when a write queued events or a delivery
     /// finished.
     outbox_ready: tokio::sync::Notify,
+    observer: Option<Arc<dyn TurnObserver>>,
 }
 
 impl State {
-    fn bot(&self) -> Arc<Bot> {
+    pub(crate) fn bot(&self) -> Arc<Bot> {
         match self.bot.read() {
             Ok(bot) => Arc::clone(&bot),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
@@ -345,14 +354,37 @@ impl State {
     /// Loads the bot again and swaps it in; requests in flight finish on the
     /// old one. Returns the new bot's version.
     pub(crate) fn reload(&self) -> Result<u64, String> {
-        let bot = load_bot(&self.config.bot)?.with_analytics(true);
+        let bot = load_bot(&self.config.bot)?;
+        Ok(self.install(bot))
+    }
+
+    /// Swaps in a bot loaded elsewhere (with analytics, and tracing when
+    /// turns are observed); returns its version. Conversations go on by
+    /// the runtime's rules: where their cell still exists, or from the
+    /// start.
+    pub(crate) fn install(&self, bot: Bot) -> u64 {
+        let bot = bot
+            .with_analytics(true)
+            .with_tracing(self.observer.is_some());
         let version = bot.program().version;
         match self.bot.write() {
             Ok(mut current) => *current = Arc::new(bot),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(bot),
         }
         self.metrics.reloads.inc();
-        Ok(version)
+        version
+    }
+
+    /// Tells the observer, if any, of a stored turn.
+    pub(crate) fn observe(&self, conversation: &str, request: &Request, response: &Response) {
+        if let Some(observer) = &self.observer {
+            observer.turned(conversation, request, response);
+        }
+    }
+
+    #[cfg(feature = "studio")]
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
     }
 }
 
@@ -402,13 +434,24 @@ async fn open_store(config: &Config) -> Result<Arc<dyn SessionStore>, StoreError
 /// A number out of range, no API keys, a bot with errors, or a store that
 /// cannot be opened.
 pub(crate) async fn state(config: Config) -> Result<Arc<State>, ServeError> {
+    let bot = load_bot(&config.bot).map_err(ServeError::Bot)?;
+    observed_state(config, bot, None).await
+}
+
+/// [`state`] for a bot the caller loaded, with an observer of turns.
+///
+/// # Errors
+/// As [`state`], but the bot's own.
+pub(crate) async fn observed_state(
+    config: Config,
+    bot: Bot,
+    observer: Option<Arc<dyn TurnObserver>>,
+) -> Result<Arc<State>, ServeError> {
     config.check()?;
     if config.api_keys.is_empty() {
         return Err(ServeError::NoKeys);
     }
-    let bot = load_bot(&config.bot)
-        .map_err(ServeError::Bot)?
-        .with_analytics(true);
+    let bot = bot.with_analytics(true).with_tracing(observer.is_some());
     let store = open_store(&config).await?;
     let rate =
         std::num::NonZeroU32::new(config.rate_limit.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
@@ -428,6 +471,7 @@ pub(crate) async fn state(config: Config) -> Result<Arc<State>, ServeError> {
             ))
         })?,
         outbox_ready: tokio::sync::Notify::new(),
+        observer,
         config,
     }))
 }
@@ -489,7 +533,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
 /// between requests the next one within as long, or it is closed: a client
 /// that opens connections and never finishes its headers holds a slot that
 /// long at most.
-async fn accept(
+pub(crate) async fn accept(
     listener: &tokio::net::TcpListener,
     router: axum::Router,
     config: &Config,
@@ -608,7 +652,7 @@ fn spawn_reload_on_hangup(state: &Arc<State>) {
     let _ = state;
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -627,6 +671,21 @@ async fn shutdown_signal() {
         () = interrupt => {},
         () = terminate => {},
     }
+}
+
+/// The conversation API's router over a state built here, for a host in
+/// the crate that mounts routes of its own beside it (the studio).
+#[cfg(feature = "studio")]
+pub(crate) fn routes(state: &Arc<State>) -> axum::Router {
+    api::router(Arc::clone(state))
+}
+
+/// Starts the background tasks `serve` runs beside the routes: store
+/// upkeep and inactivity timeouts.
+#[cfg(feature = "studio")]
+pub(crate) fn spawn_background(state: &Arc<State>) {
+    spawn_housekeeping(state);
+    conversation::spawn_timeouts(state);
 }
 
 /// The conversation API as a router, without a listener or background
