@@ -506,3 +506,39 @@ fn studio_refuses_what_it_cannot_open() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn studio_never_shows_or_saves_a_secret() {
+    let dir = bot_dir("secret");
+    std::fs::write(
+        dir.join("cafe.flow"),
+        BOT.replace(
+            "  input drink options {",
+            "  input pin integer {\n    prompt \"Your PIN?\"\n    mask\n  }\n  input drink options {",
+        ),
+    )
+    .unwrap();
+    let studio = Studio::start(&dir);
+    let events = studio.events();
+    next(&events, "hello");
+    let (_, hello) = studio.post("/v1/conversations", &json!({"event": "welcome"}));
+    let id = hello["sessionCode"].as_str().unwrap().to_owned();
+    next(&events, "turn");
+    let (status, reply) = studio.post(&format!("/v1/conversations/{id}"), &json!({"text": "4321"}));
+    assert_eq!(status, 200, "{reply}");
+    // The trace stream has the mask where the PIN was typed and stored.
+    let turn = next(&events, "turn");
+    assert_eq!(turn["text"], "******", "{turn}");
+    assert!(!turn.to_string().contains("4321"), "{turn}");
+    // So has the saved test.
+    let (status, saved) = studio.post("/studio/tests", &json!({"conversation": id}));
+    assert_eq!(status, 201, "{saved}");
+    let file = dir.join(format!(
+        "{}.test.yaml",
+        dir.file_name().unwrap().to_string_lossy()
+    ));
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(!written.contains("4321"), "{written}");
+    assert!(written.contains("user: \"******\""), "{written}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

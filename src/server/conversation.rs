@@ -284,7 +284,7 @@ pub(crate) async fn converse(
                     }
                 }
                 log_turn(&id, &next.session, &response, &secrets, started);
-                state.observe(&id, &request, &response);
+                state.observe(&id, &request, &response, secret);
                 return Ok(Turned {
                     id,
                     created,

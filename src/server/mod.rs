@@ -375,9 +375,26 @@ impl State {
         version
     }
 
-    /// Tells the observer, if any, of a stored turn.
-    pub(crate) fn observe(&self, conversation: &str, request: &Request, response: &Response) {
-        if let Some(observer) = &self.observer {
+    /// Tells the observer, if any, of a stored turn. A message typed into
+    /// a masked input (`secret`) reaches it as the mask, as it reaches the
+    /// history: an observer never sees a secret the channel would not.
+    pub(crate) fn observe(
+        &self,
+        conversation: &str,
+        request: &Request,
+        response: &Response,
+        secret: bool,
+    ) {
+        let Some(observer) = &self.observer else {
+            return;
+        };
+        if secret && request.text.is_some() {
+            let shown = Request {
+                text: Some(crate::runtime::MASK.to_owned()),
+                ..request.clone()
+            };
+            observer.turned(conversation, &shown, response);
+        } else {
             observer.turned(conversation, request, response);
         }
     }
