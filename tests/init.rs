@@ -67,6 +67,8 @@ fn every_starter_passes_check_and_test_as_written() {
             assert!(dir.join(file).is_file(), "{lang} {dsl}: {file} is written");
         }
         assert_works(&dir);
+        let formatted = cellflow(["fmt", dir.join(flow).to_str().unwrap(), "--check"]);
+        assert_eq!(formatted.status, 0, "{lang} {dsl}: {}", formatted.stdout);
         // The DSL version is the YAML one converted: converting back gives
         // a bot that behaves the same (the same tests pass).
         if dsl {
@@ -131,23 +133,43 @@ fn init_never_overwrites() {
     let dir = scratch("clash");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("README.md"), "mine").unwrap();
+    std::fs::write(dir.join("bot.test.yaml"), "tests: []\n").unwrap();
     let refused = cellflow(["init", dir.to_str().unwrap()]);
     assert_eq!(refused.status, 2);
     assert!(
         refused
             .stderr
-            .contains("already has README.md: nothing was written"),
+            .contains("already has bot.test.yaml: nothing was written"),
         "{}",
         refused.stderr
+    );
+    assert!(!dir.join("bot.flow.yaml").exists());
+    // The author's README stays as it is; the bot is written beside it.
+    std::fs::remove_file(dir.join("bot.test.yaml")).unwrap();
+    let made = cellflow(["init", dir.to_str().unwrap()]);
+    assert_eq!(made.status, 0, "{}", made.stderr);
+    assert!(
+        made.stdout
+            .contains("README.md is already there: left as it is"),
+        "{}",
+        made.stdout
     );
     assert_eq!(
         std::fs::read_to_string(dir.join("README.md")).unwrap(),
         "mine"
     );
-    assert!(!dir.join("bot.flow.yaml").exists());
+    assert!(dir.join("bot.flow.yaml").exists());
+    for file in ["bot.flow.yaml", "bot.test.yaml", ".github"] {
+        let path = dir.join(file);
+        if path.is_dir() {
+            std::fs::remove_dir_all(path).unwrap();
+        } else {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    std::fs::remove_file(dir.join("README.md")).unwrap();
 
     // A directory that holds a bot already is refused as a whole.
-    std::fs::remove_file(dir.join("README.md")).unwrap();
     std::fs::write(
         dir.join("shop.flow"),
         "flow a on welcome {\n  answer \"Hi\"\n}\n",

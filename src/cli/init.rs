@@ -3,9 +3,9 @@
 //! menu, one intent, a handoff, a fallback with out-of-scope examples, its
 //! conversation tests, a README and a CI workflow.
 //!
-//! The bot is kept as YAML, one file per language (`templates/init/`); the
-//! DSL version is the same file converted by `fmt`, comments and all, so
-//! the two syntaxes can never drift apart. Nothing already there is
+//! The bot is kept as YAML, one file per language (`templates/init/`),
+//! and written as `fmt` lays it out in either syntax, comments and all, so
+//! the two syntaxes can never drift apart and `fmt --check` passes. Nothing already there is
 //! overwritten: a directory that holds a bot, or any of the files, is
 //! refused before anything is written.
 
@@ -94,8 +94,15 @@ impl Init {
         }
         let files = self.files(&name)?;
         refuse_clashes(&dir, &files)?;
+        let mut written = Vec::new();
         for (relative, text) in &files {
             let path = dir.join(relative);
+            // Only the bot's own files must be new; a README or a workflow
+            // already there is the author's and stays.
+            if path.exists() {
+                println!("{relative} is already there: left as it is");
+                continue;
+            }
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(|source| CliError::Write {
                     path: parent.to_owned(),
@@ -103,14 +110,24 @@ impl Init {
                 })?;
             }
             std::fs::write(&path, text).map_err(|source| CliError::Write { path, source })?;
+            written.push(*relative);
         }
         let shown = cellflow::project::display_name(&dir);
         println!("wrote the bot {name:?} in {shown}:");
-        for (relative, _) in &files {
+        for relative in &written {
             println!("  {relative}");
         }
+        if let Some(root) = repository_root(&dir)
+            && written.contains(&WORKFLOW_PATH)
+        {
+            println!(
+                "note: GitHub reads workflows only at the repository's root ({}): move \
+                 {WORKFLOW_PATH} there and give its commands the bot's directory instead of `.`",
+                cellflow::project::display_name(&root)
+            );
+        }
         let at = if self.dir.is_some() {
-            shown
+            shell_word(&shown)
         } else {
             ".".to_owned()
         };
@@ -130,10 +147,11 @@ impl Init {
             .flows
             .replacen("__TITLE__", &title, 1)
             .replacen("__NAME__", &quoted, 1);
+        // Written as `fmt` lays them out, so `fmt --check` in CI passes.
         let (flow_file, flows) = if self.dsl {
-            ("bot.flow", to_dsl(&yaml)?)
+            ("bot.flow", formatted(&yaml, Syntax::Dsl)?)
         } else {
-            ("bot.flow.yaml", yaml)
+            ("bot.flow.yaml", formatted(&yaml, Syntax::Yaml)?)
         };
         let readme = README
             .replace("__TITLE__", &title)
@@ -168,16 +186,18 @@ fn default_name(dir: &Path) -> Result<String, CliError> {
 }
 
 /// Refuses to write into a directory that already holds a bot, or over
-/// any file `init` would write.
+/// the bot's flows or tests.
 fn refuse_clashes(dir: &Path, files: &[(&'static str, String)]) -> Result<(), CliError> {
     let clashes: Vec<&str> = files
         .iter()
         .map(|(relative, _)| *relative)
+        .filter(|relative| relative.starts_with("bot."))
         .filter(|relative| dir.join(relative).exists())
         .collect();
     if !clashes.is_empty() {
         return Err(CliError::Usage(format!(
-            "{} already has {}: nothing was written (init never overwrites a file)",
+            "{} already has {}: nothing was written (init never overwrites a file; \
+             give it a new directory)",
             cellflow::project::display_name(dir),
             clashes.join(", ")
         )));
@@ -204,8 +224,33 @@ fn refuse_clashes(dir: &Path, files: &[(&'static str, String)]) -> Result<(), Cl
     Ok(())
 }
 
-/// The YAML starter in the DSL, comments kept.
-fn to_dsl(yaml: &str) -> Result<String, CliError> {
+/// The git repository `dir` is in, when `dir` is not its root.
+fn repository_root(dir: &Path) -> Option<PathBuf> {
+    let dir = std::path::absolute(dir).ok()?;
+    if dir.join(".git").exists() {
+        return None;
+    }
+    dir.ancestors()
+        .skip(1)
+        .find(|a| a.join(".git").exists())
+        .map(Path::to_path_buf)
+}
+
+/// A path as a shell takes it: quoted when it holds anything but plain
+/// characters.
+fn shell_word(path: &str) -> String {
+    if path
+        .chars()
+        .all(|c| c.is_alphanumeric() || "/._-+:@".contains(c))
+    {
+        path.to_owned()
+    } else {
+        format!("'{}'", path.replace('\'', "'\\''"))
+    }
+}
+
+/// The YAML starter in `fmt`'s layout of `syntax`, comments kept.
+fn formatted(yaml: &str, syntax: Syntax) -> Result<String, CliError> {
     let mut project = Project::new();
     project.add_bytes("bot.flow.yaml", Path::new("bot.flow.yaml"), yaml.as_bytes());
     let broken = || CliError::Usage("the starter bot did not parse; please report this".into());
@@ -213,5 +258,5 @@ fn to_dsl(yaml: &str) -> Result<String, CliError> {
         return Err(broken());
     }
     let (_, _, module) = project.modules.pop().ok_or_else(broken)?;
-    cellflow::fmt::convert(&module, Syntax::Dsl).map_err(|e| CliError::Usage(e.to_string()))
+    cellflow::fmt::convert(&module, syntax).map_err(|e| CliError::Usage(e.to_string()))
 }

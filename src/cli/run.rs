@@ -47,7 +47,7 @@ pub(crate) struct Run {
 pub(crate) const HELP: &str = "\
 commands:
   :help                 this list
-  :vars                 the conversation's variables (masked and hidden ones left out)
+  :vars                 the conversation's variables (masked ones as ******, hidden ones left out)
   :reset                start a new conversation
   :event NAME           send an event (a flow's name, welcome, resume, timeout)
   :file URL [TYPE]      send an upload
@@ -487,6 +487,9 @@ impl Chat {
                     show_answer(out, answer, &mut self.choices);
                 }
                 show_events(out, &response, &self.calls);
+                if response.answers.is_empty() && response.events.is_empty() {
+                    let _ = writeln!(out, "  (no answer)");
+                }
                 if secret {
                     self.masked_steps.push(self.steps.len());
                 }
@@ -595,6 +598,12 @@ impl Chat {
                     "(saved {} steps as a test in {file})",
                     self.steps.len()
                 );
+                if !file.ends_with(".test.yaml") {
+                    let _ = writeln!(
+                        out,
+                        "(`cellflow test` runs files named *.test.yaml; rename it to run it)"
+                    );
+                }
                 for n in &self.masked_steps {
                     let _ = writeln!(
                         out,
@@ -704,6 +713,13 @@ impl Run {
             )),
             None => None,
         };
+        // With mocks, the services' `${NAME}` references need no value
+        // (mocks answer by cell id), as in conversation tests.
+        let bot = if mocks.is_some() {
+            bot.with_environment(|name| Some(format!("${{{name}}}")))
+        } else {
+            bot
+        };
         let bot = bot.with_http(Services {
             mocks,
             calls: calls.clone(),
@@ -756,7 +772,8 @@ impl Run {
             let _ = editor.load_history(path);
         }
         println!(
-            "(chatting with {}; :help lists the commands, Ctrl-D leaves)",
+            "(chatting with {} from {}; :help lists the commands, Ctrl-D leaves)",
+            chat.plain.program().name,
             self.path.display()
         );
         chat.restart(&mut std::io::stdout().lock());

@@ -154,8 +154,10 @@ impl TestCmd {
                 }
                 suites.push((path.clone(), files));
             } else if is_test_file(path) {
+                // A bare file name's parent is "": the current directory.
                 let bot = path
                     .parent()
+                    .filter(|dir| !dir.as_os_str().is_empty())
                     .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
                 suites.push((bot, vec![path.clone()]));
             } else {

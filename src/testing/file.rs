@@ -722,6 +722,10 @@ pub fn append(existing: Option<&str>, tests: &[Test], header: &str) -> Result<St
     if !out.ends_with('\n') {
         out.push('\n');
     }
+    // A blank line between the tests, as people write them.
+    if !out.ends_with("\n\n") {
+        out.push('\n');
+    }
     for line in items.lines() {
         // `write` indents items by two spaces.
         let line = line.strip_prefix("  ").unwrap_or(line);
