@@ -298,8 +298,11 @@ fn on_a_terminal_ctrl_c_clears_the_line_and_history_is_kept() {
     assert!(kept.lines().any(|l| l == "2"), "{kept}");
     assert!(!kept.contains("half-typed"), "{kept}");
 
-    // A PIN typed into a masked input stays out of the history.
-    on_terminal(&dir, &history, &["balance\r", "9876\r", ":quit\r"]).unwrap();
+    // A PIN typed into a masked input shows as stars, and stays out of
+    // the history.
+    let screen = on_terminal(&dir, &history, &["balance\r", "9876\r", ":quit\r"]).unwrap();
+    assert!(screen.contains("you> ****"), "{screen}");
+    assert!(!screen.contains("9876"), "{screen}");
     let kept = std::fs::read_to_string(&history).unwrap();
     assert!(kept.lines().any(|l| l == "balance"), "{kept}");
     assert!(!kept.contains("9876"), "{kept}");

@@ -407,6 +407,40 @@ fn collect_test_files(dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
+/// Shows what is typed into a masked input as `*`s, like a password
+/// prompt (the line editor's only help cellflow uses).
+#[derive(Default)]
+struct Masking(std::cell::Cell<bool>);
+
+impl rustyline::highlight::Highlighter for Masking {
+    fn highlight<'l>(&self, line: &'l str, _pos: usize) -> std::borrow::Cow<'l, str> {
+        if self.0.get() {
+            "*".repeat(line.chars().count()).into()
+        } else {
+            line.into()
+        }
+    }
+
+    fn highlight_char(
+        &self,
+        _line: &str,
+        _pos: usize,
+        _kind: rustyline::highlight::CmdKind,
+    ) -> bool {
+        // Redrawn at each key while masking, so no character shows.
+        self.0.get()
+    }
+}
+
+impl rustyline::completion::Completer for Masking {
+    type Candidate = String;
+}
+impl rustyline::hint::Hinter for Masking {
+    type Hint = String;
+}
+impl rustyline::validate::Validator for Masking {}
+impl rustyline::Helper for Masking {}
+
 /// Where the history is kept, unless the user said otherwise.
 fn default_history() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("CELLFLOW_HISTORY") {
@@ -760,8 +794,9 @@ impl Run {
 
     fn interactive(&self, chat: &mut Chat) -> Result<u8, CliError> {
         use rustyline::error::ReadlineError;
-        let mut editor =
-            rustyline::DefaultEditor::new().map_err(|e| CliError::Usage(e.to_string()))?;
+        let mut editor: rustyline::Editor<Masking, rustyline::history::DefaultHistory> =
+            rustyline::Editor::new().map_err(|e| CliError::Usage(e.to_string()))?;
+        editor.set_helper(Some(Masking::default()));
         let history = self
             .history
             .clone()
@@ -779,6 +814,9 @@ impl Run {
         chat.restart(&mut std::io::stdout().lock());
         loop {
             let secret = chat.plain.awaits_secret(&chat.session);
+            if let Some(masking) = editor.helper_mut() {
+                masking.0.set(secret);
+            }
             match editor.readline("you> ") {
                 Ok(line) => {
                     // A secret typed into a masked input stays out of the history.
