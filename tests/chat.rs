@@ -307,3 +307,42 @@ fn on_a_terminal_ctrl_c_clears_the_line_and_history_is_kept() {
     assert!(kept.lines().any(|l| l == "balance"), "{kept}");
     assert!(!kept.contains("9876"), "{kept}");
 }
+
+#[test]
+fn saving_twice_numbers_the_second_test() {
+    let dir = bot("twice", "http://127.0.0.1:9/unused");
+    let file = dir.join("bot.test.yaml");
+    let save = format!(":save {}\n", file.display());
+    chat(&dir, &[], &format!("2\n{save}{save}"));
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        written.contains("name: \"saved chat: welcome → help\"\n"),
+        "{written}"
+    );
+    assert!(
+        written.contains("name: \"saved chat: welcome → help (2)\"\n"),
+        "{written}"
+    );
+    let tested = Cmd::new().args(["test", file.to_str().unwrap()]).run();
+    assert!(
+        tested.stdout.contains("2 passed, 0 failed"),
+        "{}",
+        tested.stdout
+    );
+
+    // A bot with errors runs none of its tests, and says so.
+    std::fs::write(
+        dir.join("broken.flow.yaml"),
+        "flows: {a: {cells: [{jump: nowhere}]}}\n",
+    )
+    .unwrap();
+    let tested = Cmd::new().args(["test", dir.to_str().unwrap()]).run();
+    assert_eq!(tested.status, 1);
+    assert!(
+        tested
+            .stdout
+            .contains("the bot has errors (above); none of its tests ran"),
+        "{}",
+        tested.stdout
+    );
+}

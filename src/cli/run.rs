@@ -608,7 +608,17 @@ impl Chat {
                 .collect::<Vec<_>>()
                 .join(" → ")
         );
-        let name: String = name.chars().take(100).collect();
+        let mut name: String = name.chars().take(90).collect();
+        // A name the file has already gets a number, so each test is told apart.
+        if let Some(text) = &existing {
+            let quoted = |n: &str| serde_json::to_string(n).unwrap_or_default();
+            let base = name.clone();
+            let mut n = 1;
+            while text.contains(&format!("name: {}", quoted(&name))) {
+                n += 1;
+                name = format!("{base} ({n})");
+            }
+        }
         let test = Test {
             name,
             language: self.language.clone(),

@@ -186,6 +186,14 @@ impl TestCmd {
         let mut below = false;
         for (bot_path, files) in suites {
             let Some((bot, sources)) = super::load_checked(&bot_path, colour)? else {
+                let shown = cellflow::project::display_name(&bot_path);
+                if human {
+                    println!("{shown}: the bot has errors (above); none of its tests ran");
+                } else {
+                    errors.push(format!(
+                        "{shown}: the bot has errors; none of its tests ran"
+                    ));
+                }
                 broken = true;
                 continue;
             };
