@@ -608,17 +608,7 @@ impl Chat {
                 .collect::<Vec<_>>()
                 .join(" → ")
         );
-        let mut name: String = name.chars().take(90).collect();
-        // A name the file has already gets a number, so each test is told apart.
-        if let Some(text) = &existing {
-            let quoted = |n: &str| serde_json::to_string(n).unwrap_or_default();
-            let base = name.clone();
-            let mut n = 1;
-            while text.contains(&format!("name: {}", quoted(&name))) {
-                n += 1;
-                name = format!("{base} ({n})");
-            }
-        }
+        let name: String = name.chars().take(90).collect();
         let test = Test {
             name,
             language: self.language.clone(),
@@ -628,8 +618,8 @@ impl Chat {
             span: cellflow::source::Span::default(),
         };
         let header = "# Conversation tests (docs/TESTING.md); `cellflow test` runs them.\n";
-        let written = match test_file::append(existing.as_deref(), &[test], header) {
-            Ok(written) => written,
+        let written = match test_file::append(existing.as_deref(), test, header) {
+            Ok((written, _)) => written,
             Err(e) => {
                 let _ = writeln!(out, "(cannot add to {file}: {e})");
                 return;

@@ -74,61 +74,25 @@ fn read(text: &str, services: &[String]) -> Result<Vec<Test>, String> {
 
 /// Adds `test` at the end of `file`'s `tests:` list (a name the file
 /// already has gets a number); returns the name written.
-pub(crate) fn append(file: &Path, mut case: Test, services: &[String]) -> Result<String, String> {
+pub(crate) fn append(file: &Path, case: Test, services: &[String]) -> Result<String, String> {
     let existing = match std::fs::read_to_string(file) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
     };
-    let before = read(&existing, services)
+    read(&existing, services)
         .map_err(|e| format!("{} has errors; fix them first:\n{e}", file.display()))?;
-    let base = case.name.clone();
-    let mut n = 1;
-    while before.iter().any(|t| t.name == case.name) {
-        n += 1;
-        case.name = format!("{base} ({n})");
-    }
-    let written = crate::testing::file::write(std::slice::from_ref(&case), "");
-    let text = if existing.trim().is_empty() {
-        written
-    } else {
-        let items = written.strip_prefix("tests:\n").unwrap_or(&written);
-        let mut text = existing.clone();
-        if !text.ends_with('\n') {
-            text.push('\n');
-        }
-        // The list's items where the file has them: indented two spaces
-        // (as written here) or not at all.
-        let flush = existing.lines().any(|l| l.starts_with("- "));
-        if flush {
-            for line in items.lines() {
-                text.push_str(line.strip_prefix("  ").unwrap_or(line));
-                text.push('\n');
-            }
-        } else {
-            text.push_str(items);
-        }
-        text
-    };
-    let after = read(&text, services).map_err(|e| {
-        format!(
-            "{} does not end with its `tests:` list, so the test cannot be added to it:\n{e}",
-            file.display()
-        )
-    })?;
-    if after.len() != before.len() + 1 {
-        return Err(format!(
-            "{} does not end with its `tests:` list, so the test cannot be added to it",
-            file.display()
-        ));
-    }
+    // The file's own mistakes are reported above; these are the ones
+    // adding to it would make.
+    let (text, name) = crate::testing::file::append(Some(&existing), case, "")
+        .map_err(|e| format!("{}: {e}", file.display()))?;
     // Written beside it and renamed, so an editor or `cellflow test`
     // never reads half a file.
     let partial = file.with_extension("yaml.partial");
     std::fs::write(&partial, &text)
         .and_then(|()| std::fs::rename(&partial, file))
         .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-    Ok(case.name)
+    Ok(name)
 }
 
 #[cfg(test)]

@@ -696,26 +696,56 @@ pub enum AppendError {
     Unreadable(String),
 }
 
-/// The text of the test file `existing` with `tests` added at the end of
+/// The text of the test file `existing` with `test` added at the end of
 /// its `tests:` list, everything already there (comments, layout) kept; or
-/// a new file's text when `existing` is `None`. The result is read back to
-/// make sure it holds every test it held plus the new ones.
+/// a new file's text when `existing` is `None` or empty. A name the file
+/// already has gets a number (`name (2)`); the name written comes back
+/// with the text. The result is read back to make sure it holds every
+/// test it held plus the new one. How `cellflow run`'s `:save` and the
+/// studio add a chat to a test file.
 ///
 /// # Errors
-/// When `existing` has no `tests:` list at the top level, or the list is
-/// not the file's last part (adding at the end would not extend it).
-pub fn append(existing: Option<&str>, tests: &[Test], header: &str) -> Result<String, AppendError> {
+/// When `existing` has no `tests:` list at the top level, does not read,
+/// or its list is not the file's last part (adding at the end would not
+/// extend it).
+pub fn append(
+    existing: Option<&str>,
+    mut test: Test,
+    header: &str,
+) -> Result<(String, String), AppendError> {
     let Some(existing) = existing.filter(|e| !e.trim().is_empty()) else {
-        return Ok(write(tests, header));
+        let written = write(std::slice::from_ref(&test), header);
+        return Ok((written, test.name));
     };
-    let block = write(tests, "");
-    let items = block.strip_prefix("tests:\n").unwrap_or(&block);
-    // The list's own indentation: the first item's `-` after `tests:`.
-    let mut lines = existing.lines();
-    if !lines.any(|l| l.trim_end() == "tests:") {
+    if !existing.lines().any(|l| l.trim_end() == "tests:") {
         return Err(AppendError::NoTests);
     }
-    let indent = lines
+    let read = |text: &str| -> Result<Vec<String>, String> {
+        let file = crate::source::SourceMap::new().add("tests", "tests", "");
+        let (read, diagnostics) = parse(file, text, &[]);
+        // Mocks are checked against the bot elsewhere; any other mistake
+        // means the text does not read (or did not join up).
+        match diagnostics
+            .iter()
+            .find(|d| d.is_error() && !matches!(d.problem, Problem::UnknownMock { .. }))
+        {
+            Some(d) => Err(d.problem.to_string()),
+            None => Ok(read.into_iter().map(|t| t.name).collect()),
+        }
+    };
+    let before = read(existing).map_err(AppendError::Unreadable)?;
+    let base = test.name.clone();
+    let mut n = 1;
+    while before.contains(&test.name) {
+        n += 1;
+        test.name = format!("{base} ({n})");
+    }
+    let block = write(std::slice::from_ref(&test), "");
+    let items = block.strip_prefix("tests:\n").unwrap_or(&block);
+    // The list's own indentation: the first item's `-` after `tests:`.
+    let indent = existing
+        .lines()
+        .skip_while(|l| l.trim_end() != "tests:")
         .find(|l| l.trim_start().starts_with('-'))
         .map_or(2, |l| l.len() - l.trim_start().len());
     let mut out = existing.to_owned();
@@ -735,24 +765,10 @@ pub fn append(existing: Option<&str>, tests: &[Test], header: &str) -> Result<St
         out.push_str(line);
         out.push('\n');
     }
-    let count = |text: &str| -> Result<usize, String> {
-        let file = crate::source::SourceMap::new().add("tests", "tests", "");
-        let (read, diagnostics) = parse(file, text, &[]);
-        // Mocks are checked against the bot elsewhere; any other mistake
-        // means the text did not join up.
-        match diagnostics
-            .iter()
-            .find(|d| d.is_error() && !matches!(d.problem, Problem::UnknownMock { .. }))
-        {
-            Some(d) => Err(d.problem.to_string()),
-            None => Ok(read.len()),
-        }
-    };
-    let before = count(existing).map_err(AppendError::Unreadable)?;
-    match count(&out) {
-        Ok(after) if after == before + tests.len() => Ok(out),
+    match read(&out) {
+        Ok(after) if after.len() == before.len() + 1 => Ok((out, test.name)),
         Ok(_) => Err(AppendError::Unreadable(
-            "the tests did not join its list".into(),
+            "its `tests:` list is not its last part".into(),
         )),
         Err(why) => Err(AppendError::Unreadable(why)),
     }
