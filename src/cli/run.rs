@@ -19,7 +19,7 @@ use cellflow::runtime::{
     Answer, AnswerType, Awaiting, Bot, Event, HttpClient, HttpError, HttpRequest, HttpResponse,
     MASK, Network, Request, Response, Session,
 };
-use cellflow::testing::file::{self as test_file, Expect, Mock, Step, Test};
+use cellflow::testing::file::{self as test_file, Mock, Step, Test};
 
 use super::{CliError, EXIT_OK, EXIT_PROBLEMS};
 
@@ -497,17 +497,7 @@ impl Chat {
     /// Sends one request and shows what came back.
     fn send(&mut self, request: Request, out: &mut impl std::io::Write) {
         let secret = self.plain.awaits_secret(&self.session);
-        let step = Step {
-            user: request
-                .text
-                .clone()
-                .map(|t| if secret { MASK.to_owned() } else { t }),
-            event: request.event.clone(),
-            location: request.location.clone(),
-            file: request.file.clone(),
-            expect: Expect::default(),
-            span: cellflow::source::Span::default(),
-        };
+        let sent = request.clone();
         let bot = self.bot().clone();
         match bot.turn(&mut self.session, request) {
             Ok(response) => {
@@ -527,10 +517,11 @@ impl Chat {
                 if secret {
                     self.masked_steps.push(self.steps.len());
                 }
-                self.steps.push(Step {
-                    expect: Expect::observed(&response),
-                    ..step
-                });
+                let mut step = Step::observed(&sent, &response);
+                if secret {
+                    step.user = step.user.map(|_| MASK.to_owned());
+                }
+                self.steps.push(step);
             }
             Err(e) => {
                 let _ = writeln!(out, "(error: {e})");
@@ -750,7 +741,7 @@ impl Run {
         // With mocks, the services' `${NAME}` references need no value
         // (mocks answer by cell id), as in conversation tests.
         let bot = if mocks.is_some() {
-            bot.with_environment(|name| Some(format!("${{{name}}}")))
+            bot.with_environment(|name| Some(cellflow::testing::placeholder_env(name)))
         } else {
             bot
         };

@@ -47,14 +47,7 @@ pub(crate) fn test_of(name: String, turns: &[(Request, Response)]) -> Test {
         context: first.map(|r| r.context.clone()).unwrap_or_default(),
         steps: turns
             .iter()
-            .map(|(request, response)| Step {
-                user: request.text.clone(),
-                event: request.event.clone(),
-                location: request.location.clone(),
-                file: request.file.clone(),
-                expect: crate::testing::file::Expect::observed(response),
-                span: crate::source::Span::default(),
-            })
+            .map(|(request, response)| Step::observed(request, response))
             .collect(),
         mocks: Vec::new(),
         span: crate::source::Span::default(),

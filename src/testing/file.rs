@@ -146,6 +146,25 @@ impl Expect {
     }
 }
 
+impl Step {
+    /// A step that sends `request` and expects everything `response`
+    /// showed ([`Expect::observed`]): how a chat is kept as a test.
+    #[must_use]
+    pub fn observed(
+        request: &crate::runtime::Request,
+        response: &crate::runtime::Response,
+    ) -> Step {
+        Step {
+            user: request.text.clone(),
+            event: request.event.clone(),
+            location: request.location.clone(),
+            file: request.file.clone(),
+            expect: Expect::observed(response),
+            span: Span::default(),
+        }
+    }
+}
+
 /// Any text, for a masked answer.
 static ANYTHING: std::sync::LazyLock<Regex> =
     std::sync::LazyLock::new(|| Regex::new("(?s).*").expect("valid regex"));

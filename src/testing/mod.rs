@@ -37,7 +37,8 @@ pub struct Failure {
 /// What tests and exploration send for `${NAME}` in a service's URL or
 /// headers: the reference itself. Mocks answer by cell id, so a test needs
 /// no credentials and passes the same on every machine.
-pub(crate) fn placeholder_env(name: &str) -> String {
+#[must_use]
+pub fn placeholder_env(name: &str) -> String {
     format!("${{{name}}}")
 }
 
