@@ -202,7 +202,7 @@ fn failing_services_say_why() {
         let mut request = [0u8; 4096];
         let _ = stream.read(&mut request);
         let body = format!(
-            "{{\"error\": \"ledger offline\", \"detail\": \"{}\"}}",
+            "{{\"error\": \"ledger offline\", \"pin\": 1234, \"detail\": \"{}\"}}",
             "x".repeat(400)
         );
         let _ = write!(
@@ -224,6 +224,9 @@ fn failing_services_say_why() {
         "a long body is cut: {}",
         out.stdout
     );
+    // The PIN the service echoed back is not shown.
+    assert!(out.stdout.contains("\"pin\": ******"), "{}", out.stdout);
+    assert!(!out.stdout.contains("1234,"), "{}", out.stdout);
 
     // With --mocks, a service without one fails saying so, offline.
     let tests = dir.join("empty.test.yaml");

@@ -215,7 +215,12 @@ fn show_trace(out: &mut impl std::io::Write, response: &Response) {
     }
 }
 
-fn show_events(out: &mut impl std::io::Write, response: &Response, calls: &Calls) {
+fn show_events(
+    out: &mut impl std::io::Write,
+    response: &Response,
+    calls: &Calls,
+    secrets: &cellflow::runtime::Secrets,
+) {
     for event in &response.events {
         let line = match event {
             Event::Handoff { queue, .. } => {
@@ -239,7 +244,7 @@ fn show_events(out: &mut impl std::io::Write, response: &Response, calls: &Calls
                 let body = cell
                     .as_deref()
                     .and_then(|cell| calls.failed_body(cell))
-                    .map(|body| format!("; it said: {body}"))
+                    .map(|body| format!("; it said: {}", secrets.redact(&body)))
                     .unwrap_or_default();
                 match cell {
                     Some(cell) => format!("[service `{cell}` failed{place}: {reason}{body}]"),
@@ -510,7 +515,7 @@ impl Chat {
                 for answer in &response.answers {
                     show_answer(out, answer, &mut self.choices);
                 }
-                show_events(out, &response, &self.calls);
+                show_events(out, &response, &self.calls, &bot.secrets(&self.session));
                 if response.answers.is_empty() && response.events.is_empty() {
                     let _ = writeln!(out, "  (no answer)");
                 }
